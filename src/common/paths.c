@@ -1,0 +1,97 @@
+/*
+ * paths.c - the default socket and state locations (see paths.h).
+ */
+#include "paths.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fmt(char *buf, size_t len, const char *f, const char *a,
+	       unsigned long b)
+{
+	int n = a ? snprintf(buf, len, f, a) : snprintf(buf, len, f, b);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v && *v) ? v : NULL;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int ushm__socket_path(char *buf, size_t len)
+{
+	const char *v;
+
+	if ((v = env("USHM_SOCKET")))
+		return fmt(buf, len, "%s", v, 0);
+	if ((v = env("XDG_RUNTIME_DIR")) && is_dir(v))
+		return fmt(buf, len, "%s/ushm/ushmd.sock", v, 0);
+	return fmt(buf, len, "/tmp/ushm-%lu/ushmd.sock", NULL,
+		   (unsigned long)getuid());
+}
+
+int ushm__state_dir(char *buf, size_t len)
+{
+	const char *v;
+
+	if ((v = env("USHM_STATE_DIR")))
+		return fmt(buf, len, "%s", v, 0);
+	if ((v = env("USHM_SOCKET")))
+		return fmt(buf, len, "%s.d", v, 0);
+	if ((v = env("XDG_RUNTIME_DIR")) && is_dir(v))
+		return fmt(buf, len, "%s/ushm/state", v, 0);
+	if (is_dir("/dev/shm"))
+		return fmt(buf, len, "/dev/shm/ushm-%lu", NULL,
+			   (unsigned long)getuid());
+	return fmt(buf, len, "/tmp/ushm-%lu/state", NULL,
+		   (unsigned long)getuid());
+}
+
+static int check_owned(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return -EPERM;
+	return 0;
+}
+
+int ushm__mkdir_private(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	/* Create the parents first; only the last component must be ours. */
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return check_owned(tmp);
+}

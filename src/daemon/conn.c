@@ -1,0 +1,460 @@
+/*
+ * conn.c - client connections: accept, receive, serve, reply.
+ *
+ * Each request is one SEQPACKET record with the sender's SCM_CREDENTIALS
+ * (the kernel fills or verifies them); the pid, uid and gid used for every
+ * decision come from there.  A record that fails validation, carries
+ * descriptors, or lacks credentials closes the connection: a well-behaved
+ * client never sends one, so there is nobody to answer.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Requests served per connection per loop pass, so that a client that
+ * floods cannot starve the others. */
+#define SERVE_BATCH 32
+
+void ushm__conn_accept(struct ushm__server *srv)
+{
+	for (;;) {
+		struct ushm__conn *c;
+		struct ucred uc;
+		socklen_t len = sizeof(uc);
+		gid_t groups[USHM__NGROUPS_MAX];
+		socklen_t glen = sizeof(groups);
+		int one = 1;
+		int fd = accept4(srv->listen_fd, NULL, NULL,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    srv->reserve_fd >= 0) {
+				/* Out of descriptors: refuse this client
+				 * rather than spin on a readable listener. */
+				close(srv->reserve_fd);
+				fd = accept4(srv->listen_fd, NULL, NULL,
+					     SOCK_CLOEXEC);
+				if (fd >= 0)
+					close(fd);
+				srv->reserve_fd = open("/dev/null",
+						       O_RDONLY | O_CLOEXEC);
+				ushm__log(USHM__LOG_WARN,
+					  "out of descriptors: refused a "
+					  "connection");
+				continue;
+			}
+			return; /* EAGAIN, or an error for the next pass */
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
+			       sizeof(one)) < 0) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->item.type = ITEM_CONN;
+		c->fd = fd;
+		c->pid = uc.pid;
+		c->peer_uid = uc.uid;
+		c->peer_gid = uc.gid;
+		c->undo.id = -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) ==
+		    0) {
+			c->ngroups = (int)(glen / sizeof(gid_t));
+			memcpy(c->groups, groups, glen);
+		}
+		if (ushm__loop_add(srv, fd, &c->item, EPOLLIN | EPOLLRDHUP) <
+		    0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		srv->conns = c;
+		srv->nconns++;
+	}
+}
+
+void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c)
+{
+	if (c->dead)
+		return;
+	/* Closing removes the fd from the epoll set. */
+	close(c->fd);
+	c->fd = -1;
+	c->dead = 1;
+	srv->nconns--;
+	if (!srv->stopping)
+		ushm__holds_release(srv, &c->holds, c->pid, ushm__now());
+}
+
+void ushm__conn_reap(struct ushm__server *srv)
+{
+	struct ushm__conn **pp = &srv->conns;
+
+	while (*pp) {
+		struct ushm__conn *c = *pp;
+
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		ushm__holds_free(&c->holds);
+		free(c);
+	}
+}
+
+/* Sends rep, with fd attached when fd >= 0.  0 or -errno. */
+static int reply(struct ushm__conn *c, struct ushm__rep *rep, unsigned op,
+		 int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	ushm__hdr_init(&rep->hdr, op, sizeof(*rep), 0);
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	/* EAGAIN: the client sends without reading replies; a client
+	 * that does that is dropped. */
+	return n == (ssize_t)sizeof(*rep) ? 0 : -errno;
+}
+
+static void undo_record(struct ushm__conn *c, const struct ushm__segment *s,
+			int64_t atime, pid_t lpid)
+{
+	c->undo.id = s->m.id;
+	c->undo.atime = atime;
+	c->undo.lpid = lpid;
+	c->undo.new_atime = s->m.atime;
+	c->undo.new_lpid = s->m.lpid;
+}
+
+/* shmat: check, count, and hand over a descriptor of the right mode. */
+static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
+		    const struct ushm__cred *cr, const struct ushm__req *q,
+		    struct ushm__rep *rep, int *fd)
+{
+	struct ushm__segment *s;
+	int64_t atime;
+	pid_t lpid;
+	int err;
+
+	err = ushm__op_at(&srv->reg, cr, q->id, q->shmflg, &s);
+	if (err < 0)
+		return err;
+	*fd = ushm__store_open_data(srv->store, s, !!(q->shmflg & SHM_RDONLY));
+	if (*fd < 0)
+		return *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd;
+	if (ushm__holds_add(&c->holds, s->m.id, 1) < 0) {
+		close(*fd);
+		*fd = -1;
+		return -ENOMEM;
+	}
+	atime = s->m.atime;
+	lpid = s->m.lpid;
+	ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
+	undo_record(c, s, atime, lpid);
+	rep->segsz = s->m.segsz;
+	return 0;
+}
+
+/* The client could not map what AT gave it: uncount it, and put atime
+ * and lpid back unless someone changed them since. */
+static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
+			 const struct ushm__cred *cr, int id)
+{
+	struct ushm__segment *s = ushm__registry_find_id(&srv->reg, id);
+
+	if (!s || c->undo.id != id || ushm__holds_take(&c->holds, id, 1) == 0)
+		return -EINVAL;
+	c->undo.id = -1;
+	s->nattch--;
+	if (s->m.atime == c->undo.new_atime && s->m.lpid == c->undo.new_lpid) {
+		s->m.atime = c->undo.atime;
+		s->m.lpid = c->undo.lpid;
+	}
+	(void)cr;
+	if (!ushm__registry_reap(&srv->reg, s))
+		ushm__registry_save(&srv->reg, s);
+	return 0;
+}
+
+static int serve_dt(struct ushm__server *srv, struct ushm__conn *c,
+		    const struct ushm__cred *cr, int id)
+{
+	struct ushm__segment *s = ushm__registry_find_id(&srv->reg, id);
+
+	if (!s || ushm__holds_take(&c->holds, id, 1) == 0)
+		return -EINVAL;
+	ushm__registry_detach(&srv->reg, s, 1, cr->pid, ushm__now());
+	return 0;
+}
+
+/*
+ * REGISTER: attachments the process already maps.  FORK entries (a child
+ * inheriting its parent's mappings) count as new attachments, but only
+ * of segments the sending process holds through another connection.
+ * ADOPT entries move attachments the process holds elsewhere (an older
+ * connection, or an orphan record after a restart) here, silently.  Only
+ * what the daemon already knows the process holds can be registered, so
+ * no client can inflate a count.  Returns the number of entries taken.
+ */
+static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
+			  const struct ushm__cred *cr,
+			  const struct ushm__req *q)
+{
+	int taken = 0;
+	int64_t now = ushm__now();
+
+	for (uint32_t i = 0; i < q->count; i++) {
+		const struct ushm__reg_entry *e = &q->ent[i];
+		struct ushm__segment *s =
+			ushm__registry_find_id(&srv->reg, e->id);
+
+		if (!s)
+			continue;
+		if (q->hdr.flags & USHM__REG_ADOPT) {
+			taken += ushm__holds_adopt(srv, c, cr->pid, e->id,
+						   1) == 1;
+			continue;
+		}
+		if (!ushm__holds_elsewhere(srv, c, cr->pid, e->id) ||
+		    ushm__holds_add(&c->holds, e->id, 1) < 0)
+			continue;
+		ushm__registry_attach(&srv->reg, s, 1, cr->pid, now);
+		taken++;
+	}
+	return taken;
+}
+
+static void fill_status(struct ushm__server *srv, struct ushm__wire_status *st)
+{
+	uint64_t orphans = 0;
+
+	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
+		orphans += !o->dead;
+	st->pid = (int32_t)getpid();
+	st->proto_version = USHM__PROTO_VERSION;
+	st->segments = (uint64_t)srv->reg.in_use;
+	st->connections = srv->nconns;
+	st->open_fds = ushm__open_fds();
+	st->orphans = orphans;
+	st->started = srv->started;
+	memcpy(st->socket_path, srv->socket_path, sizeof(st->socket_path));
+	memcpy(st->state_dir, srv->state_dir, sizeof(st->state_dir));
+}
+
+/* Serves one validated request; returns 0, or -1 to drop the client. */
+static int serve(struct ushm__server *srv, struct ushm__conn *c,
+		 const struct ushm__cred *cr, const struct ushm__req *q)
+{
+	struct ushm__rep rep;
+	struct ushm__ctl_out out;
+	int fd = -1, err;
+	int64_t res = 0;
+
+	memset(&rep, 0, sizeof(rep));
+	switch (q->hdr.op) {
+	case USHM__OP_GET:
+		res = ushm__op_get(&srv->reg, cr, q->key, q->size, q->shmflg,
+				   ushm__now());
+		break;
+	case USHM__OP_AT:
+		res = serve_at(srv, c, cr, q, &rep, &fd);
+		break;
+	case USHM__OP_AT_UNDO:
+		res = serve_at_undo(srv, c, cr, q->id);
+		break;
+	case USHM__OP_DT:
+		res = serve_dt(srv, c, cr, q->id);
+		break;
+	case USHM__OP_CTL:
+		memset(&out, 0, sizeof(out));
+		res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set,
+				   !!(q->hdr.flags & USHM__CTL_MEMLOCK_OK),
+				   ushm__now(), &out);
+		rep.ds = out.ds;
+		rep.info = out.info;
+		break;
+	case USHM__OP_REGISTER:
+		res = serve_register(srv, c, cr, q);
+		break;
+	case USHM__OP_HELLO:
+		return 0; /* the pid was taken from its credentials */
+	case USHM__OP_STATUS:
+		fill_status(srv, &rep.status);
+		break;
+	case USHM__OP_STOP:
+		if (cr->uid != 0 && cr->uid != geteuid()) {
+			res = -EPERM;
+			break;
+		}
+		srv->stopping = 1;
+		break;
+	default:
+		return -1;
+	}
+	rep.result = res;
+	err = reply(c, &rep, q->hdr.op, fd);
+	if (fd >= 0)
+		close(fd);
+	if (err < 0) {
+		ushm__log(USHM__LOG_DEBUG, "pid %ld: reply: %s", (long)c->pid,
+			  strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Receives one record.  Returns its length, 0 at end of stream, -EAGAIN
+ * when none is queued, -EBADMSG when it must not be served (descriptors
+ * attached, credentials missing, truncated).  Descriptors are closed.
+ */
+static ssize_t receive(struct ushm__conn *c, void *buf, size_t len,
+		       struct ucred *uc)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int have_creds = 0, bad = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? -EAGAIN : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET)
+			continue;
+		if (cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
+				close(fd);
+			}
+			bad = 1;
+		} else if (cm->cmsg_type == SCM_CREDENTIALS &&
+			   cm->cmsg_len == CMSG_LEN(sizeof(*uc))) {
+			memcpy(uc, CMSG_DATA(cm), sizeof(*uc));
+			have_creds = uc->pid > 0;
+		}
+	}
+	if (n == 0)
+		return 0;
+	if (bad || !have_creds || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return -EBADMSG;
+	return n;
+}
+
+/* Credentials for one request: pid, uid, gid as the kernel vouched for
+ * them; the supplementary groups of the connection only while the
+ * process still has the identity it connected with. */
+static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
+		    struct ushm__cred *cr)
+{
+	cr->pid = uc->pid;
+	cr->uid = uc->uid;
+	cr->gid = uc->gid;
+	cr->ngroups = 0;
+	if (uc->uid == c->peer_uid && uc->gid == c->peer_gid) {
+		cr->ngroups = c->ngroups;
+		memcpy(cr->groups, c->groups,
+		       (size_t)c->ngroups * sizeof(gid_t));
+	}
+}
+
+void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c)
+{
+	union {
+		struct ushm__req req;
+		char buf[USHM__MSG_MAX];
+	} m;
+
+	for (int i = 0; i < SERVE_BATCH && !c->dead; i++) {
+		struct ushm__cred cr;
+		struct ucred uc;
+		ssize_t n = receive(c, m.buf, sizeof(m.buf), &uc);
+		int err;
+
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n < 0)
+				ushm__log(USHM__LOG_INFO,
+					  "pid %ld: bad message; closed",
+					  (long)c->pid);
+			ushm__conn_close(srv, c);
+			return;
+		}
+		err = ushm__req_check(m.buf, (size_t)n, 0);
+		if (err == -EPROTO || err == -EINVAL) {
+			/* Another version, or an op this daemon lacks: say
+			 * so, and keep serving the client. */
+			struct ushm__rep rep;
+
+			memset(&rep, 0, sizeof(rep));
+			rep.result = err;
+			if (reply(c, &rep, m.req.hdr.op, -1) < 0)
+				ushm__conn_close(srv, c);
+			continue;
+		}
+		if (err < 0) {
+			ushm__log(USHM__LOG_INFO,
+				  "pid %ld: invalid request (%s); closed",
+				  (long)uc.pid, strerror(-err));
+			ushm__conn_close(srv, c);
+			return;
+		}
+		c->pid = uc.pid;
+		cred_of(c, &uc, &cr);
+		if (serve(srv, c, &cr, &m.req) < 0)
+			ushm__conn_close(srv, c);
+	}
+}

@@ -1,0 +1,178 @@
+/*
+ * daemon.h - ushmd's internal types: the segment table (registry), the
+ * caller's credentials, connections and the on-disk store.
+ *
+ * ushmd is single-threaded: one epoll loop owns every structure here, so
+ * none of them needs a lock.  Functions return 0 or a value >= 0 on
+ * success and -errno on failure.
+ */
+#ifndef USHM_DAEMON_H
+#define USHM_DAEMON_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "../proto/proto.h"
+
+/* Linux's id scheme: shmid = seq * IPCMNI + index. */
+#define USHM__IPCMNI 32768
+#define USHM__SEQ_MAX (INT32_MAX / USHM__IPCMNI)
+
+/* Bits of shm_perm.mode beyond the permission bits, as Linux. */
+#define USHM__SHM_DEST 01000
+#define USHM__SHM_LOCKED 02000
+
+#define USHM__NGROUPS_MAX 256
+
+/* Who is calling: pid, uid and gid from SCM_CREDENTIALS of the request,
+ * supplementary groups from SO_PEERGROUPS of the connection. */
+struct ushm__cred {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[USHM__NGROUPS_MAX];
+};
+
+/* The limits Linux keeps in /proc/sys/kernel/shm*. */
+struct ushm__limits {
+	uint64_t shmmax; /* bytes in one segment */
+	uint64_t shmall; /* pages in all segments */
+	uint64_t shmmni; /* segments */
+};
+
+/* What is persisted of a segment: its shmid_ds minus nattch, which is
+ * derived from the live attachments. */
+struct ushm__seg_meta {
+	int32_t id;
+	int32_t key;
+	uint32_t uid, gid, cuid, cgid;
+	uint32_t mode; /* permission bits | SHM_DEST | SHM_LOCKED */
+	uint32_t flags; /* USHM__SEGF_* */
+	uint64_t segsz;
+	int64_t atime, dtime, ctime;
+	int32_t cpid, lpid;
+};
+
+struct ushm__segment {
+	struct ushm__seg_meta m;
+	uint64_t nattch;
+	uint32_t meta_gen; /* generation of the last record written */
+	dev_t dev;         /* of the data file, to recognise mappings */
+	ino_t ino;
+};
+
+struct ushm__store;
+
+struct ushm__registry {
+	struct ushm__segment *slot[USHM__IPCMNI];
+	int in_use;
+	int last_idx;  /* last index handed out (cyclic allocation) */
+	int seq;       /* bumped when allocation wraps around */
+	uint64_t shm_tot; /* pages in use */
+	long page_size;
+	struct ushm__limits lim;
+	struct ushm__store *store; /* NULL: in memory only (unit tests) */
+};
+
+/* ---- perm.c: Linux's ipcperms and owner checks ---- */
+
+/* May cred access perm with the rwx bits in flag (any of the three
+ * triples)?  0 or -EACCES.  uid 0 passes, like CAP_IPC_OWNER. */
+int ushm__perm_check(const struct ushm__cred *c, const struct ushm__seg_meta *m,
+		     int flag);
+/* Is cred the owner or creator (or root)?  0 or -EPERM. */
+int ushm__perm_owner(const struct ushm__cred *c, const struct ushm__seg_meta *m);
+/* Is gid cred's effective or a supplementary group? */
+int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
+
+/* ---- registry.c: the table, ids, keys, limits ---- */
+
+void ushm__registry_init(struct ushm__registry *r, const struct ushm__limits *lim,
+			 struct ushm__store *store);
+void ushm__registry_free(struct ushm__registry *r);
+int ushm__id_index(int id);
+int ushm__id_seq(int id);
+/* The segment with this id, or NULL (unused index or stale seq). */
+struct ushm__segment *ushm__registry_find_id(struct ushm__registry *r, int id);
+struct ushm__segment *ushm__registry_find_key(struct ushm__registry *r,
+					      int32_t key);
+/* Highest index in use, or -1. */
+int ushm__registry_max_idx(const struct ushm__registry *r);
+/* Allocates an index and id for a new segment; creates its files.  The
+ * caller has checked the limits.  -ENOSPC when SHMMNI is reached. */
+int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
+		       struct ushm__segment **out);
+/* Removes and frees the segment and its files. */
+void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
+/* Persists s's metadata (after any change). */
+void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
+/* Pages a segment of size bytes occupies. */
+uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size);
+/* Counts n attachments more, or fewer, made by pid at now (atime or
+ * dtime, and lpid, as Linux sets them).  A detach that drops the last
+ * attachment of a SHM_DEST segment destroys it, and then returns 1. */
+int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
+			  uint32_t n, pid_t pid, int64_t now);
+int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
+			  uint32_t n, pid_t pid, int64_t now);
+/* Destroys s when it is SHM_DEST with no attachment left; returns 1 if
+ * it did. */
+int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s);
+
+/* ---- ops.c: the semantics of shmget/shmat/shmctl ---- */
+
+struct ushm__ctl_out {
+	struct ushm__wire_ds ds;
+	struct ushm__wire_info info;
+};
+
+int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
+		 int32_t key, uint64_t size, int shmflg, int64_t now);
+/* Checks that c may attach id with shmflg; on success *out is the
+ * segment (the caller counts the attachment). */
+int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,
+		int shmflg, struct ushm__segment **out);
+int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
+		 int cmd, const struct ushm__wire_set *set, int memlock_ok,
+		 int64_t now, struct ushm__ctl_out *out);
+void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w);
+
+/* ---- store.c: files in the state directory ---- */
+
+/* Opens (creating) the state directory and locks it for this daemon.
+ * -EBUSY when another daemon holds it. */
+int ushm__store_open(const char *dir, struct ushm__store **out);
+void ushm__store_close(struct ushm__store *st);
+/* Creates the data file of a new segment of size bytes. */
+int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
+/* Writes s's metadata record (alternating slots, checksummed). */
+int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s);
+/* Writes the id allocator's state. */
+int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx);
+/* Unlinks both files of s. */
+void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
+/* Opens the data file of s for a client: O_RDONLY or O_RDWR, CLOEXEC. */
+int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
+			  int rdonly);
+/* Allocated bytes of s's data file (for SHM_INFO shm_rss). */
+uint64_t ushm__store_resident(struct ushm__store *st,
+			      const struct ushm__segment *s);
+/* Loads every segment and the id allocator into r (at start-up).
+ * Repairs what it can (a torn record falls back to the other slot) and
+ * reports each repair in the log. */
+int ushm__store_load(struct ushm__store *st, struct ushm__registry *r);
+/* The directory's fd (for recovery's checks). */
+int ushm__store_dirfd(const struct ushm__store *st);
+
+/* ---- log.c ---- */
+
+enum { USHM__LOG_ERR, USHM__LOG_WARN, USHM__LOG_INFO, USHM__LOG_DEBUG };
+void ushm__log_setup(int level, int fd);
+void ushm__log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int64_t ushm__now(void);
+
+#endif /* USHM_DAEMON_H */

@@ -1,0 +1,523 @@
+/*
+ * main.c - ushmd: start-up, configuration, shutdown.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+#include "../common/paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef USHM_VERSION
+#define USHM_VERSION "0.1.0"
+#endif
+
+/* Linux's defaults (include/uapi/linux/shm.h). */
+#define KERNEL_SHMMAX (UINT64_MAX - (1ull << 24))
+#define KERNEL_SHMALL (UINT64_MAX - (1ull << 24))
+#define KERNEL_SHMMNI 4096
+
+struct options {
+	char socket_path[108];
+	char state_dir[256];
+	const char *config;
+	int daemonize;
+	int ready_fd;
+	int log_level;
+	int socket_mode;
+	struct ushm__limits lim;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ushmd [OPTION]...\n"
+		"The ushm daemon: owns System V shared memory segments and serves\n"
+		"shmget/shmat/shmdt/shmctl to clients of libushm.\n"
+		"\n"
+		"  -s, --socket PATH      listen on PATH (default: $USHM_SOCKET, else\n"
+		"                         $XDG_RUNTIME_DIR/ushm/ushmd.sock, else\n"
+		"                         /tmp/ushm-UID/ushmd.sock)\n"
+		"  -d, --state DIR        keep segments in DIR, ideally on a tmpfs\n"
+		"                         (default: $USHM_STATE_DIR, else SOCKET.d when\n"
+		"                         $USHM_SOCKET is set, else a per-user directory)\n"
+		"  -c, --config FILE      read settings from FILE (lines: name = value;\n"
+		"                         names: shmmax, shmall, shmmni, socket_mode,\n"
+		"                         log_level)\n"
+		"      --shmmax BYTES     largest segment (default: the kernel's)\n"
+		"      --shmall PAGES     pages in all segments (default: the kernel's)\n"
+		"      --shmmni COUNT     most segments (default: the kernel's)\n"
+		"      --socket-mode MODE permissions of the socket (default 0666 for\n"
+		"                         root, which serves every user, else 0600)\n"
+		"  -f, --foreground       stay in the foreground, log to stderr\n"
+		"      --daemonize        detach; log to DIR/ushmd.log\n"
+		"      --ready-fd FD      write one byte to FD once accepting clients\n"
+		"  -l, --log-level LEVEL  error, warning, info or debug (default info)\n"
+		"  -h, --help             show this help and exit\n"
+		"  -V, --version          show the version and exit\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s == '-')
+		return -EINVAL;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_level(const char *s)
+{
+	static const char *names[] = { "error", "warning", "info", "debug" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* One setting from a flag or a config line.  0 or -EINVAL. */
+static int apply(struct options *o, const char *name, const char *val)
+{
+	uint64_t v;
+
+	if (strcmp(name, "log_level") == 0) {
+		o->log_level = parse_level(val);
+		return o->log_level < 0 ? -EINVAL : 0;
+	}
+	if (parse_u64(val, &v) < 0)
+		return -EINVAL;
+	if (strcmp(name, "shmmax") == 0)
+		o->lim.shmmax = v;
+	else if (strcmp(name, "shmall") == 0)
+		o->lim.shmall = v;
+	else if (strcmp(name, "shmmni") == 0 && v <= USHM__IPCMNI)
+		o->lim.shmmni = v;
+	else if (strcmp(name, "socket_mode") == 0 && v <= 0777)
+		o->socket_mode = (int)v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int read_config(struct options *o, const char *path)
+{
+	char line[512];
+	int lineno = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		fprintf(stderr, "ushmd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], val[256];
+
+		lineno++;
+		if (sscanf(line, " %63[a-z_] = %255s", name, val) != 2) {
+			char c;
+
+			if (sscanf(line, " %c", &c) != 1 || c == '#')
+				continue;
+		} else if (apply(o, name, val) == 0) {
+			continue;
+		}
+		fprintf(stderr, "ushmd: %s:%d: not a valid setting\n", path,
+			lineno);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The kernel's current limits make the best defaults: programs see the
+ * same SHMMAX/SHMALL/SHMMNI under ushm as without it. */
+static uint64_t kernel_limit(const char *name, uint64_t dflt)
+{
+	char path[64];
+	unsigned long long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return dflt;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = dflt;
+	fclose(f);
+	return v;
+}
+
+static int parse_args(struct options *o, int argc, char **argv)
+{
+	enum { O_SHMMAX = 256, O_SHMALL, O_SHMMNI, O_SOCKMODE, O_DAEMONIZE,
+	       O_READY };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "shmmax", required_argument, NULL, O_SHMMAX },
+		{ "shmall", required_argument, NULL, O_SHMALL },
+		{ "shmmni", required_argument, NULL, O_SHMMNI },
+		{ "socket-mode", required_argument, NULL, O_SOCKMODE },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "daemonize", no_argument, NULL, O_DAEMONIZE },
+		{ "ready-fd", required_argument, NULL, O_READY },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	/* Flags override the config file: remember them, apply after. */
+	const char *late[8][2];
+	int nlate = 0, c;
+	uint64_t v;
+
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	o->log_level = USHM__LOG_INFO;
+	o->socket_mode = geteuid() == 0 ? 0666 : 0600;
+	o->lim.shmmax = kernel_limit("shmmax", KERNEL_SHMMAX);
+	o->lim.shmall = kernel_limit("shmall", KERNEL_SHMALL);
+	o->lim.shmmni = kernel_limit("shmmni", KERNEL_SHMMNI);
+	if (o->lim.shmmni > USHM__IPCMNI)
+		o->lim.shmmni = USHM__IPCMNI;
+	if (ushm__socket_path(o->socket_path, sizeof(o->socket_path)) < 0 ||
+	    ushm__state_dir(o->state_dir, sizeof(o->state_dir)) < 0) {
+		fprintf(stderr, "ushmd: default paths too long\n");
+		return -1;
+	}
+	while ((c = getopt_long(argc, argv, "s:d:c:fl:hV", longopts, NULL)) !=
+	       -1) {
+		const char *name = NULL;
+
+		switch (c) {
+		case 's':
+		case 'd': {
+			char *dst = c == 's' ? o->socket_path : o->state_dir;
+			size_t cap = c == 's' ? sizeof(o->socket_path) :
+						sizeof(o->state_dir);
+
+			if (strlen(optarg) >= cap) {
+				fprintf(stderr, "ushmd: %s: path too long\n",
+					optarg);
+				return -1;
+			}
+			strcpy(dst, optarg);
+			break;
+		}
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'f':
+			o->daemonize = 0;
+			break;
+		case O_DAEMONIZE:
+			o->daemonize = 1;
+			break;
+		case O_READY:
+			if (parse_u64(optarg, &v) < 0 || v > INT32_MAX) {
+				fprintf(stderr, "ushmd: --ready-fd: %s: not a "
+						"descriptor\n", optarg);
+				return -1;
+			}
+			o->ready_fd = (int)v;
+			break;
+		case 'l':
+			name = "log_level";
+			break;
+		case O_SHMMAX:
+			name = "shmmax";
+			break;
+		case O_SHMALL:
+			name = "shmall";
+			break;
+		case O_SHMMNI:
+			name = "shmmni";
+			break;
+		case O_SOCKMODE:
+			name = "socket_mode";
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("ushmd %s (protocol %u)\n", USHM_VERSION,
+			       USHM__PROTO_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'ushmd --help' for more "
+					"information.\n");
+			return -1;
+		}
+		if (name && nlate < 8) {
+			late[nlate][0] = name;
+			late[nlate++][1] = optarg;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ushmd: unexpected argument '%s'\n"
+				"Try 'ushmd --help' for more information.\n",
+			argv[optind]);
+		return -1;
+	}
+	if (o->config && read_config(o, o->config) < 0)
+		return -1;
+	for (int i = 0; i < nlate; i++) {
+		if (apply(o, late[i][0], late[i][1]) < 0) {
+			fprintf(stderr, "ushmd: --%s: invalid value '%s'\n",
+				late[i][0], late[i][1]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Binds the listening socket.  A socket file left by a dead daemon is
+ * replaced; one a live daemon answers on is not. */
+static int listen_on(const struct options *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(o->socket_path)];
+	int fd, err;
+
+	memcpy(dir, o->socket_path, sizeof(dir));
+	err = ushm__mkdir_private(dirname(dir));
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: cannot make its directory: %s",
+			  o->socket_path, strerror(-err));
+		return err;
+	}
+	strcpy(sa.sun_path, o->socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		ushm__log(USHM__LOG_ERR, "%s: another daemon answers there",
+			  o->socket_path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(o->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(o->socket_path, (mode_t)o->socket_mode) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		err = -errno;
+		ushm__log(USHM__LOG_ERR, "%s: %s", o->socket_path,
+			  strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Only 0-2 and the readiness pipe are ours; a daemon spawned by a
+ * client inherits whatever that client forgot to mark CLOEXEC. */
+static void close_inherited(int keep)
+{
+	if (keep < 3) {
+		close_range(3, ~0u, 0);
+		return;
+	}
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0u, 0);
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_signals(struct ushm__server *srv)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	srv->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (srv->signal_fd < 0)
+		return -errno;
+	srv->signal_item.type = ITEM_SIGNAL;
+	return ushm__loop_add(srv, srv->signal_fd, &srv->signal_item,
+			      EPOLLIN);
+}
+
+/* Lets the daemon hold a descriptor per client and per open segment. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void redirect_std(int logfd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+	}
+	if (logfd >= 0)
+		dup2(logfd, 2);
+}
+
+static void server_free(struct ushm__server *srv)
+{
+	for (struct ushm__conn *c = srv->conns; c; c = c->next)
+		if (!c->dead)
+			ushm__conn_close(srv, c);
+	ushm__conn_reap(srv);
+	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
+		if (!o->dead) {
+			close(o->pidfd);
+			o->dead = 1;
+		}
+	ushm__orphan_reap(srv);
+	ushm__registry_free(&srv->reg);
+	if (srv->listen_fd >= 0) {
+		struct stat a, b;
+
+		/* Unlink the socket only if it is still ours. */
+		if (fstat(srv->listen_fd, &a) == 0 &&
+		    stat(srv->socket_path, &b) == 0 && a.st_ino == b.st_ino)
+			unlink(srv->socket_path);
+		close(srv->listen_fd);
+	}
+	if (srv->signal_fd >= 0)
+		close(srv->signal_fd);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	ushm__store_close(srv->store);
+}
+
+static int start(struct ushm__server *srv, const struct options *o)
+{
+	int err;
+
+	err = ushm__store_open(o->state_dir, &srv->store);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: %s", o->state_dir,
+			  err == -EBUSY ? "another ushmd is using it" :
+					  strerror(-err));
+		return err;
+	}
+	ushm__registry_init(&srv->reg, &o->lim, srv->store);
+	err = ushm__store_load(srv->store, &srv->reg);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: cannot load: %s", o->state_dir,
+			  strerror(-err));
+		return err;
+	}
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0)
+		return -errno;
+	if ((err = setup_signals(srv)) < 0)
+		return err;
+	ushm__recover(srv);
+	srv->listen_fd = listen_on(o);
+	if (srv->listen_fd < 0)
+		return srv->listen_fd;
+	srv->listen_item.type = ITEM_LISTEN;
+	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
+	if (err < 0)
+		return err;
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->started = ushm__now();
+	snprintf(srv->socket_path, sizeof(srv->socket_path), "%s",
+		 o->socket_path);
+	snprintf(srv->state_dir, sizeof(srv->state_dir), "%s", o->state_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ushm__server srv = { .epfd = -1, .listen_fd = -1,
+				    .signal_fd = -1, .reserve_fd = -1 };
+	struct options o;
+	int err, logfd = -1;
+
+	if (parse_args(&o, argc, argv) < 0)
+		return 2;
+	close_inherited(o.ready_fd);
+	umask(077);
+	if (chdir("/") < 0)
+		return 1;
+	raise_fd_limit();
+	if (o.daemonize && daemonize() < 0) {
+		perror("ushmd: fork");
+		return 1;
+	}
+	ushm__log_setup(o.log_level, 2);
+	err = start(&srv, &o);
+	if (err < 0) {
+		server_free(&srv);
+		return 1;
+	}
+	if (o.daemonize) {
+		logfd = openat(ushm__store_dirfd(srv.store), "ushmd.log",
+			       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			       0600);
+		redirect_std(logfd);
+		if (logfd >= 0)
+			close(logfd);
+	}
+	ushm__log(USHM__LOG_INFO,
+		  "serving %s from %s: %d segment(s); shmmax %" PRIu64
+		  " shmall %" PRIu64 " shmmni %" PRIu64,
+		  o.socket_path, o.state_dir, srv.reg.in_use, o.lim.shmmax,
+		  o.lim.shmall, o.lim.shmmni);
+	if (o.ready_fd >= 0) {
+		/* The spawner waits for this byte (or EOF on failure). */
+		if (write(o.ready_fd, "1", 1) < 0)
+			ushm__log(USHM__LOG_WARN, "ready fd: %s",
+				  strerror(errno));
+		close(o.ready_fd);
+	}
+	err = ushm__server_run(&srv);
+	ushm__log(USHM__LOG_INFO, "stopped; segments kept in %s", o.state_dir);
+	server_free(&srv);
+	return err < 0 ? 1 : 0;
+}

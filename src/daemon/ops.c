@@ -1,0 +1,316 @@
+/*
+ * ops.c - what shmget, shmat and shmctl do to the table, with Linux's
+ * results and Linux's order of checks (ipc/shm.c and ipc/util.c are the
+ * reference: newseg, ipcget_public, do_shmat, shmctl_*).
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+#define MODE_BITS 0777
+
+/*
+ * Linux backs SHM_HUGETLB segments with huge pages reserved up front and
+ * fails with ENOMEM when the pool cannot hold the segment.  ushm keeps
+ * such a segment in ordinary pages but refuses it exactly when Linux
+ * would, so programs see the same outcome.
+ */
+static int hugetlb_fits(uint64_t size)
+{
+	unsigned long long free_pages = 0, page_kb = 0, v;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "HugePages_Free: %llu", &v) == 1)
+			free_pages = v;
+		else if (sscanf(line, "Hugepagesize: %llu kB", &v) == 1)
+			page_kb = v;
+	}
+	fclose(f);
+	if (page_kb == 0)
+		return 0;
+	return (size + page_kb * 1024 - 1) / (page_kb * 1024) <= free_pages;
+}
+
+static int read_ull(const char *path, unsigned long long *v)
+{
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fscanf(f, "%llu", v) == 1;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * Linux charges a segment's size against the memory commit limit when it
+ * is created, unless SHM_NORESERVE asks it not to (and overcommit is not
+ * strict).  In the default heuristic mode a request larger than RAM plus
+ * swap fails with ENOMEM; in strict mode (2), one larger than what is
+ * left of CommitLimit does.  ushm's tmpfs files would accept any size, so
+ * the same rule is applied here.
+ */
+static int memory_fits(uint64_t size, int shmflg)
+{
+	unsigned long long mode = 0, total = 0, swap = 0, limit = 0,
+			   committed = 0, v;
+	char line[256];
+	FILE *f;
+
+	read_ull("/proc/sys/vm/overcommit_memory", &mode);
+	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
+		return 1;
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			total = v;
+		else if (sscanf(line, "SwapTotal: %llu kB", &v) == 1)
+			swap = v;
+		else if (sscanf(line, "CommitLimit: %llu kB", &v) == 1)
+			limit = v;
+		else if (sscanf(line, "Committed_AS: %llu kB", &v) == 1)
+			committed = v;
+	}
+	fclose(f);
+	size = size / 1024 + (size % 1024 != 0);
+	if (mode == 2)
+		return committed < limit && size <= limit - committed;
+	return size <= total + swap;
+}
+
+/* Linux's newseg(): limits first, then the backing, then the table. */
+static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
+		  int32_t key, uint64_t size, int shmflg, int64_t now)
+{
+	struct ushm__seg_meta m;
+	struct ushm__segment *s;
+	uint64_t pages = ushm__pages(r, size);
+
+	if (size < 1 || size > r->lim.shmmax)
+		return -EINVAL;
+	if (r->shm_tot + pages < r->shm_tot ||
+	    r->shm_tot + pages > r->lim.shmall)
+		return -ENOSPC;
+	if (shmflg & SHM_HUGETLB) {
+		if (!hugetlb_fits(size))
+			return -ENOMEM;
+	} else if (size > INT64_MAX) {
+		return -EINVAL; /* larger than any file can be */
+	} else if (!memory_fits(size, shmflg)) {
+		return -ENOMEM;
+	}
+	memset(&m, 0, sizeof(m));
+	m.key = key;
+	m.uid = m.cuid = c->uid;
+	m.gid = m.cgid = c->gid;
+	m.mode = (uint32_t)shmflg & MODE_BITS;
+	m.segsz = size;
+	m.ctime = now;
+	m.cpid = c->pid;
+	return ushm__registry_add(r, &m, &s);
+}
+
+int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
+		 int32_t key, uint64_t size, int shmflg, int64_t now)
+{
+	struct ushm__segment *s;
+	int err;
+
+	if (key == IPC_PRIVATE)
+		return newseg(r, c, key, size, shmflg, now);
+	s = ushm__registry_find_key(r, key);
+	if (!s) {
+		if (!(shmflg & IPC_CREAT))
+			return -ENOENT;
+		return newseg(r, c, key, size, shmflg, now);
+	}
+	if ((shmflg & IPC_CREAT) && (shmflg & IPC_EXCL))
+		return -EEXIST;
+	if (s->m.segsz < size)
+		return -EINVAL;
+	err = ushm__perm_check(c, &s->m, shmflg);
+	return err < 0 ? err : s->m.id;
+}
+
+int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,
+		int shmflg, struct ushm__segment **out)
+{
+	struct ushm__segment *s = ushm__registry_find_id(r, id);
+	int acc = (shmflg & SHM_RDONLY) ? 0444 : 0666;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (shmflg & SHM_EXEC)
+		acc |= 0111;
+	err = ushm__perm_check(c, &s->m, acc);
+	if (err < 0)
+		return err;
+	*out = s;
+	return 0;
+}
+
+void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->key = s->m.key;
+	w->uid = s->m.uid;
+	w->gid = s->m.gid;
+	w->cuid = s->m.cuid;
+	w->cgid = s->m.cgid;
+	w->mode = s->m.mode;
+	w->seq = (uint32_t)ushm__id_seq(s->m.id);
+	w->segsz = s->m.segsz;
+	w->atime = s->m.atime;
+	w->dtime = s->m.dtime;
+	w->ctime = s->m.ctime;
+	w->cpid = s->m.cpid;
+	w->lpid = s->m.lpid;
+	w->nattch = s->nattch;
+}
+
+static int info(struct ushm__registry *r, int cmd, struct ushm__wire_info *out)
+{
+	int maxidx = ushm__registry_max_idx(r);
+
+	memset(out, 0, sizeof(*out));
+	out->shmmax = r->lim.shmmax;
+	out->shmmin = 1;
+	out->shmmni = out->shmseg = r->lim.shmmni;
+	out->shmall = r->lim.shmall;
+	if (cmd == SHM_INFO) {
+		uint64_t rss = 0;
+
+		for (int i = 0; i <= maxidx; i++) {
+			if (r->slot[i] && r->store)
+				rss += ushm__store_resident(r->store,
+							    r->slot[i]);
+		}
+		out->used_ids = (uint64_t)r->in_use;
+		out->shm_tot = r->shm_tot;
+		out->shm_rss = ushm__pages(r, rss);
+	}
+	return maxidx < 0 ? 0 : maxidx;
+}
+
+/* SHM_STAT and SHM_STAT_ANY take an index; Linux masks it like an id. */
+static int stat_index(struct ushm__registry *r, const struct ushm__cred *c,
+		      int index, int any, struct ushm__wire_ds *out)
+{
+	struct ushm__segment *s = r->slot[ushm__id_index(index)];
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (!any && (err = ushm__perm_check(c, &s->m, 0444)) < 0)
+		return err;
+	ushm__meta_to_wire(s, out);
+	return s->m.id;
+}
+
+/* IPC_SET: only uid, gid and the permission bits change; an id that
+ * names no user (uid_t -1) is EINVAL, after the owner check. */
+static int set(struct ushm__registry *r, struct ushm__segment *s,
+	       const struct ushm__wire_set *in, int64_t now)
+{
+	if (in->uid == (uint32_t)-1 || in->gid == (uint32_t)-1)
+		return -EINVAL;
+	s->m.uid = in->uid;
+	s->m.gid = in->gid;
+	s->m.mode = (s->m.mode & ~(uint32_t)MODE_BITS) | (in->mode & MODE_BITS);
+	s->m.ctime = now;
+	ushm__registry_save(r, s);
+	return 0;
+}
+
+/* IPC_RMID: gone now if nobody is attached, else at the last detach;
+ * meanwhile the key is free for a new segment. */
+static int rmid(struct ushm__registry *r, struct ushm__segment *s)
+{
+	if (s->nattch == 0) {
+		ushm__registry_destroy(r, s);
+		return 0;
+	}
+	s->m.mode |= USHM__SHM_DEST;
+	s->m.key = IPC_PRIVATE;
+	ushm__registry_save(r, s);
+	return 0;
+}
+
+/* SHM_LOCK/SHM_UNLOCK without CAP_IPC_LOCK (uid 0 here): the owner or
+ * creator only, and locking needs a non-zero RLIMIT_MEMLOCK. */
+static int lock(struct ushm__registry *r, const struct ushm__cred *c,
+		struct ushm__segment *s, int cmd, int memlock_ok)
+{
+	if (c->uid != 0) {
+		if (c->uid != s->m.uid && c->uid != s->m.cuid)
+			return -EPERM;
+		if (cmd == SHM_LOCK && !memlock_ok)
+			return -EPERM;
+	}
+	if (cmd == SHM_LOCK)
+		s->m.mode |= USHM__SHM_LOCKED;
+	else
+		s->m.mode &= ~(uint32_t)USHM__SHM_LOCKED;
+	ushm__registry_save(r, s);
+	return 0;
+}
+
+int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
+		 int cmd, const struct ushm__wire_set *setv, int memlock_ok,
+		 int64_t now, struct ushm__ctl_out *out)
+{
+	struct ushm__segment *s;
+	int err;
+
+	if (cmd < 0 || id < 0)
+		return -EINVAL;
+	switch (cmd) {
+	case IPC_INFO:
+	case SHM_INFO:
+		return info(r, cmd, &out->info);
+	case SHM_STAT:
+	case SHM_STAT_ANY:
+		return stat_index(r, c, id, cmd == SHM_STAT_ANY, &out->ds);
+	case IPC_STAT:
+	case IPC_SET:
+	case IPC_RMID:
+	case SHM_LOCK:
+	case SHM_UNLOCK:
+		break;
+	default:
+		return -EINVAL;
+	}
+	s = ushm__registry_find_id(r, id);
+	if (!s)
+		return -EINVAL;
+	switch (cmd) {
+	case IPC_STAT:
+		if ((err = ushm__perm_check(c, &s->m, 0444)) < 0)
+			return err;
+		ushm__meta_to_wire(s, &out->ds);
+		return 0;
+	case IPC_SET:
+		if ((err = ushm__perm_owner(c, &s->m)) < 0)
+			return err;
+		return set(r, s, setv, now);
+	case IPC_RMID:
+		if ((err = ushm__perm_owner(c, &s->m)) < 0)
+			return err;
+		return rmid(r, s);
+	default:
+		return lock(r, c, s, cmd, memlock_ok);
+	}
+}

@@ -1,0 +1,181 @@
+/*
+ * recover.c - after a restart, find who still maps what.
+ *
+ * Client connections die with the daemon, but their mappings do not.
+ * At start-up the daemon reads /proc/PID/maps of every process it may
+ * read and counts the mappings of its segments' data files (recognised by
+ * device and inode), as Linux counts mappings.  Each such process becomes
+ * an orphan holder, watched through a pidfd: its attachments count in
+ * nattch until it reconnects (and adopts them) or exits (and they are
+ * detached).  So IPC_STAT is right at once, even for processes that never
+ * call again, and no segment a live process maps is destroyed.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static struct ushm__segment *seg_by_inode(struct ushm__server *srv,
+					  unsigned maj, unsigned min,
+					  unsigned long ino)
+{
+	int seen = 0;
+
+	for (int i = 0; i < USHM__IPCMNI && seen < srv->reg.in_use; i++) {
+		struct ushm__segment *s = srv->reg.slot[i];
+
+		if (!s)
+			continue;
+		seen++;
+		if (s->ino == ino && major(s->dev) == maj &&
+		    minor(s->dev) == min)
+			return s;
+	}
+	return NULL;
+}
+
+/* Counts pid's mappings of segments into h.  0, or -errno. */
+static int scan_maps(struct ushm__server *srv, pid_t pid,
+		     struct ushm__holds *h)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long ino;
+		struct ushm__segment *s;
+
+		if (sscanf(line, "%*x-%*x %*4s %*x %x:%x %lu", &maj, &min,
+			   &ino) != 3 ||
+		    ino == 0)
+			continue;
+		s = seg_by_inode(srv, maj, min, ino);
+		if (s && (err = ushm__holds_add(h, s->m.id, 1)) < 0)
+			break;
+		/* A line longer than the buffer: skip its remainder. */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	return err;
+}
+
+static void adopt_process(struct ushm__server *srv, pid_t pid)
+{
+	struct ushm__orphan *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return;
+	o->item.type = ITEM_ORPHAN;
+	o->pid = pid;
+	/* The pidfd first: if the process then maps our files, it is this
+	 * process, and its exit will be reported. */
+	o->pidfd = pidfd_open(pid);
+	if (o->pidfd < 0)
+		goto fail;
+	if (scan_maps(srv, pid, &o->holds) < 0 || o->holds.n == 0)
+		goto fail_pidfd;
+	if (ushm__loop_add(srv, o->pidfd, &o->item, EPOLLIN) < 0)
+		goto fail_pidfd;
+	for (size_t i = 0; i < o->holds.n; i++) {
+		struct ushm__segment *s =
+			ushm__registry_find_id(&srv->reg, o->holds.v[i].id);
+
+		s->nattch += o->holds.v[i].count;
+	}
+	ushm__log(USHM__LOG_INFO, "pid %ld still maps %zu segment(s)",
+		  (long)pid, o->holds.n);
+	o->next = srv->orphans;
+	srv->orphans = o;
+	return;
+
+fail_pidfd:
+	close(o->pidfd);
+fail:
+	ushm__holds_free(&o->holds);
+	free(o);
+}
+
+void ushm__recover(struct ushm__server *srv)
+{
+	DIR *d;
+	struct dirent *de;
+	pid_t self = getpid();
+
+	if (srv->reg.in_use > 0 && (d = opendir("/proc"))) {
+		while ((de = readdir(d))) {
+			char *end;
+			long pid;
+
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			pid = strtol(de->d_name, &end, 10);
+			if (*end || pid == self)
+				continue;
+			adopt_process(srv, (pid_t)pid);
+		}
+		closedir(d);
+	}
+	/* Removed segments whose last holders went away while no daemon
+	 * ran: Linux would have destroyed them at the last detach. */
+	for (int i = 0; i < USHM__IPCMNI; i++) {
+		struct ushm__segment *s = srv->reg.slot[i];
+
+		if (s && ushm__registry_reap(&srv->reg, s))
+			ushm__log(USHM__LOG_INFO,
+				  "removed segment with no holders left");
+	}
+}
+
+void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o)
+{
+	if (o->dead)
+		return;
+	close(o->pidfd);
+	o->pidfd = -1;
+	o->dead = 1;
+	ushm__holds_release(srv, &o->holds, o->pid, ushm__now());
+}
+
+void ushm__orphan_reap(struct ushm__server *srv)
+{
+	struct ushm__orphan **pp = &srv->orphans;
+
+	while (*pp) {
+		struct ushm__orphan *o = *pp;
+
+		/* An orphan whose attachments were all adopted is done. */
+		if (!o->dead && o->holds.n == 0) {
+			close(o->pidfd);
+			o->dead = 1;
+		}
+		if (!o->dead) {
+			pp = &o->next;
+			continue;
+		}
+		*pp = o->next;
+		ushm__holds_free(&o->holds);
+		free(o);
+	}
+}

@@ -1,0 +1,200 @@
+/*
+ * registry.c - the segment table: ids, keys, attachment counts.
+ *
+ * Ids follow Linux: index allocation is cyclic (a removed index is not
+ * handed out again until the allocator wraps around), and the sequence
+ * number is bumped on each wrap, so a stale id fails with EINVAL instead
+ * of naming a newer segment.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <unistd.h>
+
+void ushm__registry_init(struct ushm__registry *r, const struct ushm__limits *lim,
+			 struct ushm__store *store)
+{
+	memset(r, 0, sizeof(*r));
+	r->last_idx = -1;
+	r->page_size = sysconf(_SC_PAGESIZE);
+	if (r->page_size <= 0)
+		r->page_size = 4096;
+	r->lim = *lim;
+	r->store = store;
+}
+
+void ushm__registry_free(struct ushm__registry *r)
+{
+	for (int i = 0; i < USHM__IPCMNI; i++) {
+		free(r->slot[i]);
+		r->slot[i] = NULL;
+	}
+	r->in_use = 0;
+}
+
+int ushm__id_index(int id)
+{
+	return id % USHM__IPCMNI;
+}
+
+int ushm__id_seq(int id)
+{
+	return id / USHM__IPCMNI;
+}
+
+struct ushm__segment *ushm__registry_find_id(struct ushm__registry *r, int id)
+{
+	struct ushm__segment *s;
+
+	if (id < 0)
+		return NULL;
+	s = r->slot[ushm__id_index(id)];
+	return (s && s->m.id == id) ? s : NULL;
+}
+
+/* A linear scan: the table holds at most SHMMNI (4096 by default)
+ * segments and a lookup is a few microseconds at that size. */
+struct ushm__segment *ushm__registry_find_key(struct ushm__registry *r,
+					      int32_t key)
+{
+	int seen = 0;
+
+	if (key == IPC_PRIVATE)
+		return NULL;
+	for (int i = 0; i < USHM__IPCMNI && seen < r->in_use; i++) {
+		struct ushm__segment *s = r->slot[i];
+
+		if (!s)
+			continue;
+		seen++;
+		if (s->m.key == key && !(s->m.mode & USHM__SHM_DEST))
+			return s;
+	}
+	return NULL;
+}
+
+int ushm__registry_max_idx(const struct ushm__registry *r)
+{
+	if (r->in_use == 0)
+		return -1;
+	for (int i = USHM__IPCMNI - 1; i >= 0; i--)
+		if (r->slot[i])
+			return i;
+	return -1;
+}
+
+uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size)
+{
+	uint64_t ps = (uint64_t)r->page_size;
+
+	return size / ps + (size % ps != 0);
+}
+
+static int alloc_index(struct ushm__registry *r)
+{
+	for (int n = 0; n < USHM__IPCMNI; n++) {
+		int idx = (r->last_idx + 1 + n) % USHM__IPCMNI;
+
+		if (r->slot[idx])
+			continue;
+		if (idx <= r->last_idx && ++r->seq > USHM__SEQ_MAX)
+			r->seq = 0;
+		r->last_idx = idx;
+		return idx;
+	}
+	return -ENOSPC;
+}
+
+int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
+		       struct ushm__segment **out)
+{
+	struct ushm__segment *s;
+	int idx, err, old_seq = r->seq, old_last = r->last_idx;
+
+	if ((uint64_t)r->in_use >= r->lim.shmmni)
+		return -ENOSPC;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	idx = alloc_index(r);
+	if (idx < 0) {
+		err = idx;
+		goto fail_free;
+	}
+	m->id = r->seq * USHM__IPCMNI + idx;
+	s->m = *m;
+	if (r->store) {
+		err = ushm__store_save_ids(r->store, r->seq, r->last_idx);
+		if (err < 0)
+			goto fail_ids;
+		err = ushm__store_create(r->store, s);
+		if (err < 0)
+			goto fail_ids;
+	}
+	r->slot[idx] = s;
+	r->in_use++;
+	r->shm_tot += ushm__pages(r, m->segsz);
+	*out = s;
+	return m->id;
+
+fail_ids:
+	r->seq = old_seq;
+	r->last_idx = old_last;
+fail_free:
+	free(s);
+	return err;
+}
+
+void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
+{
+	int idx = ushm__id_index(s->m.id);
+
+	if (r->store)
+		ushm__store_remove(r->store, s);
+	r->shm_tot -= ushm__pages(r, s->m.segsz);
+	r->slot[idx] = NULL;
+	r->in_use--;
+	free(s);
+}
+
+void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s)
+{
+	if (r->store && ushm__store_save_meta(r->store, s) < 0)
+		ushm__log(USHM__LOG_ERR, "shmid %d: metadata not saved",
+			  s->m.id);
+}
+
+int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s)
+{
+	if (s->nattch == 0 && (s->m.mode & USHM__SHM_DEST)) {
+		ushm__registry_destroy(r, s);
+		return 1;
+	}
+	return 0;
+}
+
+int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
+			  uint32_t n, pid_t pid, int64_t now)
+{
+	s->nattch += n;
+	s->m.atime = now;
+	s->m.lpid = pid;
+	ushm__registry_save(r, s);
+	return 0;
+}
+
+int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
+			  uint32_t n, pid_t pid, int64_t now)
+{
+	s->nattch = s->nattch > n ? s->nattch - n : 0;
+	s->m.dtime = now;
+	s->m.lpid = pid;
+	if (ushm__registry_reap(r, s))
+		return 1;
+	ushm__registry_save(r, s);
+	return 0;
+}

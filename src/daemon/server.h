@@ -1,0 +1,129 @@
+/*
+ * server.h - ushmd's running state: the event loop, client connections
+ * and the attachments each one holds.
+ *
+ * Attachments are counted by holder.  A holder is either a connection
+ * (one per client process) or, right after a restart, an orphan: a live
+ * process found mapping a segment that has not reconnected yet.  A
+ * segment's nattch is the sum over its holders; a holder going away
+ * (hang-up, process exit) detaches everything it held, which is exactly
+ * when Linux would.
+ */
+#ifndef USHM_SERVER_H
+#define USHM_SERVER_H
+
+#include "daemon.h"
+
+#include <stddef.h>
+
+enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_ORPHAN };
+
+/* First member of everything registered in epoll. */
+struct ushm__item {
+	enum ushm__item_type type;
+};
+
+/* How many times a holder has attached one segment. */
+struct ushm__hold {
+	int id;
+	uint32_t count;
+};
+
+struct ushm__holds {
+	struct ushm__hold *v;
+	size_t n, cap;
+};
+
+struct ushm__conn {
+	struct ushm__item item;
+	int fd;
+	pid_t pid;        /* of the process using it, from its last request */
+	uid_t peer_uid;   /* SO_PEERCRED at connect */
+	gid_t peer_gid;
+	int ngroups;      /* SO_PEERGROUPS at connect */
+	gid_t groups[USHM__NGROUPS_MAX];
+	struct ushm__holds holds;
+	/* The last AT, so that AT_UNDO can put atime and lpid back. */
+	struct {
+		int id;
+		int64_t atime, new_atime;
+		pid_t lpid, new_lpid;
+	} undo;
+	int dead;         /* closed; freed at the end of the loop pass */
+	struct ushm__conn *next;
+};
+
+struct ushm__orphan {
+	struct ushm__item item;
+	pid_t pid;
+	int pidfd;
+	struct ushm__holds holds;
+	int dead;
+	struct ushm__orphan *next;
+};
+
+struct ushm__server {
+	int epfd;
+	int listen_fd;
+	int signal_fd;
+	int reserve_fd;   /* given up to accept-and-close when out of fds */
+	struct ushm__item listen_item, signal_item;
+	struct ushm__registry reg;
+	struct ushm__store *store;
+	struct ushm__conn *conns;
+	struct ushm__orphan *orphans;
+	uint64_t nconns;
+	int64_t started;
+	char socket_path[108];
+	char state_dir[256];
+	int stopping;
+};
+
+/* ---- holders.c ---- */
+
+/* Adds n to the count of id in h.  0 or -ENOMEM. */
+int ushm__holds_add(struct ushm__holds *h, int id, uint32_t n);
+/* Takes up to n from the count of id in h; returns how many it took. */
+uint32_t ushm__holds_take(struct ushm__holds *h, int id, uint32_t n);
+uint32_t ushm__holds_count(const struct ushm__holds *h, int id);
+void ushm__holds_free(struct ushm__holds *h);
+/* Detaches everything h holds, as pid at now (connection closed, process
+ * exited), destroying SHM_DEST segments left without attachments. */
+void ushm__holds_release(struct ushm__server *srv, struct ushm__holds *h,
+			 pid_t pid, int64_t now);
+/* Moves up to n attachments of id that pid holds through other holders
+ * (its other connections, its orphan record) into dst, silently.
+ * Returns how many it moved. */
+uint32_t ushm__holds_adopt(struct ushm__server *srv, struct ushm__conn *dst,
+			   pid_t pid, int id, uint32_t n);
+/* Does pid hold id through a connection other than self? */
+int ushm__holds_elsewhere(struct ushm__server *srv,
+			  const struct ushm__conn *self, pid_t pid, int id);
+
+/* ---- conn.c ---- */
+
+void ushm__conn_accept(struct ushm__server *srv);
+/* Reads and serves the requests queued on c (at most a batch). */
+void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c);
+/* Detaches what c holds and closes it; freed by ushm__conn_reap. */
+void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c);
+void ushm__conn_reap(struct ushm__server *srv);
+
+/* ---- recover.c ---- */
+
+/* After loading the store: finds live processes that map segments,
+ * records them as orphans watched by pidfd, and destroys SHM_DEST
+ * segments that nobody maps any more. */
+void ushm__recover(struct ushm__server *srv);
+void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
+void ushm__orphan_reap(struct ushm__server *srv);
+
+/* ---- loop.c ---- */
+
+int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
+		   uint32_t events);
+int ushm__server_run(struct ushm__server *srv);
+/* Descriptors the daemon holds (for STATUS and leak tests). */
+uint64_t ushm__open_fds(void);
+
+#endif /* USHM_SERVER_H */

@@ -1,0 +1,417 @@
+/*
+ * store.c - segments as files in the daemon's private state directory.
+ *
+ *   lock             flock()ed by the running daemon: one daemon a directory
+ *   ushmd.pid        its pid, for tools and tests
+ *   ids              the id allocator (seq, last index)
+ *   seg-N.data       segment with index N: its bytes (clients mmap this)
+ *   seg-N.meta       its shmid_ds (minus nattch, which is derived)
+ *
+ * Metadata files hold two 128-byte slots, each a checksummed record with a
+ * generation number; a write goes to the slot the previous write did not
+ * use, so a torn write leaves the previous record intact and the loader
+ * picks the newest valid one.  Creation writes data before metadata and
+ * removal unlinks metadata before data, so a crash between the two steps
+ * leaves a data file without metadata, which the loader deletes.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+#include "../common/crc32.h"
+#include "../common/paths.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REC_MAGIC 0x63727375u /* "usrc" */
+#define REC_VERSION 1u
+#define REC_SLOT 128
+#define REC_PAYLOAD (REC_SLOT - 5 * 4)
+
+struct rec {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t gen;
+	uint32_t len;
+	unsigned char payload[REC_PAYLOAD];
+	uint32_t crc; /* of everything above */
+};
+
+_Static_assert(sizeof(struct rec) == REC_SLOT, "record slot size");
+_Static_assert(sizeof(struct ushm__seg_meta) <= REC_PAYLOAD, "meta fits");
+
+struct ids_rec {
+	int32_t seq;
+	int32_t last_idx;
+};
+
+struct ushm__store {
+	int dirfd;
+	int lockfd;
+	uint32_t ids_gen;
+};
+
+int ushm__store_dirfd(const struct ushm__store *st)
+{
+	return st->dirfd;
+}
+
+int ushm__store_open(const char *dir, struct ushm__store **out)
+{
+	struct ushm__store *st;
+	char pid[32];
+	int err, fd, n;
+
+	err = ushm__mkdir_private(dir);
+	if (err < 0)
+		return err;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		err = -errno;
+		goto fail_free;
+	}
+	st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			    0600);
+	if (st->lockfd < 0) {
+		err = -errno;
+		goto fail_dir;
+	}
+	if (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail_lock;
+	}
+	fd = openat(st->dirfd, "ushmd.pid",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto fail_lock;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (write(fd, pid, (size_t)n) != n) {
+		err = -EIO;
+		close(fd);
+		goto fail_lock;
+	}
+	close(fd);
+	*out = st;
+	return 0;
+
+fail_lock:
+	close(st->lockfd);
+fail_dir:
+	close(st->dirfd);
+fail_free:
+	free(st);
+	return err;
+}
+
+void ushm__store_close(struct ushm__store *st)
+{
+	if (!st)
+		return;
+	unlinkat(st->dirfd, "ushmd.pid", 0);
+	close(st->lockfd);
+	close(st->dirfd);
+	free(st);
+}
+
+static void name_of(char *buf, size_t len, int idx, const char *ext)
+{
+	snprintf(buf, len, "seg-%d.%s", idx, ext);
+}
+
+/* Writes payload as generation gen into the slot gen selects. */
+static int rec_write(int fd, uint32_t gen, const void *payload, size_t len)
+{
+	struct rec r;
+	ssize_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.magic = REC_MAGIC;
+	r.version = REC_VERSION;
+	r.gen = gen;
+	r.len = (uint32_t)len;
+	memcpy(r.payload, payload, len);
+	r.crc = ushm__crc32(&r, offsetof(struct rec, crc));
+	n = pwrite(fd, &r, sizeof(r), (off_t)(gen & 1u) * REC_SLOT);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof(r) ? 0 : -EIO;
+}
+
+static int rec_valid(const struct rec *r, size_t len)
+{
+	return r->magic == REC_MAGIC && r->version == REC_VERSION &&
+	       r->len == len &&
+	       r->crc == ushm__crc32(r, offsetof(struct rec, crc));
+}
+
+/*
+ * Reads the newest valid record of len bytes into payload.  Returns its
+ * generation (>= 0 as int64), -ENOENT when neither slot is valid.  Sets
+ * *torn when one slot was damaged (the caller rewrites it).
+ */
+static int all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	while (len--)
+		if (*c++)
+			return 0;
+	return 1;
+}
+
+static int64_t rec_read(int fd, void *payload, size_t len, int *torn)
+{
+	struct rec r[2];
+	ssize_t n = pread(fd, r, sizeof(r), 0);
+	int ok0, ok1, pick;
+
+	if (n < 0)
+		return -errno;
+	if (n < (ssize_t)sizeof(r))
+		memset((char *)r + n, 0, sizeof(r) - (size_t)n);
+	ok0 = rec_valid(&r[0], len);
+	ok1 = rec_valid(&r[1], len);
+	/* A never-written slot is all zeroes (the first write fills slot 1
+	 * only); anything else that fails the checks is damage. */
+	*torn = (!ok0 && !all_zero(&r[0], sizeof(r[0]))) ||
+		(!ok1 && !all_zero(&r[1], sizeof(r[1])));
+	if (!ok0 && !ok1)
+		return -ENOENT;
+	if (ok0 && ok1)
+		pick = (int32_t)(r[1].gen - r[0].gen) > 0;
+	else
+		pick = ok1;
+	memcpy(payload, r[pick].payload, len);
+	return r[pick].gen;
+}
+
+int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx)
+{
+	struct ids_rec ir = { seq, last_idx };
+	int fd, err;
+
+	fd = openat(st->dirfd, "ids", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = rec_write(fd, ++st->ids_gen, &ir, sizeof(ir));
+	close(fd);
+	return err;
+}
+
+int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s)
+{
+	char name[64];
+	int fd, err;
+
+	name_of(name, sizeof(name), ushm__id_index(s->m.id), "meta");
+	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = rec_write(fd, ++s->meta_gen, &s->m, sizeof(s->m));
+	close(fd);
+	return err;
+}
+
+int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
+{
+	char name[64];
+	struct stat sb;
+	int fd, err, idx = ushm__id_index(s->m.id);
+
+	name_of(name, sizeof(name), idx, "data");
+	/* A leftover of a crash between the two unlinks of a removal. */
+	unlinkat(st->dirfd, name, 0);
+	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return errno == ENOSPC ? -ENOSPC : -ENOMEM;
+	if (ftruncate(fd, (off_t)s->m.segsz) < 0 || fstat(fd, &sb) < 0) {
+		err = errno == EFBIG || errno == EINVAL ? -EINVAL : -ENOMEM;
+		goto fail_unlink;
+	}
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->meta_gen = 0;
+	err = ushm__store_save_meta(st, s);
+	if (err < 0) {
+		err = -ENOSPC;
+		goto fail_unlink;
+	}
+	close(fd);
+	return 0;
+
+fail_unlink:
+	close(fd);
+	unlinkat(st->dirfd, name, 0);
+	return err;
+}
+
+void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
+{
+	char name[64];
+	int idx = ushm__id_index(s->m.id);
+
+	name_of(name, sizeof(name), idx, "meta");
+	if (unlinkat(st->dirfd, name, 0) < 0)
+		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
+			  strerror(errno));
+	name_of(name, sizeof(name), idx, "data");
+	if (unlinkat(st->dirfd, name, 0) < 0)
+		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
+			  strerror(errno));
+}
+
+int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
+			  int rdonly)
+{
+	char name[64];
+	int fd;
+
+	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
+	fd = openat(st->dirfd, name, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+uint64_t ushm__store_resident(struct ushm__store *st,
+			      const struct ushm__segment *s)
+{
+	char name[64];
+	struct stat sb;
+
+	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
+	if (fstatat(st->dirfd, name, &sb, 0) < 0)
+		return 0;
+	return (uint64_t)sb.st_blocks * 512;
+}
+
+/* Loads seg-N.meta into a new segment; checks it against its data file. */
+static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
+{
+	char meta[64], data[64];
+	struct ushm__segment *s;
+	struct stat sb;
+	int fd, torn = 0;
+	int64_t gen;
+
+	name_of(meta, sizeof(meta), idx, "meta");
+	name_of(data, sizeof(data), idx, "data");
+	fd = openat(st->dirfd, meta, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	gen = rec_read(fd, &s->m, sizeof(s->m), &torn);
+	close(fd);
+	if (gen < 0 || ushm__id_index(s->m.id) != idx || s->m.id < 0 ||
+	    fstatat(st->dirfd, data, &sb, 0) < 0 ||
+	    (uint64_t)sb.st_size != s->m.segsz) {
+		ushm__log(USHM__LOG_ERR,
+			  "%s: no valid record or data file; dropped", meta);
+		free(s);
+		unlinkat(st->dirfd, meta, 0);
+		unlinkat(st->dirfd, data, 0);
+		return 0;
+	}
+	s->meta_gen = (uint32_t)gen;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	r->slot[idx] = s;
+	r->in_use++;
+	r->shm_tot += ushm__pages(r, s->m.segsz);
+	if (torn) {
+		ushm__log(USHM__LOG_WARN,
+			  "%s: a damaged record was found; repaired from the "
+			  "previous one (generation %u)", meta, s->meta_gen);
+		/* The next write goes to the damaged slot. */
+		ushm__registry_save(r, s);
+	}
+	return 0;
+}
+
+static void load_ids(struct ushm__store *st, struct ushm__registry *r)
+{
+	struct ids_rec ir;
+	int fd, torn = 0;
+	int64_t gen;
+
+	fd = openat(st->dirfd, "ids", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	gen = rec_read(fd, &ir, sizeof(ir), &torn);
+	close(fd);
+	if (gen < 0 || ir.seq < 0 || ir.seq > USHM__SEQ_MAX ||
+	    ir.last_idx < -1 || ir.last_idx >= USHM__IPCMNI) {
+		ushm__log(USHM__LOG_WARN, "ids: no valid record");
+		return;
+	}
+	st->ids_gen = (uint32_t)gen;
+	r->seq = ir.seq;
+	r->last_idx = ir.last_idx;
+}
+
+int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, err = 0;
+
+	load_ids(st, r);
+	fd = dup(st->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		int idx, len = 0;
+
+		if (sscanf(de->d_name, "seg-%d.meta%n", &idx, &len) != 1 ||
+		    de->d_name[len] != '\0' || idx < 0 ||
+		    idx >= USHM__IPCMNI)
+			continue;
+		err = load_one(st, r, idx);
+		if (err < 0)
+			break;
+	}
+	closedir(d);
+	if (err < 0)
+		return err;
+	/* Data files without metadata: creations or removals cut short. */
+	fd = dup(st->dirfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		int idx, len = 0;
+
+		if (sscanf(de->d_name, "seg-%d.data%n", &idx, &len) != 1 ||
+		    de->d_name[len] != '\0' || idx < 0 ||
+		    idx >= USHM__IPCMNI || r->slot[idx])
+			continue;
+		ushm__log(USHM__LOG_INFO, "%s: no metadata; removed",
+			  de->d_name);
+		unlinkat(st->dirfd, de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}

@@ -1,0 +1,353 @@
+/*
+ * api.c - ushm_get, ushm_at, ushm_dt, ushm_ctl: the System V edge.
+ *
+ * Everything below returns -errno internally; these functions alone set
+ * errno and return -1 (or (void *)-1), as the Linux calls do.  Checks
+ * that Linux makes before it looks a segment up (ids, addresses) are made
+ * here in the same order; the rest is the daemon's.
+ */
+#define _GNU_SOURCE
+#include "ushm.h"
+#include "client.h"
+#include "../common/paths.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int fail(int64_t err)
+{
+	errno = (int)-err;
+	return -1;
+}
+
+static uintptr_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uintptr_t)ps : 4096;
+}
+
+/*
+ * Copies to or from the caller's buffer the way the kernel does: a buffer
+ * the process cannot write (or read) gives EFAULT instead of a crash.
+ * process_vm_{read,write}v on ourselves checks the mapping for us.
+ */
+static int user_copy(void *dst, const void *src, size_t len, int to_user)
+{
+	struct iovec local = { to_user ? (void *)src : dst, len };
+	struct iovec remote = { to_user ? dst : (void *)src, len };
+	ssize_t n;
+
+	if (to_user)
+		n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	else
+		n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && errno != EFAULT) {
+		/* Not permitted here (seccomp, say): copy directly. */
+		memcpy(dst, src, len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+static void req_init(struct ushm__req *q, unsigned op, uint32_t flags)
+{
+	memset(q, 0, sizeof(*q));
+	ushm__hdr_init(&q->hdr, op, sizeof(*q), flags);
+}
+
+static int64_t call(struct ushm__req *q, struct ushm__rep *rep, int *fd)
+{
+	int64_t r;
+
+	ushm__client_lock();
+	r = ushm__transact(q, sizeof(*q), rep, fd);
+	ushm__client_unlock();
+	return r;
+}
+
+int ushm_get(key_t key, size_t size, int shmflg)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int64_t r;
+
+	req_init(&q, USHM__OP_GET, 0);
+	q.key = key;
+	q.size = size;
+	q.shmflg = shmflg;
+	r = call(&q, &rep, NULL);
+	return r < 0 ? fail(r) : (int)r;
+}
+
+/* The address shmat maps at (0: the daemon-independent choice of mmap),
+ * or -EINVAL, by do_shmat's rules for shmaddr. */
+static int64_t at_address(const void *shmaddr, int shmflg, int *fixed)
+{
+	uintptr_t addr = (uintptr_t)shmaddr, lba = page_size();
+
+	*fixed = 0;
+	if (addr) {
+		if (addr & (lba - 1)) {
+			if (!(shmflg & SHM_RND))
+				return -EINVAL;
+			addr &= ~(lba - 1);
+			if (!addr && (shmflg & SHM_REMAP))
+				return -EINVAL;
+		}
+		*fixed = 1;
+	} else if (shmflg & SHM_REMAP) {
+		return -EINVAL;
+	}
+	return (int64_t)addr;
+}
+
+/* With SHM_REMAP the new mapping replaced whatever was there; Linux
+ * detaches attachments it replaced whole. */
+static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
+			  uintptr_t hi)
+{
+	for (size_t i = 0; i < t->n;) {
+		struct ushm__attach *a = &t->v[i];
+		struct ushm__req q;
+		struct ushm__rep rep;
+
+		if (a->addr < lo || a->addr + a->len > hi) {
+			i++;
+			continue;
+		}
+		req_init(&q, USHM__OP_DT, 0);
+		q.id = a->id;
+		q.addr = a->addr;
+		ushm__transact(&q, sizeof(q), &rep, NULL);
+		ushm__table_remove(t, a);
+	}
+}
+
+void *ushm_at(int shmid, const void *shmaddr, int shmflg)
+{
+	struct ushm__attach_table *t;
+	struct ushm__attach a;
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int fixed, fd = -1, prot, flags, err;
+	int64_t addr, r;
+	void *p;
+
+	if (shmid < 0)
+		return (void *)(intptr_t)fail(-EINVAL);
+	addr = at_address(shmaddr, shmflg, &fixed);
+	if (addr < 0)
+		return (void *)(intptr_t)fail(addr);
+	req_init(&q, USHM__OP_AT, 0);
+	q.id = shmid;
+	q.shmflg = shmflg;
+	q.addr = (uint64_t)addr;
+	t = ushm__client_lock();
+	r = ushm__transact(&q, sizeof(q), &rep, &fd);
+	if (r < 0)
+		goto fail_unlock;
+	prot = (shmflg & SHM_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
+	if (shmflg & SHM_EXEC)
+		prot |= PROT_EXEC;
+	flags = MAP_SHARED;
+	if (fixed)
+		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+	p = mmap((void *)(uintptr_t)addr, rep.segsz, prot, flags, fd, 0);
+	err = errno;
+	close(fd);
+	if (p == MAP_FAILED || (fixed && (uintptr_t)p != (uintptr_t)addr)) {
+		/* Linux's overlap check reports EINVAL, not EEXIST. */
+		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
+		if (p != MAP_FAILED)
+			munmap(p, rep.segsz);
+		goto fail_undo;
+	}
+	a.addr = (uintptr_t)p;
+	a.len = (rep.segsz + page_size() - 1) & ~(page_size() - 1);
+	a.id = shmid;
+	a.rdonly = !!(shmflg & SHM_RDONLY);
+	if (fixed && (shmflg & SHM_REMAP))
+		drop_replaced(t, a.addr, a.addr + a.len);
+	if (ushm__table_add(t, &a) < 0) {
+		munmap(p, rep.segsz);
+		r = -ENOMEM;
+		goto fail_undo;
+	}
+	ushm__client_unlock();
+	return p;
+
+fail_undo:
+	req_init(&q, USHM__OP_AT_UNDO, 0);
+	q.id = shmid;
+	ushm__transact(&q, sizeof(q), &rep, NULL);
+fail_unlock:
+	ushm__client_unlock();
+	return (void *)(intptr_t)fail(r);
+}
+
+int ushm_dt(const void *shmaddr)
+{
+	struct ushm__attach_table *t;
+	struct ushm__attach *a;
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int64_t r;
+
+	t = ushm__client_lock();
+	a = ushm__table_find(t, (uintptr_t)shmaddr);
+	if (!a) {
+		ushm__client_unlock();
+		return fail(-EINVAL);
+	}
+	req_init(&q, USHM__OP_DT, 0);
+	q.id = a->id;
+	q.addr = a->addr;
+	munmap((void *)a->addr, a->len);
+	ushm__table_remove(t, a);
+	r = ushm__transact(&q, sizeof(q), &rep, NULL);
+	ushm__client_unlock();
+	/* EINVAL: a daemon that restarted after our munmap found nothing
+	 * mapped and so holds nothing to detach; the detach is done. */
+	return (r < 0 && r != -EINVAL) ? fail(r) : 0;
+}
+
+static void wire_to_ds(const struct ushm__wire_ds *w, struct shmid_ds *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	ds->shm_perm.__key = w->key;
+	ds->shm_perm.uid = w->uid;
+	ds->shm_perm.gid = w->gid;
+	ds->shm_perm.cuid = w->cuid;
+	ds->shm_perm.cgid = w->cgid;
+	ds->shm_perm.mode = (unsigned short)w->mode;
+	ds->shm_perm.__seq = (unsigned short)w->seq;
+	ds->shm_segsz = w->segsz;
+	ds->shm_atime = w->atime;
+	ds->shm_dtime = w->dtime;
+	ds->shm_ctime = w->ctime;
+	ds->shm_cpid = w->cpid;
+	ds->shm_lpid = w->lpid;
+	ds->shm_nattch = w->nattch;
+}
+
+/* Writes the command's result structure into the caller's buffer. */
+static int ctl_copy_out(int cmd, const struct ushm__rep *rep, void *buf)
+{
+	union {
+		struct shmid_ds ds;
+		struct shminfo si;
+		struct shm_info in;
+	} u;
+	size_t len;
+
+	memset(&u, 0, sizeof(u));
+	switch (cmd) {
+	case IPC_INFO:
+		u.si.shmmax = rep->info.shmmax;
+		u.si.shmmin = rep->info.shmmin;
+		u.si.shmmni = rep->info.shmmni;
+		u.si.shmseg = rep->info.shmseg;
+		u.si.shmall = rep->info.shmall;
+		len = sizeof(u.si);
+		break;
+	case SHM_INFO:
+		u.in.used_ids = (int)rep->info.used_ids;
+		u.in.shm_tot = rep->info.shm_tot;
+		u.in.shm_rss = rep->info.shm_rss;
+		u.in.shm_swp = rep->info.shm_swp;
+		len = sizeof(u.in);
+		break;
+	case IPC_STAT:
+	case SHM_STAT:
+	case SHM_STAT_ANY:
+		wire_to_ds(&rep->ds, &u.ds);
+		len = sizeof(u.ds);
+		break;
+	default:
+		return 0;
+	}
+	return user_copy(buf, &u, len, 1);
+}
+
+int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	struct rlimit rl;
+	uint32_t flags = 0;
+	int64_t r;
+	int err;
+
+	if (cmd < 0 || shmid < 0)
+		return fail(-EINVAL);
+	if (cmd == SHM_LOCK && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur != 0)
+		flags |= USHM__CTL_MEMLOCK_OK;
+	req_init(&q, USHM__OP_CTL, flags);
+	q.id = shmid;
+	q.shmflg = cmd;
+	if (cmd == IPC_SET) {
+		struct shmid_ds in;
+
+		/* Linux reads the buffer before it looks the id up. */
+		if (user_copy(&in, buf, sizeof(in), 0) < 0)
+			return fail(-EFAULT);
+		q.set.uid = in.shm_perm.uid;
+		q.set.gid = in.shm_perm.gid;
+		q.set.mode = in.shm_perm.mode;
+	}
+	r = call(&q, &rep, NULL);
+	if (r < 0)
+		return fail(r);
+	err = ctl_copy_out(cmd, &rep, buf);
+	return err < 0 ? fail(err) : (int)r;
+}
+
+int ushm_daemon_status(struct ushm_daemon_info *info)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int64_t r;
+
+	req_init(&q, USHM__OP_STATUS, 0);
+	r = ushm__transact_once(&q, &rep);
+	if (r < 0)
+		return fail(r);
+	memset(info, 0, sizeof(*info));
+	info->pid = rep.status.pid;
+	info->proto_version = rep.status.proto_version;
+	info->segments = rep.status.segments;
+	info->connections = rep.status.connections;
+	info->open_fds = rep.status.open_fds;
+	info->orphans = rep.status.orphans;
+	info->started = rep.status.started;
+	memcpy(info->socket_path, rep.status.socket_path,
+	       sizeof(info->socket_path));
+	memcpy(info->state_dir, rep.status.state_dir, sizeof(info->state_dir));
+	return 0;
+}
+
+int ushm_daemon_stop(void)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int64_t r;
+
+	req_init(&q, USHM__OP_STOP, 0);
+	r = ushm__transact_once(&q, &rep);
+	return r < 0 ? fail(r) : 0;
+}
+
+int ushm_socket_path(char *buf, size_t len)
+{
+	int err = ushm__socket_path(buf, len);
+
+	return err < 0 ? fail(err) : 0;
+}

@@ -1,0 +1,429 @@
+/*
+ * client.c - the process's connection to ushmd.
+ *
+ * The connection belongs to the process that opened it, with the
+ * identity it had then: before each request the library checks both.
+ *  - After fork, the child must not share its parent's connection.  The
+ *    atfork prepare handler opens a connection for the child and
+ *    registers the parent's attachments on it, so that nattch counts the
+ *    child before fork() returns, as on Linux; the child takes it over.
+ *  - After setuid/setgid/setgroups, the daemon must see the new identity
+ *    (SO_PEERCRED and SO_PEERGROUPS are fixed at connect), so the
+ *    library reconnects and moves its attachments to the new connection.
+ *  - When the daemon dies or is stopped, the next request reconnects
+ *    (starting a daemon) and moves the attachments over as well.
+ */
+#define _GNU_SOURCE
+#include "client.h"
+#include "../common/paths.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define GROUPS_SEEN 64
+
+/* Who this process was when it connected. */
+struct identity {
+	pid_t pid;
+	uid_t euid;
+	gid_t egid;
+	int ngroups;
+	uint32_t groups_hash;
+};
+
+struct client {
+	pthread_mutex_t lock;
+	int fd;                 /* the connection, or -1 */
+	struct identity id;     /* of the process when fd was opened */
+	int fork_fd;            /* prepared for the child during fork */
+	int register_fork;      /* connect with the table as new attaches */
+	struct ushm__attach_table table;
+};
+
+/* libushm's one piece of process-wide state (see client.h). */
+static struct client g = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1,
+	.fork_fd = -1,
+};
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void identity_now(struct identity *id)
+{
+	gid_t groups[GROUPS_SEEN];
+	int n = getgroups(GROUPS_SEEN, groups);
+	uint32_t h = 2166136261u;
+
+	id->pid = getpid();
+	id->euid = geteuid();
+	id->egid = getegid();
+	if (n < 0) /* more groups than we look at: compare the count */
+		n = getgroups(0, NULL);
+	else
+		for (int i = 0; i < n; i++)
+			h = (h ^ (uint32_t)groups[i]) * 16777619u;
+	id->ngroups = n;
+	id->groups_hash = h;
+}
+
+static int identity_same(const struct identity *a, const struct identity *b)
+{
+	return a->euid == b->euid && a->egid == b->egid &&
+	       a->ngroups == b->ngroups && a->groups_hash == b->groups_hash;
+}
+
+int ushm__connect(const char *socket_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	int fd, err;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Only a daemon run by root or by this user is trusted with our
+	 * data; anyone could have left a socket at a guessable path. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (uc.uid != 0 && uc.uid != getuid() && uc.uid != geteuid()) {
+		err = -EPERM;
+		goto fail;
+	}
+	return fd;
+
+fail:
+	close(fd);
+	return err;
+}
+
+/* Sends one request with this process's credentials attached. */
+static int send_req(int fd, const void *req, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)req, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct ucred uc = { getpid(), geteuid(), getegid() };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_CREDENTIALS;
+	cm->cmsg_len = CMSG_LEN(sizeof(uc));
+	memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EPIPE;
+}
+
+/* Receives the reply to op; *fd gets a descriptor it carries (or -1).
+ * -EPIPE when the daemon went away. */
+static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int fds[4], nfds = 0, err;
+	ssize_t n;
+
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
+				if (nfds < 4)
+					fds[nfds++] = f;
+				else
+					close(f);
+			}
+		}
+	}
+	if (n == 0)
+		return -EPIPE;
+	err = ushm__rep_check(rep, (size_t)n, nfds, op);
+	if (err < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return err < 0 ? err : -EBADMSG;
+	}
+	*outfd = nfds ? fds[0] : -1;
+	return 0;
+}
+
+static int64_t roundtrip(int fd, const void *req, size_t len,
+			 struct ushm__rep *rep, int *outfd)
+{
+	const struct ushm__hdr *h = req;
+	int dummy, err;
+
+	err = send_req(fd, req, len);
+	if (err < 0)
+		return err == -ECONNRESET || err == -ENOTCONN ? -EPIPE : err;
+	err = recv_rep(fd, rep, h->op, outfd ? outfd : &dummy);
+	if (err < 0)
+		return err;
+	if (!outfd && dummy >= 0)
+		close(dummy);
+	return rep->result;
+}
+
+/* Registers the table's entries on fd, USHM__REG_MAX per request. */
+static int register_table(int fd, uint32_t mode)
+{
+	union {
+		struct ushm__req req;
+		char buf[USHM__MSG_MAX];
+	} m;
+	struct ushm__rep rep;
+	size_t i = 0;
+
+	_Static_assert(sizeof(struct ushm__req) +
+			       USHM__REG_MAX * sizeof(struct ushm__reg_entry) <=
+		       USHM__MSG_MAX, "REGISTER fits a message");
+	do {
+		uint32_t k = 0;
+		int64_t r;
+
+		memset(&m, 0, sizeof(m));
+		for (; i < g.table.n && k < USHM__REG_MAX; i++, k++) {
+			m.req.ent[k].id = g.table.v[i].id;
+			m.req.ent[k].rdonly = (uint32_t)g.table.v[i].rdonly;
+			m.req.ent[k].addr = g.table.v[i].addr;
+			m.req.ent[k].len = g.table.v[i].len;
+		}
+		m.req.count = k;
+		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
+			       ushm__req_size(k), mode);
+		r = roundtrip(fd, &m.req, ushm__req_size(k), &rep, NULL);
+		if (r < 0)
+			return (int)r;
+		mode &= ~(uint32_t)USHM__REG_FIRST;
+	} while (i < g.table.n);
+	return 0;
+}
+
+/*
+ * A connection for this process as it is now.  The old one, if any,
+ * stays open until the new one has taken the attachments over, so that
+ * the daemon never sees them dropped.
+ */
+static int establish(int allow_start)
+{
+	char path[108];
+	struct identity now;
+	int fd, err;
+	uint32_t mode;
+
+	err = ushm__socket_path(path, sizeof(path));
+	if (err < 0)
+		return err;
+	fd = ushm__connect(path);
+	if (fd < 0 && allow_start &&
+	    (fd == -ENOENT || fd == -ECONNREFUSED)) {
+		err = ushm__autostart(path);
+		if (err < 0)
+			return err;
+		fd = ushm__connect(path);
+	}
+	if (fd < 0)
+		return fd;
+	identity_now(&now);
+	if (g.table.n > 0) {
+		mode = g.register_fork ? USHM__REG_FORK :
+					 USHM__REG_ADOPT | USHM__REG_FIRST;
+		err = register_table(fd, mode);
+		if (err < 0) {
+			close(fd);
+			return err;
+		}
+	}
+	g.register_fork = 0;
+	if (g.fd >= 0)
+		close(g.fd);
+	g.fd = fd;
+	g.id = now;
+	return 0;
+}
+
+/* Makes sure g.fd belongs to this process with its current identity. */
+static int ensure(int allow_start)
+{
+	struct identity now;
+
+	if (g.fd >= 0 && g.id.pid != getpid()) {
+		/* A child made without fork handlers (clone, vfork that
+		 * did not exec): its copy of the parent's connection is not
+		 * its own, and its inherited mappings are not counted. */
+		close(g.fd);
+		g.fd = -1;
+		g.register_fork = g.table.n > 0;
+	}
+	if (g.fd >= 0) {
+		identity_now(&now);
+		if (identity_same(&now, &g.id))
+			return 0;
+	}
+	return establish(allow_start);
+}
+
+static void atfork_setup(void);
+
+struct ushm__attach_table *ushm__client_lock(void)
+{
+	pthread_once(&atfork_once, atfork_setup);
+	pthread_mutex_lock(&g.lock);
+	return &g.table;
+}
+
+void ushm__client_unlock(void)
+{
+	pthread_mutex_unlock(&g.lock);
+}
+
+int64_t ushm__transact(struct ushm__req *req, size_t len,
+		       struct ushm__rep *rep, int *fd)
+{
+	int64_t r;
+
+	for (int attempt = 0;; attempt++) {
+		r = ensure(1);
+		if (r < 0)
+			return r;
+		r = roundtrip(g.fd, req, len, rep, fd);
+		if (r != -EPIPE || attempt == 1)
+			return r;
+		/* The daemon went away: the next attempt reconnects, a new
+		 * daemon recovers our attachments, and we adopt them. */
+		close(g.fd);
+		g.fd = -1;
+	}
+}
+
+int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
+{
+	char path[108];
+	int64_t r;
+	int fd;
+
+	r = ushm__socket_path(path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = ushm__connect(path);
+	if (fd < 0)
+		return fd;
+	r = roundtrip(fd, req, req->hdr.size, rep, NULL);
+	close(fd);
+	return r;
+}
+
+/*
+ * fork() handlers.  prepare runs in the parent before the fork with the
+ * lock held until parent/child release it.  Only syscalls run in the
+ * child handler (a multithreaded parent's child may not call malloc).
+ */
+static void before_fork(void)
+{
+	struct identity now;
+	char path[108];
+	int fd;
+
+	pthread_mutex_lock(&g.lock);
+	g.fork_fd = -1;
+	if (g.fd < 0 || g.table.n == 0 || g.id.pid != getpid())
+		return;
+	identity_now(&now);
+	if (!identity_same(&now, &g.id) ||
+	    ushm__socket_path(path, sizeof(path)) < 0)
+		return;
+	fd = ushm__connect(path);
+	if (fd < 0)
+		return;
+	if (register_table(fd, USHM__REG_FORK) < 0) {
+		close(fd);
+		return;
+	}
+	g.fork_fd = fd;
+}
+
+static void after_fork_parent(void)
+{
+	/* The child has its copy; a failed fork drops the registrations
+	 * with this close, as Linux drops a failed fork's mappings. */
+	if (g.fork_fd >= 0)
+		close(g.fork_fd);
+	g.fork_fd = -1;
+	pthread_mutex_unlock(&g.lock);
+}
+
+static void after_fork_child(void)
+{
+	struct ushm__hdr hello;
+
+	if (g.fd >= 0)
+		close(g.fd);
+	g.fd = g.fork_fd;
+	g.fork_fd = -1;
+	g.id.pid = getpid();
+	if (g.fd >= 0) {
+		/* No reply: the daemon just learns which process now uses
+		 * the connection, so that our exit is reported as ours. */
+		ushm__hdr_init(&hello, USHM__OP_HELLO,
+			       sizeof(struct ushm__req), 0);
+		struct ushm__req req;
+
+		memset(&req, 0, sizeof(req));
+		req.hdr = hello;
+		if (send_req(g.fd, &req, sizeof(req)) < 0) {
+			close(g.fd);
+			g.fd = -1;
+		}
+	}
+	/* Without a prepared connection, register on first use. */
+	g.register_fork = g.fd < 0 && g.table.n > 0;
+	pthread_mutex_unlock(&g.lock);
+}
+
+static void atfork_setup(void)
+{
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}

@@ -1,0 +1,74 @@
+/*
+ * client.h - libushm's internals: the connection to ushmd, the table of
+ * this process's attachments, and the daemon autostart.
+ *
+ * A process has one connection and one table (libushm is a process-wide
+ * resource, as the kernel's SysV tables are); both live in one struct
+ * guarded by one mutex, and pthread_atfork handlers make a forked child
+ * take over its own connection with its inherited attachments counted.
+ * Internal functions return 0 (or a value) or -errno; only api.c turns
+ * that into -1 and errno.
+ */
+#ifndef USHM_CLIENT_H
+#define USHM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../proto/proto.h"
+
+struct ushm__attach {
+	uintptr_t addr;
+	size_t len;    /* mapped length: segsz rounded up to pages */
+	int id;
+	int rdonly;
+};
+
+struct ushm__attach_table {
+	struct ushm__attach *v;
+	size_t n, cap;
+};
+
+/* ---- attach.c ---- */
+int ushm__table_add(struct ushm__attach_table *t, const struct ushm__attach *a);
+/* The attachment that starts at addr, or NULL. */
+struct ushm__attach *ushm__table_find(struct ushm__attach_table *t,
+				      uintptr_t addr);
+void ushm__table_remove(struct ushm__attach_table *t, struct ushm__attach *a);
+
+/* ---- client.c ---- */
+
+/* Locks the process's client state; returns its attachment table. */
+struct ushm__attach_table *ushm__client_lock(void);
+void ushm__client_unlock(void);
+
+/*
+ * Sends req (of len bytes) and waits for the reply, connecting (and
+ * starting a daemon) when needed.  A broken connection is re-established
+ * once, re-registering this process's attachments, and the request sent
+ * again.  *fd receives a descriptor the reply carries (or -1); fd may be
+ * NULL for ops that carry none.  Caller holds the client lock.  Returns
+ * the reply's result (>= 0, or -errno from the daemon) or -errno.
+ */
+int64_t ushm__transact(struct ushm__req *req, size_t len,
+		       struct ushm__rep *rep, int *fd);
+
+/* Sends req on a connection of its own and waits for the reply, without
+ * starting a daemon (status, stop).  Returns the result or -errno. */
+int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
+
+/* ---- spawn.c ---- */
+
+/* Starts a daemon for socket_path (serialised with other starters) and
+ * waits until it accepts clients.  0 or -errno (-ECONNREFUSED when
+ * USHM_AUTOSTART=0). */
+int ushm__autostart(const char *socket_path);
+
+/* ---- connect (client.c) ---- */
+
+/* Connects to socket_path; checks the daemon runs as root or as us.
+ * Returns the fd or -errno. */
+int ushm__connect(const char *socket_path);
+
+#endif /* USHM_CLIENT_H */

@@ -1,0 +1,161 @@
+/*
+ * proto.h - the wire format between libushm and ushmd.
+ *
+ * One request, one reply, over a SOCK_SEQPACKET connection: every
+ * message is a single datagram-sized record, so a read returns exactly
+ * one message or nothing.  Fixed layouts, little-endian host order (both
+ * ends are on the same machine), a magic and a version in every header.
+ * The receiver validates every field (ushm__req_check, ushm__rep_check)
+ * before looking at anything else; those checks are pure functions so
+ * that a fuzzer can drive them.
+ *
+ * Identity is never in a message: the daemon takes the caller's pid, uid
+ * and gid from the SCM_CREDENTIALS the kernel attaches (and verifies) on
+ * each request, and supplementary groups from SO_PEERGROUPS.
+ */
+#ifndef USHM_PROTO_H
+#define USHM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define USHM__MAGIC 0x6d687375u /* "ushm" */
+#define USHM__PROTO_VERSION 1u
+
+/* Largest message either side sends; a receive buffer of this size always
+ * holds a whole message, and anything longer is malformed. */
+#define USHM__MSG_MAX 2048
+
+/* Entries one REGISTER request can carry; more take several requests. */
+#define USHM__REG_MAX 48
+
+enum ushm__op {
+	USHM__OP_GET = 1,   /* shmget: key, shmflg, size */
+	USHM__OP_AT,        /* shmat: id, shmflg, addr; reply carries an fd */
+	USHM__OP_AT_UNDO,   /* the mmap after AT failed: take it back */
+	USHM__OP_DT,        /* shmdt: id, addr */
+	USHM__OP_CTL,       /* shmctl: id, shmflg = cmd, set for IPC_SET */
+	USHM__OP_REGISTER,  /* count attachments this process already maps */
+	USHM__OP_HELLO,     /* no reply: a forked child announces itself */
+	USHM__OP_STATUS,    /* daemon status */
+	USHM__OP_STOP,      /* daemon exit, keeping every segment */
+	USHM__OP_END
+};
+
+/* REGISTER flags. */
+enum {
+	/* The entries are new attachments (a child inherits its parent's
+	 * mappings): count them like shmat, updating atime and lpid. */
+	USHM__REG_FORK = 1u << 0,
+	/* The entries are attachments this process already holds, through
+	 * an older connection or from before a daemon restart: move them
+	 * here silently, leaving the times and lpid as they are. */
+	USHM__REG_ADOPT = 1u << 1,
+	/* The first message of a REGISTER sequence (ADOPT: drop what the
+	 * process held elsewhere before adding the entries). */
+	USHM__REG_FIRST = 1u << 2,
+};
+
+/* Request flags for CTL. */
+enum {
+	/* The caller's RLIMIT_MEMLOCK is not zero (SHM_LOCK needs it). */
+	USHM__CTL_MEMLOCK_OK = 1u << 0,
+};
+
+struct ushm__hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t op;
+	uint32_t size; /* bytes in the whole message, header included */
+	uint32_t flags;
+};
+
+/* One attachment in a REGISTER request. */
+struct ushm__reg_entry {
+	int32_t id;
+	uint32_t rdonly; /* 0 or 1 */
+	uint64_t addr;
+	uint64_t len;
+};
+
+/* The three fields IPC_SET takes. */
+struct ushm__wire_set {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t pad;
+};
+
+struct ushm__req {
+	struct ushm__hdr hdr;
+	int32_t id;       /* shmid (AT, AT_UNDO, DT, CTL) */
+	int32_t key;      /* GET */
+	int32_t shmflg;   /* GET, AT flags; CTL command */
+	uint32_t count;   /* REGISTER: entries that follow */
+	uint64_t size;    /* GET */
+	uint64_t addr;    /* AT, DT: the address (kept for introspection) */
+	struct ushm__wire_set set; /* CTL IPC_SET */
+	struct ushm__reg_entry ent[]; /* REGISTER only */
+};
+
+/* struct shmid_ds as it travels; the library converts to libc's. */
+struct ushm__wire_ds {
+	int32_t key;
+	uint32_t uid, gid, cuid, cgid;
+	uint32_t mode;
+	uint32_t seq;
+	uint32_t pad;
+	uint64_t segsz;
+	int64_t atime, dtime, ctime;
+	int32_t cpid, lpid;
+	uint64_t nattch;
+};
+
+/* IPC_INFO and SHM_INFO, both in one. */
+struct ushm__wire_info {
+	uint64_t shmmax, shmmin, shmmni, shmseg, shmall;
+	uint64_t used_ids, shm_tot, shm_rss, shm_swp;
+};
+
+struct ushm__wire_status {
+	int32_t pid;
+	uint32_t proto_version;
+	uint64_t segments, connections, open_fds, orphans;
+	int64_t started;
+	char socket_path[108];
+	char state_dir[256];
+};
+
+struct ushm__rep {
+	struct ushm__hdr hdr;
+	int64_t result;   /* >= 0: the call's value; < 0: -errno */
+	uint64_t segsz;   /* AT: bytes to map */
+	struct ushm__wire_ds ds;         /* IPC_STAT, SHM_STAT[_ANY] */
+	struct ushm__wire_info info;     /* IPC_INFO, SHM_INFO */
+	struct ushm__wire_status status; /* STATUS */
+};
+
+/* Size of a request with n REGISTER entries. */
+static inline size_t ushm__req_size(uint32_t n)
+{
+	return sizeof(struct ushm__req) + n * sizeof(struct ushm__reg_entry);
+}
+
+/* Fills a header for op with size bytes. */
+void ushm__hdr_init(struct ushm__hdr *h, unsigned op, size_t size,
+		    uint32_t flags);
+
+/*
+ * Validates a received request of n bytes that came with nfds
+ * descriptors.  Returns 0 when every field is in range, else -EBADMSG
+ * (malformed), -EPROTO (other version) or -EINVAL (unknown op).
+ */
+int ushm__req_check(const void *buf, size_t n, int nfds);
+
+/*
+ * Validates a received reply of n bytes with nfds descriptors to a
+ * request of op.  Returns 0 or -EPROTO/-EBADMSG.
+ */
+int ushm__rep_check(const void *buf, size_t n, int nfds, unsigned op);
+
+#endif /* USHM_PROTO_H */

@@ -1,0 +1,99 @@
+/*
+ * ushm-run - run a program, and the programs it executes, on ushm.
+ *
+ * Puts libushm-preload.so in front of LD_PRELOAD and executes the
+ * program; its shmget/shmat/shmdt/shmctl then go to ushmd.  The library
+ * is found at $USHM_PRELOAD, else ../lib/libushm-preload.so beside this
+ * executable, else in the install directory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PRELOAD_NAME "libushm-preload.so"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ushm-run PROGRAM [ARGUMENT]...\n"
+		"Run PROGRAM with its System V shared memory calls (shmget, shmat,\n"
+		"shmdt, shmctl) served by ushm instead of the kernel.  Programs it\n"
+		"executes inherit this.  The daemon is found through $USHM_SOCKET\n"
+		"(else the per-user default) and started when none runs.\n"
+		"\n"
+		"  -h, --help     show this help and exit\n"
+		"\n"
+		"Exit status: PROGRAM's, or 125 (ushm-run failed), 126 (PROGRAM\n"
+		"cannot run), 127 (PROGRAM not found).\n");
+}
+
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("USHM_PRELOAD");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK) == 0 ? 0 : -1;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, len, "%s/../lib/" PRELOAD_NAME, dirname(self));
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+#ifdef USHM_LIBDIR
+	snprintf(out, len, "%s/" PRELOAD_NAME, USHM_LIBDIR);
+	if (access(out, R_OK) == 0)
+		return 0;
+#endif
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	char lib[PATH_MAX], *value;
+	const char *old;
+	int argi = 1;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+			 strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--") == 0)
+		argi = 2;
+	if (argi >= argc) {
+		fprintf(stderr, "ushm-run: no program given\n"
+				"Try 'ushm-run --help' for more information.\n");
+		return 125;
+	}
+	if (find_preload(lib, sizeof(lib)) < 0) {
+		fprintf(stderr, "ushm-run: cannot find %s; set USHM_PRELOAD "
+				"to its path\n", PRELOAD_NAME);
+		return 125;
+	}
+	old = getenv("LD_PRELOAD");
+	if (old && *old) {
+		if (asprintf(&value, "%s:%s", lib, old) < 0) {
+			fprintf(stderr, "ushm-run: out of memory\n");
+			return 125;
+		}
+	} else {
+		value = lib;
+	}
+	if (setenv("LD_PRELOAD", value, 1) < 0) {
+		fprintf(stderr, "ushm-run: setenv: %s\n", strerror(errno));
+		return 125;
+	}
+	execvp(argv[argi], argv + argi);
+	fprintf(stderr, "ushm-run: %s: %s\n", argv[argi], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

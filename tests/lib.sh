@@ -1,0 +1,69 @@
+# tests/lib.sh - shared by the shell tests: paths, a private daemon, TAP.
+#
+# Source it, then call ushm_env_setup: every test gets its own socket and
+# state directory (so tests run in parallel and never touch a user's
+# segments) and its daemon is stopped and its files removed on exit.
+
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$TOP/build}
+USHMD=$BUILD/bin/ushmd
+USHM=$BUILD/bin/ushm
+USHM_RUN=$BUILD/bin/ushm-run
+export USHM_DAEMON=$USHMD
+
+# A private daemon: USHM_SOCKET and USHM_STATE_DIR point into a fresh
+# directory on a tmpfs; the library autostarts ushmd there on first use.
+ushm_env_setup() {
+	local base=/dev/shm
+	[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+	USHM_TEST_DIR=$(mktemp -d "$base/ushm-test.XXXXXX") || exit 1
+	chmod 0755 "$USHM_TEST_DIR"
+	export USHM_SOCKET=$USHM_TEST_DIR/sock
+	export USHM_STATE_DIR=$USHM_TEST_DIR/state
+	trap ushm_env_cleanup EXIT
+}
+
+# The daemon's pid, from the pid file it keeps in its state directory.
+ushm_daemon_pid() {
+	cat "$USHM_STATE_DIR/ushmd.pid" 2>/dev/null
+}
+
+ushm_env_cleanup() {
+	local pid
+	pid=$(ushm_daemon_pid)
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+}
+
+# Minimal TAP: plan N; ok COND NAME; is GOT WANT NAME; done_testing.
+TAP_N=0
+TAP_FAILED=0
+plan() { echo "1..$1"; }
+ok() {
+	local cond=$1; shift
+	TAP_N=$((TAP_N + 1))
+	if [ "$cond" = 0 ]; then
+		echo "ok $TAP_N - $*"
+	else
+		echo "not ok $TAP_N - $*"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+}
+is() {
+	local got=$1 want=$2; shift 2
+	if [ "$got" = "$want" ]; then
+		ok 0 "$@"
+	else
+		ok 1 "$@"
+		printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
+	fi
+}
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" = 0 ]; }
