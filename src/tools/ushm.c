@@ -1,0 +1,102 @@
+/*
+ * ushm.c - the ushm command: global options, then one subcommand.
+ *
+ *   ushm [--kernel] ls|ipcs      list segments exactly as ipcs -m does
+ *   ushm [--kernel] rm FLAGS     remove segments, flags as ipcrm's
+ *   ushm daemon status|stop      ask the daemon about itself, or to exit
+ */
+#include "ushm_cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+enum { OPT_KERNEL = 256, OPT_HELP };
+
+static const char usage_text[] =
+"Usage: ushm [--kernel] COMMAND [ARGS...]\n"
+"\n"
+"Administer the System V shared memory segments that ushmd keeps.\n"
+"\n"
+"Commands:\n"
+"  ls, ipcs        list the segments in the format of ipcs -m\n"
+"  rm              remove segments (-m ID, -M KEY, -a, as ipcrm)\n"
+"  daemon status   show what the daemon reports about itself\n"
+"  daemon stop     ask the daemon to exit (its segments are kept)\n"
+"\n"
+"Options:\n"
+"  --kernel        operate on the kernel's own SysV segments, for\n"
+"                  comparison (ls and rm only)\n"
+"  -h, --help      show this help and exit\n"
+"\n"
+"The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
+"Run 'ushm COMMAND --help' for the options of a command.\n"
+"\n"
+"Exit status: 0 success, 1 no such segment or no daemon, 2 usage error,\n"
+"3 permission denied, 4 any other error.\n";
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	int kernel_ok;		/* meaningful with --kernel */
+};
+
+static const struct command commands[] = {
+	{ "ls", cmd_ls, 1 },
+	{ "ipcs", cmd_ls, 1 },
+	{ "rm", cmd_rm, 1 },
+	{ "daemon", cmd_daemon, 0 },
+};
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "kernel", no_argument, NULL, OPT_KERNEL },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = {
+		.be = &backend_ushm,
+		.cmd = NULL,
+		.out = stdout,
+		.err = stderr,
+	};
+	const struct command *cmd;
+	int c;
+
+	opterr = 0;
+	/* '+': the first non-option is the subcommand; what follows is its. */
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			cli.be = &backend_kernel;
+			break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage_text, cli.out);
+			return cli_finish_output(&cli, EXIT_OK);
+		default:
+			return cli_bad_option(&cli, c, argv, longopts);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(&cli, "no command given");
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return cli_usage_error(&cli, "unknown command '%s'",
+				       argv[optind]);
+	cli.cmd = argv[optind];
+	if (cli.be == &backend_kernel && !cmd->kernel_ok)
+		return cli_usage_error(&cli, "--kernel applies to ls and rm "
+				       "only");
+	return cmd->run(&cli, argc - optind, argv + optind);
+}

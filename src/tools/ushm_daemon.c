@@ -1,0 +1,171 @@
+/*
+ * ushm_daemon.c - "ushm daemon status|stop": talk to the daemon about
+ * itself.  Neither ever starts a daemon.
+ */
+#include "ushm_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <ushm.h>
+
+enum { OPT_HELP = 256 };
+
+/* How long "stop" waits for the daemon to be gone, and how often it looks. */
+#define STOP_WAIT_MS	10000
+#define STOP_POLL_MS	20
+
+static const char usage_text[] =
+"Usage: ushm daemon status\n"
+"       ushm daemon stop\n"
+"\n"
+"status  print what the daemon says about itself, one 'name: value' per\n"
+"        line (pid, proto_version, segments, connections, open_fds,\n"
+"        orphans, started in seconds since the epoch, socket_path,\n"
+"        state_dir); exit 1 when no daemon runs\n"
+"stop    ask the daemon to exit and wait until it has; its segments and\n"
+"        their contents are kept, and the next daemon recovers them\n"
+"\n"
+"The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
+"\n"
+"Options:\n"
+"  -h, --help      show this help and exit\n";
+
+static int not_running(int err)
+{
+	return err == ECONNREFUSED || err == ENOENT;
+}
+
+/* "no daemon is running (socket PATH)", naming the socket if we can. */
+static int report_none(const struct cli *cli)
+{
+	char path[4096];
+
+	if (ushm_socket_path(path, sizeof(path)) == 0)
+		cli_error(cli, "no daemon is running (socket %s)", path);
+	else
+		cli_error(cli, "no daemon is running");
+	return EXIT_FAILED;
+}
+
+static int report(const struct cli *cli, const char *what, int err)
+{
+	char ename[32];
+
+	if (not_running(err))
+		return report_none(cli);
+	if (err == EPROTO)
+		cli_error(cli, "%s: the daemon speaks another protocol "
+			  "version (EPROTO)", what);
+	else
+		cli_error(cli, "%s: %s (%s)", what, strerror(err),
+			  errno_name(err, ename, sizeof(ename)));
+	return exit_for_errno(err) == EXIT_DENIED ? EXIT_DENIED : EXIT_ERROR;
+}
+
+static int status(const struct cli *cli)
+{
+	struct ushm_daemon_info info;
+	FILE *out = cli->out;
+
+	memset(&info, 0, sizeof(info));
+	if (ushm_daemon_status(&info) < 0)
+		return report(cli, "cannot get the status", errno);
+	/* The fields may not be NUL-terminated if the daemon filled them. */
+	fprintf(out, "pid: %jd\n", (intmax_t)info.pid);
+	fprintf(out, "proto_version: %" PRIu32 "\n", info.proto_version);
+	fprintf(out, "segments: %" PRIu64 "\n", info.segments);
+	fprintf(out, "connections: %" PRIu64 "\n", info.connections);
+	fprintf(out, "open_fds: %" PRIu64 "\n", info.open_fds);
+	fprintf(out, "orphans: %" PRIu64 "\n", info.orphans);
+	fprintf(out, "started: %" PRId64 "\n", info.started);
+	fprintf(out, "socket_path: %.*s\n", (int)sizeof(info.socket_path),
+		info.socket_path);
+	fprintf(out, "state_dir: %.*s\n", (int)sizeof(info.state_dir),
+		info.state_dir);
+	return cli_finish_output(cli, EXIT_OK);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	/* An early wake-up only means one more look at the daemon. */
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Asks the daemon to exit, then waits until it no longer answers, so
+ * that a script can rely on it being gone when we return.  A daemon
+ * that answers with another pid is a new one that someone's call
+ * autostarted: ours is gone all the same.
+ */
+static int stop(const struct cli *cli)
+{
+	struct ushm_daemon_info before, now;
+	long waited;
+
+	memset(&before, 0, sizeof(before));
+	if (ushm_daemon_status(&before) < 0)
+		return report(cli, "cannot reach the daemon", errno);
+	if (ushm_daemon_stop() < 0)
+		return report(cli, "cannot stop the daemon", errno);
+	for (waited = 0; waited < STOP_WAIT_MS; waited += STOP_POLL_MS) {
+		if (ushm_daemon_status(&now) < 0) {
+			if (not_running(errno))
+				return EXIT_OK;
+			return report(cli, "cannot watch the daemon stop",
+				      errno);
+		}
+		if (now.pid != before.pid)
+			return EXIT_OK;
+		sleep_ms(STOP_POLL_MS);
+	}
+	cli_error(cli, "asked daemon %jd to stop, but it still runs after "
+		  "%d s", (intmax_t)before.pid, STOP_WAIT_MS / 1000);
+	return EXIT_ERROR;
+}
+
+int cmd_daemon(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli named = *cli;
+	const char *action;
+	int c;
+
+	/*
+	 * Options may come before or after the action ("daemon --help",
+	 * "daemon status --help"), so let getopt permute the words.
+	 */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+		case OPT_HELP:
+			fputs(usage_text, cli->out);
+			return cli_finish_output(cli, EXIT_OK);
+		default:
+			return cli_bad_option(cli, c, argv, longopts);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "no action given: status or stop");
+	action = argv[optind];
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'",
+				       argv[optind + 1]);
+	if (strcmp(action, "status") == 0) {
+		named.cmd = "daemon status";
+		return status(&named);
+	}
+	if (strcmp(action, "stop") == 0) {
+		named.cmd = "daemon stop";
+		return stop(&named);
+	}
+	return cli_usage_error(cli, "unknown action '%s'", action);
+}
