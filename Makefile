@@ -105,12 +105,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_DEPS) $(LDLIBS)
 
-# Helper programs the shell tests run (plain C, or linked with libushm).
+# Programs the shell tests run: plain System V programs that know nothing
+# of ushm (ushm-run puts them on ushm).
 TESTPROG_SRCS := $(wildcard tests/progs/*.c)
 TESTPROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(TESTPROG_SRCS))
-$(BUILD)/tests/progs/%: tests/progs/%.c $(LIBUSHM_A)
+$(BUILD)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIBUSHM_A) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 -include tests/conformance/conformance.mk
 

@@ -169,7 +169,9 @@ int ushm__store_dirfd(const struct ushm__store *st);
 /* ---- log.c ---- */
 
 enum { USHM__LOG_ERR, USHM__LOG_WARN, USHM__LOG_INFO, USHM__LOG_DEBUG };
-void ushm__log_setup(int level, int fd);
+/* Log lines of level and above go to fd; errors and warnings are also
+ * written to echo (-1: nowhere else). */
+void ushm__log_setup(int level, int fd, int echo);
 void ushm__log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

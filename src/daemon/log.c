@@ -1,7 +1,9 @@
 /*
  * log.c - one line per event, to stderr in the foreground or to the log
- * file in the state directory when daemonized.  The level and fd are the
- * daemon's process-wide settings, set once at start-up by main().
+ * file in the state directory when daemonized.  Until a daemonized ushmd
+ * is ready, errors and warnings are echoed to stderr too, so that whoever
+ * started it sees why it did not come up.  The settings are the daemon's
+ * process-wide state, set by main() at start-up (one thread).
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -13,11 +15,13 @@
 
 static int log_level = USHM__LOG_INFO;
 static int log_fd = 2;
+static int echo_fd = -1;
 
-void ushm__log_setup(int level, int fd)
+void ushm__log_setup(int level, int fd, int echo)
 {
 	log_level = level;
 	log_fd = fd;
+	echo_fd = echo;
 }
 
 void ushm__log(int level, const char *fmt, ...)
@@ -42,6 +46,9 @@ void ushm__log(int level, const char *fmt, ...)
 	line[n++] = '\n';
 	/* A lost log line must not stop the daemon. */
 	if (write(log_fd, line, (size_t)n) < 0)
+		return;
+	if (echo_fd >= 0 && level <= USHM__LOG_WARN &&
+	    write(echo_fd, line, (size_t)n) < 0)
 		return;
 }
 

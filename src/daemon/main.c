@@ -433,7 +433,10 @@ static void server_free(struct ushm__server *srv)
 	ushm__store_close(srv->store);
 }
 
-static int start(struct ushm__server *srv, const struct options *o)
+/* Opens the store, recovers, listens.  A daemonized ushmd logs to
+ * DIR/ushmd.log from the moment the directory is there (*logfd). */
+static int start(struct ushm__server *srv, const struct options *o,
+		 int *logfd)
 {
 	int err;
 
@@ -443,6 +446,13 @@ static int start(struct ushm__server *srv, const struct options *o)
 			  err == -EBUSY ? "another ushmd is using it" :
 					  strerror(-err));
 		return err;
+	}
+	if (o->daemonize) {
+		*logfd = openat(ushm__store_dirfd(srv->store), "ushmd.log",
+				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				0600);
+		if (*logfd >= 0)
+			ushm__log_setup(o->log_level, *logfd, 2);
 	}
 	ushm__registry_init(&srv->reg, &o->lim, srv->store);
 	err = ushm__store_load(srv->store, &srv->reg);
@@ -490,25 +500,23 @@ int main(int argc, char **argv)
 		perror("ushmd: fork");
 		return 1;
 	}
-	ushm__log_setup(o.log_level, 2);
-	err = start(&srv, &o);
+	ushm__log_setup(o.log_level, 2, -1);
+	err = start(&srv, &o, &logfd);
 	if (err < 0) {
 		server_free(&srv);
 		return 1;
-	}
-	if (o.daemonize) {
-		logfd = openat(ushm__store_dirfd(srv.store), "ushmd.log",
-			       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			       0600);
-		redirect_std(logfd);
-		if (logfd >= 0)
-			close(logfd);
 	}
 	ushm__log(USHM__LOG_INFO,
 		  "serving %s from %s: %d segment(s); shmmax %" PRIu64
 		  " shmall %" PRIu64 " shmmni %" PRIu64,
 		  o.socket_path, o.state_dir, srv.reg.in_use, o.lim.shmmax,
 		  o.lim.shmall, o.lim.shmmni);
+	if (o.daemonize) {
+		redirect_std(logfd);
+		ushm__log_setup(o.log_level, 2, -1);
+		if (logfd >= 0)
+			close(logfd);
+	}
 	if (o.ready_fd >= 0) {
 		/* The spawner waits for this byte (or EOF on failure). */
 		if (write(o.ready_fd, "1", 1) < 0)

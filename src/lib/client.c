@@ -353,7 +353,9 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 		return fd;
 	r = roundtrip(fd, req, req->hdr.size, rep, NULL);
 	close(fd);
-	return r;
+	/* Connected, but the daemon closed without answering: it was on
+	 * its way out, so there is no daemon to report on. */
+	return r == -EPIPE ? -ECONNREFUSED : r;
 }
 
 /*

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make demo: the tutorial's writer/reader scenario on ushm, end to end.
+# A private daemon (its own socket and state directory) is started by the
+# library on first use and stopped at the end; nothing is installed.
+set -euo pipefail
+BUILD=${BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
+PATH=$BUILD/bin:$PATH
+dir=$(mktemp -d "${TMPDIR:-/tmp}/ushm-demo.XXXXXX")
+export USHM_SOCKET=$dir/ushmd.sock USHM_STATE_DIR=$dir/state
+trap 'ushm daemon stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+say "ushm-run reader &        # waits for the writer's segment and message"
+ushm-run "$BUILD/examples/reader" 10 &
+reader=$!
+say "ushm-run writer 'hello from ushm'"
+ushm-run "$BUILD/examples/writer" "hello from ushm"
+wait "$reader"
+say "ipcs -m                  # the kernel's table stays empty"
+ipcs -m
+say "ushm ls                  # ushm's: the segment outlives both programs"
+ushm ls
+say "ushm daemon status"
+ushm daemon status
+say "ushm rm -M 0x4d2 && ushm ls"
+ushm rm -M 0x4d2
+ushm ls

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Several processes create, attach, write, detach and remove at once; at
+# the end nothing is leaked: no segment, no backing file, no descriptor
+# in the daemon.  The same program runs on the kernel for comparison.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+T=$BUILD/tests/progs/shmtool
+PROCS=4
+ROUNDS=150
+
+fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
+
+"$USHM_RUN" "$T" create private 1 0600 >/dev/null  # starts the daemon
+first=$("$USHM" ls | awk '$2 ~ /^[0-9]+$/ {print $2}')
+"$USHM_RUN" "$T" rmid "$first"
+base=$(fds)
+
+key=$(( (($$ & 0xffff) << 8) | 0x5a ))
+kernel=$("$T" churn $PROCS $ROUNDS $key)
+is "$kernel" "failed 0 count $((PROCS * ROUNDS))" "the kernel runs the churn"
+out=$("$USHM_RUN" "$T" churn $PROCS $ROUNDS $key)
+is "$out" "$kernel" "ushm runs it with the same outcome"
+
+is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "0" "no segment left"
+is "$(ls "$USHM_STATE_DIR" | grep -c '^seg-')" "0" "no backing file left"
+is "$(fds)" "$base" "the daemon holds no more descriptors than before"
+done_testing

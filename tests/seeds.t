@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The tutorial's two programs, compiled unmodified, behave under ushm-run
+# exactly as on the kernel: start the writer, then the reader within five
+# seconds; the reader prints its line, and the segment (key 0x4d2, 4096
+# bytes, mode 666) stays with nattch 0 after both exit.
+. "$(dirname "$0")/lib.sh"
+FIRST=$BUILD/tests/seeds/first
+SECOND=$BUILD/tests/seeds/second
+[ -x "$FIRST" ] && [ -x "$SECOND" ] || skip_all "no C++ compiler built the seeds"
+
+# ls-style line for key 0x4d2 without the shmid column.
+row() { awk '$1 == "0x000004d2" {print $1, $3, $4, $5, $6}'; }
+
+# run_pair [WRAPPER]: the writer, then the reader started at once; the
+# writer sleeps 5 s before it writes, so the reader must wait for it.
+run_pair() {
+	local out
+	"$@" "$FIRST" &
+	local w=$!
+	out=$(timeout 30 "$@" "$SECOND")
+	local rc=$?
+	wait $w
+	echo "$rc $out"
+}
+
+ushm_env_setup
+# The kernel run needs key 0x4d2 free in the kernel's table.
+ipcrm -M 0x4d2 2>/dev/null
+ipcs -m | grep -q 0x000004d2 && skip_all "key 0x4d2 is taken on the kernel"
+kernel=$(run_pair)
+is "$kernel" "0 Receive data from shared memory!" "on the kernel"
+krow=$(ipcs -m | row)
+ipcrm -M 0x4d2
+ushm=$(run_pair "$USHM_RUN")
+is "$ushm" "$kernel" "under ushm-run"
+is "$("$USHM" ls | row)" "$krow" "the segment persists as on the kernel"
+is "$(ipcs -m | grep -c 0x000004d2)" "0" "and the kernel never saw it"
+done_testing
