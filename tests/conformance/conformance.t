@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# conformance.t - every conformance program, run against the kernel and
+# under ushm-run: stdout and exit status must be identical.
+#
+# The programs are plain System V programs (see README.md); the kernel's
+# output is the truth.  Each ushm run gets its own private daemon.
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+CONF_BIN=$BUILD/tests/conformance
+CONF_TIMEOUT=${CONF_TIMEOUT:-120}
+CONF_MAX_DIFF=${CONF_MAX_DIFF:-200}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+
+progs=()
+for f in "$CONF_BIN"/*; do
+	[ -f "$f" ] && [ -x "$f" ] && progs+=("$f")
+done
+if [ ${#progs[@]} = 0 ]; then
+	plan 1
+	ok 1 "conformance programs in $CONF_BIN (make conformance-bins)"
+	exit 1
+fi
+
+# No System V shared memory in this kernel: nothing to compare against.
+if [ -x "$CONF_BIN/sysv" ]; then
+	"$CONF_BIN/sysv" >/dev/null 2>&1
+	[ $? = 77 ] && skip_all "the kernel has no System V shared memory"
+fi
+
+# Prints the kernel segments a run of pid left behind: created by it, or
+# with one of the keys conf.h derives from its pid (its children's).
+leftovers() {
+	local pid=$1 lo hi
+	lo=$(( 0x40000000 | (pid << 8) ))
+	hi=$(( lo + 255 ))
+	{
+		LC_ALL=C ipcs -m -p 2>/dev/null |
+			awk -v p="$pid" '$1 ~ /^[0-9]+$/ && $3 == p { print $1 }'
+		LC_ALL=C ipcs -m 2>/dev/null |
+			awk '$2 ~ /^[0-9]+$/ { print $1, $2 }' |
+			while read -r key id; do
+				key=$(( key & 0x7fffffff ))
+				[ "$key" -ge "$lo" ] && [ "$key" -le "$hi" ] &&
+					echo "$id"
+			done
+	} | sort -u
+}
+
+# Runs a program against the kernel: output in $1.out, status in $1.rc;
+# fails if it left segments in the kernel's (global) table.
+run_kernel() {
+	local prog=$1 out=$2 pid sleeper done rc ids
+	"$prog" >"$out.out" 2>"$out.err" </dev/null &
+	pid=$!
+	# A watchdog that holds none of our output open.
+	sleep "$CONF_TIMEOUT" >/dev/null 2>&1 </dev/null &
+	sleeper=$!
+	wait -n -p done "$pid" "$sleeper"
+	rc=$?
+	if [ "$done" != "$pid" ]; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid"
+		rc=$?
+		echo "killed after ${CONF_TIMEOUT}s" >>"$out.err"
+	fi
+	kill "$sleeper" 2>/dev/null
+	wait "$sleeper" 2>/dev/null
+	echo "$rc" >"$out.rc"
+	ids=$(leftovers "$pid")
+	if [ -n "$ids" ]; then
+		for id in $ids; do
+			ipcrm -m "$id" 2>/dev/null
+		done
+		echo "leaked kernel segments:" $ids >"$out.leak"
+	fi
+}
+
+# Under ushm-run, with a daemon of its own (started on first use).
+run_ushm() {
+	local prog=$1 out=$2
+	(
+		ushm_env_setup
+		timeout -k 5 "$CONF_TIMEOUT" "$USHM_RUN" "$prog" \
+			>"$out.out" 2>"$out.err" </dev/null
+		echo $? >"$out.rc"
+	)
+}
+
+# Prefixes lines with "# ", at most CONF_MAX_DIFF of them.
+comment() {
+	head -n "$CONF_MAX_DIFF" | sed 's/^/# /'
+}
+
+plan ${#progs[@]}
+for prog in "${progs[@]}"; do
+	name=${prog##*/}
+	k=$work/$name.kernel
+	u=$work/$name.ushm
+	run_kernel "$prog" "$k"
+	{ cat "$k.out"; echo "exit $(cat "$k.rc")"; } >"$k.all"
+
+	if [ "$(cat "$k.rc")" != 0 ] || [ -e "$k.leak" ]; then
+		ok 1 "$name (the kernel run itself failed)"
+		cat "$k.leak" 2>/dev/null | comment
+		{ echo "kernel run: exit $(cat "$k.rc")"; cat "$k.err"; } |
+			comment
+		continue
+	fi
+	if [ ! -x "$USHM_RUN" ]; then
+		ok 1 "$name ($USHM_RUN not built)"
+		continue
+	fi
+
+	run_ushm "$prog" "$u"
+	{ cat "$u.out"; echo "exit $(cat "$u.rc")"; } >"$u.all"
+	if cmp -s "$k.all" "$u.all"; then
+		ok 0 "$name"
+	else
+		ok 1 "$name"
+		diff -u --label kernel --label ushm "$k.all" "$u.all" | comment
+		if [ -s "$u.err" ]; then
+			echo "stderr under ushm-run:"
+			head -n 20 "$u.err"
+		fi | comment
+	fi
+done
+[ "$TAP_FAILED" = 0 ]

@@ -1,0 +1,339 @@
+/*
+ * fork.c - attachments across fork, exit, exec and death by a signal:
+ * shm_nattch, shm_lpid and the times must be right as soon as fork or
+ * waitpid returns.
+ */
+#include "conf.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+static size_t page;
+
+static char *
+at(int id)
+{
+	char *p = shmat(id, NULL, 0);
+
+	if (p == (void *)-1)
+		die("shmat");
+	return p;
+}
+
+static void
+dt(void *p)
+{
+	if (shmdt(p) != 0)
+		die("shmdt");
+}
+
+/* A child that waits for the parent's word (or EOF), then exits. */
+static pid_t
+fork_waiting(int fd[2])
+{
+	xpipe(fd);
+	pid_t pid = xfork();
+
+	if (pid == 0) {
+		close(fd[1]);
+		xread1(fd[0]);
+		_exit(0);
+	}
+	close(fd[0]);
+	return pid;
+}
+
+static void
+exit_detaches(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), fd[2];
+	char *p = at(id);
+	struct shmid_ds ds;
+	pid_t pid;
+
+	p[0] = 1;
+	say("before fork: nattch %lu", (unsigned long)nattch(id));
+	pid = fork_waiting(fd);
+	ds = stat_of(id);
+	say("right after fork: nattch %lu", (unsigned long)ds.shm_nattch);
+	/* The fork happens in the parent's context. */
+	say("right after fork: lpid == getpid(): %s",
+	    yesno(ds.shm_lpid == getpid()));
+	xwrite1(fd[1]);
+	close(fd[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	ds = stat_of(id);
+	say("after waitpid: nattch %lu", (unsigned long)ds.shm_nattch);
+	say("after waitpid: lpid == child pid: %s",
+	    yesno(ds.shm_lpid == pid));
+	say("after waitpid: dtime %s", ds.shm_dtime ? "set" : "0");
+
+	/* Two attachments in the parent: the child inherits both. */
+	char *q = at(id);
+
+	pid = fork_waiting(fd);
+	say("two attachments, after fork: nattch %lu",
+	    (unsigned long)nattch(id));
+	close(fd[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	dt(q);
+	dt(p);
+	rmseg(id);
+}
+
+static void
+killed(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), fd[2];
+	char *p = at(id);
+	pid_t pid;
+
+	pid = fork_waiting(fd);
+	say("after fork: nattch %lu", (unsigned long)nattch(id));
+	if (kill(pid, SIGKILL) != 0)
+		die("kill");
+	say("child: %s", wstatus(xwait(pid)));
+	struct shmid_ds ds = stat_of(id);
+
+	say("after SIGKILL and waitpid: nattch %lu, lpid == child pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
+	close(fd[1]);
+	dt(p);
+	rmseg(id);
+}
+
+/* A child that attaches on its own and dies by a signal. */
+static void
+child_attach(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
+	pid_t pid;
+
+	xpipe(tell);
+	xpipe(go);
+	pid = xfork();
+	if (pid == 0) {
+		char *c = shmat(id, NULL, 0), *d = shmat(id, NULL, 0);
+
+		if (c == (void *)-1 || d == (void *)-1)
+			_exit(97);
+		c[0] = 42;
+		xwrite1(tell[1]);
+		xread1(go[0]);
+		/* Die by a signal with both attachments. */
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+		_exit(96);
+	}
+	close(tell[1]);
+	close(go[0]);
+	xread1(tell[0]);
+	say("child attached twice: nattch %lu", (unsigned long)nattch(id));
+	char *p = at(id);
+
+	say("child's data visible: %s", yesno(p[0] == 42));
+	xwrite1(go[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	struct shmid_ds ds = stat_of(id);
+
+	say("after waitpid: nattch %lu, lpid == child pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
+	close(tell[0]);
+	close(go[1]);
+	dt(p);
+	rmseg(id);
+}
+
+/* A child that detaches explicitly, then lives on. */
+static void
+child_detach(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
+	char *p = at(id);
+	pid_t pid;
+
+	xpipe(tell);
+	xpipe(go);
+	pid = xfork();
+	if (pid == 0) {
+		int r = shmdt(p);
+
+		xwrite1(tell[1]);
+		xread1(go[0]);
+		_exit(r == 0 ? 0 : 1);
+	}
+	close(tell[1]);
+	close(go[0]);
+	xread1(tell[0]);
+	struct shmid_ds ds = stat_of(id);
+
+	say("child detached: nattch %lu, lpid == child pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
+	say("parent's attachment still works: %s",
+	    yesno((p[0] = 5) == 5));
+	xwrite1(go[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	close(tell[0]);
+	close(go[1]);
+	dt(p);
+	rmseg(id);
+}
+
+/*
+ * A grandchild inherits too, and its parent's exit does not detach it.
+ * As a subreaper we inherit the orphan and can wait for it.
+ */
+static void
+grandchild(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
+	char *p = at(id);
+	pid_t pid, g;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		die("prctl(PR_SET_CHILD_SUBREAPER)");
+	xpipe(tell);
+	xpipe(go);
+	pid = xfork();
+	if (pid == 0) {
+		g = fork();
+		if (g < 0)
+			_exit(95);
+		if (g == 0) {
+			xread1(go[0]);
+			_exit(0);
+		}
+		if (write(tell[1], &g, sizeof(g)) != sizeof(g))
+			_exit(94);
+		_exit(0);
+	}
+	close(go[0]);
+	close(tell[1]);
+	if (read(tell[0], &g, sizeof(g)) != sizeof(g))
+		die("read");
+	say("child: %s", wstatus(xwait(pid)));
+	say("child exited, grandchild alive: nattch %lu",
+	    (unsigned long)nattch(id));
+	xwrite1(go[1]);
+	say("grandchild: %s", wstatus(xwait(g)));
+	struct shmid_ds ds = stat_of(id);
+
+	say("grandchild gone: nattch %lu, lpid == grandchild pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == g));
+	if (prctl(PR_SET_CHILD_SUBREAPER, 0) != 0)
+		die("prctl(PR_SET_CHILD_SUBREAPER)");
+	close(tell[0]);
+	close(go[1]);
+	dt(p);
+	rmseg(id);
+}
+
+static void
+exec_detaches(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), cloexec[2], in[2];
+	char *p = at(id);
+	pid_t pid;
+
+	pid = xfork();
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	say("exec /bin/true: %s", wstatus(xwait(pid)));
+	struct shmid_ds ds = stat_of(id);
+
+	say("after waitpid: nattch %lu, lpid == child pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
+
+	/*
+	 * The old address space is gone when exec closes the close-on-exec
+	 * descriptors, and the program (cat, reading our pipe) still runs.
+	 */
+	if (pipe2(cloexec, O_CLOEXEC) != 0)
+		die("pipe2");
+	xpipe(in);
+	pid = xfork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		close(cloexec[0]);
+		close(in[1]);
+		if (null < 0 || dup2(in[0], 0) < 0 || dup2(null, 1) < 0)
+			_exit(126);
+		execl("/bin/cat", "cat", (char *)NULL);
+		_exit(127);
+	}
+	close(cloexec[1]);
+	close(in[0]);
+	say("exec of cat done: %s", yesno(!xread1(cloexec[0])));
+	ds = stat_of(id);
+	say("cat running: nattch %lu, lpid == child pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
+	close(in[1]);
+	say("cat: %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	close(cloexec[0]);
+	dt(p);
+	rmseg(id);
+}
+
+/* MADV_DONTFORK keeps an attachment out of the child. */
+static void
+dontfork(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), fd[2];
+	char *p = at(id);
+	pid_t pid;
+
+	say("madvise(MADV_DONTFORK): %s",
+	    R(madvise(p, page, MADV_DONTFORK)));
+	pid = fork_waiting(fd);
+	say("after fork: nattch %lu", (unsigned long)nattch(id));
+	close(fd[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	dt(p);
+	rmseg(id);
+}
+
+/* A segment removed while attached dies with the last process. */
+static void
+removed(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), fd[2];
+	char *p = at(id);
+	struct shmid_ds ds;
+	pid_t pid;
+
+	pid = fork_waiting(fd);
+	rmseg(id);
+	dt(p);
+	say("removed, parent detached: IPC_STAT %s",
+	    R(shmctl(id, IPC_STAT, &ds)));
+	say("nattch %lu, mode %#o", (unsigned long)ds.shm_nattch,
+	    ds.shm_perm.mode);
+	close(fd[1]);
+	say("child: %s", wstatus(xwait(pid)));
+	say("after the child's exit: IPC_STAT %s",
+	    R(shmctl(id, IPC_STAT, &ds)));
+}
+
+int
+main(void)
+{
+	conf_init();
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	exit_detaches();
+	killed();
+	child_attach();
+	child_detach();
+	grandchild();
+	exec_detaches();
+	dontfork();
+	removed();
+	return 0;
+}
