@@ -260,6 +260,17 @@ bad(void)
 	say("IPC_INFO(id INT_MAX): %s",
 	    R(shmctl(INT_MAX, IPC_INFO, (struct shmid_ds *)&si)));
 
+	/*
+	 * Same index, next sequence number: a stale id for a live slot.
+	 * (Unsigned: the sum wraps, to an invalid id, at the last seq.)
+	 */
+	int next = (int)((unsigned)id + 32768u);
+
+	say("IPC_STAT(id + 32768): %s", R(shmctl(next, IPC_STAT, &ds)));
+	say("IPC_RMID(id + 32768): %s", R(shmctl(next, IPC_RMID, NULL)));
+	say("shmat(id + 32768): %s", RP(shmat(next, NULL, 0)));
+	say("IPC_STAT(id) still: %s", R(shmctl(id, IPC_STAT, &ds)));
+
 	say("IPC_STAT(NULL buf): %s", R(shmctl(id, IPC_STAT, NULL)));
 	say("IPC_STAT(bad buf): %s",
 	    R(shmctl(id, IPC_STAT, (struct shmid_ds *)16)));
@@ -318,6 +329,9 @@ infos(void)
 	say("index == id %% 32768: %s", yesno(idx == id % 32768));
 	say("SHM_INFO returns the highest index in use (>= own): %s",
 	    yesno(max >= idx));
+	/* The highest index is in use (unless removed meanwhile). */
+	say("SHM_STAT_ANY(that highest index): %s",
+	    R(shmctl(max, SHM_STAT_ANY, &ds)));
 	max2 = info(IPC_INFO, &si);
 	say("IPC_INFO returns the same: %s", yesno(max2 == max));
 

@@ -29,6 +29,9 @@ static const struct seg segs[] = {
 	{ "root 0604", 0604, 0, 0, 0 },
 	{ "root 0602", 0602, 0, 0, 0 },
 	{ "root 0400", 0400, 0, 0, 0 },
+	{ "root 0605", 0605, 0, 0, 0 },
+	{ "root 0607", 0607, 0, 0, 0 },
+	{ "root 0601", 0601, 0, 0, 0 },
 	{ "root 0000", 0000, 0, 0, 0 },
 	{ "root:nogroup 0640", 0640, 0, NOBODY, 0 },
 	{ "root:nogroup 0660", 0660, 0, NOBODY, 0 },
@@ -120,10 +123,15 @@ as_nobody(const struct seg *s, key_t key, int id, int idx)
 	say("  shmat(SHM_RDONLY): %s", resp(p, e));
 	if (p != (void *)-1)
 		shmdt(p);
-	/* Execute permission is not checked: only read. */
+	/* SHM_EXEC asks for execute permission too. */
 	p = shmat(id, NULL, SHM_EXEC | SHM_RDONLY);
 	e = errno;
 	say("  shmat(SHM_EXEC|SHM_RDONLY): %s", resp(p, e));
+	if (p != (void *)-1)
+		shmdt(p);
+	p = shmat(id, NULL, SHM_EXEC);
+	e = errno;
+	say("  shmat(SHM_EXEC): %s", resp(p, e));
 	if (p != (void *)-1)
 		shmdt(p);
 	say("  IPC_STAT: %s", R(shmctl(id, IPC_STAT, &ds)));
