@@ -147,6 +147,35 @@ fragments(void)
 	rmseg(id);
 }
 
+/* An attachment moved by mremap is still one, at its new address. */
+static void
+moved(void)
+{
+	int id = mkseg(IPC_PRIVATE, 2 * page, 0600);
+	char *p = at(id, 0), *dst, *q;
+
+	p[0] = 9;
+	dst = mmap(NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (dst == MAP_FAILED)
+		die("mmap");
+	q = mremap(p, 2 * page, 2 * page, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	say("mremap(attachment, elsewhere): %s",
+	    q == MAP_FAILED ? "failed" : q == dst ? "moved" : "elsewhere");
+	if (q == MAP_FAILED) {
+		if (shmdt(p) != 0)
+			die("shmdt");
+		rmseg(id);
+		return;
+	}
+	say("data moved along: %s", yesno(q[0] == 9));
+	say("nattch %lu", (unsigned long)nattch(id));
+	say("shmdt(old address): %s", R(shmdt(p)));
+	say("shmdt(new address): %s", R(shmdt(q)));
+	say("nattch %lu", (unsigned long)nattch(id));
+	rmseg(id);
+}
+
 int
 main(void)
 {
@@ -156,5 +185,6 @@ main(void)
 	twice();
 	destroyed();
 	fragments();
+	moved();
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "conf.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
@@ -281,6 +282,76 @@ exec_detaches(void)
 	rmseg(id);
 }
 
+/* A failed exec leaves the process, and its attachments, as they were. */
+static void
+failed_exec(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
+	char *p = at(id);
+	pid_t pid;
+
+	p[0] = 3;
+	xpipe(tell);
+	xpipe(go);
+	pid = xfork();
+	if (pid == 0) {
+		execl("/nonexistent/program", "program", (char *)NULL);
+		/* Still here, still attached. */
+		p[0] = 4;
+		xwrite1(tell[1]);
+		xread1(go[0]);
+		_exit(shmdt(p) == 0 ? 0 : 1);
+	}
+	close(tell[1]);
+	close(go[0]);
+	xread1(tell[0]);
+	say("after the child's failed exec: nattch %lu, its write seen: %s",
+	    (unsigned long)nattch(id), yesno(p[0] == 4));
+	xwrite1(go[1]);
+	say("child (detaches, exits): %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	close(tell[0]);
+	close(go[1]);
+	dt(p);
+	rmseg(id);
+}
+
+extern char **environ;
+
+/*
+ * vfork and posix_spawn children share our memory until they exec:
+ * they never hold attachments of their own.
+ */
+static void
+vfork_spawn(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600);
+	char *p = at(id);
+	char *argv[] = { "true", NULL };
+	pid_t pid;
+	int r;
+
+	pid = vfork();
+	if (pid < 0)
+		die("vfork");
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	say("vfork + exec /bin/true: %s", wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	r = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ);
+	if (r != 0)
+		die("posix_spawn");
+	say("posix_spawn /bin/true: %s", wstatus(xwait(pid)));
+	struct shmid_ds ds = stat_of(id);
+
+	say("after waitpid: nattch %lu, lpid == getpid(): %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == getpid()));
+	dt(p);
+	rmseg(id);
+}
+
 /* MADV_DONTFORK keeps an attachment out of the child. */
 static void
 dontfork(void)
@@ -333,6 +404,8 @@ main(void)
 	child_detach();
 	grandchild();
 	exec_detaches();
+	failed_exec();
+	vfork_spawn();
 	dontfork();
 	removed();
 	return 0;

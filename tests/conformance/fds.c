@@ -1,0 +1,202 @@
+/*
+ * fds.c - the process around the calls: the kernel's shm calls use no
+ * file descriptors and no environment, so a program may close or reuse
+ * any descriptor, run out of them, or clear its environment.
+ */
+#include "conf.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static size_t page;
+
+/* The lowest free descriptor, without keeping it. */
+static int
+lowest_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd < 0)
+		die("open");
+	close(fd);
+	return fd;
+}
+
+/* Create, attach, write, stat, detach and remove: 1 if all worked. */
+static int
+round_trip(void)
+{
+	int id = shmget(IPC_PRIVATE, page, IPC_CREAT | 0600), ok;
+	struct shmid_ds ds;
+	char *p;
+
+	if (id < 0)
+		return 0;
+	track(id);
+	p = shmat(id, NULL, 0);
+	ok = p != (void *)-1;
+	if (ok) {
+		p[0] = 1;
+		ok = shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1 &&
+		     shmdt(p) == 0;
+	}
+	return shmctl(id, IPC_RMID, NULL) == 0 && ok;
+}
+
+/* The calls leave the descriptor table as it was. */
+static void
+no_descriptors(void)
+{
+	int before = lowest_fd(), id;
+	char *p;
+
+	id = mkseg(IPC_PRIVATE, page, 0600);
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
+	say("lowest free fd unchanged while attached: %s",
+	    yesno(lowest_fd() == before));
+	if (shmdt(p) != 0)
+		die("shmdt");
+	rmseg(id);
+	say("lowest free fd unchanged after: %s",
+	    yesno(lowest_fd() == before));
+}
+
+/* In a child: close everything but stdio, then use shm. */
+static void
+close_all(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600);
+	char *p = shmat(id, NULL, 0);
+	pid_t pid;
+
+	if (p == (void *)-1)
+		die("shmat");
+	p[0] = 1;
+	pid = xfork();
+	if (pid == 0) {
+		closefrom(3);
+		say("child, fds >= 3 closed: inherited attachment %s",
+		    yesno(p[0] == 1));
+		say("child: IPC_STAT nattch == 2: %s",
+		    yesno(nattch(id) == 2));
+		say("child: shmdt(inherited): %s", R(shmdt(p)));
+		say("child: nattch now %lu", (unsigned long)nattch(id));
+		say("child: create/attach/detach/remove: %s",
+		    yesno(round_trip()));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	say("nattch %lu", (unsigned long)nattch(id));
+	if (shmdt(p) != 0)
+		die("shmdt");
+	rmseg(id);
+}
+
+/* In a child: a file dup2()ed over every descriptor from 3 to 63. */
+static void
+overwrite_all(void)
+{
+	char path[] = "/tmp/conf-fds.XXXXXX";
+	int fd = mkstemp(path), id;
+	pid_t pid;
+	struct stat st;
+
+	if (fd < 0)
+		die("mkstemp");
+	if (unlink(path) != 0)
+		die("unlink");
+	id = mkseg(IPC_PRIVATE, page, 0600);
+	pid = xfork();
+	if (pid == 0) {
+		for (int i = 3; i < 64; i++)
+			if (i != fd && dup2(fd, i) < 0)
+				_exit(90);
+		say("child, fds 3..63 are a file: attach %s",
+		    RP(shmat(id, NULL, 0)));
+		say("child: create/attach/detach/remove: %s",
+		    yesno(round_trip()));
+		say("child: IPC_STAT: %s",
+		    R(shmctl(id, IPC_STAT, &(struct shmid_ds){ 0 })));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	/* Nothing may have been written to the file, nor read from it. */
+	if (fstat(fd, &st) != 0)
+		die("fstat");
+	say("file untouched: size %lld, offset %lld", (long long)st.st_size,
+	    (long long)lseek(fd, 0, SEEK_CUR));
+	say("nattch after the child's exit %lu", (unsigned long)nattch(id));
+	close(fd);
+	rmseg(id);
+}
+
+/* In a child: every descriptor up to RLIMIT_NOFILE in use. */
+static void
+no_free_fds(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600);
+	pid_t pid = xfork();
+
+	if (pid == 0) {
+		struct rlimit rl = { 64, 64 };
+		char *p;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(91);
+		while (open("/dev/null", O_RDONLY) >= 0)
+			;
+		int e = errno;
+
+		say("child: descriptors exhausted: %s", ename(e));
+		p = shmat(id, NULL, 0);
+		say("child: shmat: %s", RP(p));
+		if (p != (void *)-1) {
+			say("child: nattch %lu", (unsigned long)nattch(id));
+			say("child: shmdt: %s", R(shmdt(p)));
+		}
+		say("child: create/attach/detach/remove: %s",
+		    yesno(round_trip()));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	rmseg(id);
+}
+
+/* A program may clear its environment before its first shm call. */
+static void
+no_environment(void)
+{
+	key_t k = conf_key(1);
+	int id = mkseg(k, page, 0600);
+	pid_t pid = xfork();
+
+	if (pid == 0) {
+		if (clearenv() != 0)
+			_exit(92);
+		int cid = shmget(k, 0, 0);
+
+		say("child, environment cleared: shmget(key): %s, same: %s",
+		    R(cid), yesno(cid == id));
+		say("child: create/attach/detach/remove: %s",
+		    yesno(round_trip()));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	rmseg(id);
+}
+
+int
+main(void)
+{
+	conf_init();
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	no_descriptors();
+	close_all();
+	overwrite_all();
+	no_free_fds();
+	no_environment();
+	return 0;
+}
