@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# mk assigns the variables it is named, which shellcheck cannot see.
+# shellcheck disable=SC2154
+
 # ls-kernel.t - "ushm --kernel ls" prints byte for byte what ipcs -m
 # prints, and "ushm --kernel rm" removes what ipcrm removes, failing where
 # ipcrm fails.  Both run on the kernel's own segments, so this checks the
@@ -8,6 +11,7 @@
 # are compared on a stable table (ipcs before and after agree), and every
 # key used here is derived from our pid.
 
+# shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 TOOL=$BUILD/tests/cli/shmtool
@@ -53,10 +57,11 @@ mk() {
 # gone ID: the test removed it; cleanup must not touch that id again.
 gone() { unset "LIVE[$1]"; }
 
-# hold ID N ...: a process keeping these attachments until cleanup.
+# hold ID N ...: a process keeping these attachments until cleanup,
+# away from our stdout, which prove reads until every writer is gone.
 hold() {
 	local ready=$WORK/ready.$RANDOM$RANDOM
-	"$TOOL" -k hold "$ready" "$@" &
+	"$TOOL" -k hold "$ready" "$@" >/dev/null 2>>"$WORK/holders" &
 	HOLDERS+=($!)
 	for _ in $(seq 200); do
 		[ -e "$ready" ] && return 0
@@ -72,8 +77,8 @@ exists() { ipcs -m | awk -v id="$1" '$2 == id { f = 1 } END { exit !f }'; }
 # same_as_ipcs NAME: ushm --kernel ls == ipcs -m, on a table that held
 # still while both looked at it.
 same_as_ipcs() {
-	local name=$1 i rc
-	for i in $(seq 50); do
+	local name=$1 rc
+	for _ in $(seq 50); do
 		ipcs -m >"$WORK/before"
 		"$USHM" --kernel ls >"$WORK/got" 2>"$WORK/err"
 		rc=$?

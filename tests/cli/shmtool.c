@@ -8,13 +8,16 @@
  *   shmtool [-k] lock ID               SHM_LOCK
  *   shmtool [-k] rmid ID               IPC_RMID
  *   shmtool [-k] hold FILE ID N...     attach each ID N times, create
- *                                      FILE, then wait for a signal
+ *                                      FILE, then wait for a signal (or
+ *                                      for the parent's death)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <unistd.h>
@@ -96,8 +99,17 @@ static int do_ctl(const struct calls *c, char **arg, int cmd,
 static int do_hold(const struct calls *c, int argc, char **arg)
 {
 	long long id, n, i;
+	pid_t parent = getppid();
 	int k, fd;
 
+	/*
+	 * A test that dies without its cleanup must not leave us holding
+	 * segments (and its TAP pipe) forever: go with our parent.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		return fail("PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		return 0;
 	for (k = 1; k + 1 < argc; k += 2) {
 		if (number(arg[k], &id) || number(arg[k + 1], &n))
 			return 2;
