@@ -4,6 +4,7 @@
 # in the daemon.  The same program runs on the kernel for comparison.
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
+kernel_lock_shared
 T=$BUILD/tests/progs/shmtool
 PROCS=4
 ROUNDS=150

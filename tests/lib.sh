@@ -67,3 +67,22 @@ is() {
 }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" = 0 ]; }
+
+# The kernel's SysV table is one for the whole machine.  Tests that put
+# segments in it hold this lock shared; a test that fills it (SHMMNI)
+# holds it exclusively, so that parallel tests never see it full.
+KERNEL_LOCK=${TMPDIR:-/tmp}/ushm-tests-kernel.lock
+kernel_lock_shared() { exec 9>>"$KERNEL_LOCK" && flock -s 9; }
+kernel_lock_exclusive() { exec 9>>"$KERNEL_LOCK" && flock -x 9; }
+
+# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds, for at most
+# SECONDS; for conditions no event announces (a segment appearing).
+wait_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 50; i++)); do
+		"$@" && return 0
+		sleep 0.02
+	done
+	return 1
+}

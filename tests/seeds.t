@@ -11,12 +11,19 @@ SECOND=$BUILD/tests/seeds/second
 # ls-style line for key 0x4d2 without the shmid column.
 row() { awk '$1 == "0x000004d2" {print $1, $3, $4, $5, $6}'; }
 
-# run_pair [WRAPPER]: the writer, then the reader started at once; the
-# writer sleeps 5 s before it writes, so the reader must wait for it.
+# Does key 0x4d2 exist yet (on the kernel, or on ushm under a wrapper)?
+seg_exists() {
+	if [ $# -gt 0 ]; then "$USHM" ls; else ipcs -m; fi | grep -q 0x000004d2
+}
+
+# run_pair [WRAPPER]: the writer, then the reader once the writer has
+# created the segment (the reader needs it); the writer sleeps 5 s before
+# it writes, so the reader polls for the data as the tutorial shows.
 run_pair() {
 	local out
 	"$@" "$FIRST" &
 	local w=$!
+	wait_for 5 seg_exists "$@" || echo "# the writer made no segment"
 	out=$(timeout 30 "$@" "$SECOND")
 	local rc=$?
 	wait $w
@@ -24,6 +31,7 @@ run_pair() {
 }
 
 ushm_env_setup
+kernel_lock_shared
 # The kernel run needs key 0x4d2 free in the kernel's table.
 ipcrm -M 0x4d2 2>/dev/null
 ipcs -m | grep -q 0x000004d2 && skip_all "key 0x4d2 is taken on the kernel"
