@@ -290,12 +290,51 @@ bad(void)
 	say("SHM_LOCK(removed id): %s", R(shmctl(gone, SHM_LOCK, NULL)));
 }
 
+/* Changes of the SHM_INFO totals across one segment's life. */
+struct deltas {
+	int created, removed;                  /* used_ids */
+	unsigned long tot, rss, touch_rss, touch_tot, rm_tot, rm_rss;
+};
+
+static struct deltas
+one_life(void)
+{
+	struct shm_info a, b, c, d, e;
+	struct deltas x;
+	int id;
+	char *p;
+
+	a = shm_info();
+	id = mkseg(IPC_PRIVATE, 3 * page + 1, 0600);
+	b = shm_info();
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
+	memset(p, 1, 2 * page);
+	c = shm_info();
+	if (shmdt(p) != 0)
+		die("shmdt");
+	d = shm_info();
+	rmseg(id);
+	e = shm_info();
+	x.created = b.used_ids - a.used_ids;
+	x.tot = b.shm_tot - a.shm_tot;
+	x.rss = b.shm_rss - a.shm_rss;
+	x.touch_rss = c.shm_rss - b.shm_rss;
+	x.touch_tot = c.shm_tot - b.shm_tot;
+	x.removed = e.used_ids - d.used_ids;
+	x.rm_tot = d.shm_tot - e.shm_tot;
+	x.rm_rss = d.shm_rss - e.shm_rss;
+	return x;
+}
+
 static void
 infos(void)
 {
 	struct shminfo si;
 	struct shm_info a, b;
 	struct shmid_ds ds;
+	struct deltas x;
 	int max, max2, id, idx, idx2;
 	char *p;
 
@@ -305,22 +344,32 @@ infos(void)
 	say("shmmax %lu shmmin %lu shmmni %lu shmseg %lu shmall %lu",
 	    si.shmmax, si.shmmin, si.shmmni, si.shmseg, si.shmall);
 
+	/*
+	 * The kernel's totals include every other segment of the machine:
+	 * if another process changed them meanwhile, measure again (the
+	 * values awaited are the ones the kernel gives when left alone).
+	 */
+	for (int i = 0; i < 5; i++) {
+		x = one_life();
+		if (x.created == 1 && x.tot == 4 && x.rss == 0 &&
+		    x.touch_rss == 2 && x.touch_tot == 0 && x.removed == -1 &&
+		    x.rm_tot == 4 && x.rm_rss == 2)
+			break;
+	}
+	say("create: used_ids %+d, shm_tot +%lu pages, shm_rss +%lu",
+	    x.created, x.tot, x.rss);
+	say("touch 2 pages: shm_rss +%lu, shm_tot +%lu", x.touch_rss,
+	    x.touch_tot);
+	say("remove: used_ids %+d, shm_tot -%lu, shm_rss -%lu", x.removed,
+	    x.rm_tot, x.rm_rss);
 	a = shm_info();
-	id = mkseg(IPC_PRIVATE, 3 * page + 1, 0600);
-	b = shm_info();
-	say("SHM_INFO: used_ids +%d, shm_tot +%lu pages, shm_rss +%lu",
-	    b.used_ids - a.used_ids, b.shm_tot - a.shm_tot,
-	    b.shm_rss - a.shm_rss);
-	p = shmat(id, NULL, 0);
-	if (p == (void *)-1)
-		die("shmat");
-	memset(p, 1, 2 * page);
-	a = shm_info();
-	say("touch 2 pages: shm_rss +%lu, shm_tot +%lu",
-	    a.shm_rss - b.shm_rss, a.shm_tot - b.shm_tot);
 	say("swap_attempts %lu swap_successes %lu", a.swap_attempts,
 	    a.swap_successes);
 
+	id = mkseg(IPC_PRIVATE, 3 * page + 1, 0600);
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
 	idx = index_of(id, SHM_STAT);
 	max = info(SHM_INFO, &b);
 	say("own index found by SHM_STAT: %s", yesno(idx >= 0));
@@ -351,12 +400,7 @@ infos(void)
 
 	if (shmdt(p) != 0)
 		die("shmdt");
-	a = shm_info();
 	rmseg(id);
-	b = shm_info();
-	say("after IPC_RMID: used_ids %d, shm_tot -%lu, shm_rss -%lu",
-	    b.used_ids - a.used_ids, a.shm_tot - b.shm_tot,
-	    a.shm_rss - b.shm_rss);
 	say("SHM_STAT(old index): %s", R(shmctl(idx, SHM_STAT, &ds)));
 
 	/* A new segment takes another index: allocation is cyclic. */

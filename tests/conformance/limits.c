@@ -40,21 +40,36 @@ fill(const struct shminfo *si)
 	key_t k = conf_key(1), k2 = conf_key(2);
 	int keyed, n = 0, want, id, e, used;
 
-	if (shmctl(0, SHM_INFO, (struct shmid_ds *)&in) < 0)
-		die("shmctl(SHM_INFO)");
-	used = in.used_ids;
-	keyed = mkseg(k, 1, 0600);
-	want = (int)si->shmmni - used - 1;
-	if (want < 0 || (size_t)want > sizeof(ids) / sizeof(ids[0]))
-		die("shmmni %lu, used %d", si->shmmni, in.used_ids);
-	for (;;) {
-		id = xget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
-		e = errno;
-		if (id < 0)
+	/*
+	 * Another process creating or removing a segment meanwhile spoils
+	 * the count: then remove ours and try again, a few times.
+	 */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (shmctl(0, SHM_INFO, (struct shmid_ds *)&in) < 0)
+			die("shmctl(SHM_INFO)");
+		used = in.used_ids;
+		keyed = mkseg(k, 1, 0600);
+		want = (int)si->shmmni - used - 1;
+		if (want < 0 || (size_t)want > sizeof(ids) / sizeof(ids[0]))
+			die("shmmni %lu, used %d", si->shmmni, used);
+		n = 0;
+		for (;;) {
+			id = xget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+			e = errno;
+			if (id < 0)
+				break;
+			if (n == want) {
+				rmseg(id); /* a limit above shmmni */
+				id = 0;
+				break;
+			}
+			ids[n++] = id;
+		}
+		if ((n == want && id < 0) || attempt == 2)
 			break;
-		if (n == want)
-			break; /* a limit above shmmni: stop */
-		ids[n++] = id;
+		while (n > 0)
+			rmseg(ids[--n]);
+		rmseg(keyed);
 	}
 	say("created shmmni - used_ids segments: %s", yesno(n == want));
 	say("then shmget(IPC_PRIVATE): %s", res(id, e));
