@@ -109,9 +109,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_DEPS)
 # of ushm (ushm-run puts them on ushm).
 TESTPROG_SRCS := $(wildcard tests/progs/*.c)
 TESTPROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(TESTPROG_SRCS))
-$(BUILD)/tests/progs/%: tests/progs/%.c
+$(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(OBJ)/daemon/proto/proto.o
 
 -include tests/conformance/conformance.mk
 

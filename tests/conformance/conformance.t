@@ -8,6 +8,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 CONF_BIN=$BUILD/tests/conformance
+# Programs that fill the kernel's machine-wide table (SHMMNI): their
+# kernel runs hold the kernel lock exclusively, the others shared.
+CONF_EXCLUSIVE=" limits "
 CONF_TIMEOUT=${CONF_TIMEOUT:-120}
 CONF_MAX_DIFF=${CONF_MAX_DIFF:-200}
 
@@ -26,8 +29,11 @@ fi
 
 # No System V shared memory in this kernel: nothing to compare against.
 if [ -x "$CONF_BIN/sysv" ]; then
-	"$CONF_BIN/sysv" >/dev/null 2>&1
-	[ $? = 77 ] && skip_all "the kernel has no System V shared memory"
+	kernel_lock_shared
+	"$CONF_BIN/sysv" >/dev/null 2>&1 9>&-
+	rc=$?
+	flock -u 9
+	[ $rc = 77 ] && skip_all "the kernel has no System V shared memory"
 fi
 
 # Prints the kernel segments a run of pid left behind: created by it, or
@@ -53,10 +59,15 @@ leftovers() {
 # fails if it left segments in the kernel's (global) table.
 run_kernel() {
 	local prog=$1 out=$2 pid sleeper done rc ids
-	"$prog" >"$out.out" 2>"$out.err" </dev/null &
+	case $CONF_EXCLUSIVE in
+	*" ${prog##*/} "*) kernel_lock_exclusive ;;
+	*) kernel_lock_shared ;;
+	esac
+	# The lock's descriptor stays here: nothing else may hold it.
+	"$prog" >"$out.out" 2>"$out.err" </dev/null 9>&- &
 	pid=$!
 	# A watchdog that holds none of our output open.
-	sleep "$CONF_TIMEOUT" >/dev/null 2>&1 </dev/null &
+	sleep "$CONF_TIMEOUT" >/dev/null 2>&1 </dev/null 9>&- &
 	sleeper=$!
 	wait -n -p done "$pid" "$sleeper"
 	rc=$?
@@ -76,6 +87,8 @@ run_kernel() {
 		done
 		echo "leaked kernel segments:" $ids >"$out.leak"
 	fi
+	# Unlocked between programs: an exclusive holder may go next.
+	flock -u 9
 }
 
 # Under ushm-run, with a daemon of its own (started on first use).
@@ -84,7 +97,7 @@ run_ushm() {
 	(
 		ushm_env_setup
 		timeout -k 5 "$CONF_TIMEOUT" "$USHM_RUN" "$prog" \
-			>"$out.out" 2>"$out.err" </dev/null
+			>"$out.out" 2>"$out.err" </dev/null 9>&-
 		echo $? >"$out.rc"
 	)
 }

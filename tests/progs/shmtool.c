@@ -10,6 +10,8 @@
  *   shmtool stat ID                print every shmid_ds field on one line
  *   shmtool nattch ID              print shm_nattch
  *   shmtool rmid ID
+ *   shmtool info                   print IPC_INFO: shmmax shmmin shmmni
+ *                                  shmseg shmall
  *   shmtool hold ID SEED           attach, print "held", wait until stdin
  *                                  closes, check the pattern, print
  *                                  nattch, detach; exit 1 on a bad byte
@@ -176,6 +178,15 @@ int main(int argc, char **argv)
 		if (id < 0)
 			return die("shmget");
 		printf("%d\n", id);
+		return 0;
+	}
+	if (strcmp(cmd, "info") == 0) {
+		struct shminfo si;
+
+		if (shmctl(0, IPC_INFO, (struct shmid_ds *)&si) < 0)
+			return die("IPC_INFO");
+		printf("%lu %lu %lu %lu %lu\n", si.shmmax, si.shmmin, si.shmmni,
+		       si.shmseg, si.shmall);
 		return 0;
 	}
 	if (strcmp(cmd, "churn") == 0 && argc == 5)

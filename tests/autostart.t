@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The library starts a daemon when none answers; processes racing to start
+# one get one; USHM_AUTOSTART=0 turns it off with ECONNREFUSED.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+T=$BUILD/tests/progs/shmtool
+
+out=$(USHM_AUTOSTART=0 "$USHM_RUN" "$T" create private 1 0600 2>&1)
+is "$out" "shmtool: shmget: ECONNREFUSED" "USHM_AUTOSTART=0: no daemon, ECONNREFUSED"
+ok $([ ! -e "$USHM_STATE_DIR/ushmd.pid" ]; echo $?) "and none was started"
+
+# Eight processes start at once on a fresh socket.
+pids=()
+for i in $(seq 8); do
+	"$USHM_RUN" "$T" create private 4096 0600 >"$USHM_TEST_DIR/out.$i" &
+	pids+=($!)
+done
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+is "$fails" "0" "all eight racing clients succeed"
+is "$(pgrep -fc -- "--socket $USHM_SOCKET ")" "1" "exactly one daemon runs"
+is "$(sort -u "$USHM_TEST_DIR"/out.* | wc -l)" "8" "eight distinct segments"
+is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "8" "all in the one daemon"
+done_testing

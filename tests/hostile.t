@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A client that breaks the protocol gets an error reply or a closed
+# connection; the daemon stays up, keeps no descriptor of it, and serves
+# everyone else.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+T=$BUILD/tests/progs/shmtool
+id=$("$USHM_RUN" "$T" create private 4096 0600)
+"$USHM_RUN" "$T" fill "$id" 9
+fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
+before=$(fds)
+pid=$(ushm_daemon_pid)
+
+out=$("$BUILD/tests/progs/hostile" "$USHM_SOCKET")
+expect="short: closed
+oversized: closed
+bad magic: closed
+other version: error EPROTO
+unknown op: error EINVAL
+stray field: closed
+size mismatch: closed
+fd attached: closed
+absurd id: error EINVAL
+flood: closed
+a good request afterwards: replied"
+is "$out" "$expect" "each bad message is refused"
+ok $(kill -0 "$pid"; echo $?) "the daemon is still running"
+is "$(ushm_daemon_pid)" "$pid" "and was not restarted"
+is "$(fds)" "$before" "it holds no descriptor of the hostile clients"
+"$USHM_RUN" "$T" check "$id" 9
+ok $? "other clients' segments are untouched"
+done_testing

@@ -1,0 +1,175 @@
+/*
+ * hostile - a client that breaks the protocol on purpose.  Each case
+ * opens its own connection, sends one bad message and reports what the
+ * daemon did: "closed" (hung up), "error N" (an error reply), or
+ * "replied" (served it, which a bad message must never be).
+ *
+ *   hostile SOCKET
+ */
+#define _GNU_SOURCE
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("hostile: connect");
+		exit(2);
+	}
+	return fd;
+}
+
+/* Sends len bytes of buf, with a descriptor attached if fd >= 0 and
+ * with (or without) credentials. */
+static int sendit(int s, const void *buf, size_t len, int fd, int creds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	size_t clen = 0;
+
+	memset(&u, 0, sizeof(u));
+	mh.msg_control = u.b;
+	mh.msg_controllen = sizeof(u.b);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (creds) {
+		struct ucred uc = { getpid(), geteuid(), getegid() };
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_CREDENTIALS;
+		cm->cmsg_len = CMSG_LEN(sizeof(uc));
+		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+		clen += CMSG_SPACE(sizeof(uc));
+		cm = CMSG_NXTHDR(&mh, cm);
+	}
+	if (fd >= 0) {
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		clen += CMSG_SPACE(sizeof(int));
+	}
+	mh.msg_controllen = clen;
+	if (clen == 0)
+		mh.msg_control = NULL;
+	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static void outcome(const char *name, int s)
+{
+	struct ushm__rep rep;
+	ssize_t n = recv(s, &rep, sizeof(rep), 0);
+
+	if (n <= 0)
+		printf("%s: closed\n", name);
+	else if (n == sizeof(rep) && rep.result < 0)
+		printf("%s: error %s\n", name,
+		       strerrorname_np((int)-rep.result));
+	else
+		printf("%s: replied\n", name);
+	close(s);
+}
+
+static void req(struct ushm__req *q, unsigned op)
+{
+	memset(q, 0, sizeof(*q));
+	ushm__hdr_init(&q->hdr, op, sizeof(*q), 0);
+}
+
+int main(int argc, char **argv)
+{
+	char junk[USHM__MSG_MAX + 512];
+	struct ushm__req q;
+	int s;
+
+	if (argc != 2)
+		return 2;
+	memset(junk, 0xa5, sizeof(junk));
+
+	s = dial(argv[1]);
+	sendit(s, junk, 3, -1, 1);
+	outcome("short", s);
+
+	s = dial(argv[1]);
+	sendit(s, junk, sizeof(junk), -1, 1);
+	outcome("oversized", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_STATUS);
+	q.hdr.magic = 0xdeadbeef;
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("bad magic", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_STATUS);
+	q.hdr.version = 99;
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("other version", s);
+
+	s = dial(argv[1]);
+	req(&q, 200);
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("unknown op", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_GET);
+	q.id = 5; /* GET takes no id */
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("stray field", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_GET);
+	q.hdr.size = 12345;
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("size mismatch", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_STATUS);
+	sendit(s, &q, sizeof(q), open("/dev/null", O_RDONLY), 1);
+	outcome("fd attached", s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_AT);
+	q.id = 0x7fffffff;
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("absurd id", s);
+
+	/* Many requests without reading a reply: dropped, never blocking
+	 * the daemon. */
+	s = dial(argv[1]);
+	req(&q, USHM__OP_STATUS);
+	fcntl(s, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 100000; i++) {
+		int err = sendit(s, &q, sizeof(q), -1, 1);
+
+		if (err == -EPIPE || err == -ECONNRESET) {
+			printf("flood: closed\n");
+			break;
+		}
+		if (err == -EAGAIN) /* our buffer is full: let it drain */
+			usleep(1000);
+	}
+	close(s);
+
+	s = dial(argv[1]);
+	req(&q, USHM__OP_STATUS);
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("a good request afterwards", s);
+	return 0;
+}
