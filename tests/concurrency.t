@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Several processes create, attach, write, detach and remove at once; at
-# the end nothing is leaked: no segment, no backing file, no descriptor
+# the end nothing is leaked (threads of one process too): no segment, no backing file, no descriptor
 # in the daemon.  The same program runs on the kernel for comparison.
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
@@ -21,6 +21,11 @@ kernel=$("$T" churn $PROCS $ROUNDS $key)
 is "$kernel" "failed 0 count $((PROCS * ROUNDS))" "the kernel runs the churn"
 out=$("$USHM_RUN" "$T" churn $PROCS $ROUNDS $key)
 is "$out" "$kernel" "ushm runs it with the same outcome"
+
+kernel=$("$T" threads 4 $ROUNDS)
+is "$kernel" "failed 0 count $((4 * ROUNDS)) nattch 0" "threads on the kernel"
+out=$("$USHM_RUN" "$T" threads 4 $ROUNDS)
+is "$out" "$kernel" "threads on ushm: the same (the library is thread-safe)"
 
 is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "0" "no segment left"
 is "$(ls "$USHM_STATE_DIR" | grep -c '^seg-')" "0" "no backing file left"

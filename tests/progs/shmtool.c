@@ -17,6 +17,9 @@
  *                                  nattch, detach; exit 1 on a bad byte
  *   shmtool churn PROCS ROUNDS KEY create/attach/write/detach/remove in
  *                                  PROCS processes at once
+ *   shmtool threads N ROUNDS       the same in N threads of one process,
+ *                                  sharing one segment; prints failures,
+ *                                  the shared counter and the final nattch
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +167,73 @@ static int churn(int procs, int rounds, key_t key)
 	return shmctl(shared, IPC_RMID, NULL) < 0 ? die("IPC_RMID") : 0;
 }
 
+struct thread_arg {
+	int shared;
+	int rounds;
+	int me;
+	int failed;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+
+	for (int r = 0; r < a->rounds; r++) {
+		int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+		unsigned char *mine, *s;
+
+		if (id < 0) {
+			a->failed = 1;
+			return NULL;
+		}
+		mine = shmat(id, NULL, 0);
+		s = shmat(a->shared, NULL, 0);
+		if (mine == (void *)-1 || s == (void *)-1 ||
+		    shmctl(id, IPC_RMID, NULL) < 0) {
+			a->failed = 1;
+			return NULL;
+		}
+		mine[0] = (unsigned char)a->me;
+		__atomic_fetch_add((unsigned *)s, 1, __ATOMIC_SEQ_CST);
+		if (shmdt(mine) < 0 || shmdt(s) < 0) {
+			a->failed = 1;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static int threads(int n, int rounds)
+{
+	int shared = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	struct thread_arg a[16];
+	pthread_t t[16];
+	struct shmid_ds ds;
+	unsigned *count, total;
+	int failed = 0;
+
+	if (shared < 0 || n < 1 || n > 16)
+		return die("threads");
+	for (int i = 0; i < n; i++) {
+		a[i] = (struct thread_arg){ shared, rounds, i + 1, 0 };
+		if (pthread_create(&t[i], NULL, thread_main, &a[i]) != 0)
+			return die("pthread_create");
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		failed += a[i].failed;
+	}
+	count = shmat(shared, NULL, SHM_RDONLY);
+	if (count == (void *)-1)
+		return die("shmat");
+	total = *count;
+	if (shmdt(count) < 0 || shmctl(shared, IPC_STAT, &ds) < 0)
+		return die("shmdt/IPC_STAT");
+	printf("failed %d count %u nattch %lu\n", failed, total,
+	       (unsigned long)ds.shm_nattch);
+	return shmctl(shared, IPC_RMID, NULL) < 0 ? die("IPC_RMID") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -189,6 +260,8 @@ int main(int argc, char **argv)
 		       si.shmseg, si.shmall);
 		return 0;
 	}
+	if (strcmp(cmd, "threads") == 0 && argc == 4)
+		return threads((int)num(argv[2]), (int)num(argv[3]));
 	if (strcmp(cmd, "churn") == 0 && argc == 5)
 		return churn((int)num(argv[2]), (int)num(argv[3]),
 			     (key_t)num(argv[4]));
