@@ -226,19 +226,21 @@ static int serve_dt(struct ushm__server *srv, struct ushm__conn *c,
 
 /*
  * REGISTER: attachments the process already maps.  FORK entries (a child
- * inheriting its parent's mappings) count as new attachments, but only
- * of segments the sending process holds through another connection.
- * ADOPT entries move attachments the process holds elsewhere (an older
- * connection, or an orphan record after a restart) here, silently.  Only
- * what the daemon already knows the process holds can be registered, so
- * no client can inflate a count.  Returns the number of entries taken.
+ * inheriting its parent's mappings) count as new attachments, updating
+ * atime and lpid.  ADOPT entries move attachments the process holds
+ * through another holder (an older connection, or an orphan record after
+ * a restart) here, silently.  Either way, an entry must be backed by what
+ * the daemon knows: the process holds the segment through another
+ * connection, or its /proc/PID/maps shows the mapping.  So no client can
+ * inflate a count.  Returns the number of entries taken.
  */
 static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 			  const struct ushm__cred *cr,
 			  const struct ushm__req *q)
 {
-	int taken = 0;
+	int adopt = !!(q->hdr.flags & USHM__REG_ADOPT);
 	int64_t now = ushm__now();
+	int taken = 0;
 
 	for (uint32_t i = 0; i < q->count; i++) {
 		const struct ushm__reg_entry *e = &q->ent[i];
@@ -247,15 +249,22 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 
 		if (!s)
 			continue;
-		if (q->hdr.flags & USHM__REG_ADOPT) {
-			taken += ushm__holds_adopt(srv, c, cr->pid, e->id,
-						   1) == 1;
+		if (adopt && ushm__holds_adopt(srv, c, cr->pid, e->id, 1)) {
+			taken++;
 			continue;
 		}
-		if (!ushm__holds_elsewhere(srv, c, cr->pid, e->id) ||
-		    ushm__holds_add(&c->holds, e->id, 1) < 0)
+		/* Nothing to take over, or a child's new attachment: only
+		 * what the process really maps counts. */
+		if ((adopt || !ushm__holds_elsewhere(srv, c, cr->pid, e->id)) &&
+		    ushm__maps_count(srv, cr->pid, s) <=
+			    ushm__holds_count(&c->holds, e->id))
 			continue;
-		ushm__registry_attach(&srv->reg, s, 1, cr->pid, now);
+		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
+			continue;
+		if (adopt)
+			s->nattch++;
+		else
+			ushm__registry_attach(&srv->reg, s, 1, cr->pid, now);
 		taken++;
 	}
 	return taken;

@@ -81,6 +81,19 @@ static int scan_maps(struct ushm__server *srv, pid_t pid,
 	return err;
 }
 
+uint32_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
+			  const struct ushm__segment *s)
+{
+	struct ushm__holds h = { 0 };
+	uint32_t n;
+
+	if (scan_maps(srv, pid, &h) < 0)
+		return 0;
+	n = ushm__holds_count(&h, s->m.id);
+	ushm__holds_free(&h);
+	return n;
+}
+
 static void adopt_process(struct ushm__server *srv, pid_t pid)
 {
 	struct ushm__orphan *o = calloc(1, sizeof(*o));

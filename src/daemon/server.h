@@ -116,6 +116,9 @@ void ushm__conn_reap(struct ushm__server *srv);
  * segments that nobody maps any more. */
 void ushm__recover(struct ushm__server *srv);
 void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
+/* How many mappings of segment s process pid has (from /proc/PID/maps). */
+uint32_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
+			  const struct ushm__segment *s);
 void ushm__orphan_reap(struct ushm__server *srv);
 
 /* ---- loop.c ---- */

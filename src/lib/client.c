@@ -330,11 +330,16 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		if (r < 0)
 			return r;
 		r = roundtrip(g.fd, req, len, rep, fd);
-		if (r != -EPIPE || attempt == 1)
+		if (attempt == 1 ||
+		    (r != -EPIPE && r != -EBADF && r != -ENOTSOCK))
 			return r;
 		/* The daemon went away: the next attempt reconnects, a new
-		 * daemon recovers our attachments, and we adopt them. */
-		close(g.fd);
+		 * daemon recovers our attachments, and we adopt them.  With
+		 * EBADF or ENOTSOCK the program closed our descriptor (a
+		 * daemon closing every fd, say) and the number may be
+		 * someone else's now: forget it without closing it. */
+		if (r == -EPIPE)
+			close(g.fd);
 		g.fd = -1;
 	}
 }

@@ -10,6 +10,9 @@
  *   shmtool stat ID                print every shmid_ds field on one line
  *   shmtool nattch ID              print shm_nattch
  *   shmtool rmid ID
+ *   shmtool closefds ID            attach, close every descriptor above 2
+ *                                  (as daemons do), then print nattch,
+ *                                  detach, print nattch again
  *   shmtool info                   print IPC_INFO: shmmax shmmin shmmni
  *                                  shmseg shmall
  *   shmtool hold ID SEED           attach, print "held", wait until stdin
@@ -290,6 +293,22 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "hold") == 0 && argc == 4)
 		return hold(id, num(argv[3]));
+	if (strcmp(cmd, "closefds") == 0) {
+		void *p = shmat(id, NULL, 0);
+		unsigned long before, after;
+
+		if (p == (void *)-1)
+			return die("shmat");
+		close_range(3, ~0u, 0);
+		if (shmctl(id, IPC_STAT, &ds) < 0)
+			return die("IPC_STAT");
+		before = ds.shm_nattch;
+		if (shmdt(p) < 0 || shmctl(id, IPC_STAT, &ds) < 0)
+			return die("shmdt/IPC_STAT");
+		after = ds.shm_nattch;
+		printf("nattch %lu then %lu\n", before, after);
+		return 0;
+	}
 	if (strcmp(cmd, "rmid") == 0)
 		return shmctl(id, IPC_RMID, NULL) < 0 ? die("IPC_RMID") : 0;
 	if (strcmp(cmd, "stat") == 0 || strcmp(cmd, "nattch") == 0) {
