@@ -247,6 +247,18 @@ remap(void)
 		die("munmap");
 	say("nattch a after munmap %lu", (unsigned long)nattch(a));
 
+	/* A segment remapped over its own attachment: still one. */
+	p = shmat(a, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
+	q = shmat(a, p, SHM_REMAP);
+	e = errno;
+	say("shmat(over its own attachment, SHM_REMAP): %s", resp(q, e));
+	say("nattch a %lu", (unsigned long)nattch(a));
+	say("shmdt: %s", R(shmdt(p)));
+	say("nattch a %lu", (unsigned long)nattch(a));
+	say("shmdt again: %s", R(shmdt(p)));
+
 	/* Over memory that is not a segment. */
 	anon = mmap(NULL, page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

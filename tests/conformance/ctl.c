@@ -152,6 +152,16 @@ stat_fields(void)
 	ds = stat_of(id);
 	say("after IPC_SET: mode %#o, ctime later: %s", ds.shm_perm.mode,
 	    yesno(ds.shm_ctime > ctime));
+	/* A fork counts as an attach, the child's exit as a detach. */
+	pid_t pid = xfork();
+
+	if (pid == 0)
+		_exit(0);
+	xwait(pid);
+	ds = stat_of(id);
+	say("after a child's fork and exit: atime later: %s, "
+	    "lpid == child: %s, nattch %lu", yesno(ds.shm_atime > atime),
+	    yesno(ds.shm_lpid == pid), (unsigned long)ds.shm_nattch);
 	say("shmdt(last attachment): %s", R(shmdt(p)));
 	say("IPC_STAT after the last detach: %s",
 	    R(shmctl(id, IPC_STAT, &ds)));
