@@ -14,6 +14,26 @@
 
 #define MODE_BITS 0777
 
+/* The kB figure of field (e.g. "MemTotal") in /proc/meminfo, or 0. */
+static unsigned long long meminfo(const char *field)
+{
+	unsigned long long v = 0;
+	size_t len = strlen(field);
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			sscanf(line + len + 1, "%llu", &v);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 /*
  * Linux backs SHM_HUGETLB segments with huge pages reserved up front and
  * fails with ENOMEM when the pool cannot hold the segment.  ushm keeps
@@ -22,22 +42,11 @@
  */
 static int hugetlb_fits(uint64_t size)
 {
-	unsigned long long free_pages = 0, page_kb = 0, v;
-	char line[256];
-	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long page = meminfo("Hugepagesize") * 1024;
 
-	if (!f)
+	if (page == 0)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "HugePages_Free: %llu", &v) == 1)
-			free_pages = v;
-		else if (sscanf(line, "Hugepagesize: %llu kB", &v) == 1)
-			page_kb = v;
-	}
-	fclose(f);
-	if (page_kb == 0)
-		return 0;
-	return (size + page_kb * 1024 - 1) / (page_kb * 1024) <= free_pages;
+	return (size + page - 1) / page <= meminfo("HugePages_Free");
 }
 
 static int read_ull(const char *path, unsigned long long *v)
@@ -62,32 +71,18 @@ static int read_ull(const char *path, unsigned long long *v)
  */
 static int memory_fits(uint64_t size, int shmflg)
 {
-	unsigned long long mode = 0, total = 0, swap = 0, limit = 0,
-			   committed = 0, v;
-	char line[256];
-	FILE *f;
+	unsigned long long mode = 0, limit, committed;
+	uint64_t kb = size / 1024 + (size % 1024 != 0);
 
 	read_ull("/proc/sys/vm/overcommit_memory", &mode);
 	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
 		return 1;
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return 1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
-			total = v;
-		else if (sscanf(line, "SwapTotal: %llu kB", &v) == 1)
-			swap = v;
-		else if (sscanf(line, "CommitLimit: %llu kB", &v) == 1)
-			limit = v;
-		else if (sscanf(line, "Committed_AS: %llu kB", &v) == 1)
-			committed = v;
+	if (mode == 2) {
+		limit = meminfo("CommitLimit");
+		committed = meminfo("Committed_AS");
+		return committed < limit && kb <= limit - committed;
 	}
-	fclose(f);
-	size = size / 1024 + (size % 1024 != 0);
-	if (mode == 2)
-		return committed < limit && size <= limit - committed;
-	return size <= total + swap;
+	return kb <= meminfo("MemTotal") + meminfo("SwapTotal");
 }
 
 /* Linux's newseg(): limits first, then the backing, then the table. */

@@ -92,6 +92,16 @@ static void req(struct ushm__req *q, unsigned op)
 	ushm__hdr_init(&q->hdr, op, sizeof(*q), 0);
 }
 
+/* One case: a fresh connection, one message, what the daemon did. */
+static void one(const char *sock, const char *name, const void *buf,
+		size_t len, int fd)
+{
+	int s = dial(sock);
+
+	sendit(s, buf, len, fd, 1);
+	outcome(name, s);
+}
+
 int main(int argc, char **argv)
 {
 	char junk[USHM__MSG_MAX + 512];
@@ -101,54 +111,28 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	memset(junk, 0xa5, sizeof(junk));
-
-	s = dial(argv[1]);
-	sendit(s, junk, 3, -1, 1);
-	outcome("short", s);
-
-	s = dial(argv[1]);
-	sendit(s, junk, sizeof(junk), -1, 1);
-	outcome("oversized", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "short", junk, 3, -1);
+	one(argv[1], "oversized", junk, sizeof(junk), -1);
 	req(&q, USHM__OP_STATUS);
 	q.hdr.magic = 0xdeadbeef;
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("bad magic", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "bad magic", &q, sizeof(q), -1);
 	req(&q, USHM__OP_STATUS);
 	q.hdr.version = 99;
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("other version", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "other version", &q, sizeof(q), -1);
 	req(&q, 200);
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("unknown op", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "unknown op", &q, sizeof(q), -1);
 	req(&q, USHM__OP_GET);
 	q.id = 5; /* GET takes no id */
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("stray field", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "stray field", &q, sizeof(q), -1);
 	req(&q, USHM__OP_GET);
 	q.hdr.size = 12345;
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("size mismatch", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "size mismatch", &q, sizeof(q), -1);
 	req(&q, USHM__OP_STATUS);
-	sendit(s, &q, sizeof(q), open("/dev/null", O_RDONLY), 1);
-	outcome("fd attached", s);
-
-	s = dial(argv[1]);
+	one(argv[1], "fd attached", &q, sizeof(q),
+	    open("/dev/null", O_RDONLY | O_CLOEXEC));
 	req(&q, USHM__OP_AT);
 	q.id = 0x7fffffff;
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("absurd id", s);
+	one(argv[1], "absurd id", &q, sizeof(q), -1);
 
 	/* Many requests without reading a reply: dropped, never blocking
 	 * the daemon. */
@@ -167,9 +151,7 @@ int main(int argc, char **argv)
 	}
 	close(s);
 
-	s = dial(argv[1]);
 	req(&q, USHM__OP_STATUS);
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("a good request afterwards", s);
+	one(argv[1], "a good request afterwards", &q, sizeof(q), -1);
 	return 0;
 }
