@@ -356,6 +356,18 @@ protections(int id)
 		try_write(p);
 		dt(p);
 	}
+	/* What mprotect may do with an ordinary attachment. */
+	say("mprotect(read-only) of a rw attachment: %s",
+	    R(mprotect(w, page, PROT_READ)));
+	say("mprotect(back to rw): %s",
+	    R(mprotect(w, page, PROT_READ | PROT_WRITE)));
+	say("mprotect(rwx) of a rw attachment: %s",
+	    R(mprotect(w, page, PROT_READ | PROT_WRITE | PROT_EXEC)));
+	say("prot: %s", prot_of(w));
+	say("mprotect(back to rw): %s",
+	    R(mprotect(w, page, PROT_READ | PROT_WRITE)));
+	say("nattch after the mprotects %lu", (unsigned long)nattch(id));
+
 	/* A writable attachment sees the other's writes at once. */
 	p = shmat(id, NULL, 0);
 	if (p == (void *)-1)

@@ -44,7 +44,8 @@ leftovers() {
 	hi=$(( lo + 255 ))
 	{
 		LC_ALL=C ipcs -m -p 2>/dev/null |
-			awk -v p="$pid" '$1 ~ /^[0-9]+$/ && $3 == p { print $1 }'
+			awk -v p="$pid" '$1 ~ /^[0-9]+$/ && $3 == p {
+				print $1 }'
 		LC_ALL=C ipcs -m 2>/dev/null |
 			awk '$2 ~ /^[0-9]+$/ { print $1, $2 }' |
 			while read -r key id; do

@@ -76,7 +76,8 @@ setup(const struct seg *s, key_t key)
 
 		if (pid == 0) {
 			become_nobody();
-			_exit(shmget(key, 100, IPC_CREAT | IPC_EXCL | 0600) < 0);
+			_exit(shmget(key, 100,
+				     IPC_CREAT | IPC_EXCL | 0600) < 0);
 		}
 		if (xwait(pid) != 0)
 			die("nobody's shmget");
