@@ -196,9 +196,54 @@ shared(void)
 	rmseg(id);
 }
 
-int
-main(void)
+/*
+ * The classic hand-over: the parent passes a private segment's id on the
+ * command line of a program it executes (this one, in "child" mode).
+ */
+static int
+exec_child(const char *arg)
 {
+	int id = atoi(arg);
+	char *p = shmat(id, NULL, 0);
+
+	if (p == (void *)-1) {
+		printf("exec'd child: shmat(id from argv): %s\n",
+		       ename(errno));
+		return 1;
+	}
+	printf("exec'd child: reads \"%s\"\n", p);
+	strcpy(p, "answer from the exec'd child");
+	fflush(stdout);
+	return shmdt(p) == 0 ? 0 : 1;
+}
+
+static void
+hand_over(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600);
+	char *p = at(id, 0), arg[32];
+	pid_t pid;
+
+	strcpy(p, "question from the parent");
+	snprintf(arg, sizeof(arg), "%d", id);
+	pid = xfork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "lifetime", "child", arg,
+		      (char *)NULL);
+		_exit(127);
+	}
+	say("exec'd child: %s", wstatus(xwait(pid)));
+	say("parent reads \"%s\"", p);
+	say("nattch %lu", (unsigned long)nattch(id));
+	dt(p);
+	rmseg(id);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "child") == 0)
+		return exec_child(argv[2]);
 	conf_init();
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	outlives_creator(0);
@@ -207,5 +252,6 @@ main(void)
 	recreated();
 	removed_but_attached();
 	shared();
+	hand_over();
 	return 0;
 }
