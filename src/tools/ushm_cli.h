@@ -24,7 +24,7 @@ enum {
 	EXIT_FAILED = 1,	/* no such segment; no daemon runs */
 	EXIT_USAGE = 2,		/* bad command line */
 	EXIT_DENIED = 3,	/* EPERM or EACCES */
-	EXIT_ERROR = 4,		/* anything else: daemon unreachable, I/O */
+	EXIT_ERROR = 4,		/* anything else: daemon unreachable */
 };
 
 /* The calls a backend provides, with the signatures of shmget/shmctl. */

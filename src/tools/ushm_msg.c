@@ -77,17 +77,34 @@ int exit_for_errno(int err)
 	}
 }
 
+/*
+ * Formats "ushm: CMD: message" plus tail, and writes it with one call so
+ * that the line stays whole even when others write to the same stderr.
+ */
 static void vmessage(const struct cli *cli, const char *fmt, va_list ap,
 		     const char *tail)
 {
-	/* One fprintf per piece is fine: stderr is unbuffered but each
-	 * message still ends up as a single line. */
+	char line[1024];
+	size_t n;
+	int r;
+
 	if (cli->cmd)
-		fprintf(cli->err, "ushm: %s: ", cli->cmd);
+		r = snprintf(line, sizeof(line), "ushm: %s: ", cli->cmd);
 	else
-		fputs("ushm: ", cli->err);
-	vfprintf(cli->err, fmt, ap);
-	fputs(tail, cli->err);
+		r = snprintf(line, sizeof(line), "ushm: ");
+	n = r < 0 ? 0 : (size_t)r;
+	if (n < sizeof(line)) {
+		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		n += r < 0 ? 0 : (size_t)r;
+	}
+	if (n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, "%s", tail);
+	/* A message cut short must still end its line. */
+	n = strlen(line);
+	if (n > 0 && line[n - 1] != '\n' && *tail)
+		line[n - 1] = '\n';
+	/* Nowhere left to report a failure to write an error. */
+	(void)fputs(line, cli->err);
 }
 
 void cli_error(const struct cli *cli, const char *fmt, ...)
@@ -101,15 +118,17 @@ void cli_error(const struct cli *cli, const char *fmt, ...)
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 {
+	char tail[128];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vmessage(cli, fmt, ap, "");
-	va_end(ap);
 	if (cli->cmd)
-		fprintf(cli->err, " (try 'ushm %s --help')\n", cli->cmd);
+		snprintf(tail, sizeof(tail), " (try 'ushm %s --help')\n",
+			 cli->cmd);
 	else
-		fputs(" (try 'ushm --help')\n", cli->err);
+		snprintf(tail, sizeof(tail), " (try 'ushm --help')\n");
+	va_start(ap, fmt);
+	vmessage(cli, fmt, ap, tail);
+	va_end(ap);
 	return EXIT_USAGE;
 }
 

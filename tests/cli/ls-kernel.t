@@ -138,7 +138,7 @@ if [ "$ROOT" = 1 ]; then
 	hold "$s_both" 1
 	"$TOOL" -k rmid "$s_both"
 	gone "$s_both"
-	same_as_ipcs "owners nobody, uid $NOUSER, long name; locked; dest+locked"
+	same_as_ipcs "owners nobody, uid $NOUSER, long name; locked; both"
 else
 	ok 0 "# SKIP owners and SHM_LOCK need root"
 fi
@@ -180,7 +180,10 @@ mk d "$(key 26)" 4096 0600
 rm_once "rm with four flags" 0 -m "$a" -M "$(key 25)" --shmem-id="$c" \
 	--shmem-key "$(key 26)"
 n=0
-for id in "$a" "$b" "$c" "$d"; do exists "$id" && n=$((n + 1)); gone "$id"; done
+for id in "$a" "$b" "$c" "$d"; do
+	exists "$id" && n=$((n + 1))
+	gone "$id"
+done
 is "$n" 0 "rm with four flags: all four gone"
 
 # An id that surely is free: one we just removed (the kernel does not
@@ -212,7 +215,10 @@ is "$ipcrm_rc" 1 "ipcrm with the same flags fails too"
 is "$(wc -l <"$WORK/err")" "$(wc -l <"$WORK/ipcrm.err")" \
 	"as many error lines as ipcrm"
 n=0
-for id in "$pa" "$pb" "$qa" "$qb"; do exists "$id" && n=$((n + 1)); gone "$id"; done
+for id in "$pa" "$pb" "$qa" "$qb"; do
+	exists "$id" && n=$((n + 1))
+	gone "$id"
+done
 is "$n" 0 "both removed the segments that existed"
 is "$(sed -n 1p "$WORK/err")" \
 	"ushm: rm -m $free_id: no such segment (EINVAL)" "first error line"

@@ -262,6 +262,17 @@ if [ "$ROOT" = 1 ] && command -v setpriv >/dev/null &&
 		"ushm: rm -m $ID_u_highkey: permission denied (EPERM)" \
 		"rm as another user: message"
 	has_id "$ID_u_highkey"; is $? 0 "rm as another user: still there"
+	"$USHM" ls >"$WORK/root.ls"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$USHM" ls >"$WORK/nobody.ls"
+	cmp -s "$WORK/root.ls" "$WORK/nobody.ls"
+	is $? 0 "ls as another user: every segment, unreadable ones too"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$USHM" daemon stop 2>"$WORK/err"
+	is $? 3 "daemon stop as another user: exit status 3"
+	is "$(wc -l <"$WORK/err")" 1 "daemon stop as another user: one line"
+	"$USHM" daemon status >/dev/null 2>&1
+	is $? 0 "daemon stop as another user: the daemon still runs"
 else
 	ok 0 "# SKIP permission checks need root and setpriv"
 fi
