@@ -28,16 +28,21 @@ ushm_daemon_pid() {
 	cat "$USHM_STATE_DIR/ushmd.pid" 2>/dev/null
 }
 
+# Has process PID ended?  A zombie has: where pid 1 does not reap
+# (containers), a dead daemon stays a zombie and kill -0 still succeeds.
+pid_gone() {
+	local state
+	state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" \
+		2>/dev/null)
+	[ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
+}
+
 ushm_env_cleanup() {
 	local pid
 	pid=$(ushm_daemon_pid)
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
+		wait_for 5 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	fi
 	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
 }

@@ -14,7 +14,7 @@ kill_daemon() {
 	local pid
 	pid=$(ushm_daemon_pid)
 	kill -KILL "$pid"
-	timeout 10 tail --pid="$pid" -f /dev/null
+	wait_for 10 pid_gone "$pid"
 }
 
 # Starts "shmtool hold ID SEED" with its stdin and stdout on fifos:
