@@ -38,7 +38,8 @@ LDLIBS += -lpthread
 OBJ := $(BUILD)/obj
 
 COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/crc32.c
-LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/spawn.c \
+LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/maps.c \
+	    src/lib/spawn.c \
 	    src/proto/proto.c src/common/paths.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 

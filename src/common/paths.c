@@ -18,11 +18,38 @@ static int fmt(char *buf, size_t len, const char *f, const char *a,
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * The variables as they were when the library was loaded.  A program may
+ * clear or rewrite its environment (clearenv, a sanitising daemon) and
+ * still expects its shm calls to reach the same daemon, as they would
+ * reach the same kernel.  Written once by the constructor, before main()
+ * and any thread, then only read.
+ */
+static const char *const env_names[] = { "USHM_SOCKET", "USHM_STATE_DIR",
+					 "XDG_RUNTIME_DIR" };
+static char env_saved[3][256];
+
+__attribute__((constructor)) static void env_snapshot(void)
+{
+	for (int i = 0; i < 3; i++) {
+		const char *v = getenv(env_names[i]);
+
+		if (v && strlen(v) < sizeof(env_saved[i]))
+			strcpy(env_saved[i], v);
+	}
+}
+
+/* The variable now, else as it was at load time. */
 static const char *env(const char *name)
 {
 	const char *v = getenv(name);
 
-	return (v && *v) ? v : NULL;
+	if (v && *v)
+		return v;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(name, env_names[i]) == 0 && env_saved[i][0])
+			return env_saved[i];
+	return NULL;
 }
 
 static int is_dir(const char *path)

@@ -99,7 +99,9 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	    r->shm_tot + pages > r->lim.shmall)
 		return -ENOSPC;
 	if (shmflg & SHM_HUGETLB) {
-		if (!hugetlb_fits(size))
+		/* SHM_NORESERVE skips the reservation, so Linux accepts it
+		 * even with an empty pool. */
+		if (!(shmflg & SHM_NORESERVE) && !hugetlb_fits(size))
 			return -ENOMEM;
 	} else if (size > INT64_MAX) {
 		return -EINVAL; /* larger than any file can be */

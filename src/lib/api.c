@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -86,47 +87,61 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	return r < 0 ? fail(r) : (int)r;
 }
 
-/* The address shmat maps at (0: the daemon-independent choice of mmap),
- * or -EINVAL, by do_shmat's rules for shmaddr. */
-static int64_t at_address(const void *shmaddr, int shmflg, int *fixed)
+/* Sets *addr to where shmat maps (0: wherever mmap likes, unless
+ * *fixed), by do_shmat's rules for shmaddr.  0 or -EINVAL. */
+static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
+		      int *fixed)
 {
-	uintptr_t addr = (uintptr_t)shmaddr, lba = page_size();
+	uintptr_t lba = page_size();
 
+	*addr = (uintptr_t)shmaddr;
 	*fixed = 0;
-	if (addr) {
-		if (addr & (lba - 1)) {
+	if (*addr) {
+		if (*addr & (lba - 1)) {
 			if (!(shmflg & SHM_RND))
 				return -EINVAL;
-			addr &= ~(lba - 1);
-			if (!addr && (shmflg & SHM_REMAP))
+			*addr &= ~(lba - 1);
+			if (!*addr && (shmflg & SHM_REMAP))
 				return -EINVAL;
 		}
 		*fixed = 1;
 	} else if (shmflg & SHM_REMAP) {
 		return -EINVAL;
 	}
-	return (int64_t)addr;
+	return 0;
 }
 
-/* With SHM_REMAP the new mapping replaced whatever was there; Linux
- * detaches attachments it replaced whole. */
+static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+
+	req_init(&q, USHM__OP_DT, 0);
+	q.id = a->id;
+	q.addr = a->addr;
+	ushm__table_remove(t, a);
+	ushm__transact(&q, sizeof(q), &rep, NULL);
+}
+
+/*
+ * With SHM_REMAP the new mapping replaced whatever was in [lo, hi).  An
+ * attachment replaced whole is detached, as Linux's unmap would; one
+ * whose first page was replaced keeps its other pages counted but can no
+ * longer be found at its address (Linux's shmdt would find the new one).
+ */
 static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
 			  uintptr_t hi)
 {
 	for (size_t i = 0; i < t->n;) {
 		struct ushm__attach *a = &t->v[i];
-		struct ushm__req q;
-		struct ushm__rep rep;
 
-		if (a->addr < lo || a->addr + a->len > hi) {
-			i++;
+		if (a->addr >= lo && a->addr + a->len <= hi) {
+			detach_entry(t, a);
 			continue;
 		}
-		req_init(&q, USHM__OP_DT, 0);
-		q.id = a->id;
-		q.addr = a->addr;
-		ushm__transact(&q, sizeof(q), &rep, NULL);
-		ushm__table_remove(t, a);
+		if (a->addr >= lo && a->addr < hi)
+			a->ghost = 1;
+		i++;
 	}
 }
 
@@ -136,15 +151,17 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 	struct ushm__attach a;
 	struct ushm__req q;
 	struct ushm__rep rep;
+	struct stat st;
 	int fixed, fd = -1, prot, flags, err;
-	int64_t addr, r;
+	uintptr_t addr;
+	int64_t r;
 	void *p;
 
 	if (shmid < 0)
 		return (void *)(intptr_t)fail(-EINVAL);
-	addr = at_address(shmaddr, shmflg, &fixed);
-	if (addr < 0)
-		return (void *)(intptr_t)fail(addr);
+	r = at_address(shmaddr, shmflg, &addr, &fixed);
+	if (r < 0)
+		return (void *)(intptr_t)fail(r);
 	req_init(&q, USHM__OP_AT, 0);
 	q.id = shmid;
 	q.shmflg = shmflg;
@@ -157,12 +174,23 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 	if (shmflg & SHM_EXEC)
 		prot |= PROT_EXEC;
 	flags = MAP_SHARED;
+	/* Linux checks that the range does not wrap before it maps. */
+	if (fixed && !(shmflg & SHM_REMAP) && addr + rep.segsz < addr) {
+		close(fd);
+		r = -EINVAL;
+		goto fail_undo;
+	}
 	if (fixed)
 		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
-	p = mmap((void *)(uintptr_t)addr, rep.segsz, prot, flags, fd, 0);
+	p = mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
 	err = errno;
+	memset(&a, 0, sizeof(a));
+	if (fstat(fd, &st) == 0) {
+		a.dev = st.st_dev;
+		a.ino = st.st_ino;
+	}
 	close(fd);
-	if (p == MAP_FAILED || (fixed && (uintptr_t)p != (uintptr_t)addr)) {
+	if (p == MAP_FAILED || (fixed && (uintptr_t)p != addr)) {
 		/* Linux's overlap check reports EINVAL, not EEXIST. */
 		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
 		if (p != MAP_FAILED)
@@ -194,28 +222,25 @@ fail_unlock:
 
 int ushm_dt(const void *shmaddr)
 {
+	uintptr_t addr = (uintptr_t)shmaddr;
 	struct ushm__attach_table *t;
 	struct ushm__attach *a;
-	struct ushm__req q;
-	struct ushm__rep rep;
-	int64_t r;
+	int err = 0;
 
-	t = ushm__client_lock();
-	a = ushm__table_find(t, (uintptr_t)shmaddr);
-	if (!a) {
-		ushm__client_unlock();
+	if (addr & (page_size() - 1))
 		return fail(-EINVAL);
-	}
-	req_init(&q, USHM__OP_DT, 0);
-	q.id = a->id;
-	q.addr = a->addr;
-	munmap((void *)a->addr, a->len);
-	ushm__table_remove(t, a);
-	r = ushm__transact(&q, sizeof(q), &rep, NULL);
+	t = ushm__client_lock();
+	a = ushm__table_find(t, addr);
+	if (a && ushm__attach_intact(a))
+		munmap((void *)a->addr, a->len);
+	else
+		err = ushm__maps_detach(t, addr, &a);
+	/* A daemon that restarted after our munmap finds nothing mapped
+	 * and so holds nothing to detach: the detach is done either way. */
+	if (err == 0)
+		detach_entry(t, a);
 	ushm__client_unlock();
-	/* EINVAL: a daemon that restarted after our munmap found nothing
-	 * mapped and so holds nothing to detach; the detach is done. */
-	return (r < 0 && r != -EINVAL) ? fail(r) : 0;
+	return err < 0 ? fail(err) : 0;
 }
 
 static void wire_to_ds(const struct ushm__wire_ds *w, struct shmid_ds *ds)

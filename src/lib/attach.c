@@ -27,7 +27,7 @@ struct ushm__attach *ushm__table_find(struct ushm__attach_table *t,
 				      uintptr_t addr)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].addr == addr)
+		if (t->v[i].addr == addr && !t->v[i].ghost)
 			return &t->v[i];
 	return NULL;
 }

@@ -23,6 +23,10 @@ struct ushm__attach {
 	size_t len;    /* mapped length: segsz rounded up to pages */
 	int id;
 	int rdonly;
+	int ghost;     /* its start was mapped over (SHM_REMAP): still
+			  counted, no longer found by address */
+	dev_t dev;     /* of the segment's file, to recognise its */
+	ino_t ino;     /* mappings in /proc/self/maps */
 };
 
 struct ushm__attach_table {
@@ -32,10 +36,20 @@ struct ushm__attach_table {
 
 /* ---- attach.c ---- */
 int ushm__table_add(struct ushm__attach_table *t, const struct ushm__attach *a);
-/* The attachment that starts at addr, or NULL. */
+/* The live attachment that shmat put at addr, or NULL. */
 struct ushm__attach *ushm__table_find(struct ushm__attach_table *t,
 				      uintptr_t addr);
 void ushm__table_remove(struct ushm__attach_table *t, struct ushm__attach *a);
+
+/* ---- maps.c ---- */
+
+/* Is a still the one intact mapping shmat made? */
+int ushm__attach_intact(const struct ushm__attach *a);
+/* Linux's shmdt on the real mappings: unmaps the segment mapping that
+ * starts at addr (fragments included); *which is the table entry to
+ * drop.  0 or -EINVAL. */
+int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
+		      struct ushm__attach **which);
 
 /* ---- client.c ---- */
 

@@ -64,7 +64,7 @@ static char **daemon_env(void)
 	size_t n = 0, k = 0;
 	char **env;
 
-	while (environ[n])
+	while (environ && environ[n]) /* NULL after clearenv() */
 		n++;
 	env = malloc((n + 1) * sizeof(*env));
 	if (!env)
