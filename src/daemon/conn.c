@@ -314,8 +314,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	case USHM__OP_CTL:
 		memset(&out, 0, sizeof(out));
 		res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set,
-				   !!(q->hdr.flags & USHM__CTL_MEMLOCK_OK),
-				   ushm__now(), &out);
+				   q->size, ushm__now(), &out);
 		rep.ds = out.ds;
 		rep.info = out.info;
 		break;

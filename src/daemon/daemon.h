@@ -53,6 +53,14 @@ struct ushm__seg_meta {
 	uint64_t segsz;
 	int64_t atime, dtime, ctime;
 	int32_t cpid, lpid;
+	uint32_t lock_uid; /* charged for SHM_LOCKED, as Linux's ucounts */
+	uint32_t pad;
+};
+
+/* Pages locked with SHM_LOCK, per user (Linux's RLIMIT_MEMLOCK count). */
+struct ushm__memlock {
+	uid_t uid;
+	uint64_t pages;
 };
 
 struct ushm__segment {
@@ -73,6 +81,8 @@ struct ushm__registry {
 	uint64_t shm_tot; /* pages in use */
 	long page_size;
 	struct ushm__limits lim;
+	struct ushm__memlock *memlock; /* one entry per user with locks */
+	size_t nmemlock;
 	struct ushm__store *store; /* NULL: in memory only (unit tests) */
 };
 
@@ -117,6 +127,10 @@ int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
+/* Pages uid has locked; charges (pages > 0) or uncharges (< 0) them.
+ * Charging returns -ENOMEM when out of memory for the record. */
+uint64_t ushm__memlock_get(const struct ushm__registry *r, uid_t uid);
+int ushm__memlock_charge(struct ushm__registry *r, uid_t uid, int64_t pages);
 /* Destroys s when it is SHM_DEST with no attachment left; returns 1 if
  * it did. */
 int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s);
@@ -134,8 +148,9 @@ int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
  * segment (the caller counts the attachment). */
 int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,
 		int shmflg, struct ushm__segment **out);
+/* memlock: the caller's RLIMIT_MEMLOCK in bytes (UINT64_MAX: none). */
 int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
-		 int cmd, const struct ushm__wire_set *set, int memlock_ok,
+		 int cmd, const struct ushm__wire_set *set, uint64_t memlock,
 		 int64_t now, struct ushm__ctl_out *out);
 void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w);
 

@@ -246,27 +246,51 @@ static int rmid(struct ushm__registry *r, struct ushm__segment *s)
 	return 0;
 }
 
-/* SHM_LOCK/SHM_UNLOCK without CAP_IPC_LOCK (uid 0 here): the owner or
- * creator only, and locking needs a non-zero RLIMIT_MEMLOCK. */
+/*
+ * SHM_LOCK/SHM_UNLOCK.  Without CAP_IPC_LOCK (uid 0 here) only the owner
+ * or creator may, and locking needs a non-zero RLIMIT_MEMLOCK.  Like
+ * Linux's user_shm_lock, locked pages are charged to the locking user and
+ * their total must stay within the locker's RLIMIT_MEMLOCK (ENOMEM); an
+ * unlock or the segment's destruction gives them back.  Locking a locked
+ * segment changes nothing.
+ */
 static int lock(struct ushm__registry *r, const struct ushm__cred *c,
-		struct ushm__segment *s, int cmd, int memlock_ok)
+		struct ushm__segment *s, int cmd, uint64_t memlock)
 {
+	int64_t pages = (int64_t)ushm__pages(r, s->m.segsz);
+
 	if (c->uid != 0) {
 		if (c->uid != s->m.uid && c->uid != s->m.cuid)
 			return -EPERM;
-		if (cmd == SHM_LOCK && !memlock_ok)
+		if (cmd == SHM_LOCK && memlock == 0)
 			return -EPERM;
 	}
-	if (cmd == SHM_LOCK)
+	if (cmd == SHM_LOCK) {
+		uint64_t limit = memlock == UINT64_MAX ?
+					 UINT64_MAX :
+					 memlock / (uint64_t)r->page_size;
+
+		if (s->m.mode & USHM__SHM_LOCKED)
+			return 0;
+		if (c->uid != 0 &&
+		    ushm__memlock_get(r, c->uid) + (uint64_t)pages > limit)
+			return -ENOMEM;
+		if (ushm__memlock_charge(r, c->uid, pages) < 0)
+			return -ENOMEM;
+		s->m.lock_uid = c->uid;
 		s->m.mode |= USHM__SHM_LOCKED;
-	else
+	} else {
+		if (!(s->m.mode & USHM__SHM_LOCKED))
+			return 0;
+		ushm__memlock_charge(r, s->m.lock_uid, -pages);
 		s->m.mode &= ~(uint32_t)USHM__SHM_LOCKED;
+	}
 	ushm__registry_save(r, s);
 	return 0;
 }
 
 int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
-		 int cmd, const struct ushm__wire_set *setv, int memlock_ok,
+		 int cmd, const struct ushm__wire_set *setv, uint64_t memlock,
 		 int64_t now, struct ushm__ctl_out *out)
 {
 	struct ushm__segment *s;
@@ -308,6 +332,6 @@ int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
 			return err;
 		return rmid(r, s);
 	default:
-		return lock(r, c, s, cmd, memlock_ok);
+		return lock(r, c, s, cmd, memlock);
 	}
 }

@@ -34,6 +34,40 @@ void ushm__registry_free(struct ushm__registry *r)
 		r->slot[i] = NULL;
 	}
 	r->in_use = 0;
+	free(r->memlock);
+	r->memlock = NULL;
+	r->nmemlock = 0;
+}
+
+uint64_t ushm__memlock_get(const struct ushm__registry *r, uid_t uid)
+{
+	for (size_t i = 0; i < r->nmemlock; i++)
+		if (r->memlock[i].uid == uid)
+			return r->memlock[i].pages;
+	return 0;
+}
+
+int ushm__memlock_charge(struct ushm__registry *r, uid_t uid, int64_t pages)
+{
+	struct ushm__memlock *m;
+
+	for (size_t i = 0; i < r->nmemlock; i++) {
+		if (r->memlock[i].uid != uid)
+			continue;
+		r->memlock[i].pages += (uint64_t)pages;
+		if (r->memlock[i].pages == 0)
+			r->memlock[i] = r->memlock[--r->nmemlock];
+		return 0;
+	}
+	if (pages <= 0)
+		return 0;
+	m = realloc(r->memlock, (r->nmemlock + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	r->memlock = m;
+	m[r->nmemlock].uid = uid;
+	m[r->nmemlock++].pages = (uint64_t)pages;
+	return 0;
 }
 
 int ushm__id_index(int id)
@@ -155,6 +189,9 @@ void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
 
 	if (r->store)
 		ushm__store_remove(r->store, s);
+	if (s->m.mode & USHM__SHM_LOCKED)
+		ushm__memlock_charge(r, s->m.lock_uid,
+				     -(int64_t)ushm__pages(r, s->m.segsz));
 	r->shm_tot -= ushm__pages(r, s->m.segsz);
 	r->slot[idx] = NULL;
 	r->in_use--;

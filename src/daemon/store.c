@@ -332,6 +332,10 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 	r->slot[idx] = s;
 	r->in_use++;
 	r->shm_tot += ushm__pages(r, s->m.segsz);
+	if ((s->m.mode & USHM__SHM_LOCKED) &&
+	    ushm__memlock_charge(r, s->m.lock_uid,
+				 (int64_t)ushm__pages(r, s->m.segsz)) < 0)
+		return -ENOMEM;
 	if (torn) {
 		ushm__log(USHM__LOG_WARN,
 			  "%s: a damaged record was found; repaired from the "

@@ -306,18 +306,18 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 	struct ushm__req q;
 	struct ushm__rep rep;
 	struct rlimit rl;
-	uint32_t flags = 0;
 	int64_t r;
 	int err;
 
 	if (cmd < 0 || shmid < 0)
 		return fail(-EINVAL);
-	if (cmd == SHM_LOCK && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-	    rl.rlim_cur != 0)
-		flags |= USHM__CTL_MEMLOCK_OK;
-	req_init(&q, USHM__OP_CTL, flags);
+	req_init(&q, USHM__OP_CTL, 0);
 	q.id = shmid;
 	q.shmflg = cmd;
+	/* SHM_LOCK is charged against the caller's RLIMIT_MEMLOCK. */
+	if (cmd == SHM_LOCK && getrlimit(RLIMIT_MEMLOCK, &rl) == 0)
+		q.size = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
+							(uint64_t)rl.rlim_cur;
 	if (cmd == IPC_SET) {
 		struct shmid_ds in;
 

@@ -36,7 +36,7 @@ static const struct {
 	[USHM__OP_AT] = { F_ID | F_SHMFLG | F_ADDR, 0 },
 	[USHM__OP_AT_UNDO] = { F_ID, 0 },
 	[USHM__OP_DT] = { F_ID | F_ADDR, 0 },
-	[USHM__OP_CTL] = { F_ID | F_SHMFLG | F_SET, USHM__CTL_MEMLOCK_OK },
+	[USHM__OP_CTL] = { F_ID | F_SHMFLG | F_SET | F_SIZE, 0 },
 	[USHM__OP_REGISTER] = { F_COUNT, USHM__REG_FORK | USHM__REG_ADOPT |
 					  USHM__REG_FIRST },
 	[USHM__OP_HELLO] = { 0, 0 },

@@ -56,12 +56,6 @@ enum {
 	USHM__REG_FIRST = 1u << 2,
 };
 
-/* Request flags for CTL. */
-enum {
-	/* The caller's RLIMIT_MEMLOCK is not zero (SHM_LOCK needs it). */
-	USHM__CTL_MEMLOCK_OK = 1u << 0,
-};
-
 struct ushm__hdr {
 	uint32_t magic;
 	uint16_t version;
@@ -92,7 +86,8 @@ struct ushm__req {
 	int32_t key;      /* GET */
 	int32_t shmflg;   /* GET, AT flags; CTL command */
 	uint32_t count;   /* REGISTER: entries that follow */
-	uint64_t size;    /* GET */
+	uint64_t size;    /* GET; CTL: the caller's RLIMIT_MEMLOCK in bytes
+			     (UINT64_MAX: unlimited), for SHM_LOCK */
 	uint64_t addr;    /* AT, DT: the address (kept for introspection) */
 	struct ushm__wire_set set; /* CTL IPC_SET */
 	struct ushm__reg_entry ent[]; /* REGISTER only */
