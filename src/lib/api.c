@@ -190,6 +190,7 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 		a.ino = st.st_ino;
 	}
 	close(fd);
+	ushm__client_respare();
 	if (p == MAP_FAILED || (fixed && (uintptr_t)p != addr)) {
 		/* Linux's overlap check reports EINVAL, not EEXIST. */
 		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
@@ -216,6 +217,7 @@ fail_undo:
 	q.id = shmid;
 	ushm__transact(&q, sizeof(q), &rep, NULL);
 fail_unlock:
+	ushm__client_respare();
 	ushm__client_unlock();
 	return (void *)(intptr_t)fail(r);
 }

@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,6 +41,8 @@ struct identity {
 struct client {
 	pthread_mutex_t lock;
 	int fd;                 /* the connection, or -1 */
+	int spare;              /* a second descriptor of it, given up while
+				   a reply brings the segment's fd */
 	struct identity id;     /* of the process when fd was opened */
 	int fork_fd;            /* prepared for the child during fork */
 	int register_fork;      /* connect with the table as new attaches */
@@ -49,6 +53,7 @@ struct client {
 static struct client g = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.spare = -1,
 	.fork_fd = -1,
 };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -75,6 +80,26 @@ static int identity_same(const struct identity *a, const struct identity *b)
 {
 	return a->euid == b->euid && a->egid == b->egid &&
 	       a->ngroups == b->ngroups && a->groups_hash == b->groups_hash;
+}
+
+/*
+ * The kernel's shm calls take no descriptor; ours must hold one.  It is
+ * moved high, out of the way of programs that expect the lowest free
+ * number to stay free or dup2 over low numbers.  Returns the new fd (the
+ * old one closed), or fd itself if there is no room up there.
+ */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	int floor = 1000, hi;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+		floor = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 3;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
 }
 
 int ushm__connect(const char *socket_path)
@@ -104,7 +129,7 @@ int ushm__connect(const char *socket_path)
 		err = -EPERM;
 		goto fail;
 	}
-	return fd;
+	return move_high(fd);
 
 fail:
 	close(fd);
@@ -280,7 +305,10 @@ static int establish(int allow_start)
 	g.register_fork = 0;
 	if (g.fd >= 0)
 		close(g.fd);
+	if (g.spare >= 0)
+		close(g.spare);
 	g.fd = fd;
+	g.spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	g.id = now;
 	return 0;
 }
@@ -295,7 +323,9 @@ static int ensure(int allow_start)
 		 * did not exec): its copy of the parent's connection is not
 		 * its own, and its inherited mappings are not counted. */
 		close(g.fd);
-		g.fd = -1;
+		if (g.spare >= 0)
+			close(g.spare);
+		g.fd = g.spare = -1;
 		g.register_fork = g.table.n > 0;
 	}
 	if (g.fd >= 0) {
@@ -329,6 +359,12 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		r = ensure(1);
 		if (r < 0)
 			return r;
+		/* A program using every low descriptor still gets the
+		 * segment's: it lands in the spare's slot. */
+		if (fd && g.spare >= 0) {
+			close(g.spare);
+			g.spare = -1;
+		}
 		r = roundtrip(g.fd, req, len, rep, fd);
 		if (attempt == 1 ||
 		    (r != -EPIPE && r != -EBADF && r != -ENOTSOCK))
@@ -340,8 +376,16 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		 * someone else's now: forget it without closing it. */
 		if (r == -EPIPE)
 			close(g.fd);
-		g.fd = -1;
+		if (g.spare >= 0)
+			close(g.spare);
+		g.fd = g.spare = -1;
 	}
+}
+
+void ushm__client_respare(void)
+{
+	if (g.fd >= 0 && g.spare < 0)
+		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
 }
 
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
@@ -408,7 +452,10 @@ static void after_fork_child(void)
 
 	if (g.fd >= 0)
 		close(g.fd);
+	if (g.spare >= 0)
+		close(g.spare);
 	g.fd = g.fork_fd;
+	g.spare = g.fd >= 0 ? fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd) : -1;
 	g.fork_fd = -1;
 	g.id.pid = getpid();
 	if (g.fd >= 0) {

@@ -68,6 +68,9 @@ void ushm__client_unlock(void);
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
 
+/* Takes the spare descriptor again after a reply's fd was closed. */
+void ushm__client_respare(void);
+
 /* Sends req on a connection of its own and waits for the reply, without
  * starting a daemon (status, stop).  Returns the result or -errno. */
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);

@@ -3,9 +3,17 @@
  *
  * Starters serialise on a lock file beside the socket, so that two
  * processes racing to start a daemon get one: the second finds the first
- * one's daemon answering once it holds the lock.  The daemon is started
- * with posix_spawn (no fork handlers run, safe in threaded programs),
- * detaches itself, and writes one byte on a pipe once it accepts clients.
+ * one's daemon answering once it holds the lock.  The daemon detaches
+ * itself and writes one byte on a pipe once it accepts clients.
+ *
+ * The kernel's shm calls make no child, so ours must not show one: the
+ * program would get a SIGCHLD, or reap it in its own wait().  A child
+ * that execs always signals its parent when it exits (Linux resets its
+ * exit signal), so the daemon is started by a grandchild: a clone()
+ * child with no exit signal, which only __WCLONE waits see, starts it
+ * and exits at once, leaving it to init.  Both share our memory until
+ * they exec or exit (like vfork; like posix_spawn, no fork handlers run,
+ * so this is safe in threaded programs).
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -16,7 +24,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
-#include <spawn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,26 +86,101 @@ static char **daemon_env(void)
 	return env;
 }
 
+struct child_args {
+	char *stack;   /* the grandchild's */
+	const char *path;
+	char **argv;
+	char **envp;
+	int search;
+	int readyfd;
+	sigset_t mask; /* the caller's, restored before exec */
+};
+
+/*
+ * The clone child: runs in our memory with every signal blocked, so
+ * before unblocking it resets handlers to the default (a handler of the
+ * program must not run here).  Only async-signal-safe calls.
+ */
+static int child_main(void *p)
+{
+	struct child_args *a = p;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sigaction(sig, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN && old.sa_handler != SIG_DFL)
+			sigaction(sig, &dfl, NULL);
+	}
+	sigprocmask(SIG_SETMASK, &a->mask, NULL);
+	if (dup2(a->readyfd, 3) < 0)
+		_exit(126);
+	if (a->search)
+		execvpe(a->path, a->argv, a->envp);
+	else
+		execve(a->path, a->argv, a->envp);
+	_exit(127);
+}
+
+#define STACK_SIZE (64 * 1024)
+
+/* The child: starts the grandchild (which execs the daemon) and exits
+ * without a signal.  Its exit status says whether the clone worked. */
+static int middle_main(void *p)
+{
+	struct child_args *a = p;
+
+	if (clone(child_main, a->stack + STACK_SIZE,
+		  CLONE_VM | CLONE_VFORK | SIGCHLD, a) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* Starts path as a grandchild.  0 or -errno. */
+static int start_daemon_process(struct child_args *a)
+{
+	char *stack = malloc(2 * STACK_SIZE);
+	sigset_t all;
+	pid_t pid;
+	int st = 0, err;
+
+	if (!stack)
+		return -ENOMEM;
+	a->stack = stack + STACK_SIZE;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &a->mask);
+	/* Exit signal 0: no SIGCHLD.  CLONE_VFORK: we resume once the
+	 * child has exited, and by then the grandchild has exec'd. */
+	pid = clone(middle_main, stack + STACK_SIZE, CLONE_VM | CLONE_VFORK, a);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &a->mask, NULL);
+	if (pid > 0)
+		while (waitpid(pid, &st, __WCLONE) < 0 && errno == EINTR)
+			;
+	free(stack);
+	if (pid < 0)
+		return -err;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EAGAIN;
+}
+
 /* Runs ushmd and waits for its ready byte.  0 or -errno. */
 static int spawn_daemon(const char *socket_path)
 {
 	char path[4096], state[256], readyfd[] = "3";
-	posix_spawn_file_actions_t fa;
-	int p[2], wfd, err, search;
-	char **env;
-	pid_t pid;
+	struct child_args a;
+	int p[2], wfd, err;
 
 	err = ushm__state_dir(state, sizeof(state));
 	if (err < 0)
 		return err;
-	search = daemon_path(path, sizeof(path));
 	char *argv[] = { "ushmd", "--daemonize", "--socket",
 			 (char *)socket_path, "--state", state, "--ready-fd",
 			 readyfd, NULL };
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	/* Above the low fds, so that the dup2 onto 3 below always makes
-	 * a copy without CLOEXEC. */
+	/* Above the low fds, so that the dup2 onto 3 always makes a copy
+	 * without CLOEXEC. */
 	wfd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
 	close(p[1]);
 	if (wfd < 0) {
@@ -103,16 +188,13 @@ static int spawn_daemon(const char *socket_path)
 		close(p[0]);
 		return err;
 	}
-	env = daemon_env();
-	err = env ? posix_spawn_file_actions_init(&fa) : ENOMEM;
-	if (err == 0) {
-		err = posix_spawn_file_actions_adddup2(&fa, wfd, 3);
-		if (err == 0)
-			err = (search ? posix_spawnp : posix_spawn)(
-				&pid, path, &fa, NULL, argv, env);
-		posix_spawn_file_actions_destroy(&fa);
-	}
-	free(env);
+	a.search = daemon_path(path, sizeof(path));
+	a.path = path;
+	a.argv = argv;
+	a.envp = daemon_env();
+	a.readyfd = wfd;
+	err = a.envp ? -start_daemon_process(&a) : ENOMEM;
+	free(a.envp);
 	close(wfd);
 	if (err == 0) {
 		struct pollfd pfd = { p[0], POLLIN, 0 };
@@ -123,10 +205,6 @@ static int spawn_daemon(const char *socket_path)
 			n = poll(&pfd, 1, READY_TIMEOUT_MS);
 		while (n < 0 && errno == EINTR);
 		err = (n == 1 && read(p[0], &c, 1) == 1) ? 0 : ECONNREFUSED;
-		/* The first process exits as soon as it has forked the
-		 * daemon; reap it (ECHILD if SIGCHLD is ignored). */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
 	}
 	close(p[0]);
 	if (err)
