@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -68,6 +70,8 @@ void ushm__conn_accept(struct ushm__server *srv)
 			continue;
 		}
 		c->item.type = ITEM_CONN;
+		c->exit_item.type = ITEM_CONN_EXIT;
+		c->pidfd = -1;
 		c->fd = fd;
 		c->pid = uc.pid;
 		c->peer_uid = uc.uid;
@@ -94,9 +98,12 @@ void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c)
 {
 	if (c->dead)
 		return;
-	/* Closing removes the fd from the epoll set. */
+	/* Closing removes the fds from the epoll set. */
 	close(c->fd);
 	c->fd = -1;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
 	c->dead = 1;
 	srv->nconns--;
 	if (!srv->stopping)
@@ -118,6 +125,43 @@ void ushm__conn_reap(struct ushm__server *srv)
 		ushm__holds_free(&c->holds);
 		free(c);
 	}
+}
+
+struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it)
+{
+	return (struct ushm__conn *)((char *)it -
+				     offsetof(struct ushm__conn, exit_item));
+}
+
+/*
+ * Watches the exit of pid, the process now using c.  A connection ends
+ * when its process exits, not only when the socket hangs up: a child the
+ * process forked holds a copy of the socket until its fork handler closes
+ * it, and a parent's waitpid() must already see the process detached.
+ * Linux signals a pidfd before it wakes the parent, so the exit is
+ * pending before the parent's next request.  Returns 1 if pid has
+ * already exited.
+ */
+static int watch(struct ushm__server *srv, struct ushm__conn *c, pid_t pid)
+{
+	struct pollfd pfd;
+
+	if (c->watched == pid)
+		return 0;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->watched = pid;
+	c->pidfd = ushm__pidfd_open(pid);
+	if (c->pidfd < 0)
+		return errno == ESRCH;
+	if (ushm__loop_add(srv, c->pidfd, &c->exit_item, EPOLLIN) < 0) {
+		close(c->pidfd);
+		c->pidfd = -1;
+		return 0;
+	}
+	pfd.fd = c->pidfd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 0) == 1;
 }
 
 /* Sends rep, with fd attached when fd >= 0.  0 or -errno. */
@@ -188,6 +232,7 @@ static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 	lpid = s->m.lpid;
 	ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
 	undo_record(c, s, atime, lpid);
+	c->at_pending = 1;
 	rep->segsz = s->m.segsz;
 	return 0;
 }
@@ -213,14 +258,17 @@ static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
 	return 0;
 }
 
+/* shmdt: the client removed n mappings of id (more than one if the
+ * attachment had been split). */
 static int serve_dt(struct ushm__server *srv, struct ushm__conn *c,
-		    const struct ushm__cred *cr, int id)
+		    const struct ushm__cred *cr, int id, uint32_t n)
 {
 	struct ushm__segment *s = ushm__registry_find_id(&srv->reg, id);
+	uint32_t took;
 
-	if (!s || ushm__holds_take(&c->holds, id, 1) == 0)
+	if (!s || (took = ushm__holds_take(&c->holds, id, n)) == 0)
 		return -EINVAL;
-	ushm__registry_detach(&srv->reg, s, 1, cr->pid, ushm__now());
+	ushm__registry_detach(&srv->reg, s, took, cr->pid, ushm__now());
 	return 0;
 }
 
@@ -257,7 +305,7 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 		 * what the process really maps counts. */
 		if ((adopt || !ushm__holds_elsewhere(srv, c, cr->pid, e->id)) &&
 		    ushm__maps_count(srv, cr->pid, s) <=
-			    ushm__holds_count(&c->holds, e->id))
+			    (int64_t)ushm__holds_count(&c->holds, e->id))
 			continue;
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;
@@ -287,6 +335,22 @@ static void fill_status(struct ushm__server *srv, struct ushm__wire_status *st)
 	memcpy(st->state_dir, srv->state_dir, sizeof(st->state_dir));
 }
 
+/* The commands that show or depend on nattch see it as Linux has it:
+ * recounted from the holders' mappings first. */
+static void reconcile_for(struct ushm__server *srv, int id, int cmd)
+{
+	struct ushm__segment *s = NULL;
+
+	if (id < 0)
+		return;
+	if (cmd == IPC_STAT || cmd == IPC_RMID)
+		s = ushm__registry_find_id(&srv->reg, id);
+	else if (cmd == SHM_STAT || cmd == SHM_STAT_ANY)
+		s = srv->reg.slot[ushm__id_index(id)];
+	if (s)
+		ushm__reconcile(srv, s);
+}
+
 /* Serves one validated request; returns 0, or -1 to drop the client. */
 static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		 const struct ushm__cred *cr, const struct ushm__req *q)
@@ -297,6 +361,8 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	int64_t res = 0;
 
 	memset(&rep, 0, sizeof(rep));
+	/* Any request means this process finished its last shmat. */
+	c->at_pending = 0;
 	switch (q->hdr.op) {
 	case USHM__OP_GET:
 		res = ushm__op_get(&srv->reg, cr, q->key, q->size, q->shmflg,
@@ -309,9 +375,10 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		res = serve_at_undo(srv, c, cr, q->id);
 		break;
 	case USHM__OP_DT:
-		res = serve_dt(srv, c, cr, q->id);
+		res = serve_dt(srv, c, cr, q->id, q->count);
 		break;
 	case USHM__OP_CTL:
+		reconcile_for(srv, q->id, q->shmflg);
 		memset(&out, 0, sizeof(out));
 		res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set,
 				   q->size, ushm__now(), &out);
@@ -428,6 +495,7 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c)
 	for (int i = 0; i < SERVE_BATCH && !c->dead; i++) {
 		struct ushm__cred cr;
 		struct ucred uc;
+		int gone;
 		ssize_t n = receive(c, m.buf, sizeof(m.buf), &uc);
 		int err;
 
@@ -462,7 +530,14 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c)
 		}
 		c->pid = uc.pid;
 		cred_of(c, &uc, &cr);
-		if (serve(srv, c, &cr, &m.req) < 0)
+		/* A parent registering its child's connection is not the
+		 * process that will use it: watch it from the child's first
+		 * message on. */
+		gone = 0;
+		if (!(m.req.hdr.op == USHM__OP_REGISTER &&
+		      (m.req.hdr.flags & USHM__REG_FORK)))
+			gone = watch(srv, c, uc.pid);
+		if (serve(srv, c, &cr, &m.req) < 0 || gone)
 			ushm__conn_close(srv, c);
 	}
 }

@@ -83,6 +83,15 @@ int ushm__server_run(struct ushm__server *srv)
 
 				ushm__conn_serve(srv, c);
 				ushm__conn_close(srv, c);
+			} else if (it->type == ITEM_CONN_EXIT) {
+				/* Its process exited; its last requests (a
+				 * HELLO, say) are still served first. */
+				struct ushm__conn *c = ushm__conn_of_exit(it);
+
+				if (!c->dead) {
+					ushm__conn_serve(srv, c);
+					ushm__conn_close(srv, c);
+				}
 			} else if (it->type == ITEM_ORPHAN) {
 				ushm__orphan_exit(srv, (void *)it);
 			} else if (it->type == ITEM_SIGNAL) {

@@ -16,7 +16,8 @@
 
 #include <stddef.h>
 
-enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_ORPHAN };
+enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_CONN_EXIT,
+		      ITEM_ORPHAN };
 
 /* First member of everything registered in epoll. */
 struct ushm__item {
@@ -38,6 +39,11 @@ struct ushm__conn {
 	struct ushm__item item;
 	int fd;
 	pid_t pid;        /* of the process using it, from its last request */
+	/* The process's exit ends the connection too, even while a child
+	 * it forked still holds a copy of the socket (see watch()). */
+	int pidfd;
+	pid_t watched;
+	struct ushm__item exit_item;
 	uid_t peer_uid;   /* SO_PEERCRED at connect */
 	gid_t peer_gid;
 	int ngroups;      /* SO_PEERGROUPS at connect */
@@ -49,6 +55,8 @@ struct ushm__conn {
 		int64_t atime, new_atime;
 		pid_t lpid, new_lpid;
 	} undo;
+	int at_pending;   /* an AT whose mmap the client may not have done
+			     yet: its mappings are not to be recounted */
 	int dead;         /* closed; freed at the end of the loop pass */
 	struct ushm__conn *next;
 };
@@ -103,6 +111,8 @@ int ushm__holds_elsewhere(struct ushm__server *srv,
 /* ---- conn.c ---- */
 
 void ushm__conn_accept(struct ushm__server *srv);
+/* The connection whose exit_item this is. */
+struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves the requests queued on c (at most a batch). */
 void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c);
 /* Detaches what c holds and closes it; freed by ushm__conn_reap. */
@@ -111,14 +121,21 @@ void ushm__conn_reap(struct ushm__server *srv);
 
 /* ---- recover.c ---- */
 
+/* A pidfd for pid (close-on-exec), or -1 with errno. */
+int ushm__pidfd_open(pid_t pid);
+
 /* After loading the store: finds live processes that map segments,
  * records them as orphans watched by pidfd, and destroys SHM_DEST
  * segments that nobody maps any more. */
 void ushm__recover(struct ushm__server *srv);
 void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
-/* How many mappings of segment s process pid has (from /proc/PID/maps). */
-uint32_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
-			  const struct ushm__segment *s);
+/* How many mappings of segment s process pid has (from /proc/PID/maps),
+ * or -1 when they cannot be read. */
+int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
+			 const struct ushm__segment *s);
+/* Recounts the mappings of s in every process holding it, as Linux
+ * counts them; returns 1 if that destroyed s (SHM_DEST, none left). */
+int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s);
 void ushm__orphan_reap(struct ushm__server *srv);
 
 /* ---- loop.c ---- */

@@ -111,7 +111,9 @@ static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
 	return 0;
 }
 
-static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a)
+/* Tells the daemon that n mappings of attachment a are gone. */
+static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a,
+			 uint32_t n)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
@@ -119,6 +121,7 @@ static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a)
 	req_init(&q, USHM__OP_DT, 0);
 	q.id = a->id;
 	q.addr = a->addr;
+	q.count = n;
 	ushm__table_remove(t, a);
 	ushm__transact(&q, sizeof(q), &rep, NULL);
 }
@@ -128,6 +131,9 @@ static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a)
  * attachment replaced whole is detached, as Linux's unmap would; one
  * whose first page was replaced keeps its other pages counted but can no
  * longer be found at its address (Linux's shmdt would find the new one).
+ * Such a ghost's pieces are the daemon's to count (it recounts mappings
+ * before it reports nattch), so when a ghost is covered in turn it only
+ * leaves the table.
  */
 static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
 			  uintptr_t hi)
@@ -136,7 +142,10 @@ static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
 		struct ushm__attach *a = &t->v[i];
 
 		if (a->addr >= lo && a->addr + a->len <= hi) {
-			detach_entry(t, a);
+			if (a->ghost)
+				ushm__table_remove(t, a);
+			else
+				detach_entry(t, a, 1);
 			continue;
 		}
 		if (a->addr >= lo && a->addr < hi)
@@ -227,7 +236,7 @@ int ushm_dt(const void *shmaddr)
 	uintptr_t addr = (uintptr_t)shmaddr;
 	struct ushm__attach_table *t;
 	struct ushm__attach *a;
-	int err = 0;
+	int n = 1;
 
 	if (addr & (page_size() - 1))
 		return fail(-EINVAL);
@@ -236,13 +245,13 @@ int ushm_dt(const void *shmaddr)
 	if (a && ushm__attach_intact(a))
 		munmap((void *)a->addr, a->len);
 	else
-		err = ushm__maps_detach(t, addr, &a);
+		n = ushm__maps_detach(t, addr, &a);
 	/* A daemon that restarted after our munmap finds nothing mapped
 	 * and so holds nothing to detach: the detach is done either way. */
-	if (err == 0)
-		detach_entry(t, a);
+	if (n > 0)
+		detach_entry(t, a, (uint32_t)n);
 	ushm__client_unlock();
-	return err < 0 ? fail(err) : 0;
+	return n < 0 ? fail(n) : 0;
 }
 
 static void wire_to_ds(const struct ushm__wire_ds *w, struct shmid_ds *ds)

@@ -47,7 +47,7 @@ void ushm__table_remove(struct ushm__attach_table *t, struct ushm__attach *a);
 int ushm__attach_intact(const struct ushm__attach *a);
 /* Linux's shmdt on the real mappings: unmaps the segment mapping that
  * starts at addr (fragments included); *which is the table entry to
- * drop.  0 or -EINVAL. */
+ * drop.  Returns how many mappings it removed (>= 1), or -EINVAL. */
 int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 		      struct ushm__attach **which);
 

@@ -109,6 +109,7 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 	struct ushm__attach *seg = NULL;
 	struct vma *v, *first = NULL;
 	ssize_t n = read_maps(&v);
+	int fragments = 0;
 	size_t i;
 
 	if (n < 0)
@@ -127,8 +128,9 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 	}
 	for (; i < (size_t)n && v[i].end - addr <= seg->len; i++)
 		if (v[i].ino == first->ino && v[i].maj == first->maj &&
-		    v[i].min == first->min && starts_at(&v[i], addr, page))
-			munmap((void *)v[i].start, v[i].end - v[i].start);
+		    v[i].min == first->min && starts_at(&v[i], addr, page) &&
+		    munmap((void *)v[i].start, v[i].end - v[i].start) == 0)
+			fragments++;
 	/* Which table entry to drop: the one shmat put here if there is
 	 * one, else another attachment of the same segment. */
 	*which = seg;
@@ -137,5 +139,5 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 		    t->v[k].dev == seg->dev)
 			*which = &t->v[k];
 	free(v);
-	return 0;
+	return fragments > 0 ? fragments : 1;
 }

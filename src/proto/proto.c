@@ -35,7 +35,7 @@ static const struct {
 	[USHM__OP_GET] = { F_KEY | F_SHMFLG | F_SIZE, 0 },
 	[USHM__OP_AT] = { F_ID | F_SHMFLG | F_ADDR, 0 },
 	[USHM__OP_AT_UNDO] = { F_ID, 0 },
-	[USHM__OP_DT] = { F_ID | F_ADDR, 0 },
+	[USHM__OP_DT] = { F_ID | F_ADDR | F_COUNT, 0 },
 	[USHM__OP_CTL] = { F_ID | F_SHMFLG | F_SET | F_SIZE, 0 },
 	[USHM__OP_REGISTER] = { F_COUNT, USHM__REG_FORK | USHM__REG_ADOPT |
 					  USHM__REG_FIRST },
@@ -106,6 +106,8 @@ int ushm__req_check(const void *buf, size_t n, int nfds)
 		return -EBADMSG;
 	if (r.hdr.op == USHM__OP_REGISTER)
 		return register_check(buf, n);
+	if (r.hdr.op == USHM__OP_DT && r.count == 0)
+		return -EBADMSG;
 	return n == sizeof(r) ? 0 : -EBADMSG;
 }
 

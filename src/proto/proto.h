@@ -33,7 +33,7 @@ enum ushm__op {
 	USHM__OP_GET = 1,   /* shmget: key, shmflg, size */
 	USHM__OP_AT,        /* shmat: id, shmflg, addr; reply carries an fd */
 	USHM__OP_AT_UNDO,   /* the mmap after AT failed: take it back */
-	USHM__OP_DT,        /* shmdt: id, addr */
+	USHM__OP_DT,        /* shmdt: id, addr, count = mappings removed */
 	USHM__OP_CTL,       /* shmctl: id, shmflg = cmd, set for IPC_SET */
 	USHM__OP_REGISTER,  /* count attachments this process already maps */
 	USHM__OP_HELLO,     /* no reply: a forked child announces itself */
@@ -85,7 +85,7 @@ struct ushm__req {
 	int32_t id;       /* shmid (AT, AT_UNDO, DT, CTL) */
 	int32_t key;      /* GET */
 	int32_t shmflg;   /* GET, AT flags; CTL command */
-	uint32_t count;   /* REGISTER: entries that follow */
+	uint32_t count;   /* REGISTER: entries that follow; DT: mappings */
 	uint64_t size;    /* GET; CTL: the caller's RLIMIT_MEMLOCK in bytes
 			     (UINT64_MAX: unlimited), for SHM_LOCK */
 	uint64_t addr;    /* AT, DT: the address (kept for introspection) */

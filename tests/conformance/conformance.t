@@ -108,7 +108,50 @@ comment() {
 	head -n "$CONF_MAX_DIFF" | sed 's/^/# /'
 }
 
-plan ${#progs[@]}
+# Known differences (see the file): "program|prefix|why" per line.
+known=()
+while IFS= read -r line; do
+	case $line in '#'* | '') continue ;; esac
+	known+=("$line")
+done <"$(dirname "$0")/known-differences"
+
+# field N LINE: the Nth "|"-separated field of LINE (the last one takes
+# the rest), without surrounding blanks.
+field() {
+	local f
+	f=$(printf '%s\n' "$2" | cut -d'|' -f"$1")
+	f=${f#"${f%%[![:space:]]*}"}
+	printf '%s' "${f%"${f##*[![:space:]]}"}"
+}
+
+# known_for NAME: the entries of program NAME, one per line.
+known_for() {
+	local e
+	for e in "${known[@]}"; do
+		[ "$(field 1 "$e")" = "$1" ] && printf '%s\n' "$e"
+	done
+}
+
+# Drops the lines that start with a known prefix of program NAME.
+filter_known() {
+	local name=$1 e prefix
+	local -a args=()
+	while IFS= read -r e; do
+		[ -n "$e" ] || continue
+		args+=(-e "$(field 2 "$e")")
+	done < <(known_for "$name")
+	if [ ${#args[@]} -eq 0 ]; then
+		cat
+	else
+		grep -v -F "${args[@]}" || true
+	fi
+}
+
+ntodo=0
+for prog in "${progs[@]}"; do
+	ntodo=$((ntodo + $(known_for "${prog##*/}" | grep -c .)))
+done
+plan $((${#progs[@]} + ntodo))
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	k=$work/$name.kernel
@@ -135,11 +178,26 @@ for prog in "${progs[@]}"; do
 
 	run_ushm "$prog" "$u"
 	{ cat "$u.out"; echo "exit $(cat "$u.rc")"; } >"$u.all"
-	if cmp -s "$k.all" "$u.all"; then
+	# Each known difference: a TODO test of its own.
+	while IFS= read -r e; do
+		[ -n "$e" ] || continue
+		prefix=$(field 2 "$e")
+		why=$(field 3- "$e")
+		TAP_N=$((TAP_N + 1))
+		if cmp -s <(grep -F -- "$prefix" "$k.all") \
+			<(grep -F -- "$prefix" "$u.all"); then
+			echo "ok $TAP_N - $name: $prefix # TODO $why"
+		else
+			echo "not ok $TAP_N - $name: $prefix # TODO $why"
+		fi
+	done < <(known_for "$name")
+	filter_known "$name" <"$k.all" >"$k.cmp"
+	filter_known "$name" <"$u.all" >"$u.cmp"
+	if cmp -s "$k.cmp" "$u.cmp"; then
 		ok 0 "$name"
 	else
 		ok 1 "$name"
-		diff -u --label kernel --label ushm "$k.all" "$u.all" | comment
+		diff -u --label kernel --label ushm "$k.cmp" "$u.cmp" | comment
 		if [ -s "$u.err" ]; then
 			echo "stderr under ushm-run:"
 			head -n 20 "$u.err"

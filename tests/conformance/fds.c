@@ -152,12 +152,12 @@ no_free_fds(void)
 
 		say("child: descriptors exhausted: %s", ename(e));
 		p = shmat(id, NULL, 0);
-		say("child: shmat: %s", RP(p));
+		say("no free fd: shmat: %s", RP(p));
 		if (p != (void *)-1) {
-			say("child: nattch %lu", (unsigned long)nattch(id));
-			say("child: shmdt: %s", R(shmdt(p)));
+			say("no free fd: nattch %lu", (unsigned long)nattch(id));
+			say("no free fd: shmdt: %s", R(shmdt(p)));
 		}
-		say("child: create/attach/detach/remove: %s",
+		say("no free fd: create/attach/detach/remove: %s",
 		    yesno(round_trip()));
 		_exit(0);
 	}

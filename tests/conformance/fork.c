@@ -363,7 +363,8 @@ dontfork(void)
 	say("madvise(MADV_DONTFORK): %s",
 	    R(madvise(p, page, MADV_DONTFORK)));
 	pid = fork_waiting(fd);
-	say("after fork: nattch %lu", (unsigned long)nattch(id));
+	say("MADV_DONTFORK, after fork: nattch %lu",
+	    (unsigned long)nattch(id));
 	close(fd[1]);
 	say("child: %s", wstatus(xwait(pid)));
 	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
