@@ -94,8 +94,10 @@ $(USHM_RUN): src/tools/ushm-run.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ $<
 
-# ---- the ushm command line tool ----
+# ---- parts with a fragment of their own ----
 -include src/tools/ushm.mk
+-include src/chan/chan.mk
+-include bench/bench.mk
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/*.c)

@@ -87,8 +87,7 @@ start_holder "$id" 3
 other=$!
 run rmid "$id"
 kill_daemon
-kill -KILL "$HOLDER"
-wait "$HOLDER" 2>/dev/null
+{ kill -KILL "$HOLDER" && wait "$HOLDER"; } 2>/dev/null
 exec 3>&- 4<&-
 wait "$other"
 run stat "$id" 2>/dev/null
