@@ -262,7 +262,6 @@ static int register_table(int fd, uint32_t mode)
 		r = roundtrip(fd, &m.req, ushm__req_size(k), &rep, NULL);
 		if (r < 0)
 			return (int)r;
-		mode &= ~(uint32_t)USHM__REG_FIRST;
 	} while (i < g.table.n);
 	return 0;
 }
@@ -294,8 +293,7 @@ static int establish(int allow_start)
 		return fd;
 	identity_now(&now);
 	if (g.table.n > 0) {
-		mode = g.register_fork ? USHM__REG_FORK :
-					 USHM__REG_ADOPT | USHM__REG_FIRST;
+		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
 		err = register_table(fd, mode);
 		if (err < 0) {
 			close(fd);

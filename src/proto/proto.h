@@ -51,9 +51,6 @@ enum {
 	 * an older connection or from before a daemon restart: move them
 	 * here silently, leaving the times and lpid as they are. */
 	USHM__REG_ADOPT = 1u << 1,
-	/* The first message of a REGISTER sequence (ADOPT: drop what the
-	 * process held elsewhere before adding the entries). */
-	USHM__REG_FIRST = 1u << 2,
 };
 
 struct ushm__hdr {
