@@ -1,0 +1,575 @@
+/*
+ * test_store.c - the state directory: its lock, segments written and read
+ * back into a fresh registry, torn metadata records, leftovers of
+ * interrupted creations and removals; and the CRC that guards records.
+ *
+ * Everything happens under a fresh directory in /dev/shm, removed at the
+ * end: ROOT/state is the store, ROOT/log receives the daemon's log lines
+ * so that the repairs it reports can be checked.
+ */
+#define _GNU_SOURCE
+#include "daemon/daemon.h"
+#include "common/crc32.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+/* A metadata slot as store.c lays it out: 128 bytes, CRC-32 last. */
+#define SLOT 128
+struct slot {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t gen;
+	uint32_t len;
+	unsigned char payload[SLOT - 5 * 4];
+	uint32_t crc;
+};
+_Static_assert(sizeof(struct slot) == SLOT, "slot layout");
+
+static char root[64];
+static char state[128];
+static char logpath[128];
+static int logfd = -1;
+
+static struct ushm__registry reg, reg2;
+
+static const struct ushm__limits lim = {
+	.shmmax = UINT64_MAX,
+	.shmall = UINT64_MAX,
+	.shmmni = 4096,
+};
+
+/* state/name; the names used here are short, so truncation would be a
+ * bug of this test: it gives "" (no such file) rather than a wrong one. */
+static const char *path(const char *name)
+{
+	static char buf[256];
+	int n = snprintf(buf, sizeof(buf), "%s/%s", state, name);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		buf[0] = '\0';
+	return buf;
+}
+
+static int exists(const char *name)
+{
+	struct stat sb;
+
+	return stat(path(name), &sb) == 0;
+}
+
+static long long file_size(const char *name)
+{
+	struct stat sb;
+
+	return stat(path(name), &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Is the log written since the last call free of / containing what? */
+static off_t log_seen;
+
+static int log_has(const char *what)
+{
+	char buf[8192];
+	ssize_t n = pread(logfd, buf, sizeof(buf) - 1, log_seen);
+
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	log_seen += n;
+	return strstr(buf, what) != NULL;
+}
+
+/* Reads slot i of a meta file; 1 if it holds a valid record. */
+static int slot_valid(const char *name, int i, uint32_t *gen)
+{
+	struct slot s;
+	int fd = open(path(name), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, &s, sizeof(s), (off_t)i * SLOT);
+	close(fd);
+	if (n != (ssize_t)sizeof(s))
+		return 0;
+	*gen = s.gen;
+	return s.magic == 0x63727375u && s.version == 1 &&
+	       s.len == sizeof(struct ushm__seg_meta) &&
+	       s.crc == ushm__crc32(&s, offsetof(struct slot, crc));
+}
+
+/* Overwrites the last len bytes of slot i of a meta file with garbage,
+ * as a write torn after SLOT - len bytes. */
+static int tear(const char *name, int i, size_t len)
+{
+	unsigned char junk[SLOT];
+	int fd = open(path(name), O_WRONLY | O_CLOEXEC);
+	off_t at = (off_t)i * SLOT + (off_t)(SLOT - len);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (int k = 0; k < SLOT; k++)
+		junk[k] = (unsigned char)(k * 37 + 11);
+	n = pwrite(fd, junk, len, at);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* The name of index idx's file with extension ext ("meta", "data"). */
+static const char *seg_file(int idx, const char *ext)
+{
+	static char buf[2][32];
+	static int turn;
+
+	turn ^= 1;
+	snprintf(buf[turn], sizeof(buf[turn]), "seg-%d.%s", idx, ext);
+	return buf[turn];
+}
+
+static int make_file(const char *name, off_t size)
+{
+	int fd = open(path(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		      0600);
+	int err = 0;
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, size) < 0)
+		err = -1;
+	close(fd);
+	return err;
+}
+
+/* A segment with every persisted field set to something recognisable. */
+static int add(struct ushm__registry *r, int32_t key, uint64_t size,
+	       struct ushm__segment **out)
+{
+	struct ushm__seg_meta m = {
+		.key = key,
+		.uid = 1001, .gid = 102, .cuid = 1003, .cgid = 104,
+		.mode = 0640,
+		.flags = 0,
+		.segsz = size,
+		.atime = 1700000001, .dtime = 1700000002,
+		.ctime = 1700000003,
+		.cpid = 4242, .lpid = 4343,
+	};
+
+	return ushm__registry_add(r, &m, out);
+}
+
+static void test_crc(void)
+{
+	is_int(ushm__crc32("123456789", 9), 0xCBF43926u,
+	       "crc32(\"123456789\") is 0xCBF43926");
+	is_int(ushm__crc32("", 0), 0, "crc32 of nothing is 0");
+	is_int(ushm__crc32("a", 1), 0xE8B7BE43u, "crc32(\"a\")");
+}
+
+static void test_lock(void)
+{
+	struct ushm__store *st = NULL, *st2 = NULL;
+	char sub[192], buf[32];
+	FILE *f;
+
+	is_int(ushm__store_open(state, &st), 0, "store_open creates the dir");
+	ok(exists("lock"), "lock file");
+	f = fopen(path("ushmd.pid"), "re");
+	ok(f && fgets(buf, sizeof(buf), f) && atol(buf) == (long)getpid(),
+	   "ushmd.pid holds our pid");
+	if (f)
+		fclose(f);
+	if (!is_int(ushm__store_open(state, &st2), -EBUSY,
+		    "a second open of the same dir: -EBUSY"))
+		ushm__store_close(st2);
+	st2 = NULL;
+	ok(exists("ushmd.pid"), "the refused open left ushmd.pid alone");
+	ushm__store_close(st);
+	ok(!exists("ushmd.pid"), "close removes ushmd.pid");
+	is_int(ushm__store_open(state, &st2), 0, "open again after close");
+	ushm__store_close(st2);
+
+	snprintf(sub, sizeof(sub), "%s/a/b", root);
+	is_int(ushm__store_open(sub, &st), 0, "store_open makes parents");
+	ushm__store_close(st);
+	snprintf(sub, sizeof(sub), "%s/a/b/lock", root);
+	unlink(sub);
+	snprintf(sub, sizeof(sub), "%s/a/b", root);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", root);
+	rmdir(sub);
+}
+
+static void test_roundtrip(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *a, *b, *c, *d, copy_a, copy_c;
+	struct stat sb;
+	int ida, idb, idc;
+	uint64_t ps, tot;
+
+	if (ushm__store_open(state, &st) < 0) {
+		ok(0, "store_open for the round trip");
+		return;
+	}
+	ushm__registry_init(&reg, &lim, st);
+	ps = (uint64_t)reg.page_size;
+	reg.seq = 5; /* so that restoring it is visible */
+	ida = add(&reg, 0x5151, 10000, &a);
+	idb = add(&reg, 0x5252, ps, &b);
+	idc = add(&reg, IPC_PRIVATE, 3 * ps + 1, &c);
+	is_int(ida, 5 * USHM__IPCMNI, "id of seq 5, index 0");
+	is_int(idc, 5 * USHM__IPCMNI + 2, "id of seq 5, index 2");
+	is_int(file_size("seg-0.data"), 10000, "data file of segsz bytes");
+	ok(stat(path("seg-0.data"), &sb) == 0 && sb.st_dev == a->dev &&
+		   sb.st_ino == a->ino,
+	   "dev and ino of the data file recorded");
+	is_int(file_size("seg-0.meta"), 2 * SLOT, "meta file of two slots");
+	is_int(a->meta_gen, 1, "first record: generation 1");
+
+	/* More generations for a (an attach, a detach: nattch 1 is not
+	 * saved) and c (locked, as SHM_LOCK leaves it). */
+	ushm__registry_attach(&reg, a, 2, 5151, 1700000100);
+	ushm__registry_detach(&reg, a, 1, 5152, 1700000200);
+	c->m.mode |= USHM__SHM_LOCKED;
+	c->m.lock_uid = 1003;
+	ushm__memlock_charge(&reg, 1003,
+			     (int64_t)ushm__pages(&reg, c->m.segsz));
+	ushm__registry_save(&reg, c);
+
+	/* Remove b: both its files go; its index is not reused. */
+	ushm__registry_destroy(&reg, b);
+	ok(!exists("seg-1.meta") && !exists("seg-1.data"),
+	   "destroy removes both files of index 1");
+	copy_a = *a;
+	copy_c = *c;
+	tot = reg.shm_tot;
+	ushm__registry_free(&reg);
+	ushm__store_close(st);
+
+	/* A new daemon. */
+	if (ushm__store_open(state, &st) < 0) {
+		ok(0, "store_open to load");
+		return;
+	}
+	ushm__registry_init(&reg2, &lim, st);
+	is_int(ushm__store_load(st, &reg2), 0, "store_load");
+	is_int(reg2.in_use, 2, "in_use restored");
+	is_int(reg2.shm_tot, tot, "shm_tot restored");
+	is_int(reg2.seq, 5, "seq restored");
+	is_int(reg2.last_idx, 2, "last_idx restored");
+	is_int(ushm__memlock_get(&reg2, 1003), 4,
+	       "the locked segment's pages charged again to its locker");
+	a = ushm__registry_find_id(&reg2, ida);
+	c = ushm__registry_find_id(&reg2, idc);
+	ok(ushm__registry_find_id(&reg2, idb) == NULL, "b stays removed");
+	if (ok(a && c, "a and c found by id")) {
+		ok(memcmp(&a->m, &copy_a.m, sizeof(a->m)) == 0,
+		   "a: every persisted field restored");
+		ok(memcmp(&c->m, &copy_c.m, sizeof(c->m)) == 0,
+		   "c: every persisted field restored");
+		is_int(a->m.atime, 1700000100, "a: atime");
+		is_int(a->m.dtime, 1700000200, "a: dtime");
+		is_int(a->m.lpid, 5152, "a: lpid");
+		is_int(a->m.uid, 1001, "a: uid");
+		is_int(a->m.cgid, 104, "a: cgid");
+		is_int(a->m.key, 0x5151, "a: key");
+		is_int(c->m.mode, USHM__SHM_LOCKED | 0640, "c: mode");
+		is_int(c->m.lock_uid, 1003, "c: lock_uid");
+		is_int(a->nattch, 0, "nattch is not persisted");
+		is_int(a->meta_gen, copy_a.meta_gen, "a: meta_gen");
+		ok(a->dev == copy_a.dev && a->ino == copy_a.ino, "a: dev/ino");
+		ok(c->dev == copy_c.dev && c->ino == copy_c.ino, "c: dev/ino");
+		ok(ushm__registry_find_key(&reg2, 0x5151) == a,
+		   "a found by key");
+	}
+	ok(!log_has("damaged"), "nothing reported as damaged");
+
+	/* The allocator goes on where it was. */
+	is_int(add(&reg2, 0x5353, 1, &d), 5 * USHM__IPCMNI + 3,
+	       "the next id continues after the last one");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
+/* Loads the store into reg2 (a fresh registry); leaves it open in *st.
+ * On failure *st is NULL and reg2 empty, so that the caller's cleanup
+ * (registry_free, store_close) is safe either way. */
+static int reload(struct ushm__store **st)
+{
+	int err = ushm__store_open(state, st);
+
+	if (err < 0)
+		*st = NULL;
+	ushm__registry_init(&reg2, &lim, *st);
+	return err < 0 ? err : ushm__store_load(*st, &reg2);
+}
+
+static void test_torn(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *a;
+	uint32_t g0 = 0, g1 = 0;
+	int id = 5 * USHM__IPCMNI; /* a of the round trip, index 0 */
+
+	/* a has had three records: generation 1 at its creation (slot 1),
+	 * 2 at the attach (slot 0), 3 at the detach (slot 1). */
+	ok(slot_valid("seg-0.meta", 0, &g0) && slot_valid("seg-0.meta", 1,
+							   &g1),
+	   "both slots of seg-0.meta valid before");
+	is_int(g0, 2, "slot 0: generation 2");
+	is_int(g1, 3, "slot 1: generation 3");
+	if (g0 != 2 || g1 != 3)
+		return;
+
+	/* Garbage over the whole newest slot: the record before it is
+	 * loaded. */
+	ok(tear("seg-0.meta", 1, SLOT) == 0, "newest slot overwritten");
+	is_int(reload(&st), 0, "load with a torn record");
+	a = ushm__registry_find_id(&reg2, id);
+	if (ok(a != NULL, "the segment survives a torn record")) {
+		/* The older record predates the last detach: dtime was set
+		 * by the newest record only. */
+		is_int(a->m.atime, 1700000100, "older record: atime");
+		is_int(a->m.dtime, 1700000002,
+		       "older record: dtime of before the detach");
+		is_int(a->m.lpid, 5151, "older record: lpid");
+	}
+	ok(log_has("damaged"), "the repair is logged");
+	ok(slot_valid("seg-0.meta", 0, &g0) && slot_valid("seg-0.meta", 1,
+							   &g1),
+	   "both slots valid after the load");
+	is_int(g0, 2, "slot 0 still generation 2");
+	is_int(g1, 3, "slot 1 rewritten as generation 3");
+	is_int(a ? (long long)a->meta_gen : -1, 3,
+	       "the segment's meta_gen is the rewritten record's");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+
+	is_int(reload(&st), 0, "load again");
+	ok(!log_has("damaged"), "nothing damaged any more");
+	a = ushm__registry_find_id(&reg2, id);
+	is_int(a ? a->m.lpid : -1, 5151, "same record loaded");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+
+	/* Tear the older slot (2) after half of it: the newest (3) is
+	 * loaded and the other slot rewritten as 4. */
+	ok(tear("seg-0.meta", 0, SLOT / 2) == 0, "older slot torn");
+	is_int(reload(&st), 0, "load with the older record torn");
+	a = ushm__registry_find_id(&reg2, id);
+	is_int(a ? a->m.lpid : -1, 5151, "the newest record loaded");
+	ok(log_has("damaged"), "the repair is logged");
+	ok(slot_valid("seg-0.meta", 0, &g0) && slot_valid("seg-0.meta", 1,
+							   &g1),
+	   "both slots valid after the load");
+	is_int(g0, 4, "slot 0 rewritten as generation 4");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+
+	/* Both torn: nothing to load, both files dropped. */
+	ok(tear("seg-0.meta", 0, 4) == 0 && tear("seg-0.meta", 1, 4) == 0,
+	   "both slots torn");
+	is_int(reload(&st), 0, "load with both records torn");
+	ok(ushm__registry_find_id(&reg2, id) == NULL,
+	   "a segment without a valid record is dropped");
+	ok(!exists("seg-0.meta") && !exists("seg-0.data"),
+	   "and its files removed");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
+static void test_leftovers(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *s;
+	int id, n, lost, bad;
+
+	/* Start from what is there (c and d of the round trip). */
+	is_int(reload(&st), 0, "load");
+	n = reg2.in_use;
+
+	/* A data file without meta: a creation cut short. */
+	ok(make_file("seg-77.data", 4096) == 0, "a stray seg-77.data");
+	/* A meta without data: the daemon's order of steps never leaves
+	 * one, but a data file deleted by hand does. */
+	lost = ushm__id_index(add(&reg2, 0x6060, 4096, &s));
+	ok(lost >= 0 && unlink(path(seg_file(lost, "data"))) == 0,
+	   "a segment's data file unlinked");
+	/* A data file of the wrong size. */
+	bad = ushm__id_index(add(&reg2, 0x6161, 4096, &s));
+	ok(bad >= 0 && truncate(path(seg_file(bad, "data")), 100) == 0,
+	   "another's data file truncated");
+	/* Names that are not the store's are left alone. */
+	ok(make_file("seg-x.data", 1) == 0, "seg-x.data");
+	ok(make_file("seg-78.data~", 1) == 0, "seg-78.data~");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+
+	is_int(reload(&st), 0, "load with leftovers");
+	ok(!exists("seg-77.data"), "data without meta is removed");
+	ok(!exists(seg_file(lost, "meta")), "meta without data is dropped");
+	ok(ushm__registry_find_key(&reg2, 0x6060) == NULL,
+	   "and its segment not loaded");
+	ok(!exists(seg_file(bad, "meta")) && !exists(seg_file(bad, "data")),
+	   "a data file of the wrong size: both dropped");
+	ok(ushm__registry_find_key(&reg2, 0x6161) == NULL,
+	   "and that segment not loaded");
+	ok(exists("seg-x.data") && exists("seg-78.data~"),
+	   "other names left alone");
+	is_int(reg2.in_use, n, "the others loaded as before");
+
+	/* store_remove on its own. */
+	id = ushm__id_index(add(&reg2, 0x6262, 1, &s));
+	ok(id >= 0 && exists(seg_file(id, "meta")) &&
+		   exists(seg_file(id, "data")),
+	   "a new segment's files");
+	if (id >= 0)
+		ushm__store_remove(st, s);
+	ok(!exists(seg_file(id, "meta")) && !exists(seg_file(id, "data")),
+	   "store_remove unlinks both files");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+	unlink(path("seg-x.data"));
+	unlink(path("seg-78.data~"));
+}
+
+static void test_ids(void)
+{
+	struct ushm__store *st;
+
+	/* Loaded first: the next record must be newer than the last. */
+	is_int(reload(&st), 0, "load");
+	ushm__registry_free(&reg2);
+	if (!st)
+		return;
+	is_int(ushm__store_save_ids(st, USHM__SEQ_MAX + 1, 3), 0,
+	       "save an out-of-range seq");
+	ushm__store_close(st);
+	is_int(reload(&st), 0, "load");
+	is_int(reg2.seq, 0, "an out-of-range seq is not loaded");
+	is_int(reg2.last_idx, -1, "nor its last_idx");
+	ushm__registry_free(&reg2);
+	/*
+	 * The daemon goes on and writes its allocator once (the next
+	 * shmget).  That record is the newest, and the next start must
+	 * load it.  But load_ids leaves the store's generation at 0 when
+	 * it rejects the record, so this one is written as generation 1
+	 * and loses to the rejected one, still in the other slot.
+	 */
+	is_int(ushm__store_save_ids(st, 9, 40), 0,
+	       "save seq 9, last 40 after the rejected record");
+	ushm__store_close(st);
+	is_int(reload(&st), 0, "load");
+	todo_start("load_ids keeps ids_gen 0 after rejecting a record");
+	is_int(reg2.seq, 9, "ids_after_rejected: the newer seq is loaded");
+	is_int(reg2.last_idx, 40,
+	       "ids_after_rejected: the newer last_idx is loaded");
+	todo_end();
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+
+	/* Two writes later both slots have been rewritten. */
+	is_int(reload(&st), 0, "load");
+	ushm__registry_free(&reg2);
+	ushm__store_save_ids(st, 9, 40);
+	ushm__store_save_ids(st, 10, 41);
+	ushm__store_close(st);
+	is_int(reload(&st), 0, "load");
+	is_int(reg2.seq, 10, "seq 10 loaded once both slots are rewritten");
+	is_int(reg2.last_idx, 41, "last_idx 41 loaded");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
+static void test_data(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *s;
+	char c = 'x';
+	int fd;
+
+	if (!is_int(reload(&st), 0, "load")) {
+		ushm__registry_free(&reg2);
+		ushm__store_close(st);
+		return;
+	}
+	if (!ok(add(&reg2, 0x7070, 8192, &s) >= 0, "a segment to open")) {
+		ushm__registry_free(&reg2);
+		ushm__store_close(st);
+		return;
+	}
+	fd = ushm__store_open_data(st, s, 1);
+	ok(fd >= 0, "open_data read-only");
+	if (fd >= 0) {
+		ok(write(fd, &c, 1) < 0 && errno == EBADF,
+		   "a read-only data fd cannot write");
+		ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "it is close-on-exec");
+		close(fd);
+	}
+	fd = ushm__store_open_data(st, s, 0);
+	ok(fd >= 0 && pwrite(fd, &c, 1, 4096) == 1, "open_data read-write");
+	if (fd >= 0)
+		close(fd);
+	ok(ushm__store_resident(st, s) >= 1, "resident counts a written page");
+	ushm__registry_destroy(&reg2, s);
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
+/* Removes everything under root (one level of files plus state/). */
+static void cleanup(void)
+{
+	DIR *d = opendir(state);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				unlink(path(de->d_name));
+		closedir(d);
+	}
+	rmdir(state);
+	unlink(logpath);
+	if (rmdir(root) < 0)
+		diag("could not remove %s", root);
+}
+
+int main(void)
+{
+	strcpy(root, "/dev/shm/ushm-unit.XXXXXX");
+	if (!mkdtemp(root)) {
+		printf("1..0 # SKIP no /dev/shm\n");
+		return 0;
+	}
+	snprintf(state, sizeof(state), "%s/state", root);
+	snprintf(logpath, sizeof(logpath), "%s/log", root);
+	logfd = open(logpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (logfd >= 0)
+		ushm__log_setup(USHM__LOG_DEBUG, logfd, -1);
+
+	test_crc();
+	test_lock();
+	test_roundtrip();
+	test_torn();
+	test_leftovers();
+	test_ids();
+	test_data();
+
+	if (logfd >= 0)
+		close(logfd);
+	cleanup();
+	return done_testing();
+}
