@@ -95,6 +95,22 @@ USHM_API int ushm_daemon_stop(void);
  */
 USHM_API int ushm_socket_path(char *buf, size_t len);
 
+/* One mapping of a segment by a process that has it attached. */
+struct ushm_holder {
+	pid_t pid;               /* the process */
+	unsigned int count;      /* its attachments of the segment */
+	uintptr_t start, end;    /* the mapping [start, end); both 0 when
+				    the daemon may not read its maps */
+};
+
+/*
+ * Lists who has segment shmid attached: one entry per mapping, at most
+ * max of them in buf.  Returns how many entries there are in all (more
+ * than max: call again with a larger buf), or -1 with errno set.
+ * Permission as for IPC_STAT.  Errors: EACCES, EINVAL, EIDRM, ENOMEM.
+ */
+USHM_API int ushm_holders(int shmid, struct ushm_holder *buf, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

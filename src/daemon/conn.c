@@ -351,6 +351,91 @@ static void reconcile_for(struct ushm__server *srv, int id, int cmd)
 		ushm__reconcile(srv, s);
 }
 
+/* Where serve_holders is in the list it pages through. */
+struct holders_walk {
+	struct ushm__wire_holders *out;
+	uint32_t cursor;  /* first entry the client asked for */
+	uint32_t index;   /* entries seen so far */
+	int id;           /* the segment */
+	pid_t pid;        /* the holder being scanned, and its count */
+	uint32_t count;
+	uint32_t found;   /* its mappings of the segment */
+};
+
+static void holders_put(struct holders_walk *w, uint64_t start, uint64_t end)
+{
+	struct ushm__wire_holders *o = w->out;
+
+	if (w->index >= w->cursor && o->n < USHM__HOLDERS_MAX) {
+		o->h[o->n].pid = (int32_t)w->pid;
+		o->h[o->n].count = w->count;
+		o->h[o->n].start = start;
+		o->h[o->n].end = end;
+		o->n++;
+	}
+	w->index++;
+}
+
+static int holders_range(void *arg, struct ushm__segment *s, uint64_t start,
+			 uint64_t end)
+{
+	struct holders_walk *w = arg;
+
+	if (s->m.id == w->id) {
+		holders_put(w, start, end);
+		w->found++;
+	}
+	return 0;
+}
+
+/* One holder: an entry per mapping, or a bare one when its maps cannot
+ * be read (or no longer show the segment: it is between shmat's reply
+ * and its mmap). */
+static void holders_one(struct ushm__server *srv, struct holders_walk *w,
+			pid_t pid, const struct ushm__holds *h)
+{
+	w->count = ushm__holds_count(h, w->id);
+	if (w->count == 0)
+		return;
+	w->pid = pid;
+	w->found = 0;
+	if (ushm__maps_each(srv, pid, holders_range, w) < 0 || !w->found)
+		holders_put(w, 0, 0);
+}
+
+/*
+ * HOLDERS: who has segment id attached, how many times and where, from
+ * entry q->count on.  The kernel shows only nattch and lpid; this is the
+ * rest of the story, under IPC_STAT's rule (read permission, or root).
+ * The list is rebuilt for every page, so a client paging through a
+ * changing table may see an entry twice or miss one.
+ */
+static int64_t serve_holders(struct ushm__server *srv,
+			     const struct ushm__cred *cr,
+			     const struct ushm__req *q, struct ushm__rep *rep)
+{
+	struct holders_walk w = { .out = &rep->holders, .cursor = q->count,
+				  .id = q->id };
+	struct ushm__ctl_out out;
+	int err;
+
+	reconcile_for(srv, q->id, IPC_STAT);
+	memset(&out, 0, sizeof(out));
+	err = ushm__op_ctl(&srv->reg, cr, q->id, IPC_STAT, NULL, 0,
+			   ushm__now(), &out);
+	if (err < 0)
+		return err;
+	rep->ds = out.ds;
+	for (struct ushm__conn *c = srv->conns; c; c = c->next)
+		if (!c->dead)
+			holders_one(srv, &w, c->pid, &c->holds);
+	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
+		if (!o->dead)
+			holders_one(srv, &w, o->pid, &o->holds);
+	rep->holders.total = w.index;
+	return 0;
+}
+
 /* Serves one validated request; returns 0, or -1 to drop the client. */
 static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		 const struct ushm__cred *cr, const struct ushm__req *q)
@@ -392,6 +477,9 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		return 0; /* the pid was taken from its credentials */
 	case USHM__OP_STATUS:
 		fill_status(srv, &rep.status);
+		break;
+	case USHM__OP_HOLDERS:
+		res = serve_holders(srv, cr, q, &rep);
 		break;
 	case USHM__OP_STOP:
 		if (cr->uid != 0 && cr->uid != geteuid()) {

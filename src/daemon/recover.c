@@ -49,9 +49,10 @@ static struct ushm__segment *seg_by_inode(struct ushm__server *srv,
 	return NULL;
 }
 
-/* Counts pid's mappings of segments into h.  0, or -errno. */
-static int scan_maps(struct ushm__server *srv, pid_t pid,
-		     struct ushm__holds *h)
+int ushm__maps_each(struct ushm__server *srv, pid_t pid,
+		    int (*fn)(void *arg, struct ushm__segment *s,
+			      uint64_t start, uint64_t end),
+		    void *arg)
 {
 	char path[64], line[4096];
 	FILE *f;
@@ -64,14 +65,15 @@ static int scan_maps(struct ushm__server *srv, pid_t pid,
 	while (fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
 		unsigned long ino;
+		unsigned long long start, end;
 		struct ushm__segment *s;
 
-		if (sscanf(line, "%*x-%*x %*4s %*x %x:%x %lu", &maj, &min,
-			   &ino) != 3 ||
+		if (sscanf(line, "%llx-%llx %*4s %*x %x:%x %lu", &start, &end,
+			   &maj, &min, &ino) != 5 ||
 		    ino == 0)
 			continue;
 		s = seg_by_inode(srv, maj, min, ino);
-		if (s && (err = ushm__holds_add(h, s->m.id, 1)) < 0)
+		if (s && (err = fn(arg, s, start, end)) < 0)
 			break;
 		/* A line longer than the buffer: skip its remainder. */
 		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
@@ -79,6 +81,21 @@ static int scan_maps(struct ushm__server *srv, pid_t pid,
 	}
 	fclose(f);
 	return err;
+}
+
+static int count_one(void *arg, struct ushm__segment *s, uint64_t start,
+		     uint64_t end)
+{
+	(void)start;
+	(void)end;
+	return ushm__holds_add(arg, s->m.id, 1);
+}
+
+/* Counts pid's mappings of segments into h.  0, or -errno. */
+static int scan_maps(struct ushm__server *srv, pid_t pid,
+		     struct ushm__holds *h)
+{
+	return ushm__maps_each(srv, pid, count_one, h);
 }
 
 int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,

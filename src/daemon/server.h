@@ -133,6 +133,13 @@ void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
  * or -1 when they cannot be read. */
 int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
 			 const struct ushm__segment *s);
+/* Calls fn for each mapping of one of our segments in pid's
+ * /proc/PID/maps, stopping at the first negative return.  0, or -errno
+ * (the maps could not be read, or what fn returned). */
+int ushm__maps_each(struct ushm__server *srv, pid_t pid,
+		    int (*fn)(void *arg, struct ushm__segment *s,
+			      uint64_t start, uint64_t end),
+		    void *arg);
 /* Recounts the mappings of s in every process holding it, as Linux
  * counts them; returns 1 if that destroyed s (SHM_DEST, none left). */
 int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s);

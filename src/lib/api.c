@@ -387,3 +387,38 @@ int ushm_socket_path(char *buf, size_t len)
 
 	return err < 0 ? fail(err) : 0;
 }
+
+int ushm_holders(int shmid, struct ushm_holder *buf, size_t max)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	uint32_t from = 0, total;
+	int64_t r;
+
+	if (shmid < 0)
+		return fail(-EINVAL);
+	/* Page through the daemon's list; it may change between pages,
+	 * so stop at the total the last page reports. */
+	do {
+		req_init(&q, USHM__OP_HOLDERS, 0);
+		q.id = shmid;
+		q.count = from;
+		r = call(&q, &rep, NULL);
+		if (r < 0)
+			return fail(r);
+		total = rep.holders.total;
+		for (uint32_t i = 0; i < rep.holders.n; i++, from++) {
+			const struct ushm__wire_holder *h = &rep.holders.h[i];
+
+			if (from >= max)
+				continue;
+			buf[from].pid = h->pid;
+			buf[from].count = h->count;
+			buf[from].start = (uintptr_t)h->start;
+			buf[from].end = (uintptr_t)h->end;
+		}
+	} while (rep.holders.n > 0 && from < total && from < max);
+	if (total > INT32_MAX)
+		return fail(-EOVERFLOW);
+	return (int)total;
+}

@@ -41,6 +41,7 @@ static const struct {
 	[USHM__OP_HELLO] = { 0, 0 },
 	[USHM__OP_STATUS] = { 0, 0 },
 	[USHM__OP_STOP] = { 0, 0 },
+	[USHM__OP_HOLDERS] = { F_ID | F_COUNT, 0 },
 };
 
 static int unused_fields_zero(const struct ushm__req *r, unsigned fields)
@@ -136,6 +137,9 @@ int ushm__rep_check(const void *buf, size_t n, int nfds, unsigned op)
 		return -EBADMSG;
 	if (want_fds && r->segsz == 0)
 		return -EBADMSG;
+	if (op == USHM__OP_HOLDERS)
+		return r->holders.n <= USHM__HOLDERS_MAX &&
+		       r->holders.n <= r->holders.total ? 0 : -EBADMSG;
 	if (!terminated(r->status.socket_path, sizeof(r->status.socket_path)) ||
 	    !terminated(r->status.state_dir, sizeof(r->status.state_dir)))
 		return -EBADMSG;

@@ -39,6 +39,7 @@ enum ushm__op {
 	USHM__OP_HELLO,     /* no reply: a forked child announces itself */
 	USHM__OP_STATUS,    /* daemon status */
 	USHM__OP_STOP,      /* daemon exit, keeping every segment */
+	USHM__OP_HOLDERS,   /* who maps segment id: count = first entry */
 	USHM__OP_END
 };
 
@@ -118,14 +119,42 @@ struct ushm__wire_status {
 	char state_dir[256];
 };
 
+/*
+ * One mapping of a segment in a holder's address space (HOLDERS).  A
+ * holder whose maps the daemon cannot read gets one entry with start and
+ * end 0.  count is the holder's attachments of the segment, repeated in
+ * each of its entries.
+ */
+struct ushm__wire_holder {
+	int32_t pid;
+	uint32_t count;
+	uint64_t start, end;
+};
+
+/* Entries one HOLDERS reply carries: it shares the room of the status. */
+#define USHM__HOLDERS_MAX 16
+
+struct ushm__wire_holders {
+	uint32_t n;       /* entries in this reply */
+	uint32_t total;   /* entries in the whole list at this moment */
+	struct ushm__wire_holder h[USHM__HOLDERS_MAX];
+};
+
 struct ushm__rep {
 	struct ushm__hdr hdr;
 	int64_t result;   /* >= 0: the call's value; < 0: -errno */
 	uint64_t segsz;   /* AT: bytes to map */
-	struct ushm__wire_ds ds;         /* IPC_STAT, SHM_STAT[_ANY] */
+	struct ushm__wire_ds ds;         /* IPC_STAT, SHM_STAT[_ANY]; HOLDERS */
 	struct ushm__wire_info info;     /* IPC_INFO, SHM_INFO */
-	struct ushm__wire_status status; /* STATUS */
+	/* Overlaid so that HOLDERS leaves every reply its old size. */
+	union {
+		struct ushm__wire_status status;   /* STATUS */
+		struct ushm__wire_holders holders; /* HOLDERS */
+	};
 };
+
+_Static_assert(sizeof(struct ushm__wire_holders) <=
+	       sizeof(struct ushm__wire_status), "HOLDERS keeps the size");
 
 /* Size of a request with n REGISTER entries. */
 static inline size_t ushm__req_size(uint32_t n)
