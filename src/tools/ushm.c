@@ -3,7 +3,9 @@
  *
  *   ushm [--kernel] ls|ipcs      list segments exactly as ipcs -m does
  *   ushm [--kernel] rm FLAGS     remove segments, flags as ipcrm's
- *   ushm daemon status|stop      ask the daemon about itself, or to exit
+ *   ushm [--kernel] stat|mk|cat|write|top   one segment; make, read,
+ *                                write one; watch them all
+ *   ushm daemon start|stop|restart|status    the per-user daemon
  */
 #include "ushm_cli.h"
 
@@ -20,12 +22,16 @@ static const char usage_text[] =
 "Commands:\n"
 "  ls, ipcs        list the segments in the format of ipcs -m\n"
 "  rm              remove segments (-m ID, -M KEY, -a, as ipcrm)\n"
-"  daemon status   show what the daemon reports about itself\n"
-"  daemon stop     ask the daemon to exit (its segments are kept)\n"
+"  mk              create a segment (-M SIZE, -p MODE, as ipcmk)\n"
+"  stat ID         one segment in full, with the processes holding it\n"
+"  cat ID          a segment's bytes (--hex: as hexdump -C)\n"
+"  write ID        standard input into a segment\n"
+"  top             a live view of the segments and their holders\n"
+"  daemon start    start the per-user daemon (stop, restart, status)\n"
 "\n"
 "Options:\n"
 "  --kernel        operate on the kernel's own SysV segments, for\n"
-"                  comparison (ls and rm only)\n"
+"                  comparison (all but stat and daemon)\n"
 "  -h, --help      show this help and exit\n"
 "\n"
 "The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
@@ -45,6 +51,11 @@ static const struct command commands[] = {
 	{ "ipcs", cmd_ls, 1 },
 	{ "rm", cmd_rm, 1 },
 	{ "daemon", cmd_daemon, 0 },
+	{ "stat", cmd_stat, 0 },
+	{ "mk", cmd_mk, 1 },
+	{ "cat", cmd_cat, 1 },
+	{ "write", cmd_write, 1 },
+	{ "top", cmd_top, 1 },
 };
 
 static const struct command *find_command(const char *name)
@@ -96,7 +107,7 @@ int main(int argc, char **argv)
 				       argv[optind]);
 	cli.cmd = argv[optind];
 	if (cli.be == &backend_kernel && !cmd->kernel_ok)
-		return cli_usage_error(&cli, "--kernel applies to ls and rm "
-				       "only");
+		return cli_usage_error(&cli, "--kernel does not apply to %s",
+				       cmd->name);
 	return cmd->run(&cli, argc - optind, argv + optind);
 }

@@ -13,6 +13,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/types.h>
+#include <ushm.h>
 
 /*
  * Exit statuses of every subcommand.  ipcrm exits 1 whatever went wrong;
@@ -27,12 +28,24 @@ enum {
 	EXIT_ERROR = 4,		/* anything else: daemon unreachable */
 };
 
-/* The calls a backend provides, with the signatures of shmget/shmctl. */
+/* The calls a backend provides, with the signatures of the SysV calls. */
 struct backend {
 	const char *name;	/* "ushm" or "kernel", for messages */
 	int (*get)(key_t key, size_t size, int shmflg);
 	int (*ctl)(int shmid, int cmd, struct shmid_ds *buf);
+	void *(*at)(int shmid, const void *shmaddr, int shmflg);
+	int (*dt)(const void *shmaddr);
+	/* ushm_holders, or NULL where nobody can tell (the kernel). */
+	int (*holders)(int shmid, struct ushm_holder *buf, size_t max);
 };
+
+/*
+ * Every mapping of shmid by a process holding it, in a malloc'd array
+ * (*out, freed by the caller).  Returns how many, or -1 with errno
+ * (ENOTSUP when the backend cannot tell).
+ */
+int fetch_holders(const struct backend *be, int shmid,
+		  struct ushm_holder **out);
 
 extern const struct backend backend_ushm;
 extern const struct backend backend_kernel;
@@ -49,6 +62,19 @@ struct cli {
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_rm(struct cli *cli, int argc, char **argv);
 int cmd_daemon(struct cli *cli, int argc, char **argv);
+int cmd_stat(struct cli *cli, int argc, char **argv);
+int cmd_mk(struct cli *cli, int argc, char **argv);
+int cmd_cat(struct cli *cli, int argc, char **argv);
+int cmd_write(struct cli *cli, int argc, char **argv);
+int cmd_top(struct cli *cli, int argc, char **argv);
+
+/*
+ * Parses a segment id as ipcrm does: decimal only ("010" is ten).
+ * Returns 0, or -1 (the caller reports a usage error).
+ */
+int parse_id(const char *s, int *id);
+/* Parses a key as ipcrm does: decimal, 0x hex or 0 octal.  0 or -1. */
+int parse_key(const char *s, key_t *key);
 
 /* One segment found while scanning the backend's table. */
 struct seg {

@@ -1,11 +1,13 @@
 /*
- * ushm_daemon.c - "ushm daemon status|stop": talk to the daemon about
- * itself.  Neither ever starts a daemon.
+ * ushm_daemon.c - "ushm daemon start|stop|restart|status": talk to the
+ * daemon about itself.  Only start and restart ever start one.
  */
+#define _GNU_SOURCE
 #include "ushm_cli.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
@@ -18,9 +20,12 @@ enum { OPT_HELP = 256 };
 #define STOP_POLL_MS	20
 
 static const char usage_text[] =
-"Usage: ushm daemon status\n"
-"       ushm daemon stop\n"
+"Usage: ushm daemon start|stop|restart|status\n"
 "\n"
+"start   start the per-user daemon unless one runs, and print its pid\n"
+"        (the daemon is the one the library would autostart: $USHM_DAEMON,\n"
+"        else ushmd beside the library, else in PATH)\n"
+"restart stop the daemon if one runs, then start one; segments survive\n"
 "status  print what the daemon says about itself, one 'name: value' per\n"
 "        line (pid, proto_version, segments, connections, open_fds,\n"
 "        orphans, started in seconds since the epoch, socket_path,\n"
@@ -128,6 +133,41 @@ static int stop(const struct cli *cli)
 	return EXIT_ERROR;
 }
 
+/*
+ * Starts a daemon the way a program's first call would: any request
+ * autostarts one (USHM_AUTOSTART forced on, since that is what was
+ * asked for), and the library already serialises racing starters.
+ */
+static int start(const struct cli *cli)
+{
+	struct ushm_daemon_info info;
+	struct shminfo lim;
+
+	memset(&info, 0, sizeof(info));
+	if (ushm_daemon_status(&info) == 0) {
+		fprintf(cli->out, "ushmd already running (pid %jd)\n",
+			(intmax_t)info.pid);
+		return cli_finish_output(cli, EXIT_OK);
+	}
+	if (!not_running(errno))
+		return report(cli, "cannot reach the daemon", errno);
+	if (setenv("USHM_AUTOSTART", "1", 1) < 0)
+		return report(cli, "cannot start the daemon", errno);
+	if (ushm_ctl(0, IPC_INFO, (struct shmid_ds *)(void *)&lim) < 0 ||
+	    ushm_daemon_status(&info) < 0) {
+		int err = errno;
+
+		if (not_running(err)) {
+			cli_error(cli, "the daemon did not start (see its log, "
+				  "or run ushmd --foreground)");
+			return EXIT_ERROR;
+		}
+		return report(cli, "cannot start the daemon", err);
+	}
+	fprintf(cli->out, "ushmd started (pid %jd)\n", (intmax_t)info.pid);
+	return cli_finish_output(cli, EXIT_OK);
+}
+
 int cmd_daemon(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -154,7 +194,8 @@ int cmd_daemon(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(cli, "no action given: status or stop");
+		return cli_usage_error(cli, "no action given: start, stop, "
+				       "restart or status");
 	action = argv[optind];
 	if (optind + 1 < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'",
@@ -166,6 +207,22 @@ int cmd_daemon(struct cli *cli, int argc, char **argv)
 	if (strcmp(action, "stop") == 0) {
 		named.cmd = "daemon stop";
 		return stop(&named);
+	}
+	if (strcmp(action, "start") == 0) {
+		named.cmd = "daemon start";
+		return start(&named);
+	}
+	if (strcmp(action, "restart") == 0) {
+		struct ushm_daemon_info info;
+		int status = EXIT_OK;
+
+		named.cmd = "daemon restart";
+		if (ushm_daemon_status(&info) == 0)
+			status = stop(&named);
+		else if (!not_running(errno))
+			return report(&named, "cannot reach the daemon",
+				      errno);
+		return status == EXIT_OK ? start(&named) : status;
 	}
 	return cli_usage_error(cli, "unknown action '%s'", action);
 }

@@ -70,33 +70,6 @@ struct plan {
 	int all;
 };
 
-static int parse_id(const char *s, int *id)
-{
-	char *end;
-	long v;
-
-	/* Decimal only, as ipcrm: "010" is ten, "0x10" an error. */
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end || errno || v < INT_MIN || v > INT_MAX)
-		return -1;
-	*id = (int)v;
-	return 0;
-}
-
-static int parse_key(const char *s, key_t *key)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 0);
-	if (end == s || *end || errno || v < INT32_MIN || v > UINT32_MAX)
-		return -1;
-	*key = (key_t)(int32_t)(uint32_t)v;
-	return 0;
-}
-
 /* Parses the command line into p; returns -1 after a usage message. */
 static int parse(struct cli *cli, int argc, char **argv, struct plan *p,
 		 int *status)
