@@ -346,6 +346,65 @@ static void close_inherited(int keep)
 	close_range((unsigned)keep + 1, ~0u, 0);
 }
 
+/* The first descriptor the socket-activation protocol passes. */
+#define LISTEN_FDS_START 3
+
+/*
+ * systemd's socket activation (sd_listen_fds(3)), read here rather than
+ * through libsystemd so that the daemon depends on nothing: when
+ * LISTEN_PID is our pid and LISTEN_FDS is 1, descriptor 3 is a listening
+ * socket someone else bound for us.  Returns it (non-blocking and
+ * close-on-exec, as our own would be), -1 when we were not activated,
+ * or -errno when the descriptor is not a listening SEQPACKET socket.
+ * The variables are removed so that nothing we run inherits them.
+ */
+static int activation_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *fds = getenv("LISTEN_FDS");
+	int fd = LISTEN_FDS_START, type = 0, listening = 0, flags;
+	socklen_t len = sizeof(type);
+	char *end;
+	long v;
+
+	if (!pid || !fds)
+		return -1;
+	errno = 0;
+	v = strtol(pid, &end, 10);
+	if (*end || errno || v != (long)getpid())
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "1") != 0)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+		return -errno;
+	if (type != SOCK_SEQPACKET || !listening)
+		return -EINVAL;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return fd;
+}
+
+/* The path an inherited socket is bound to, for status and logs. */
+static void activation_path(int fd, struct options *o)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
+	    sa.sun_family == AF_UNIX && sa.sun_path[0])
+		snprintf(o->socket_path, sizeof(o->socket_path), "%.*s",
+			 (int)sizeof(sa.sun_path), sa.sun_path);
+}
+
 static int daemonize(void)
 {
 	pid_t pid = fork();
@@ -436,7 +495,7 @@ static void server_free(struct ushm__server *srv)
 /* Opens the store, recovers, listens.  A daemonized ushmd logs to
  * DIR/ushmd.log from the moment the directory is there (*logfd). */
 static int start(struct ushm__server *srv, const struct options *o,
-		 int *logfd)
+		 int *logfd, int inherited)
 {
 	int err;
 
@@ -467,7 +526,7 @@ static int start(struct ushm__server *srv, const struct options *o,
 	if ((err = setup_signals(srv)) < 0)
 		return err;
 	ushm__recover(srv);
-	srv->listen_fd = listen_on(o);
+	srv->listen_fd = inherited >= 0 ? inherited : listen_on(o);
 	if (srv->listen_fd < 0)
 		return srv->listen_fd;
 	srv->listen_item.type = ITEM_LISTEN;
@@ -482,15 +541,38 @@ static int start(struct ushm__server *srv, const struct options *o,
 	return 0;
 }
 
+/* The socket's owner (systemd) keeps it bound for the next start:
+ * close an inherited one without unlinking its path. */
+static void release_inherited(struct ushm__server *srv, int inherited)
+{
+	if (inherited >= 0 && srv->listen_fd == inherited) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct ushm__server srv = { .epfd = -1, .listen_fd = -1,
 				    .signal_fd = -1, .reserve_fd = -1 };
 	struct options o;
-	int err, logfd = -1;
+	int err, logfd = -1, inherited;
 
 	if (parse_args(&o, argc, argv) < 0)
 		return 2;
+	inherited = activation_socket();
+	if (inherited < -1) {
+		fprintf(stderr, "ushmd: LISTEN_FDS: not one listening "
+			"SOCK_SEQPACKET socket: %s\n", strerror(-inherited));
+		return 1;
+	}
+	if (inherited >= 0) {
+		/* Systemd's readiness is the socket itself. */
+		if (o.ready_fd >= 0 && o.ready_fd != inherited)
+			close(o.ready_fd);
+		o.ready_fd = inherited;
+		activation_path(inherited, &o);
+	}
 	close_inherited(o.ready_fd);
 	umask(077);
 	if (chdir("/") < 0)
@@ -501,8 +583,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ushm__log_setup(o.log_level, 2, -1);
-	err = start(&srv, &o, &logfd);
+	err = start(&srv, &o, &logfd, inherited);
 	if (err < 0) {
+		release_inherited(&srv, inherited);
 		server_free(&srv);
 		return 1;
 	}
@@ -517,7 +600,7 @@ int main(int argc, char **argv)
 		if (logfd >= 0)
 			close(logfd);
 	}
-	if (o.ready_fd >= 0) {
+	if (o.ready_fd >= 0 && o.ready_fd != inherited) {
 		/* The spawner waits for this byte (or EOF on failure). */
 		if (write(o.ready_fd, "1", 1) < 0)
 			ushm__log(USHM__LOG_WARN, "ready fd: %s",
@@ -526,6 +609,7 @@ int main(int argc, char **argv)
 	}
 	err = ushm__server_run(&srv);
 	ushm__log(USHM__LOG_INFO, "stopped; segments kept in %s", o.state_dir);
+	release_inherited(&srv, inherited);
 	server_free(&srv);
 	return err < 0 ? 1 : 0;
 }
