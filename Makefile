@@ -26,6 +26,13 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN1 := man/ushm.1 man/ushm-run.1
+MAN3 := man/libushm.3 man/ushm_get.3 man/ushm_at.3 man/ushm_dt.3 \
+	man/ushm_ctl.3
+MAN8 := man/ushmd.8
 
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -147,7 +154,9 @@ demo: all $(EXAMPLE_BINS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
-		$(DESTDIR)$(INCLUDEDIR)
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(PROGRAMS) $(USHM_CLI) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(LIBUSHM_SO).$(VERSION) $(PRELOAD_SO) \
 		$(DESTDIR)$(LIBDIR)/
@@ -155,13 +164,30 @@ install: all
 	ln -sf libushm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libushm.so.$(SOVERSION)
 	ln -sf libushm.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libushm.so
 	install -m 0644 include/ushm.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    packaging/ushm.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/ushm.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/ushm.pc
+	install -m 0644 packaging/ushmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|' packaging/ushmd.service.in \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/ushmd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ushmd.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ushmd $(DESTDIR)$(BINDIR)/ushm \
 	      $(DESTDIR)$(BINDIR)/ushm-run \
 	      $(DESTDIR)$(LIBDIR)/libushm.so* $(DESTDIR)$(LIBDIR)/libushm.a \
 	      $(DESTDIR)$(LIBDIR)/libushm-preload.so \
-	      $(DESTDIR)$(INCLUDEDIR)/ushm.h
+	      $(DESTDIR)$(INCLUDEDIR)/ushm.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/ushm.pc \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/ushmd.socket \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/ushmd.service
 
 clean:
 	rm -rf build build-san
