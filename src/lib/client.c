@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ struct client {
 	int fd;                 /* the connection, or -1 */
 	int spare;              /* a second descriptor of it, given up while
 				   a reply brings the segment's fd */
+	ino_t sock_ino;         /* the socket's inode: a program may close
+				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
 	int fork_fd;            /* prepared for the child during fork */
 	int register_fork;      /* connect with the table as new attaches */
@@ -74,6 +77,27 @@ static void identity_now(struct identity *id)
 			h = (h ^ (uint32_t)groups[i]) * 16777619u;
 	id->ngroups = n;
 	id->groups_hash = h;
+}
+
+/* Is fd still our connection's socket (and not a number the program
+ * reused after closing ours)? */
+static int still_ours(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_ino == g.sock_ino;
+}
+
+/* Lets go of the connection: closes what is still ours, forgets the
+ * rest. */
+static void drop_connection(void)
+{
+	if (still_ours(g.fd))
+		close(g.fd);
+	if (still_ours(g.spare))
+		close(g.spare);
+	g.fd = g.spare = -1;
 }
 
 static int identity_same(const struct identity *a, const struct identity *b)
@@ -275,6 +299,7 @@ static int establish(int allow_start)
 {
 	char path[108];
 	struct identity now;
+	struct stat st;
 	int fd, err;
 	uint32_t mode;
 
@@ -301,10 +326,9 @@ static int establish(int allow_start)
 		}
 	}
 	g.register_fork = 0;
-	if (g.fd >= 0)
-		close(g.fd);
-	if (g.spare >= 0)
-		close(g.spare);
+	drop_connection();
+	if (fstat(fd, &st) == 0)
+		g.sock_ino = st.st_ino;
 	g.fd = fd;
 	g.spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	g.id = now;
@@ -320,11 +344,15 @@ static int ensure(int allow_start)
 		/* A child made without fork handlers (clone, vfork that
 		 * did not exec): its copy of the parent's connection is not
 		 * its own, and its inherited mappings are not counted. */
-		close(g.fd);
-		if (g.spare >= 0)
-			close(g.spare);
-		g.fd = g.spare = -1;
+		drop_connection();
 		g.register_fork = g.table.n > 0;
+	}
+	if (g.fd >= 0 && !still_ours(g.fd)) {
+		/* The program closed it (a daemon closing every fd), and the
+		 * number may be in use for something else now. */
+		g.fd = -1;
+		if (!still_ours(g.spare))
+			g.spare = -1;
 	}
 	if (g.fd >= 0) {
 		identity_now(&now);
@@ -360,23 +388,18 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		/* A program using every low descriptor still gets the
 		 * segment's: it lands in the spare's slot. */
 		if (fd && g.spare >= 0) {
-			close(g.spare);
+			if (still_ours(g.spare))
+				close(g.spare);
 			g.spare = -1;
 		}
 		r = roundtrip(g.fd, req, len, rep, fd);
 		if (attempt == 1 ||
 		    (r != -EPIPE && r != -EBADF && r != -ENOTSOCK))
 			return r;
-		/* The daemon went away: the next attempt reconnects, a new
-		 * daemon recovers our attachments, and we adopt them.  With
-		 * EBADF or ENOTSOCK the program closed our descriptor (a
-		 * daemon closing every fd, say) and the number may be
-		 * someone else's now: forget it without closing it. */
-		if (r == -EPIPE)
-			close(g.fd);
-		if (g.spare >= 0)
-			close(g.spare);
-		g.fd = g.spare = -1;
+		/* The daemon went away (or the program closed our socket):
+		 * the next attempt reconnects, a new daemon recovers our
+		 * attachments, and we adopt them. */
+		drop_connection();
 	}
 }
 
@@ -446,29 +469,23 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
-	struct ushm__hdr hello;
+	struct ushm__req hello;
+	struct stat st;
 
-	if (g.fd >= 0)
-		close(g.fd);
-	if (g.spare >= 0)
-		close(g.spare);
+	/* fstat, fcntl, close and sendmsg are async-signal-safe. */
+	drop_connection();
 	g.fd = g.fork_fd;
-	g.spare = g.fd >= 0 ? fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd) : -1;
 	g.fork_fd = -1;
 	g.id.pid = getpid();
-	if (g.fd >= 0) {
+	if (g.fd >= 0 && fstat(g.fd, &st) == 0) {
+		g.sock_ino = st.st_ino;
+		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
 		/* No reply: the daemon just learns which process now uses
 		 * the connection, so that our exit is reported as ours. */
-		ushm__hdr_init(&hello, USHM__OP_HELLO,
-			       sizeof(struct ushm__req), 0);
-		struct ushm__req req;
-
-		memset(&req, 0, sizeof(req));
-		req.hdr = hello;
-		if (send_req(g.fd, &req, sizeof(req)) < 0) {
-			close(g.fd);
-			g.fd = -1;
-		}
+		memset(&hello, 0, sizeof(hello));
+		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
+		if (send_req(g.fd, &hello, sizeof(hello)) < 0)
+			drop_connection();
 	}
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = g.fd < 0 && g.table.n > 0;

@@ -11,8 +11,10 @@
  *   shmtool nattch ID              print shm_nattch
  *   shmtool rmid ID
  *   shmtool closefds ID            attach, close every descriptor above 2
- *                                  (as daemons do), then print nattch,
- *                                  detach, print nattch again
+ *                                  (as daemons do) and put a socket of
+ *                                  its own on 900..1099; print nattch,
+ *                                  detach, print nattch and whether that
+ *                                  socket was closed or written to
  *   shmtool info                   print IPC_INFO: shmmax shmmin shmmni
  *                                  shmseg shmall
  *   shmtool hold ID SEED           attach, print "held", wait until stdin
@@ -32,6 +34,8 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,17 +300,32 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "closefds") == 0) {
 		void *p = shmat(id, NULL, 0);
 		unsigned long before, after;
+		int sv[2], intact = 0, stray;
+		char buf[64];
 
 		if (p == (void *)-1)
 			return die("shmat");
 		close_range(3, ~0u, 0);
+		/* The program's own socket on every number from 900 up:
+		 * a library that still used its old numbers would write
+		 * into it or close it. */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+			return die("socketpair");
+		for (int fd = 900; fd < 1100; fd++)
+			if (dup2(sv[0], fd) < 0)
+				return die("dup2");
 		if (shmctl(id, IPC_STAT, &ds) < 0)
 			return die("IPC_STAT");
 		before = ds.shm_nattch;
 		if (shmdt(p) < 0 || shmctl(id, IPC_STAT, &ds) < 0)
 			return die("shmdt/IPC_STAT");
 		after = ds.shm_nattch;
-		printf("nattch %lu then %lu\n", before, after);
+		for (int fd = 900; fd < 1100; fd++)
+			intact += fcntl(fd, F_GETFD) >= 0;
+		stray = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) >= 0;
+		printf("nattch %lu then %lu, program's fds %s, %s\n", before,
+		       after, intact == 200 ? "intact" : "closed",
+		       stray ? "written to" : "not written to");
 		return 0;
 	}
 	if (strcmp(cmd, "rmid") == 0)
