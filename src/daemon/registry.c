@@ -1,10 +1,11 @@
 /*
  * registry.c - the segment table: ids, keys, attachment counts.
  *
- * Ids follow Linux: index allocation is cyclic (a removed index is not
- * handed out again until the allocator wraps around), and the sequence
- * number is bumped on each wrap, so a stale id fails with EINVAL instead
- * of naming a newer segment.
+ * Ids follow Linux (ipc_idr_alloc): indexes are handed out cyclically
+ * within the first max(in_use * 3/2, 64) slots, so a removed index is not
+ * reused until the allocator wraps around, and the sequence number is
+ * bumped on each wrap, so a stale id fails with EINVAL instead of naming
+ * a newer segment.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -128,14 +129,24 @@ uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size)
 	return size / ps + (size % ps != 0);
 }
 
+/* Linux cycles through this many indexes before it starts again at 0. */
+#define MIN_CYCLE 64
+
 static int alloc_index(struct ushm__registry *r)
 {
-	for (int n = 0; n < USHM__IPCMNI; n++) {
-		int idx = (r->last_idx + 1 + n) % USHM__IPCMNI;
+	int span = r->in_use * 3 / 2, start;
+
+	if (span < MIN_CYCLE)
+		span = MIN_CYCLE;
+	if (span > USHM__IPCMNI)
+		span = USHM__IPCMNI;
+	start = r->last_idx + 1 < span ? r->last_idx + 1 : 0;
+	for (int n = 0; n < span; n++) {
+		int idx = (start + n) % span;
 
 		if (r->slot[idx])
 			continue;
-		if (idx <= r->last_idx && ++r->seq > USHM__SEQ_MAX)
+		if (idx <= r->last_idx && ++r->seq >= USHM__SEQ_MAX)
 			r->seq = 0;
 		r->last_idx = idx;
 		return idx;

@@ -357,7 +357,11 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 		return;
 	gen = rec_read(fd, &ir, sizeof(ir), &torn);
 	close(fd);
-	if (gen < 0 || ir.seq < 0 || ir.seq > USHM__SEQ_MAX ||
+	/* Even a record refused below must be outdone by the next write,
+	 * or it would win again at the next start. */
+	if (gen >= 0)
+		st->ids_gen = (uint32_t)gen;
+	if (gen < 0 || ir.seq < 0 || ir.seq >= USHM__SEQ_MAX ||
 	    ir.last_idx < -1 || ir.last_idx >= USHM__IPCMNI) {
 		ushm__log(USHM__LOG_WARN, "ids: no valid record");
 		return;

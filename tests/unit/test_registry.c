@@ -100,16 +100,18 @@ static void test_wrap(void)
 	struct ushm__segment *keep, *s;
 	int id = 0, bad = 0;
 
-	/* Index 0 stays in use across the wrap. */
+	/* Index 0 stays in use across the wrap.  With few segments in
+	 * use, Linux cycles through the first 64 indexes only (the kernel
+	 * showed it: ipc_idr_alloc's max(in_use * 3/2, 64)). */
 	fresh(&big);
 	is_int(add(1, 100, &keep), 0, "wrap: id 0 kept");
-	for (int i = 1; i < USHM__IPCMNI; i++) {
+	for (int i = 1; i < 64; i++) {
 		id = churn();
 		if (id != i && !bad++)
 			diag("  churn %d gave id %d", i, id);
 	}
-	ok(bad == 0, "ids 1..32767 handed out in turn");
-	is_int(reg.last_idx, USHM__IPCMNI - 1, "last_idx is 32767");
+	ok(bad == 0, "ids 1..63 handed out in turn");
+	is_int(reg.last_idx, 63, "last_idx is 63");
 	is_int(reg.seq, 0, "seq still 0 before the wrap");
 
 	id = add(2, 100, &s);
@@ -151,20 +153,40 @@ static void test_wrap(void)
 	is_int(reg.seq, 2, "nor seq");
 	ushm__registry_free(&reg);
 
-	/* The sequence number wraps before an id would overflow. */
+	/* The sequence number wraps before an id would overflow; as on
+	 * Linux, its highest value is USHM__SEQ_MAX - 1. */
 	fresh(&big);
-	reg.seq = USHM__SEQ_MAX;
-	reg.last_idx = USHM__IPCMNI - 1;
+	reg.seq = USHM__SEQ_MAX - 1;
+	reg.last_idx = 63;
 	id = add(4, 1, NULL);
-	is_int(reg.seq, 0, "seq past USHM__SEQ_MAX wraps to 0");
+	is_int(reg.seq, 0, "seq reaching USHM__SEQ_MAX wraps to 0");
 	is_int(id, 0, "and the id is its index");
 	ushm__registry_free(&reg);
 
 	fresh(&big);
-	reg.seq = USHM__SEQ_MAX;
-	reg.last_idx = USHM__IPCMNI - 2;
+	reg.seq = USHM__SEQ_MAX - 1;
+	reg.last_idx = 10;
 	id = add(4, 1, NULL);
-	is_int(id, INT32_MAX, "the highest id is INT32_MAX");
+	is_int(id, (USHM__SEQ_MAX - 1) * USHM__IPCMNI + 11,
+	       "the highest seq is USHM__SEQ_MAX - 1");
+	ushm__registry_free(&reg);
+
+	/* More segments in use widen the cycle: with 100 in use, 150. */
+	fresh(&big);
+	bad = 0;
+	for (int i = 0; i < 100; i++)
+		if (add(1, 1, NULL) != i && !bad++)
+			diag("  add %d failed", i);
+	reg.last_idx = 148;
+	is_int(ushm__id_index(add(1, 1, NULL)), 149,
+	       "100 in use: index 149 is in the cycle");
+	is_int(ushm__id_index(add(1, 1, NULL)), 150,
+	       "101 in use: the cycle is 151 long, so 150 comes next");
+	reg.last_idx = 152;
+	id = add(1, 1, NULL);
+	is_int(ushm__id_index(id), 100,
+	       "102 in use, at the end of its 153: wrap to the first free");
+	is_int(ushm__id_seq(id), 1, "and that wrap bumps seq");
 	ushm__registry_free(&reg);
 }
 
