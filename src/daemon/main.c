@@ -333,17 +333,26 @@ static int listen_on(const struct options *o)
 	return fd;
 }
 
-/* Only 0-2 and the readiness pipe are ours; a daemon spawned by a
- * client inherits whatever that client forgot to mark CLOEXEC. */
-static void close_inherited(int keep)
+/* Only 0-2, the readiness pipe and an inherited listening socket are
+ * ours; a daemon spawned by a client inherits whatever that client
+ * forgot to mark CLOEXEC.  -1 keeps nothing. */
+static void close_inherited(int keep_a, int keep_b)
 {
-	if (keep < 3) {
-		close_range(3, ~0u, 0);
-		return;
+	int lo = keep_a < keep_b ? keep_a : keep_b;
+	int hi = keep_a < keep_b ? keep_b : keep_a;
+	unsigned int from = 3;
+
+	if (lo >= (int)from) {
+		if (lo > (int)from)
+			close_range(from, (unsigned int)lo - 1, 0);
+		from = (unsigned int)lo + 1;
 	}
-	if (keep > 3)
-		close_range(3, (unsigned)keep - 1, 0);
-	close_range((unsigned)keep + 1, ~0u, 0);
+	if (hi >= (int)from) {
+		if (hi > (int)from)
+			close_range(from, (unsigned int)hi - 1, 0);
+		from = (unsigned int)hi + 1;
+	}
+	close_range(from, ~0u, 0);
 }
 
 /* The first descriptor the socket-activation protocol passes. */
@@ -566,14 +575,9 @@ int main(int argc, char **argv)
 			"SOCK_SEQPACKET socket: %s\n", strerror(-inherited));
 		return 1;
 	}
-	if (inherited >= 0) {
-		/* Systemd's readiness is the socket itself. */
-		if (o.ready_fd >= 0 && o.ready_fd != inherited)
-			close(o.ready_fd);
-		o.ready_fd = inherited;
+	if (inherited >= 0)
 		activation_path(inherited, &o);
-	}
-	close_inherited(o.ready_fd);
+	close_inherited(o.ready_fd, inherited);
 	umask(077);
 	if (chdir("/") < 0)
 		return 1;
@@ -600,7 +604,7 @@ int main(int argc, char **argv)
 		if (logfd >= 0)
 			close(logfd);
 	}
-	if (o.ready_fd >= 0 && o.ready_fd != inherited) {
+	if (o.ready_fd >= 0) {
 		/* The spawner waits for this byte (or EOF on failure). */
 		if (write(o.ready_fd, "1", 1) < 0)
 			ushm__log(USHM__LOG_WARN, "ready fd: %s",
