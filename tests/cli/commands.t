@@ -215,6 +215,20 @@ else
 	ok 0 "# SKIP no script(1) for a terminal"
 fi
 
+# More mappings than one HOLDERS reply carries (16): paged through.
+"$TOOL" hold "$WORK/ready2" "$id" 20 >/dev/null 2>&1 &
+HOLDERS+=($!)
+hpid2=$!
+wait_for 5 test -e "$WORK/ready2" || { echo "holder not ready" >&2; exit 1; }
+run "stat, 22 mappings" 0 stat "$id"
+is "$(field holders)" "22 mappings" "stat: 22 mappings, over two pages"
+is "$(awk -v p="$hpid2" '$1 == p { print $2 }' "$WORK/out")" 20 \
+	"stat: the second holder attached 20 times"
+is "$(grep -cE '^ +(([0-9]+ +[0-9]+ +)?)0x[0-9a-f]+-0x' "$WORK/out")" 22 \
+	"stat: 22 address ranges"
+kill "$hpid2"; wait "$hpid2" 2>/dev/null
+unset "HOLDERS[-1]"
+
 # ---- --help everywhere, errors elsewhere ----
 for c in "" ls stat mk cat write top rm daemon; do
 	# shellcheck disable=SC2086
