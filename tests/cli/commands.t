@@ -243,6 +243,35 @@ one_error "--kernel stat" "--kernel does not apply to stat"
 run "ls -z" 2 ls -z
 one_error "ls -z" "unknown option '-z'"
 
+# ---- as another user: IPC_STAT's rule for stat and the holders ----
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$USHM"; then
+	nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	open_id=$("$USHM" mk -M 100 -p 644 | awk '{ print $NF }')
+	nobody "$USHM" stat "$id" >"$WORK/out" 2>"$WORK/err"
+	is $? 3 "stat of a 0640 segment as another user: exit status 3"
+	one_error "stat as another user" \
+		"^ushm: stat: $id: Permission denied \(EACCES\)$"
+	nobody "$USHM" stat "$open_id" >"$WORK/out" 2>"$WORK/err"
+	is $? 0 "stat of a 0644 segment as another user: allowed"
+	nobody "$USHM" ls --json >"$WORK/out" 2>"$WORK/err"
+	is $? 0 "ls --json as another user: exit status 0"
+	perl -MJSON::PP -e '
+		local $/; my %s = map { $_->{shmid} => $_ }
+			@{decode_json(<STDIN>)};
+		exit !(exists $s{$ARGV[0]} && !defined $s{$ARGV[0]}{holders}
+		       && ref $s{$ARGV[1]}{holders} eq "ARRAY");
+	' "$id" "$open_id" <"$WORK/out"
+	is $? 0 "ls --json as another user: holders null where unreadable"
+	nobody "$USHM" cat "$id" >"$WORK/out" 2>"$WORK/err"
+	is $? 3 "cat of a 0640 segment as another user: exit status 3"
+	echo x | nobody "$USHM" write "$open_id" >"$WORK/out" 2>"$WORK/err"
+	is $? 3 "write into a 0644 segment as another user: exit status 3"
+	one_error "write as another user" "cannot attach: Permission denied"
+else
+	ok 0 "# SKIP other users need root and setpriv"
+fi
+
 # ---- daemon restart: a new daemon, the segments kept ----
 kill "$hpid"; wait "$hpid" 2>/dev/null
 HOLDERS=()
