@@ -3,10 +3,11 @@
  * holders, and how fast they are attached and detached.  On a terminal
  * it redraws in place; piped, each refresh is a block of plain lines.
  *
- * Rates come from comparing two snapshots: nattch going up or down, and
+ * Activity comes from comparing two snapshots: nattch going up or down, and
  * a new shm_atime or shm_dtime (an attach and a detach within one
  * interval leave nattch alone but move the times).
  */
+#define _GNU_SOURCE
 #include "ushm_cli.h"
 #include "ushm_fmt.h"
 
@@ -24,7 +25,8 @@ static const char usage_text[] =
 "Usage: ushm top [-d SECONDS] [-n COUNT | --once]\n"
 "\n"
 "Show the segments live: id, key, owner, size, nattch, the pids holding\n"
-"each, and attach/detach activity since the last refresh.  On a terminal\n"
+"each, and attach/detach activity since the last refresh (and per second\n"
+"in the title).  On a terminal\n"
 "the screen is redrawn in place; otherwise each refresh is printed as a\n"
 "block of lines followed by a blank line.\n"
 "\n"
@@ -50,9 +52,9 @@ static const struct seg *find(const struct seg_table *t, int shmid)
 }
 
 /* "+2/-1": attaches and detaches seen since prev (at least one each
- * when only the times moved). */
+ * when only the times moved), also added to *atts and *dets. */
 static void activity(const struct seg *s, const struct seg *prev,
-		     char *buf, size_t len)
+		     char *buf, size_t len, long *atts, long *dets)
 {
 	long att = 0, det = 0;
 	long d;
@@ -71,6 +73,8 @@ static void activity(const struct seg *s, const struct seg *prev,
 	if (det == 0 && s->ds.shm_dtime != prev->ds.shm_dtime)
 		det = 1;
 	snprintf(buf, len, "+%ld/-%ld", att, det);
+	*atts += att;
+	*dets += det;
 }
 
 /* The distinct pids holding s, as "123,456", cut to fit. */
@@ -92,42 +96,71 @@ static void holder_pids(const struct backend *be, int shmid, char *buf,
 		free(h);
 }
 
-static void draw(struct cli *cli, const struct seg_table *t,
-		 const struct seg_table *prev, struct namebuf *nb,
-		 const struct top_opts *o)
+/*
+ * One refresh.  The segment lines go to a memory stream first, so that
+ * the title can carry the rates they add up to; secs is the time since
+ * prev (0 on the first refresh, which has no rates).
+ */
+static int draw(struct cli *cli, const struct seg_table *t,
+		const struct seg_table *prev, struct namebuf *nb,
+		const struct top_opts *o, double secs)
 {
-	FILE *out = cli->out;
+	FILE *out = cli->out, *lines;
 	uint64_t bytes = 0, nattch = 0;
 	char now[64], size[32], owner[64], act[32], pids[64];
+	char *body = NULL;
+	size_t body_len = 0;
+	long atts = 0, dets = 0;
 
+	lines = open_memstream(&body, &body_len);
+	if (!lines)
+		return -1;
 	for (size_t i = 0; i < t->n; i++) {
-		bytes += t->segs[i].ds.shm_segsz;
-		nattch += t->segs[i].ds.shm_nattch;
+		const struct seg *s = &t->segs[i];
+
+		bytes += s->ds.shm_segsz;
+		nattch += s->ds.shm_nattch;
+		fmt_human(s->ds.shm_segsz, size, sizeof(size));
+		user_or_uid(nb, s->ds.shm_perm.uid, owner, sizeof(owner));
+		activity(s, prev ? find(prev, s->shmid) : NULL, act,
+			 sizeof(act), &atts, &dets);
+		holder_pids(cli->be, s->shmid, pids, sizeof(pids));
+		fprintf(lines, "%-10d 0x%08x %-10.10s %7s %6ju %-9s %s\n",
+			s->shmid, (unsigned int)s->ds.shm_perm.__key, owner,
+			size, (uintmax_t)s->ds.shm_nattch, prev ? act : "-",
+			pids);
+	}
+	if (fclose(lines) != 0) {
+		free(body);
+		return -1;
 	}
 	fmt_time_long(time(NULL), now, sizeof(now));
 	fmt_human(bytes, size, sizeof(size));
 	/* Home and clear: redraw in place, without scrolling. */
 	if (o->tty)
 		fputs("\033[H\033[2J", out);
-	fprintf(out, "ushm top - %s - %zu segments, %s, %ju attachments\n",
+	fprintf(out, "ushm top - %s - %zu segments, %s, %ju attachments",
 		now, t->n, size, (uintmax_t)nattch);
-	fprintf(out, "%-10s %-10s %-10s %7s %6s %-9s %s\n", "SHMID", "KEY",
+	if (prev && secs > 0)
+		fprintf(out, ", %.1f attach/s, %.1f detach/s", atts / secs,
+			dets / secs);
+	fprintf(out, "\n%-10s %-10s %-10s %7s %6s %-9s %s\n", "SHMID", "KEY",
 		"OWNER", "SIZE", "NATTCH", "ATT/DET", "HOLDERS");
-	for (size_t i = 0; i < t->n; i++) {
-		const struct seg *s = &t->segs[i];
-
-		fmt_human(s->ds.shm_segsz, size, sizeof(size));
-		user_or_uid(nb, s->ds.shm_perm.uid, owner, sizeof(owner));
-		activity(s, prev ? find(prev, s->shmid) : NULL, act,
-			 sizeof(act));
-		holder_pids(cli->be, s->shmid, pids, sizeof(pids));
-		fprintf(out, "%-10d 0x%08x %-10.10s %7s %6ju %-9s %s\n",
-			s->shmid, (unsigned int)s->ds.shm_perm.__key, owner,
-			size, (uintmax_t)s->ds.shm_nattch, prev ? act : "-",
-			pids);
-	}
+	fwrite(body, 1, body_len, out);
+	free(body);
 	if (!o->tty)
 		fputc('\n', out);
+	return 0;
+}
+
+static double now_secs(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer; 0 is safe. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void sleep_ms(long ms)
@@ -144,6 +177,7 @@ static int run(struct cli *cli, const struct top_opts *o)
 	struct namebuf nb;
 	char ename[32];
 	int have_prev = 0, err;
+	double last = 0, t;
 
 	if (namebuf_init(&nb) < 0) {
 		cli_error(cli, "out of memory");
@@ -161,7 +195,16 @@ static int run(struct cli *cli, const struct top_opts *o)
 			namebuf_free(&nb);
 			return EXIT_ERROR;
 		}
-		draw(cli, &cur, have_prev ? &prev : NULL, &nb, o);
+		t = now_secs();
+		if (draw(cli, &cur, have_prev ? &prev : NULL, &nb, o,
+			 t - last) < 0) {
+			cli_error(cli, "out of memory");
+			free_segments(&cur);
+			free_segments(&prev);
+			namebuf_free(&nb);
+			return EXIT_ERROR;
+		}
+		last = t;
 		free_segments(&prev);
 		prev = cur;
 		have_prev = 1;

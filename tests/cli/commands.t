@@ -77,7 +77,8 @@ one_error "mk -p 999" "not an octal mode"
 run "mk without -M" 2 mk
 one_error "mk without -M" "no size given"
 run "mk -M 0" 4 mk -M 0
-one_error "mk -M 0" "^ushm: mk: cannot create a segment of 0 bytes: .*\(EINVAL\)$"
+one_error "mk -M 0" \
+	"^ushm: mk: cannot create a segment of 0 bytes: .*\(EINVAL\)$"
 
 # ---- write, cat ----
 printf 'hello, segment\n' >"$WORK/in"
@@ -144,7 +145,8 @@ key=$(field key)
 run "stat -M KEY" 0 stat -M "$key"
 is "$(field shmid)" "$id" "stat -M: the same segment"
 run "stat -M unused key" 1 stat -M 0x7fffff01
-one_error "stat -M unused" "^ushm: stat: -M 0x7fffff01: no segment has this key \(ENOENT\)$"
+one_error "stat -M unused" \
+	"^ushm: stat: -M 0x7fffff01: no segment has this key \(ENOENT\)$"
 run "stat no such id" 1 stat 424242
 one_error "stat no such id" "^ushm: stat: 424242: no such segment \(EINVAL\)$"
 run "stat no argument" 2 stat
@@ -205,6 +207,9 @@ is $? 1 "top piped: no escape sequences"
 run "top -n 3 -d 0" 0 top -n 3 -d 0
 is "$(grep -c '^ushm top - ' "$WORK/out")" 3 "top -n 3: three refreshes"
 is "$(grep -c '^$' "$WORK/out")" 3 "top -n 3: each ends with a blank line"
+sed -n '/^ushm top - /p' "$WORK/out" | sed -n 2p | grep -qE \
+	', [0-9.]+ attach/s, [0-9.]+ detach/s$'
+is $? 0 "top: rates from the second refresh on"
 run "top -n 0" 2 top -n 0
 one_error "top -n 0" "not a count"
 if command -v script >/dev/null; then

@@ -45,7 +45,8 @@ is "$(readlink "$D$P/lib/libushm.so.1")" libushm.so.0.1.0 \
 is "$(readlink "$D$P/lib/libushm.so")" libushm.so.1 \
 	"libushm.so -> libushm.so.1"
 if command -v readelf >/dev/null; then
-	readelf -d "$D$P/lib/libushm.so.0.1.0" | grep -q 'SONAME.*\[libushm.so.1\]'
+	readelf -d "$D$P/lib/libushm.so.0.1.0" |
+		grep -q 'SONAME.*\[libushm.so.1\]'
 	is $? 0 "soname libushm.so.1"
 else
 	ok 0 "# SKIP no readelf"

@@ -58,7 +58,12 @@ for side in k u; do
 		2) id=$(mk "$side" 2 1048000 0600) ;;
 		3) id=$(mk "$side" 3 12345678901 0644) ;;
 		esac || { echo "cannot create" >&2; exit 1; }
-		if [ "$side" = k ]; then K[$n]=$id; KIDS+=("$id"); else U[$n]=$id; fi
+		if [ "$side" = k ]; then
+			K[$n]=$id
+			KIDS+=("$id")
+		else
+			U[$n]=$id
+		fi
 	done
 done
 hold k "${K[1]}" 2
@@ -78,7 +83,7 @@ for n in 1 2 3; do
 		is "$(head -n 3 "$WORK/u")" "$(head -n 3 "$WORK/k")" \
 			"ls $v: blank line, title and header as ipcs"
 		case $v in
-		-t) mask='s/[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}/<time>         /g' ;;
+		-t) mask='s/[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}/<time>/g' ;;
 		-p) mask='s/ [0-9]+ +[0-9]+ +$/ <pids>/' ;;
 		-c) mask='s/^//' ;;
 		esac
