@@ -31,7 +31,7 @@ static const char usage_text[] =
 "\n"
 "Options:\n"
 "  --kernel        operate on the kernel's own SysV segments, for\n"
-"                  comparison (all but stat and daemon)\n"
+"                  comparison (all but daemon)\n"
 "  -h, --help      show this help and exit\n"
 "\n"
 "The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
@@ -51,7 +51,7 @@ static const struct command commands[] = {
 	{ "ipcs", cmd_ls, 1 },
 	{ "rm", cmd_rm, 1 },
 	{ "daemon", cmd_daemon, 0 },
-	{ "stat", cmd_stat, 0 },
+	{ "stat", cmd_stat, 1 },
 	{ "mk", cmd_mk, 1 },
 	{ "cat", cmd_cat, 1 },
 	{ "write", cmd_write, 1 },

@@ -15,13 +15,14 @@
 enum { OPT_HELP = 256, OPT_KEY };
 
 static const char usage_text[] =
-"Usage: ushm stat ID\n"
-"       ushm stat -M KEY\n"
+"Usage: ushm [--kernel] stat ID\n"
+"       ushm [--kernel] stat -M KEY\n"
 "\n"
 "Show everything about one segment: its shmid_ds (key, size, mode,\n"
 "owner, creator, pids, times, nattch) and its holders: each process\n"
 "that has it attached, how many times, and the address range of each\n"
 "of its mappings.  Needs read permission on the segment, as IPC_STAT.\n"
+"With --kernel, a kernel segment: everything but the holders.\n"
 "\n"
 "Options:\n"
 "  -M, --shmem-key KEY  the segment with this key (decimal, 0x hex or\n"
@@ -123,7 +124,9 @@ static int show(struct cli *cli, int id, const char *what)
 		return exit_for_errno(err);
 	}
 	n = fetch_holders(cli->be, id, &h);
-	if (n < 0) {
+	if (n < 0 && errno == ENOTSUP) {
+		h = NULL;	/* the kernel: nobody can tell */
+	} else if (n < 0) {
 		err = errno;
 		cli_error(cli, "%s: cannot list the holders: %s (%s)", what,
 			  strerror(err), errno_name(err, ename, sizeof(ename)));
@@ -135,7 +138,11 @@ static int show(struct cli *cli, int id, const char *what)
 		return EXIT_ERROR;
 	}
 	put_ds(cli->out, &nb, id, &ds);
-	put_holders(cli->out, h, n);
+	if (n >= 0)
+		put_holders(cli->out, h, n);
+	else
+		fprintf(cli->out, "holders:   unknown (the kernel tells only "
+			"nattch and lpid)\n");
 	namebuf_free(&nb);
 	free(h);
 	return cli_finish_output(cli, EXIT_OK);

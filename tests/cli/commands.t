@@ -243,8 +243,21 @@ for c in "" ls stat mk cat write top rm daemon; do
 done
 run "unknown command" 2 frobnicate
 one_error "unknown command" "^ushm: unknown command 'frobnicate'"
-run "--kernel stat" 2 --kernel stat 1
-one_error "--kernel stat" "--kernel does not apply to stat"
+run "--kernel daemon" 2 --kernel daemon status
+one_error "--kernel daemon" "--kernel does not apply to daemon"
+# stat on a kernel segment: all of shmid_ds, the holders unknown.
+kernel_lock_shared
+if kid=$("$TOOL" -k get "$(( 0x5e000000 | ($$ & 0xffffff) ))" 100 0600 \
+	 2>/dev/null); then
+	run "--kernel stat" 0 --kernel stat "$kid"
+	ipcrm -m "$kid" 2>/dev/null || "$USHM" --kernel rm -m "$kid"
+	is "$(field shmid)" "$kid" "--kernel stat: the kernel segment"
+	is "$(field holders)" \
+		"unknown (the kernel tells only nattch and lpid)" \
+		"--kernel stat: holders unknown"
+else
+	ok 0 "# SKIP no System V shared memory in the kernel"
+fi
 run "ls -z" 2 ls -z
 one_error "ls -z" "unknown option '-z'"
 
