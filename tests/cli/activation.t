@@ -73,6 +73,26 @@ is "$(field socket_path)" "$USHM_TEST_DIR/own.sock" \
 USHM_SOCKET=$USHM_TEST_DIR/own.sock "$USHM" daemon stop 2>/dev/null
 wait_for 5 pid_gone "$DPID"
 
+# The same with systemd's own tool, where there is one: it listens,
+# and execs the daemon on the first connection.
+if command -v systemd-socket-activate >/dev/null; then
+	: >"$WORK/sa.log"
+	systemd-socket-activate --seqpacket -l "$USHM_SOCKET" "$USHMD" \
+		--foreground --state "$USHM_STATE_DIR" >"$WORK/sa.log" 2>&1 &
+	DPID=$!
+	DAEMONS+=("$DPID")
+	wait_for 5 grep -q '^Listening on' "$WORK/sa.log"
+	"$USHM" daemon status >"$WORK/out" 2>"$WORK/err"
+	is "$(field pid)" "$DPID" "systemd-socket-activate: ushmd serves"
+	"$USHM" cat "$id" | head -c 9 >"$WORK/out"
+	is "$(cat "$WORK/out")" activated \
+		"systemd-socket-activate: the segment is there"
+	"$USHM" daemon stop 2>/dev/null
+	wait_for 5 pid_gone "$DPID"
+else
+	ok 0 "# SKIP no systemd-socket-activate"
+fi
+
 # Descriptor 3 is no socket: refuse to run rather than serve nothing.
 : >"$WORK/log"
 FDS=file activate
