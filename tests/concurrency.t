@@ -27,6 +27,12 @@ is "$kernel" "failed 0 count $((4 * ROUNDS)) nattch 0" "threads on the kernel"
 out=$("$USHM_RUN" "$T" threads 4 $ROUNDS)
 is "$out" "$kernel" "threads on ushm: the same (the library is thread-safe)"
 
+# A child killed the moment fork returns, before it runs at all: its
+# exit still detaches its inherited attachment, as that child (lpid).
+kernel=$("$T" forkkill 300)
+is "$kernel" "wrong 0 of 300" "fork, SIGKILL at once: the kernel"
+is "$("$USHM_RUN" "$T" forkkill 300)" "$kernel" "the same on ushm"
+
 is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "0" "no segment left"
 is "$(ls "$USHM_STATE_DIR" | grep -c '^seg-')" "0" "no backing file left"
 is "$(fds)" "$base" "the daemon holds no more descriptors than before"

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -436,6 +437,56 @@ static int64_t serve_holders(struct ushm__server *srv,
 	return 0;
 }
 
+/* Is pid a child of parent (1), another process (0), or gone (-1)?
+ * From /proc/PID/stat; a zombie has one too. */
+static int child_of(pid_t pid, pid_t parent)
+{
+	char path[64], buf[512], *rp, state;
+	long ppid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) /* ESRCH: being reaped right now */
+		return errno == ENOENT || errno == ESRCH ? -1 : 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) /* reaped while we looked */
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so parse
+	 * from its last ')'. */
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
+		return 0;
+	/* Being released: dead (X), its parent link already cut. */
+	if (state == 'X' || ppid == 0)
+		return -1;
+	return ppid == parent;
+}
+
+/*
+ * FORKED: the parent, right after fork(), names the child that owns the
+ * connection it prepared.  The child announces itself too (HELLO), but
+ * it may be killed before it runs a single instruction, and then only
+ * this tells the daemon whose exit detaches the attachments (lpid).
+ * By now the parent may have reaped a child killed at once; a pid that
+ * names no process is taken at its word (it can only set lpid), one that
+ * names a live process must name the sender's child.  Returns -1 when
+ * the child is already gone: the connection ends now.
+ */
+static int serve_forked(struct ushm__server *srv, struct ushm__conn *c,
+			const struct ushm__cred *cr, pid_t child)
+{
+	int rel = child > 0 ? child_of(child, cr->pid) : 0;
+
+	if (rel == 0)
+		return 0;
+	c->pid = child;
+	return rel < 0 || watch(srv, c, child) ? -1 : 0;
+}
+
 /* Serves one validated request; returns 0, or -1 to drop the client. */
 static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		 const struct ushm__cred *cr, const struct ushm__req *q)
@@ -475,6 +526,8 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		break;
 	case USHM__OP_HELLO:
 		return 0; /* the pid was taken from its credentials */
+	case USHM__OP_FORKED:
+		return serve_forked(srv, c, cr, q->id);
 	case USHM__OP_STATUS:
 		fill_status(srv, &rep.status);
 		break;
@@ -623,7 +676,8 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c)
 		 * message on. */
 		gone = 0;
 		if (!(m.req.hdr.op == USHM__OP_REGISTER &&
-		      (m.req.hdr.flags & USHM__REG_FORK)))
+		      (m.req.hdr.flags & USHM__REG_FORK)) &&
+		    m.req.hdr.op != USHM__OP_FORKED)
 			gone = watch(srv, c, uc.pid);
 		if (serve(srv, c, &cr, &m.req) < 0 || gone)
 			ushm__conn_close(srv, c);

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ struct client {
 				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
 	int fork_fd;            /* prepared for the child during fork */
+	char *fork_children;    /* this thread's children before the fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
 };
@@ -428,6 +430,56 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 	return r == -EPIPE ? -ECONNREFUSED : r;
 }
 
+/* This thread's children, as /proc lists them (newest last), in a
+ * malloc'd string, or NULL. */
+static char *thread_children(void)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+		 (long)gettid());
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+/* The child this fork made: the newest child now that was not one
+ * before (0 when there is none: the fork failed). */
+static pid_t new_child(const char *before)
+{
+	char *now = thread_children(), *tok, *save;
+	long last = 0;
+
+	if (!now || !before) {
+		free(now);
+		return 0;
+	}
+	for (tok = strtok_r(now, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		last = strtol(tok, NULL, 10);
+	free(now);
+	if (last > 0) {
+		char *copy = strdup(before);
+
+		if (!copy)
+			return 0;
+		for (tok = strtok_r(copy, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save))
+			if (strtol(tok, NULL, 10) == last)
+				last = 0;
+		free(copy);
+	}
+	return (pid_t)last;
+}
+
 /*
  * fork() handlers.  prepare runs in the parent before the fork with the
  * lock held until parent/child release it.  Only syscalls run in the
@@ -455,14 +507,31 @@ static void before_fork(void)
 		return;
 	}
 	g.fork_fd = fd;
+	g.fork_children = thread_children();
 }
 
 static void after_fork_parent(void)
 {
-	/* The child has its copy; a failed fork drops the registrations
-	 * with this close, as Linux drops a failed fork's mappings. */
-	if (g.fork_fd >= 0)
+	pid_t child;
+
+	if (g.fork_fd >= 0) {
+		/* Name the child: it may die before its own HELLO. */
+		child = new_child(g.fork_children);
+		if (child > 0) {
+			struct ushm__req q;
+
+			memset(&q, 0, sizeof(q));
+			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
+			q.id = child;
+			send_req(g.fork_fd, &q, sizeof(q));
+		}
+		/* The child has its copy; a failed fork drops the
+		 * registrations with this close, as Linux drops a failed
+		 * fork's mappings. */
 		close(g.fork_fd);
+	}
+	free(g.fork_children);
+	g.fork_children = NULL;
 	g.fork_fd = -1;
 	pthread_mutex_unlock(&g.lock);
 }
@@ -476,6 +545,8 @@ static void after_fork_child(void)
 	drop_connection();
 	g.fd = g.fork_fd;
 	g.fork_fd = -1;
+	/* Not freed: malloc is off limits here; it is the parent's. */
+	g.fork_children = NULL;
 	g.id.pid = getpid();
 	if (g.fd >= 0 && fstat(g.fd, &st) == 0) {
 		g.sock_ino = st.st_ino;

@@ -42,6 +42,7 @@ static const struct {
 	[USHM__OP_STATUS] = { 0, 0 },
 	[USHM__OP_STOP] = { 0, 0 },
 	[USHM__OP_HOLDERS] = { F_ID | F_COUNT, 0 },
+	[USHM__OP_FORKED] = { F_ID, 0 },
 };
 
 static int unused_fields_zero(const struct ushm__req *r, unsigned fields)

@@ -40,6 +40,8 @@ enum ushm__op {
 	USHM__OP_STATUS,    /* daemon status */
 	USHM__OP_STOP,      /* daemon exit, keeping every segment */
 	USHM__OP_HOLDERS,   /* who maps segment id: count = first entry */
+	USHM__OP_FORKED,    /* no reply: the parent names the child (id = its
+			       pid) that will use this connection */
 	USHM__OP_END
 };
 

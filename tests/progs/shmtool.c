@@ -15,6 +15,9 @@
  *                                  its own on 900..1099; print nattch,
  *                                  detach, print nattch and whether that
  *                                  socket was closed or written to
+ *   shmtool forkkill N             N times: attach, fork, SIGKILL the child
+ *                                  at once, wait; print how often nattch
+ *                                  or lpid (the child's) was wrong
  *   shmtool info                   print IPC_INFO: shmmax shmmin shmmni
  *                                  shmseg shmall
  *   shmtool hold ID SEED           attach, print "held", wait until stdin
@@ -28,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +273,34 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "threads") == 0 && argc == 4)
 		return threads((int)num(argv[2]), (int)num(argv[3]));
+	if (strcmp(cmd, "forkkill") == 0 && argc == 3) {
+		long n = num(argv[2]), bad = 0;
+
+		for (long i = 0; i < n; i++) {
+			void *p;
+			pid_t pid;
+
+			id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+			if (id < 0 || (p = shmat(id, NULL, 0)) == (void *)-1)
+				return die("shmget/shmat");
+			pid = fork();
+			if (pid < 0)
+				return die("fork");
+			if (pid == 0) {
+				pause();
+				_exit(0);
+			}
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			if (shmctl(id, IPC_STAT, &ds) < 0)
+				return die("IPC_STAT");
+			bad += ds.shm_lpid != pid || ds.shm_nattch != 1;
+			if (shmdt(p) < 0 || shmctl(id, IPC_RMID, NULL) < 0)
+				return die("shmdt/IPC_RMID");
+		}
+		printf("wrong %ld of %ld\n", bad, n);
+		return 0;
+	}
 	if (strcmp(cmd, "churn") == 0 && argc == 5)
 		return churn((int)num(argv[2]), (int)num(argv[3]),
 			     (key_t)num(argv[4]));

@@ -42,9 +42,8 @@ static const struct op_desc ops[USHM__OP_END] = {
 	[USHM__OP_HELLO] = { "HELLO", 0 },
 	[USHM__OP_STATUS] = { "STATUS", 0 },
 	[USHM__OP_STOP] = { "STOP", 0 },
-#ifdef USHM__HOLDERS_MAX
 	[USHM__OP_HOLDERS] = { "HOLDERS", F_ID | F_COUNT },
-#endif
+	[USHM__OP_FORKED] = { "FORKED", F_ID },
 };
 
 /* Room for any message and more, aligned for the structures. */
