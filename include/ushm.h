@@ -111,6 +111,170 @@ struct ushm_holder {
  */
 USHM_API int ushm_holders(int shmid, struct ushm_holder *buf, size_t max);
 
+/*
+ * ---- Wait and notify, channels (src/chan) --------------------------------
+ *
+ * These need only a mapping: they work the same on a ushm segment, on a
+ * kernel System V segment or on any MAP_SHARED memory, between any
+ * processes that map it.
+ */
+#include <time.h>
+
+/* A 32-bit word that ushm_wait/ushm_wake act on (_Atomic in C). */
+#ifdef __cplusplus
+typedef volatile uint32_t ushm_atomic_u32;
+#else
+typedef _Atomic uint32_t ushm_atomic_u32;
+#endif
+
+/*
+ * Sleeps while *word == expected, until ushm_wake on the same word (in
+ * any process mapping it) or until timeout (relative; NULL waits without
+ * limit).  Returns 0 when woken or when *word already differs (the caller
+ * checks its condition again either way; a spurious 0 is possible).
+ * Errors: ETIMEDOUT, EINTR (a signal handler ran), EINVAL (word not
+ * 4-byte aligned, or timeout has tv_nsec outside [0, 1e9) or is negative),
+ * EFAULT (word not mapped).
+ */
+USHM_API int ushm_wait(const ushm_atomic_u32 *word, uint32_t expected,
+		       const struct timespec *timeout);
+
+/*
+ * Wakes up to count waiters on word (INT_MAX: all of them); returns how
+ * many were woken.  Errors: EINVAL (misaligned word, count < 1), EFAULT.
+ */
+USHM_API int ushm_wake(ushm_atomic_u32 *word, int count);
+
+/*
+ * A channel: messages of 0 to ushm_chan_max_msg() bytes from producers to
+ * one consumer, through rings in a segment.  Each producer owns a lane (a
+ * ring of its own): lanes = 1 is single-producer/single-consumer, more
+ * lanes admit that many producers at once.  Guarantees: every committed
+ * message is delivered exactly once, in the order its producer committed
+ * it; messages of different producers are interleaved in no promised
+ * order.  While a ring is neither empty nor full, sending and receiving
+ * make no system call; a side that must block spins briefly (adaptively:
+ * not at all when its peer last ran on the same CPU), then sleeps on a
+ * futex, and is woken only if it sleeps.
+ *
+ * Every blocking call takes a relative timeout: NULL waits without limit,
+ * {0, 0} never blocks (EAGAIN).  A peer that dies (even by SIGKILL) is
+ * noticed within USHM_CHAN_LIVENESS_MS by a side blocked on it:
+ * - the consumer gets EPIPE once the rings are empty and no producer is
+ *   left alive, after at least one producer had opened the channel;
+ *   what dead producers committed is delivered first;
+ * - a producer gets EPIPE when the consumer has closed or died.
+ * A handle belongs to one thread at a time and is not inherited by fork.
+ */
+#define USHM_CHAN_LIVENESS_MS 100
+
+enum ushm_chan_role {
+	USHM_CHAN_PRODUCER = 1,
+	USHM_CHAN_CONSUMER = 2,
+};
+
+struct ushm_chan; /* a process-local handle */
+
+/*
+ * Bytes a channel of `lanes` rings of `capacity` bytes each needs
+ * (capacity: a power of two, 4 KiB to 1 GiB).  0 if the values are
+ * out of range.
+ */
+USHM_API size_t ushm_chan_size(size_t capacity, unsigned int lanes);
+
+/*
+ * Formats size bytes at addr (from ushm_chan_size, mapped shared, 64-byte
+ * aligned) as an empty channel.  Errors: EINVAL.
+ */
+USHM_API int ushm_chan_init(void *addr, size_t size, size_t capacity,
+			    unsigned int lanes);
+
+/*
+ * Creates a segment for key (IPC_CREAT | IPC_EXCL | (mode & 0777)) and
+ * formats it; returns its shmid.  Errors: those of ushm_get, ushm_at and
+ * ushm_chan_init.
+ */
+USHM_API int ushm_chan_create(key_t key, size_t capacity, unsigned int lanes,
+			      int mode);
+
+/*
+ * Opens the channel of segment key as role: attaches it and claims the
+ * consumer's place or a free producer lane.  Errors: those of ushm_get and
+ * ushm_at; EBADMSG (the segment is not a channel), EPROTO (a channel of
+ * another version), EINVAL (a channel whose recorded size does not match
+ * the segment's, or a bad role), EBUSY (the consumer's place, or every
+ * lane, is held by a live process), ENOMEM.
+ */
+USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role);
+
+/*
+ * The same on a mapping the caller made itself (size bytes at addr), for
+ * kernel segments or plain shared memory; ushm_chan_close leaves the
+ * mapping alone.  Same errors, but none of ushm_get/ushm_at.
+ */
+USHM_API struct ushm_chan *ushm_chan_open_at(void *addr, size_t size,
+					     enum ushm_chan_role role);
+
+/*
+ * Gives the handle's place up (the peer sees EPIPE as when it dies) and
+ * detaches what ushm_chan_open attached.  A pending reservation or peek
+ * is dropped.  In a child of fork, it only frees the inherited handle
+ * (and detaches), leaving the parent's place alone.
+ * Errors: EINVAL (NULL), those of ushm_dt.
+ */
+USHM_API int ushm_chan_close(struct ushm_chan *ch);
+
+/* Largest message the channel carries (capacity / 2 - 8). */
+USHM_API size_t ushm_chan_max_msg(const struct ushm_chan *ch);
+
+/*
+ * Producer: copies len bytes from buf into the channel as one message.
+ * Errors: EAGAIN/ETIMEDOUT (ring full for the whole timeout: EAGAIN for a
+ * zero timeout), EINTR, EPIPE (no consumer any more), EMSGSIZE (len >
+ * ushm_chan_max_msg), EBADF (not a producer handle), EINVAL (a
+ * reservation is pending, bad timeout).
+ */
+USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
+			    const struct timespec *timeout);
+
+/*
+ * Consumer: copies the next message into buf (at most len bytes) and
+ * returns its length.  Errors: EAGAIN/ETIMEDOUT, EINTR, EPIPE (empty and
+ * every producer gone), EMSGSIZE (the message is longer than len: it
+ * stays in the channel), EBADF (not the consumer's handle), EINVAL (a
+ * peek is pending, bad timeout).
+ */
+USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
+				const struct timespec *timeout);
+
+/*
+ * Producer, zero copy: returns len contiguous bytes in the ring to write
+ * the message in place; ushm_chan_commit publishes it.  NULL with errno
+ * as ushm_chan_send.
+ */
+USHM_API void *ushm_chan_reserve(struct ushm_chan *ch, size_t len,
+				 const struct timespec *timeout);
+
+/*
+ * Publishes the pending reservation as a message of len bytes (len <= what
+ * was reserved).  Errors: EINVAL (no reservation, len too large), EBADF.
+ */
+USHM_API int ushm_chan_commit(struct ushm_chan *ch, size_t len);
+
+/*
+ * Consumer, zero copy: returns the next message in place and its length
+ * in *len; it stays valid until ushm_chan_release.  NULL with errno as
+ * ushm_chan_recv (but no EMSGSIZE).
+ */
+USHM_API const void *ushm_chan_peek(struct ushm_chan *ch, size_t *len,
+				    const struct timespec *timeout);
+
+/*
+ * Consumes the message ushm_chan_peek returned, making its space free.
+ * Errors: EINVAL (nothing peeked), EBADF.
+ */
+USHM_API int ushm_chan_release(struct ushm_chan *ch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,823 @@
+/*
+ * chan.c - message channels in a segment (ushm_chan_*).
+ *
+ * Layout: a 256-byte header, then one lane per producer: a 256-byte lane
+ * header and a ring of `capacity` bytes.  A lane is a single-producer,
+ * single-consumer ring, so many producers never contend with each other:
+ * each writes its own ring, and the one consumer visits the lanes in turn.
+ *
+ * Positions (head, tail) count bytes for ever and are reduced modulo the
+ * capacity, a power of two.  A record is an 8-byte header (the length)
+ * and the payload, padded to 8 bytes; a record never wraps: when it does
+ * not fit before the end of the ring, a PAD record fills the rest and the
+ * message starts at offset 0.  A message is at most capacity / 2 - 8
+ * bytes, so it always fits in an empty ring whatever the offset.
+ *
+ * The producer publishes with one store of tail (release); the consumer
+ * frees with one store of head.  Sleeping: the side that finds nothing to
+ * do raises a `waiting` flag, checks again, and sleeps on a futex word
+ * that the other side bumps only when it sees the flag.  The flag store
+ * and the position store are sequentially consistent on both sides, so a
+ * sleeper is never missed and nobody makes a system call while the other
+ * side is awake.
+ */
+#define _GNU_SOURCE
+#include "ushm.h"
+#include "wait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHAN_MAGIC 0x4e4148434d485355ULL /* "USHMCHAN" in memory */
+#define CHAN_VERSION 1u
+#define LINE 64
+#define HDR_BYTES 256
+#define LANE_BYTES 256
+#define REC_HDR 8
+#define PAD_MARK 0xffffffffu
+#define MIN_CAP ((size_t)4096)
+#define MAX_CAP ((size_t)1 << 30)
+#define MAX_LANES 1024u
+/* Spin budget in pause instructions: about 10-50 us on current cores. */
+#define SPIN_MIN 64u
+#define SPIN_MAX 16384u
+#define SLICE_NS (USHM_CHAN_LIVENESS_MS * 1000000L)
+
+struct chan_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t lanes;
+	uint64_t size;      /* bytes of the whole channel */
+	uint64_t capacity;  /* bytes of each lane's ring */
+	char pad0[LINE - 32];
+	/* The consumer's line: read by producers, written rarely. */
+	_Atomic int32_t consumer;       /* its pid, 0 when none */
+	_Atomic uint32_t consumer_ever; /* a consumer has opened */
+	_Atomic uint32_t producers_ever;
+	_Atomic int32_t cons_cpu;       /* where it last blocked */
+	_Atomic uint32_t cons_waiting;  /* it sleeps (or is about to) */
+	char pad1[LINE - 20];
+	ushm_atomic_u32 data_seq;      /* its futex */
+	char pad2[HDR_BYTES - 2 * LINE - 4];
+};
+
+struct lane {
+	_Atomic int32_t producer;       /* its pid, 0 when none */
+	_Atomic int32_t prod_cpu;
+	_Atomic uint32_t prod_waiting;
+	ushm_atomic_u32 space_seq;     /* the producer's futex */
+	char pad0[LINE - 16];
+	_Atomic uint64_t tail;          /* written by the producer */
+	char pad1[LINE - 8];
+	_Atomic uint64_t head;          /* written by the consumer */
+	char pad2[LANE_BYTES - 2 * LINE - 8];
+};
+
+_Static_assert(sizeof(struct chan_hdr) == HDR_BYTES, "header size");
+_Static_assert(sizeof(struct lane) == LANE_BYTES, "lane size");
+
+/* What the consumer knows of one lane. */
+struct view {
+	uint64_t head;
+	uint64_t tail;  /* last tail read: data up to here is committed */
+};
+
+struct ushm_chan {
+	struct chan_hdr *h;
+	size_t size;
+	int attached;           /* we ushm_at'ed it: ushm_dt on close */
+	int role;
+	int32_t pid;
+	uint64_t cap, mask;
+	unsigned int spin;      /* adaptive spin budget */
+	/* producer */
+	struct lane *lane;
+	unsigned char *ring;
+	uint64_t tail;          /* where the next record goes */
+	uint64_t head_cache;    /* the consumer's head, as last read */
+	uint64_t wpos;          /* the reservation's record, when any */
+	size_t reserved;        /* its payload bytes; SIZE_MAX: none */
+	/* consumer */
+	unsigned int cur;       /* lane to look at first */
+	int peeked;             /* a peek is pending on lane cur */
+	uint64_t peek_next;     /* head after it */
+	struct view views[];
+};
+
+static struct lane *lane_at(struct chan_hdr *h, unsigned int i)
+{
+	return (struct lane *)((char *)h + HDR_BYTES +
+			       (size_t)i * (LANE_BYTES + h->capacity));
+}
+
+static unsigned char *ring_of(struct lane *l)
+{
+	return (unsigned char *)l + LANE_BYTES;
+}
+
+static uint64_t rec_bytes(size_t len)
+{
+	return ((uint64_t)len + REC_HDR + 7) & ~(uint64_t)7;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/*
+ * Is process pid alive?  kill(0) alone says yes for a zombie, which is
+ * what a SIGKILLed peer is until its parent reaps it.
+ */
+static int pid_alive(int32_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;  /* no /proc: trust kill */
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 1;
+	return p[2] != 'Z' && p[2] != 'X';
+}
+
+USHM_API size_t ushm_chan_size(size_t capacity, unsigned int lanes)
+{
+	if (capacity < MIN_CAP || capacity > MAX_CAP ||
+	    (capacity & (capacity - 1)) || lanes < 1 || lanes > MAX_LANES)
+		return 0;
+	return HDR_BYTES + (size_t)lanes * (LANE_BYTES + capacity);
+}
+
+USHM_API int ushm_chan_init(void *addr, size_t size, size_t capacity,
+			    unsigned int lanes)
+{
+	size_t need = ushm_chan_size(capacity, lanes);
+	struct chan_hdr *h = addr;
+
+	if (!addr || (uintptr_t)addr % LINE || !need || size < need) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Zeroed lanes are empty lanes; the magic goes last. */
+	memset(addr, 0, need);
+	h->version = CHAN_VERSION;
+	h->lanes = lanes;
+	h->size = need;
+	h->capacity = capacity;
+	__atomic_store_n(&h->magic, CHAN_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+USHM_API int ushm_chan_create(key_t key, size_t capacity, unsigned int lanes,
+			      int mode)
+{
+	size_t size = ushm_chan_size(capacity, lanes);
+	int id, err;
+	void *p;
+
+	if (!size) {
+		errno = EINVAL;
+		return -1;
+	}
+	id = ushm_get(key, size, IPC_CREAT | IPC_EXCL | (mode & 0777));
+	if (id < 0)
+		return -1;
+	p = ushm_at(id, NULL, 0);
+	if (p == (void *)-1)
+		goto fail;
+	if (ushm_chan_init(p, size, capacity, lanes) < 0) {
+		err = errno;
+		(void)ushm_dt(p);
+		errno = err;
+		goto fail;
+	}
+	if (ushm_dt(p) < 0)
+		goto fail;
+	return id;
+fail:
+	err = errno;
+	(void)ushm_ctl(id, IPC_RMID, NULL);
+	errno = err;
+	return -1;
+}
+
+/* Takes a place held by nobody or by a dead process. */
+static int claim(_Atomic int32_t *slot, int32_t pid)
+{
+	int32_t cur = 0;
+
+	for (;;) {
+		if (atomic_compare_exchange_strong(slot, &cur, pid))
+			return 0;
+		if (pid_alive(cur))
+			return -EBUSY;
+		/* cur now holds the dead pid: try to replace it. */
+	}
+}
+
+static int validate(const struct chan_hdr *h, size_t size)
+{
+	if (size < HDR_BYTES ||
+	    __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != CHAN_MAGIC)
+		return -EBADMSG;
+	if (h->version != CHAN_VERSION)
+		return -EPROTO;
+	if (h->size != size)
+		return -EINVAL;
+	if (ushm_chan_size(h->capacity, h->lanes) != h->size)
+		return -EBADMSG;
+	return 0;
+}
+
+static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
+				      int *err)
+{
+	struct chan_hdr *h = addr;
+	struct ushm_chan *ch;
+	unsigned int i, lanes;
+	int r;
+
+	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER) {
+		*err = EINVAL;
+		return NULL;
+	}
+	r = validate(h, size);
+	if (r < 0) {
+		*err = -r;
+		return NULL;
+	}
+	lanes = h->lanes;
+	ch = calloc(1, sizeof(*ch) + (role == USHM_CHAN_CONSUMER ?
+				      lanes * sizeof(struct view) : 0));
+	if (!ch) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	ch->h = h;
+	ch->size = size;
+	ch->role = role;
+	ch->pid = (int32_t)getpid();
+	ch->cap = h->capacity;
+	ch->mask = ch->cap - 1;
+	ch->spin = SPIN_MIN * 4;
+	ch->reserved = SIZE_MAX;
+	if (role == USHM_CHAN_CONSUMER) {
+		r = claim(&h->consumer, ch->pid);
+		if (r < 0)
+			goto fail;
+		for (i = 0; i < lanes; i++) {
+			struct lane *l = lane_at(h, i);
+
+			ch->views[i].head = atomic_load(&l->head);
+			ch->views[i].tail = ch->views[i].head;
+		}
+		atomic_store(&h->cons_cpu, sched_getcpu());
+		atomic_store(&h->consumer_ever, 1);
+		return ch;
+	}
+	r = -EBUSY;
+	for (i = 0; i < lanes && r < 0; i++)
+		r = claim(&lane_at(h, i)->producer, ch->pid);
+	if (r < 0)
+		goto fail;
+	ch->lane = lane_at(h, i - 1);
+	ch->ring = ring_of(ch->lane);
+	ch->tail = atomic_load(&ch->lane->tail);
+	ch->head_cache = atomic_load(&ch->lane->head);
+	atomic_store(&ch->lane->prod_cpu, sched_getcpu());
+	atomic_fetch_add(&h->producers_ever, 1);
+	return ch;
+fail:
+	free(ch);
+	*err = -r;
+	return NULL;
+}
+
+USHM_API struct ushm_chan *ushm_chan_open_at(void *addr, size_t size,
+					     enum ushm_chan_role role)
+{
+	struct ushm_chan *ch;
+	int err;
+
+	if (!addr || (uintptr_t)addr % LINE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ch = open_mapping(addr, size, role, &err);
+	if (!ch)
+		errno = err;
+	return ch;
+}
+
+USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role)
+{
+	struct shmid_ds ds;
+	struct ushm_chan *ch;
+	int id, err;
+	void *p;
+
+	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER) {
+		errno = EINVAL;
+		return NULL;
+	}
+	id = ushm_get(key, 0, 0);
+	if (id < 0)
+		return NULL;
+	/* Valgrind cannot see ushm_ctl's copy out (process_vm_writev). */
+	memset(&ds, 0, sizeof(ds));
+	if (ushm_ctl(id, IPC_STAT, &ds) < 0)
+		return NULL;
+	p = ushm_at(id, NULL, 0);
+	if (p == (void *)-1)
+		return NULL;
+	ch = open_mapping(p, ds.shm_segsz, role, &err);
+	if (!ch) {
+		(void)ushm_dt(p);
+		errno = err;
+		return NULL;
+	}
+	ch->attached = 1;
+	return ch;
+}
+
+/* Wakes a sleeping consumer, if one sleeps. */
+static void wake_consumer(struct chan_hdr *h, int force)
+{
+	if (force || atomic_load(&h->cons_waiting)) {
+		if (!force && !atomic_exchange(&h->cons_waiting, 0))
+			return;
+		atomic_fetch_add(&h->data_seq, 1);
+		/* The word is ours and aligned: waking cannot fail. */
+		(void)ushm__wake(&h->data_seq, INT_MAX);
+	}
+}
+
+static void wake_producer(struct lane *l, int force)
+{
+	if (force || atomic_load(&l->prod_waiting)) {
+		if (!force && !atomic_exchange(&l->prod_waiting, 0))
+			return;
+		atomic_fetch_add(&l->space_seq, 1);
+		(void)ushm__wake(&l->space_seq, INT_MAX);
+	}
+}
+
+USHM_API int ushm_chan_close(struct ushm_chan *ch)
+{
+	struct chan_hdr *h;
+	unsigned int i;
+	int r = 0;
+
+	if (!ch) {
+		errno = EINVAL;
+		return -1;
+	}
+	h = ch->h;
+	if (ch->pid != (int32_t)getpid()) {
+		/* Inherited through fork: the place is the parent's. */
+	} else if (ch->role == USHM_CHAN_CONSUMER) {
+		int32_t me = ch->pid;
+
+		if (atomic_compare_exchange_strong(&h->consumer, &me, 0))
+			for (i = 0; i < h->lanes; i++)
+				wake_producer(lane_at(h, i), 1);
+	} else {
+		int32_t me = ch->pid;
+
+		if (atomic_compare_exchange_strong(&ch->lane->producer, &me,
+						   0))
+			wake_consumer(h, 1);
+	}
+	if (ch->attached)
+		r = ushm_dt(h);
+	free(ch);
+	return r;
+}
+
+USHM_API size_t ushm_chan_max_msg(const struct ushm_chan *ch)
+{
+	return ch ? (size_t)(ch->cap / 2 - REC_HDR) : 0;
+}
+
+/* ---- blocking ---- */
+
+/* A condition a blocked side waits for: > 0 ready, < 0 error. */
+typedef int (*ready_fn)(struct ushm_chan *ch, uint64_t arg);
+
+/*
+ * Waits for ready(ch, arg): spins while that may pay (the peer runs on
+ * another CPU), then sleeps on *seq with *waiting raised, in slices of
+ * at most USHM_CHAN_LIVENESS_MS after each of which dead(ch) is asked
+ * whether the peer is gone.
+ */
+static int block(struct ushm_chan *ch, ready_fn ready, uint64_t arg,
+		 ushm_atomic_u32 *seq, _Atomic uint32_t *waiting,
+		 _Atomic int32_t *my_cpu, _Atomic int32_t *peer_cpu,
+		 int (*dead)(struct ushm_chan *ch),
+		 const struct timespec *deadline, int nonblock)
+{
+	struct timespec slice;
+	unsigned int i;
+	int r, cpu;
+
+	if (nonblock)
+		return -EAGAIN;
+	cpu = sched_getcpu();
+	if (cpu != atomic_load_explicit(peer_cpu, memory_order_relaxed)) {
+		for (i = 0; i < ch->spin; i++) {
+			cpu_relax();
+			r = ready(ch, arg);
+			if (r) {
+				if (r > 0 && ch->spin < SPIN_MAX)
+					ch->spin *= 2;
+				return r > 0 ? 0 : r;
+			}
+		}
+		if (ch->spin > SPIN_MIN)
+			ch->spin /= 2;
+	}
+	atomic_store_explicit(my_cpu, cpu, memory_order_relaxed);
+	for (;;) {
+		uint32_t s = atomic_load(seq);
+
+		atomic_store(waiting, 1);
+		r = ready(ch, arg);
+		if (r) {
+			atomic_store(waiting, 0);
+			return r > 0 ? 0 : r;
+		}
+		ushm__now(&slice);
+		slice.tv_nsec += SLICE_NS;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		if (deadline && (deadline->tv_sec < slice.tv_sec ||
+				 (deadline->tv_sec == slice.tv_sec &&
+				  deadline->tv_nsec < slice.tv_nsec)))
+			slice = *deadline;
+		r = ushm__wait_until(seq, s, &slice);
+		if (r == -ETIMEDOUT) {
+			if (deadline && ushm__expired(deadline)) {
+				r = ready(ch, arg);
+				atomic_store(waiting, 0);
+				return r > 0 ? 0 : r < 0 ? r : -ETIMEDOUT;
+			}
+			r = dead(ch);
+			if (r < 0) {
+				atomic_store(waiting, 0);
+				return r;
+			}
+		} else if (r < 0) {
+			atomic_store(waiting, 0);
+			return r;
+		}
+	}
+}
+
+/* ---- producer ---- */
+
+static int consumer_gone(struct ushm_chan *ch)
+{
+	struct chan_hdr *h = ch->h;
+	int32_t c = atomic_load(&h->consumer);
+
+	if (c == 0)
+		return atomic_load(&h->consumer_ever) ? -EPIPE : 0;
+	return pid_alive(c) ? 0 : -EPIPE;
+}
+
+static int space_ready(struct ushm_chan *ch, uint64_t need)
+{
+	ch->head_cache = atomic_load_explicit(&ch->lane->head,
+					      memory_order_acquire);
+	if (ch->tail + need - ch->head_cache <= ch->cap)
+		return 1;
+	if (atomic_load_explicit(&ch->h->consumer, memory_order_relaxed) ==
+	    0 && atomic_load(&ch->h->consumer_ever))
+		return -EPIPE;
+	return 0;
+}
+
+static void *reserve(struct ushm_chan *ch, size_t len,
+		     const struct timespec *timeout, int *err)
+{
+	uint64_t rec, off, need;
+	struct timespec abs;
+	int has, r;
+
+	if (ch->role != USHM_CHAN_PRODUCER) {
+		*err = EBADF;
+		return NULL;
+	}
+	if (ch->reserved != SIZE_MAX) {
+		*err = EINVAL;
+		return NULL;
+	}
+	if (len > ushm_chan_max_msg(ch)) {
+		*err = EMSGSIZE;
+		return NULL;
+	}
+	if (atomic_load_explicit(&ch->h->consumer, memory_order_relaxed) ==
+	    0 && atomic_load(&ch->h->consumer_ever)) {
+		*err = EPIPE;
+		return NULL;
+	}
+	rec = rec_bytes(len);
+	off = ch->tail & ch->mask;
+	need = ch->cap - off < rec ? ch->cap - off + rec : rec;
+	if (ch->tail + need - ch->head_cache > ch->cap &&
+	    space_ready(ch, need) <= 0) {
+		r = ushm__deadline(timeout, &abs, &has);
+		if (r == 0)
+			r = block(ch, space_ready, need, &ch->lane->space_seq,
+				  &ch->lane->prod_waiting,
+				  &ch->lane->prod_cpu, &ch->h->cons_cpu,
+				  consumer_gone, has ? &abs : NULL,
+				  timeout && !timeout->tv_sec &&
+				  !timeout->tv_nsec);
+		if (r < 0) {
+			*err = -r;
+			return NULL;
+		}
+	}
+	if (need != rec) {
+		/* Fill the end of the ring; the message starts at 0. */
+		*(uint32_t *)(ch->ring + off) = PAD_MARK;
+		ch->tail += ch->cap - off;
+		off = 0;
+	}
+	ch->wpos = ch->tail;
+	ch->reserved = len;
+	return ch->ring + off + REC_HDR;
+}
+
+static void commit(struct ushm_chan *ch, size_t len)
+{
+	uint64_t off = ch->wpos & ch->mask;
+
+	*(uint32_t *)(ch->ring + off) = (uint32_t)len;
+	ch->tail = ch->wpos + rec_bytes(len);
+	ch->reserved = SIZE_MAX;
+	/* seq_cst: ordered before our look at cons_waiting (see top). */
+	atomic_store(&ch->lane->tail, ch->tail);
+	wake_consumer(ch->h, 0);
+}
+
+static int timeout_errno(int err, const struct timespec *timeout)
+{
+	if (err == ETIMEDOUT && timeout && !timeout->tv_sec &&
+	    !timeout->tv_nsec)
+		return EAGAIN;
+	return err;
+}
+
+USHM_API void *ushm_chan_reserve(struct ushm_chan *ch, size_t len,
+				 const struct timespec *timeout)
+{
+	void *p;
+	int err;
+
+	if (!ch) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = reserve(ch, len, timeout, &err);
+	if (!p)
+		errno = timeout_errno(err, timeout);
+	return p;
+}
+
+USHM_API int ushm_chan_commit(struct ushm_chan *ch, size_t len)
+{
+	if (!ch) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->role != USHM_CHAN_PRODUCER) {
+		errno = EBADF;
+		return -1;
+	}
+	if (ch->reserved == SIZE_MAX || len > ch->reserved) {
+		errno = EINVAL;
+		return -1;
+	}
+	commit(ch, len);
+	return 0;
+}
+
+USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
+			    const struct timespec *timeout)
+{
+	void *p;
+	int err;
+
+	if (!ch) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = reserve(ch, len, timeout, &err);
+	if (!p) {
+		errno = timeout_errno(err, timeout);
+		return -1;
+	}
+	memcpy(p, buf, len);
+	commit(ch, len);
+	return 0;
+}
+
+/* ---- consumer ---- */
+
+/*
+ * Finds a lane with a committed record, starting at ch->cur; skips PAD
+ * records.  Returns 1 and sets ch->cur, or 0 when every lane is empty.
+ */
+static int find(struct ushm_chan *ch)
+{
+	unsigned int n = ch->h->lanes, i, k;
+
+	for (k = 0; k < n; k++) {
+		struct view *v;
+		struct lane *l;
+
+		i = ch->cur + k;
+		if (i >= n)
+			i -= n;
+		v = &ch->views[i];
+		l = lane_at(ch->h, i);
+		if (v->head == v->tail) {
+			v->tail = atomic_load_explicit(&l->tail,
+						       memory_order_acquire);
+			if (v->head == v->tail)
+				continue;
+		}
+		if (*(uint32_t *)(ring_of(l) + (v->head & ch->mask)) ==
+		    PAD_MARK)
+			v->head += ch->cap - (v->head & ch->mask);
+		/* A PAD is published together with the record after it. */
+		ch->cur = i;
+		return 1;
+	}
+	return 0;
+}
+
+static int data_ready(struct ushm_chan *ch, uint64_t arg)
+{
+	(void)arg;
+	return find(ch);
+}
+
+static int producers_gone(struct ushm_chan *ch)
+{
+	struct chan_hdr *h = ch->h;
+	unsigned int i;
+
+	if (!atomic_load(&h->producers_ever))
+		return 0;
+	for (i = 0; i < h->lanes; i++)
+		if (pid_alive(atomic_load(&lane_at(h, i)->producer)))
+			return 0;
+	/* All gone: what they committed is still to be read. */
+	return find(ch) ? 0 : -EPIPE;
+}
+
+static const void *peek(struct ushm_chan *ch, size_t *len,
+			const struct timespec *timeout, int *err)
+{
+	struct timespec abs;
+	unsigned char *p;
+	int has, r;
+
+	if (ch->role != USHM_CHAN_CONSUMER) {
+		*err = EBADF;
+		return NULL;
+	}
+	if (ch->peeked) {
+		*err = EINVAL;
+		return NULL;
+	}
+	if (!find(ch)) {
+		r = ushm__deadline(timeout, &abs, &has);
+		if (r == 0 && (r = producers_gone(ch)) == 0)
+			r = block(ch, data_ready, 0, &ch->h->data_seq,
+				  &ch->h->cons_waiting, &ch->h->cons_cpu,
+				  &lane_at(ch->h, ch->cur)->prod_cpu,
+				  producers_gone, has ? &abs : NULL,
+				  timeout && !timeout->tv_sec &&
+				  !timeout->tv_nsec);
+		if (r < 0) {
+			*err = -r;
+			return NULL;
+		}
+	}
+	p = ring_of(lane_at(ch->h, ch->cur)) +
+	    (ch->views[ch->cur].head & ch->mask);
+	*len = *(uint32_t *)p;
+	ch->peeked = 1;
+	ch->peek_next = ch->views[ch->cur].head + rec_bytes(*len);
+	return p + REC_HDR;
+}
+
+static void release(struct ushm_chan *ch)
+{
+	unsigned int i = ch->cur;
+	struct lane *l = lane_at(ch->h, i);
+
+	ch->views[i].head = ch->peek_next;
+	ch->peeked = 0;
+	/* seq_cst: ordered before our look at prod_waiting. */
+	atomic_store(&l->head, ch->peek_next);
+	wake_producer(l, 0);
+	/* Take turns, so that no producer starves the others. */
+	if (++ch->cur == ch->h->lanes)
+		ch->cur = 0;
+}
+
+USHM_API const void *ushm_chan_peek(struct ushm_chan *ch, size_t *len,
+				    const struct timespec *timeout)
+{
+	const void *p;
+	int err;
+
+	if (!ch || !len) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = peek(ch, len, timeout, &err);
+	if (!p)
+		errno = timeout_errno(err, timeout);
+	return p;
+}
+
+USHM_API int ushm_chan_release(struct ushm_chan *ch)
+{
+	if (!ch) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->role != USHM_CHAN_CONSUMER) {
+		errno = EBADF;
+		return -1;
+	}
+	if (!ch->peeked) {
+		errno = EINVAL;
+		return -1;
+	}
+	release(ch);
+	return 0;
+}
+
+USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
+				const struct timespec *timeout)
+{
+	const void *p;
+	size_t n;
+	int err;
+
+	if (!ch) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = peek(ch, &n, timeout, &err);
+	if (!p) {
+		errno = timeout_errno(err, timeout);
+		return -1;
+	}
+	if (n > len) {
+		/* Leave it for a larger buffer. */
+		ch->peeked = 0;
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memcpy(buf, p, n);
+	release(ch);
+	return (ssize_t)n;
+}

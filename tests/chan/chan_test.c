@@ -1,0 +1,369 @@
+/*
+ * chan_test - channels on ushm segments: messages of every size across
+ * the wrap, zero copy, errors, header checks, timeouts, and peers killed
+ * with SIGKILL.
+ */
+#include "chantest.h"
+
+#include <signal.h>
+
+static const struct timespec zero = { 0, 0 }, t200 = { 0, 200000000 };
+static const struct timespec ten = { 10, 0 };
+
+static unsigned char pattern(size_t i, unsigned int seed)
+{
+	return (unsigned char)(i * 31 + seed * 7 + 1);
+}
+
+static void fill(unsigned char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern(i, seed);
+}
+
+static int check(const unsigned char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pattern(i, seed))
+			return 0;
+	return 1;
+}
+
+/* Every length from 0 to max, in one process, through many wraps. */
+static void sizes(struct tap *t, key_t key)
+{
+	static unsigned char in[4096], out[4096];
+	struct ushm_chan *p, *c;
+	size_t len, max, bad = 0;
+	ssize_t n;
+
+	if (ushm_chan_create(key, 4096, 1, 0600) < 0)
+		die("create");
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	if (!p || !c)
+		die("open");
+	max = ushm_chan_max_msg(p);
+	tap_ok(t, max == 2040, "max message of a 4 KiB ring: %zu", max);
+	for (len = 0; len <= max; len++) {
+		fill(in, len, (unsigned int)len);
+		if (ushm_chan_send(p, in, len, &zero) < 0)
+			die("send");
+		n = ushm_chan_recv(c, out, sizeof(out), &zero);
+		if (n != (ssize_t)len || !check(out, len, (unsigned int)len))
+			bad++;
+	}
+	tap_ok(t, bad == 0, "lengths 0..%zu arrive whole (%zu bad)", max,
+	       bad);
+	/* Fill it up: a full ring says EAGAIN, and nothing is lost. */
+	for (len = 0; ushm_chan_send(p, in, 100, &zero) == 0; len++)
+		;
+	tap_ok(t, errno == EAGAIN && len > 10,
+	       "full after %zu messages: EAGAIN", len);
+	n = ushm_chan_send(p, in, max + 1, &zero);
+	tap_ok(t, n < 0 && errno == EMSGSIZE, "too long: EMSGSIZE");
+	n = ushm_chan_recv(c, out, 50, &zero);
+	tap_ok(t, n < 0 && errno == EMSGSIZE, "small buffer: EMSGSIZE");
+	while (ushm_chan_recv(c, out, sizeof(out), &zero) == 100)
+		len--;
+	tap_ok(t, len == 0 && errno == EAGAIN,
+	       "every one received, then empty: EAGAIN");
+	n = ushm_chan_recv(p, out, sizeof(out), &zero);
+	tap_ok(t, n < 0 && errno == EBADF, "recv on a producer: EBADF");
+	n = ushm_chan_send(c, in, 1, &zero);
+	tap_ok(t, n < 0 && errno == EBADF, "send on the consumer: EBADF");
+	tap_ok(t, !ushm_chan_open(key, USHM_CHAN_CONSUMER) && errno == EBUSY,
+	       "a second consumer: EBUSY");
+	tap_ok(t, !ushm_chan_open(key, USHM_CHAN_PRODUCER) && errno == EBUSY,
+	       "a second producer on one lane: EBUSY");
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+}
+
+/* reserve/commit and peek/release, and their misuse. */
+static void zero_copy(struct tap *t, key_t key)
+{
+	struct ushm_chan *p, *c;
+	const unsigned char *m;
+	unsigned char *w;
+	size_t len = 0;
+	int i, good = 1;
+
+	if (ushm_chan_create(key, 65536, 1, 0600) < 0)
+		die("create");
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	if (!p || !c)
+		die("open");
+	tap_ok(t, ushm_chan_commit(p, 1) < 0 && errno == EINVAL,
+	       "commit without reserve: EINVAL");
+	tap_ok(t, ushm_chan_release(c) < 0 && errno == EINVAL,
+	       "release without peek: EINVAL");
+	for (i = 0; i < 1000 && good; i++) {
+		w = ushm_chan_reserve(p, 10000, &zero);
+		if (!w)
+			die("reserve");
+		if (i == 0)
+			tap_ok(t, !ushm_chan_reserve(p, 1, &zero) &&
+			       errno == EINVAL, "two reservations: EINVAL");
+		fill(w, 5000 + i, (unsigned int)i);
+		if (i == 0)
+			tap_ok(t, ushm_chan_commit(p, 10001) < 0 &&
+			       errno == EINVAL, "commit beyond it: EINVAL");
+		if (ushm_chan_commit(p, 5000 + i) < 0)
+			die("commit");
+		m = ushm_chan_peek(c, &len, &zero);
+		good = m && len == (size_t)(5000 + i) &&
+		       check(m, len, (unsigned int)i);
+		if (i == 0)
+			tap_ok(t, !ushm_chan_peek(c, &len, &zero) &&
+			       errno == EINVAL, "two peeks: EINVAL");
+		if (ushm_chan_release(c) < 0)
+			die("release");
+	}
+	tap_ok(t, good, "1000 messages written and read in place");
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+}
+
+/* Not a channel, another version, another size. */
+static void headers(struct tap *t, key_t key)
+{
+	size_t size = ushm_chan_size(4096, 1);
+	struct ushm_chan *c;
+	int id;
+	uint32_t *v;
+
+	id = ushm_get(key, 8192, IPC_CREAT | 0600);
+	if (id < 0)
+		die("get");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	tap_ok(t, !c && errno == EBADMSG, "a plain segment: EBADMSG (%s)",
+	       c ? "opened" : strerror(errno));
+	v = ushm_at(id, NULL, 0);
+	if (v == (void *)-1)
+		die("at");
+	if (ushm_chan_init(v, 8192, 4096, 1) < 0)
+		die("init");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	tap_ok(t, !c && errno == EINVAL,
+	       "a channel smaller than its segment: EINVAL (%s)",
+	       c ? "opened" : strerror(errno));
+	if (ushm_chan_init(v, size, 4096, 1) < 0)
+		die("init");
+	c = ushm_chan_open_at(v, size, USHM_CHAN_CONSUMER);
+	tap_ok(t, c != NULL, "open_at the right size");
+	if (c && ushm_chan_close(c) < 0)
+		die("close");
+	v[2] = 99; /* the version */
+	c = ushm_chan_open_at(v, size, USHM_CHAN_CONSUMER);
+	tap_ok(t, !c && errno == EPROTO, "another version: EPROTO");
+	tap_ok(t, ushm_chan_init(v, size - 1, 4096, 1) < 0 &&
+	       errno == EINVAL, "init into too little memory: EINVAL");
+	tap_ok(t, ushm_chan_size(5000, 1) == 0 &&
+	       ushm_chan_size(4096, 0) == 0, "sizes out of range: 0");
+	tap_ok(t, !ushm_chan_open(key + 100, USHM_CHAN_CONSUMER) &&
+	       errno == ENOENT, "no such key: ENOENT");
+	if (ushm_dt(v) < 0 || ushm_ctl(id, IPC_RMID, NULL) < 0)
+		die("rm");
+}
+
+/* Blocking calls keep to their deadline. */
+static void timeouts(struct tap *t, key_t key)
+{
+	static unsigned char buf[2048];
+	struct ushm_chan *p, *c;
+	double t0, dt;
+	ssize_t n;
+
+	if (ushm_chan_create(key, 4096, 1, 0600) < 0)
+		die("create");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	if (!p || !c)
+		die("open");
+	t0 = mono();
+	n = ushm_chan_recv(c, buf, sizeof(buf), &t200);
+	dt = mono() - t0;
+	tap_ok(t, n < 0 && errno == ETIMEDOUT, "recv on empty: ETIMEDOUT");
+	tap_ok(t, dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
+	       dt);
+	while (ushm_chan_send(p, buf, 1000, &zero) == 0)
+		;
+	t0 = mono();
+	n = ushm_chan_send(p, buf, 1000, &t200);
+	dt = mono() - t0;
+	tap_ok(t, n < 0 && errno == ETIMEDOUT, "send on full: ETIMEDOUT");
+	tap_ok(t, dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
+	       dt);
+	t0 = mono();
+	tap_ok(t, !ushm_chan_reserve(p, 1000, &t200) && errno == ETIMEDOUT &&
+	       mono() - t0 >= 0.2, "reserve on full: ETIMEDOUT");
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+}
+
+/*
+ * A producer commits N messages, reserves one more that it never commits,
+ * and is SIGKILLed: the consumer gets the N, then EPIPE in bounded time.
+ */
+static void producer_killed(struct tap *t, key_t key)
+{
+	struct ushm_chan *c;
+	unsigned char buf[64];
+	int fds[2], got = 0, seq_ok = 1;
+	double t0, dt;
+	ssize_t n;
+	pid_t pid;
+	char b;
+
+	if (ushm_chan_create(key, 65536, 1, 0600) < 0)
+		die("create");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	if (!c || pipe(fds) < 0)
+		die("open");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct ushm_chan *p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+		int i;
+
+		if (!p)
+			_exit(1);
+		for (i = 0; i < 100; i++)
+			if (ushm_chan_send(p, &i, sizeof(i), &ten) < 0)
+				_exit(2);
+		if (!ushm_chan_reserve(p, 32, &ten))
+			_exit(3);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	(void)close(fds[1]);
+	if (read(fds[0], &b, 1) != 1)
+		die("child");
+	if (kill(pid, SIGKILL) < 0)
+		die("kill");
+	/* Not reaped yet on purpose: a zombie is a dead peer too. */
+	t0 = mono();
+	while ((n = ushm_chan_recv(c, buf, sizeof(buf), &ten)) >= 0) {
+		int v;
+
+		memcpy(&v, buf, sizeof(v));
+		seq_ok &= n == sizeof(v) && v == got;
+		got++;
+	}
+	dt = mono() - t0;
+	tap_ok(t, got == 100 && seq_ok,
+	       "the killed producer's 100 messages delivered (%d)", got);
+	tap_ok(t, errno == EPIPE, "then EPIPE (%s)", strerror(errno));
+	tap_ok(t, dt < USHM_CHAN_LIVENESS_MS / 1000.0 + LATE_OK,
+	       "within bounded time (%.3f s)", dt);
+	tap_ok(t, reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
+	(void)close(fds[0]);
+	if (ushm_chan_close(c) < 0)
+		die("close");
+}
+
+/* The consumer is SIGKILLed while the producer is blocked on a full ring. */
+static void consumer_killed(struct tap *t, key_t key)
+{
+	static unsigned char buf[1000];
+	struct ushm_chan *p;
+	int fds[2];
+	double t0, dt;
+	pid_t pid;
+	char b;
+	int r;
+
+	if (ushm_chan_create(key, 4096, 1, 0600) < 0)
+		die("create");
+	if (pipe(fds) < 0)
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct ushm_chan *c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+
+		if (!c || write(fds[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	(void)close(fds[1]);
+	if (read(fds[0], &b, 1) != 1)
+		die("child");
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	if (!p)
+		die("open");
+	while (ushm_chan_send(p, buf, sizeof(buf), &zero) == 0)
+		;
+	tap_ok(t, errno == EAGAIN, "ring full while the consumer sleeps");
+	if (kill(pid, SIGKILL) < 0)
+		die("kill");
+	t0 = mono();
+	r = ushm_chan_send(p, buf, sizeof(buf), &ten);
+	dt = mono() - t0;
+	tap_ok(t, r < 0 && errno == EPIPE, "blocked send: EPIPE (%s)",
+	       r < 0 ? strerror(errno) : "sent");
+	tap_ok(t, dt < USHM_CHAN_LIVENESS_MS / 1000.0 + LATE_OK,
+	       "within bounded time (%.3f s)", dt);
+	tap_ok(t, reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
+	(void)close(fds[0]);
+	if (ushm_chan_close(p) < 0)
+		die("close");
+}
+
+/* A consumer that closes: the producer's next send says EPIPE at once. */
+static void closed(struct tap *t, key_t key)
+{
+	struct ushm_chan *p, *c;
+	char buf[16];
+
+	if (ushm_chan_create(key, 4096, 1, 0600) < 0)
+		die("create");
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	if (!p)
+		die("open");
+	tap_ok(t, ushm_chan_send(p, "early", 5, &zero) == 0,
+	       "sending before any consumer opens");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	if (!c)
+		die("open");
+	tap_ok(t, ushm_chan_recv(c, buf, sizeof(buf), &zero) == 5 &&
+	       !memcmp(buf, "early", 5), "and that message arrives");
+	if (ushm_chan_close(c) < 0)
+		die("close");
+	tap_ok(t, ushm_chan_send(p, "late", 4, &ten) < 0 && errno == EPIPE,
+	       "after the consumer closed: EPIPE");
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	if (!c)
+		die("open");
+	if (ushm_chan_close(p) < 0)
+		die("close");
+	tap_ok(t, ushm_chan_recv(c, buf, sizeof(buf), &ten) < 0 &&
+	       errno == EPIPE, "after the producer closed: EPIPE");
+	if (ushm_chan_close(c) < 0)
+		die("close");
+}
+
+int main(void)
+{
+	struct tap t = { 0, 0 };
+
+	sizes(&t, test_key(1));
+	zero_copy(&t, test_key(2));
+	headers(&t, test_key(3));
+	timeouts(&t, test_key(4));
+	producer_killed(&t, test_key(5));
+	consumer_killed(&t, test_key(6));
+	closed(&t, test_key(7));
+	return tap_done(&t);
+}
