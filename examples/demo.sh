@@ -26,3 +26,21 @@ ushm daemon status
 say "ushm rm -M 0x4d2 && ushm ls"
 ushm rm -M 0x4d2
 ushm ls
+
+# ---- wait/notify and channels (examples/wait_*.c, chan_*.c) ----
+say "wait_reader &            # sleeps in ushm_wait: no polling"
+"$BUILD/examples/wait_reader" 10 &
+wreader=$!
+say "wait_writer 'woken, not polled'"
+"$BUILD/examples/wait_writer" "woken, not polled"
+wait "$wreader"
+say "chan_consumer &  then  chan_producer 5     # a channel in a segment"
+mkfifo "$dir/consumer"
+"$BUILD/examples/chan_consumer" 10 >"$dir/consumer" &
+consumer=$!
+exec 3<"$dir/consumer"
+read -r line <&3 && echo "$line"
+"$BUILD/examples/chan_producer" 5
+cat <&3
+wait "$consumer"
+exec 3<&-
