@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/run.sh - runs build/bench/bench on a private daemon, keeps its
+# output and data in bench/results/, and plots them (PNG) with gnuplot,
+# which it installs from Debian's archive when missing.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+OUT=${BENCH_OUT:-$TOP/bench/results}
+mkdir -p "$OUT"
+
+if ! command -v gnuplot >/dev/null; then
+	echo "bench: installing gnuplot (Debian package gnuplot-nox)" >&2
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	if command -v apt-get >/dev/null; then
+		$sudo apt-get update -qq >/dev/null &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+			gnuplot-nox >/dev/null ||
+			echo "bench: could not install gnuplot; no plot" >&2
+	fi
+fi
+
+# A private daemon, as the tests use: nothing of the user's is touched.
+dir=$(mktemp -d "${TMPDIR:-/tmp}/ushm-bench.XXXXXX")
+export USHM_SOCKET=$dir/sock USHM_STATE_DIR=$dir/state
+export USHM_DAEMON=$BUILD/bin/ushmd
+cleanup() {
+	"$BUILD/bin/ushm" daemon stop >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+{
+	echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs:" \
+	     "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)," \
+	     "kernel $(uname -r)"
+	"$BUILD/bench/bench" "$OUT"
+} | tee "$OUT/bench.txt"
+
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "dir='$OUT'" "$TOP/bench/plot.gp"
+	echo "plot: $OUT/bench.png"
+fi
