@@ -739,7 +739,7 @@ static double tput_once(enum tmech m, size_t len, long n)
 
 static struct stat3 tput_bench(enum tmech m, size_t len)
 {
-	double v[3], est;
+	double v[REPS], est;
 	long n;
 	int rep;
 
@@ -750,9 +750,9 @@ static struct stat3 tput_bench(enum tmech m, size_t len)
 		n = 2000;
 	if (n > 20000000)
 		n = 20000000;
-	for (rep = 0; rep < 3; rep++)
+	for (rep = 0; rep < REPS; rep++)
 		v[rep] = tput_once(m, len, n);
-	return summarize(v, 3);
+	return summarize(v, REPS);
 }
 
 /* ---------------- main ---------------- */
