@@ -242,7 +242,8 @@ USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
  * returns its length.  Errors: EAGAIN/ETIMEDOUT, EINTR, EPIPE (empty and
  * every producer gone), EMSGSIZE (the message is longer than len: it
  * stays in the channel), EBADF (not the consumer's handle), EINVAL (a
- * peek is pending, bad timeout).
+ * peek is pending, bad timeout), EBADMSG (the ring holds a length that
+ * cannot be: something else wrote into the channel).
  */
 USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
 				const struct timespec *timeout);

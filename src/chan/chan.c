@@ -758,6 +758,16 @@ static const void *peek(struct ushm_chan *ch, size_t *len,
 	p = ring_of(lane_at(ch->h, ch->cur)) +
 	    (ch->views[ch->cur].head & ch->mask);
 	*len = *(uint32_t *)p;
+	/*
+	 * The memory is shared with other processes: a length that cannot
+	 * be (a stray write) must not send us reading past the ring.
+	 */
+	if (*len > ushm_chan_max_msg(ch) ||
+	    rec_bytes(*len) > ch->views[ch->cur].tail -
+			      ch->views[ch->cur].head) {
+		*err = EBADMSG;
+		return NULL;
+	}
 	ch->peeked = 1;
 	ch->peek_next = ch->views[ch->cur].head + rec_bytes(*len);
 	return p + REC_HDR;

@@ -172,6 +172,33 @@ static void headers(struct tap *t, key_t key)
 		die("rm");
 }
 
+/* A channel in private memory, with a length overwritten by a stray. */
+static void corrupt(struct tap *t)
+{
+	size_t size = ushm_chan_size(4096, 1);
+	struct ushm_chan *p, *c;
+	unsigned char *mem = aligned_alloc(64, size);
+	char buf[64];
+	ssize_t n;
+
+	if (!mem || ushm_chan_init(mem, size, 4096, 1) < 0)
+		die("init");
+	p = ushm_chan_open_at(mem, size, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open_at(mem, size, USHM_CHAN_CONSUMER);
+	if (!p || !c)
+		die("open_at");
+	if (ushm_chan_send(p, "abc", 3, &zero) < 0)
+		die("send");
+	/* The first record's length: header (256), lane (256), offset 0. */
+	memcpy(mem + 512, &(uint32_t){ 100000 }, 4);
+	n = ushm_chan_recv(c, buf, sizeof(buf), &zero);
+	tap_ok(t, n < 0 && errno == EBADMSG, "a length that cannot be: "
+	       "EBADMSG (%s)", n < 0 ? strerror(errno) : "received");
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+	free(mem);
+}
+
 /* Blocking calls keep to their deadline. */
 static void timeouts(struct tap *t, key_t key)
 {
@@ -361,6 +388,7 @@ int main(void)
 	sizes(&t, test_key(1));
 	zero_copy(&t, test_key(2));
 	headers(&t, test_key(3));
+	corrupt(&t);
 	timeouts(&t, test_key(4));
 	producer_killed(&t, test_key(5));
 	consumer_killed(&t, test_key(6));
