@@ -17,9 +17,13 @@
  * frees with one store of head.  Sleeping: the side that finds nothing to
  * do raises a `waiting` flag, checks again, and sleeps on a futex word
  * that the other side bumps only when it sees the flag.  The flag store
- * and the position store are sequentially consistent on both sides, so a
- * sleeper is never missed and nobody makes a system call while the other
- * side is awake.
+ * and the check, and the position store and the look at the flag, must
+ * each stay in order or a sleeper is missed.  The sleeper (slow path)
+ * pays for both: it calls membarrier(2), which fences every CPU running
+ * a registered process, so the fast path needs no fence at all.  Where
+ * membarrier is missing, the fast path uses a sequentially consistent
+ * store instead.  Nobody makes a system call while the other side is
+ * awake.
  */
 #define _GNU_SOURCE
 #include "ushm.h"
@@ -88,6 +92,7 @@ _Static_assert(sizeof(struct lane) == LANE_BYTES, "lane size");
 struct view {
 	uint64_t head;
 	uint64_t tail;  /* last tail read: data up to here is committed */
+	uint64_t pub;   /* head as last published to the producer */
 };
 
 struct ushm_chan {
@@ -98,6 +103,7 @@ struct ushm_chan {
 	int32_t pid;
 	uint64_t cap, mask;
 	unsigned int spin;      /* adaptive spin budget */
+	int light;              /* registered for membarrier: no fences */
 	/* producer */
 	struct lane *lane;
 	unsigned char *ring;
@@ -289,6 +295,8 @@ static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
 	ch->mask = ch->cap - 1;
 	ch->spin = SPIN_MIN * 4;
 	ch->reserved = SIZE_MAX;
+	/* Without membarrier, every publication pays a full fence. */
+	ch->light = ushm__membarrier_register() == 0;
 	if (role == USHM_CHAN_CONSUMER) {
 		r = claim(&h->consumer, ch->pid);
 		if (r < 0)
@@ -298,6 +306,7 @@ static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
 
 			ch->views[i].head = atomic_load(&l->head);
 			ch->views[i].tail = ch->views[i].head;
+			ch->views[i].pub = ch->views[i].head;
 		}
 		atomic_store(&h->cons_cpu, sched_getcpu());
 		atomic_store(&h->consumer_ever, 1);
@@ -368,10 +377,27 @@ USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role)
 	return ch;
 }
 
+/*
+ * Stores a position (tail or head) before the look at the peer's waiting
+ * flag that follows.  The two must not be reordered (see the top): with
+ * membarrier, the sleeper fences us and a compiler barrier is enough;
+ * without, a sequentially consistent store does it.
+ */
+static void publish_pos(_Atomic uint64_t *pos, uint64_t v, int light)
+{
+	if (light) {
+		atomic_store_explicit(pos, v, memory_order_release);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_store(pos, v);
+	}
+}
+
 /* Wakes a sleeping consumer, if one sleeps. */
 static void wake_consumer(struct chan_hdr *h, int force)
 {
-	if (force || atomic_load(&h->cons_waiting)) {
+	if (force || atomic_load_explicit(&h->cons_waiting,
+					  memory_order_relaxed)) {
 		if (!force && !atomic_exchange(&h->cons_waiting, 0))
 			return;
 		atomic_fetch_add(&h->data_seq, 1);
@@ -382,13 +408,16 @@ static void wake_consumer(struct chan_hdr *h, int force)
 
 static void wake_producer(struct lane *l, int force)
 {
-	if (force || atomic_load(&l->prod_waiting)) {
+	if (force || atomic_load_explicit(&l->prod_waiting,
+					  memory_order_relaxed)) {
 		if (!force && !atomic_exchange(&l->prod_waiting, 0))
 			return;
 		atomic_fetch_add(&l->space_seq, 1);
 		(void)ushm__wake(&l->space_seq, INT_MAX);
 	}
 }
+
+static void publish_all(struct ushm_chan *ch);
 
 USHM_API int ushm_chan_close(struct ushm_chan *ch)
 {
@@ -405,6 +434,10 @@ USHM_API int ushm_chan_close(struct ushm_chan *ch)
 		/* Inherited through fork: the place is the parent's. */
 	} else if (ch->role == USHM_CHAN_CONSUMER) {
 		int32_t me = ch->pid;
+
+		/* A later consumer starts where we stopped. */
+		if (!ch->peeked)
+			publish_all(ch);
 
 		if (atomic_compare_exchange_strong(&h->consumer, &me, 0))
 			for (i = 0; i < h->lanes; i++)
@@ -446,6 +479,7 @@ static int block(struct ushm_chan *ch, ready_fn ready, uint64_t arg,
 {
 	struct timespec slice;
 	unsigned int i;
+	long slice_ns;
 	int r, cpu;
 
 	if (nonblock)
@@ -469,13 +503,19 @@ static int block(struct ushm_chan *ch, ready_fn ready, uint64_t arg,
 		uint32_t s = atomic_load(seq);
 
 		atomic_store(waiting, 1);
+		/*
+		 * A peer that publishes without a fence is fenced now; if
+		 * that fails, a wake-up may be missed, so sleep in short
+		 * slices (the loop checks again after each).
+		 */
+		slice_ns = ushm__membarrier() == 0 ? SLICE_NS : 1000000L;
 		r = ready(ch, arg);
 		if (r) {
 			atomic_store(waiting, 0);
 			return r > 0 ? 0 : r;
 		}
 		ushm__now(&slice);
-		slice.tv_nsec += SLICE_NS;
+		slice.tv_nsec += slice_ns;
 		if (slice.tv_nsec >= 1000000000L) {
 			slice.tv_sec++;
 			slice.tv_nsec -= 1000000000L;
@@ -587,8 +627,7 @@ static void commit(struct ushm_chan *ch, size_t len)
 	*(uint32_t *)(ch->ring + off) = (uint32_t)len;
 	ch->tail = ch->wpos + rec_bytes(len);
 	ch->reserved = SIZE_MAX;
-	/* seq_cst: ordered before our look at cons_waiting (see top). */
-	atomic_store(&ch->lane->tail, ch->tail);
+	publish_pos(&ch->lane->tail, ch->tail, ch->light);
 	wake_consumer(ch->h, 0);
 }
 
@@ -742,6 +781,7 @@ static const void *peek(struct ushm_chan *ch, size_t *len,
 		return NULL;
 	}
 	if (!find(ch)) {
+		publish_all(ch);
 		r = ushm__deadline(timeout, &abs, &has);
 		if (r == 0 && (r = producers_closed(ch)) == 0)
 			r = block(ch, data_ready, 0, &ch->h->data_seq,
@@ -773,16 +813,40 @@ static const void *peek(struct ushm_chan *ch, size_t *len,
 	return p + REC_HDR;
 }
 
+/* Hands the space consumed in lane i back to its producer. */
+static void publish(struct ushm_chan *ch, unsigned int i)
+{
+	struct lane *l = lane_at(ch->h, i);
+
+	ch->views[i].pub = ch->views[i].head;
+	publish_pos(&l->head, ch->views[i].head, ch->light);
+	wake_producer(l, 0);
+}
+
+/* Before the consumer waits: every byte it consumed goes back. */
+static void publish_all(struct ushm_chan *ch)
+{
+	unsigned int i;
+
+	for (i = 0; i < ch->h->lanes; i++)
+		if (ch->views[i].pub != ch->views[i].head)
+			publish(ch, i);
+}
+
 static void release(struct ushm_chan *ch)
 {
 	unsigned int i = ch->cur;
-	struct lane *l = lane_at(ch->h, i);
 
 	ch->views[i].head = ch->peek_next;
 	ch->peeked = 0;
-	/* seq_cst: ordered before our look at prod_waiting. */
-	atomic_store(&l->head, ch->peek_next);
-	wake_producer(l, 0);
+	/*
+	 * Space goes back in batches of an eighth of the ring (and always
+	 * before the consumer waits): one shared store for many small
+	 * messages.  A producer that finds the ring full then still sees at
+	 * least 7/8 of it waiting for the consumer, which will publish.
+	 */
+	if (ch->views[i].head - ch->views[i].pub >= ch->cap / 8)
+		publish(ch, i);
 	/* Take turns, so that no producer starves the others. */
 	if (++ch->cur == ch->h->lanes)
 		ch->cur = 0;

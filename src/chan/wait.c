@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,6 +20,21 @@ static long futex(const volatile void *uaddr, int op, uint32_t val,
 		  const struct timespec *ts, uint32_t val3)
 {
 	return syscall(SYS_futex, uaddr, op, val, ts, NULL, val3);
+}
+
+int ushm__membarrier_register(void)
+{
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int ushm__membarrier(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 void ushm__now(struct timespec *ts)

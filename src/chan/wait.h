@@ -20,6 +20,16 @@ int ushm__wait_until(const ushm_atomic_u32 *word, uint32_t expected,
 /* Wakes up to count waiters; returns how many, or -errno. */
 int ushm__wake(ushm_atomic_u32 *word, int count);
 
+/*
+ * Asymmetric fences (membarrier(2), global expedited): a process that
+ * registered may order its stores and loads with a compiler barrier
+ * only, because a sleeper calls ushm__membarrier() between raising its
+ * flag and checking again, which puts a full fence on every CPU running
+ * a registered process.  Both return 0 or -errno.
+ */
+int ushm__membarrier_register(void);
+int ushm__membarrier(void);
+
 /* Now on CLOCK_MONOTONIC. */
 void ushm__now(struct timespec *ts);
 
