@@ -50,8 +50,12 @@
 #define MIN_CAP ((size_t)4096)
 #define MAX_CAP ((size_t)1 << 30)
 #define MAX_LANES 1024u
-/* Spin budget in pause instructions: about 10-50 us on current cores. */
-#define SPIN_MIN 64u
+/*
+ * Spin budget in pause instructions (a pause is 10 to 50 ns): it halves
+ * when spinning fails and doubles when it works, between a floor that
+ * still covers a peer that is merely busy (a few us) and about 0.5 ms.
+ */
+#define SPIN_MIN 1024u
 #define SPIN_MAX 16384u
 #define SLICE_NS (USHM_CHAN_LIVENESS_MS * 1000000L)
 
