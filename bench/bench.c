@@ -808,8 +808,8 @@ int main(int argc, char **argv)
 			char label[96];
 
 			tp[m][si] = tput_bench((enum tmech)m, sizes[si]);
-			snprintf(label, sizeof(label), "%s, %zu B", tmech_names[m],
-				 sizes[si]);
+			snprintf(label, sizeof(label), "%s, %zu B",
+				 tmech_names[m], sizes[si]);
 			row(label, "ns/msg", tp[m][si]);
 		}
 

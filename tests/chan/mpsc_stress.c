@@ -81,7 +81,7 @@ int main(void)
 		if (pids[i] < 0)
 			die("fork");
 		if (pids[i] == 0) {
-			/* The parent's handles: closing them frees only ours. */
+			/* The parent's handles: closing frees only ours. */
 			if (ushm_chan_close(c) < 0 || ushm_chan_close(idle) < 0)
 				_exit(5);
 			_exit(produce(key, (uint32_t)i, i % 2, fds[1]));
