@@ -164,6 +164,9 @@ USHM_API int ushm_wake(ushm_atomic_u32 *word, int count);
  *   left alive, after at least one producer had opened the channel;
  *   what dead producers committed is delivered first;
  * - a producer gets EPIPE when the consumer has closed or died.
+ * A consumer hands space back to producers in batches (an eighth of a
+ * ring, and whenever it waits or closes): a consumer that dies may have
+ * received up to that much that a consumer opened after it sees again.
  * A handle belongs to one thread at a time and is not inherited by fork.
  */
 #define USHM_CHAN_LIVENESS_MS 100
