@@ -348,6 +348,55 @@ static void consumer_killed(struct tap *t, key_t key)
 		die("close");
 }
 
+/* The place of a SIGKILLed consumer or producer can be taken over. */
+static void take_over(struct tap *t, key_t key)
+{
+	struct ushm_chan *c, *p;
+	int fds[2], role;
+	char b, buf[16];
+
+	if (ushm_chan_create(key, 4096, 1, 0600) < 0)
+		die("create");
+	for (role = USHM_CHAN_PRODUCER; role <= USHM_CHAN_CONSUMER; role++) {
+		const char *who = role == USHM_CHAN_CONSUMER ? "consumer" :
+							       "producer";
+		pid_t pid;
+
+		if (pipe(fds) < 0)
+			die("pipe");
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			if (!ushm_chan_open(key, (enum ushm_chan_role)role) ||
+			    write(fds[1], "x", 1) != 1)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		if (read(fds[0], &b, 1) != 1)
+			die("child");
+		tap_ok(t, !ushm_chan_open(key, (enum ushm_chan_role)role) &&
+		       errno == EBUSY, "%s held by a live process: EBUSY",
+		       who);
+		if (kill(pid, SIGKILL) < 0 || reap(pid) != 128 + SIGKILL)
+			die("kill");
+		(void)close(fds[0]);
+		(void)close(fds[1]);
+		c = ushm_chan_open(key, (enum ushm_chan_role)role);
+		tap_ok(t, c != NULL, "the killed %s's place taken over", who);
+		if (c && ushm_chan_close(c) < 0)
+			die("close");
+	}
+	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
+	tap_ok(t, p && c && ushm_chan_send(p, "on", 2, &zero) == 0 &&
+	       ushm_chan_recv(c, buf, sizeof(buf), &zero) == 2,
+	       "and the channel works on");
+	if (!p || !c || ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+}
+
 /* A consumer that closes: the producer's next send says EPIPE at once. */
 static void closed(struct tap *t, key_t key)
 {
@@ -393,5 +442,6 @@ int main(void)
 	producer_killed(&t, test_key(5));
 	consumer_killed(&t, test_key(6));
 	closed(&t, test_key(7));
+	take_over(&t, test_key(8));
 	return tap_done(&t);
 }
