@@ -49,7 +49,8 @@ struct client {
 				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
 	int fork_fd;            /* prepared for the child during fork */
-	char *fork_children;    /* this thread's children before the fork */
+	int fork_children_ok;   /* fork_children holds the list: */
+	char fork_children[8192]; /* this thread's children before fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
 };
@@ -430,54 +431,67 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 	return r == -EPIPE ? -ECONNREFUSED : r;
 }
 
-/* This thread's children, as /proc lists them (newest last), in a
- * malloc'd string, or NULL. */
-static char *thread_children(void)
+#define CHILDREN_MAX 8192
+
+/*
+ * This thread's children, as /proc lists them ("pid pid ...", newest
+ * last), into buf.  Returns 0, or -1 when the list cannot be read or does
+ * not fit (a thread with more than about a thousand children: then the
+ * child is not named, and names itself with HELLO).
+ */
+static int thread_children(char *buf, size_t len)
 {
-	char path[64], *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	char path[64];
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
 		 (long)gettid());
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Is pid a word of the list? */
+static int listed(const char *list, long pid)
+{
+	char *end;
+
+	for (const char *p = list; *p;) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v == pid)
+			return 1;
+		p = end;
 	}
-	fclose(f);
-	return buf;
+	return 0;
 }
 
 /* The child this fork made: the newest child now that was not one
  * before (0 when there is none: the fork failed). */
 static pid_t new_child(const char *before)
 {
-	char *now = thread_children(), *tok, *save;
+	char now[CHILDREN_MAX], *end;
 	long last = 0;
 
-	if (!now || !before) {
-		free(now);
+	if (thread_children(now, sizeof(now)) < 0)
 		return 0;
-	}
-	for (tok = strtok_r(now, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save))
-		last = strtol(tok, NULL, 10);
-	free(now);
-	if (last > 0) {
-		char *copy = strdup(before);
+	for (const char *p = now; *p; p = end) {
+		long v = strtol(p, &end, 10);
 
-		if (!copy)
-			return 0;
-		for (tok = strtok_r(copy, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save))
-			if (strtol(tok, NULL, 10) == last)
-				last = 0;
-		free(copy);
+		if (end == p)
+			break;
+		last = v;
 	}
-	return (pid_t)last;
+	return last > 0 && !listed(before, last) ? (pid_t)last : 0;
 }
 
 /*
@@ -507,7 +521,8 @@ static void before_fork(void)
 		return;
 	}
 	g.fork_fd = fd;
-	g.fork_children = thread_children();
+	g.fork_children_ok = thread_children(g.fork_children,
+					     sizeof(g.fork_children)) == 0;
 }
 
 static void after_fork_parent(void)
@@ -516,7 +531,7 @@ static void after_fork_parent(void)
 
 	if (g.fork_fd >= 0) {
 		/* Name the child: it may die before its own HELLO. */
-		child = new_child(g.fork_children);
+		child = g.fork_children_ok ? new_child(g.fork_children) : 0;
 		if (child > 0) {
 			struct ushm__req q;
 
@@ -530,8 +545,6 @@ static void after_fork_parent(void)
 		 * fork's mappings. */
 		close(g.fork_fd);
 	}
-	free(g.fork_children);
-	g.fork_children = NULL;
 	g.fork_fd = -1;
 	pthread_mutex_unlock(&g.lock);
 }
@@ -545,8 +558,6 @@ static void after_fork_child(void)
 	drop_connection();
 	g.fd = g.fork_fd;
 	g.fork_fd = -1;
-	/* Not freed: malloc is off limits here; it is the parent's. */
-	g.fork_children = NULL;
 	g.id.pid = getpid();
 	if (g.fd >= 0 && fstat(g.fd, &st) == 0) {
 		g.sock_ino = st.st_ino;

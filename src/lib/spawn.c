@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,47 @@ static int start_daemon_process(struct child_args *a)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EAGAIN;
 }
 
+/*
+ * Where the clone above is refused (valgrind cannot emulate a CLONE_VM
+ * child that is no thread), the daemon is started with posix_spawn as
+ * our child after all: the program may then see one SIGCHLD.
+ */
+static int start_daemon_plain(struct child_args *a)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int err;
+
+	err = posix_spawn_file_actions_init(&fa);
+	if (err)
+		return -err;
+	err = posix_spawn_file_actions_adddup2(&fa, a->readyfd, 3);
+	if (err == 0)
+		err = (a->search ? posix_spawnp : posix_spawn)(
+			&pid, a->path, &fa, NULL, a->argv, a->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err)
+		return -err;
+	/* It exits as soon as it has forked the daemon (ECHILD if the
+	 * program ignores SIGCHLD). */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* Waits up to ms for the daemon's ready byte: 0, or ECONNREFUSED. */
+static int wait_ready(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char c;
+	int n;
+
+	do
+		n = poll(&pfd, 1, ms);
+	while (n < 0 && errno == EINTR);
+	return (n == 1 && read(fd, &c, 1) == 1) ? 0 : ECONNREFUSED;
+}
+
 /* Runs ushmd and waits for its ready byte.  0 or -errno. */
 static int spawn_daemon(const char *socket_path)
 {
@@ -194,18 +236,26 @@ static int spawn_daemon(const char *socket_path)
 	a.envp = daemon_env();
 	a.readyfd = wfd;
 	err = a.envp ? -start_daemon_process(&a) : ENOMEM;
-	free(a.envp);
-	close(wfd);
 	if (err == 0) {
-		struct pollfd pfd = { p[0], POLLIN, 0 };
-		char c;
-		int n;
-
-		do
-			n = poll(&pfd, 1, READY_TIMEOUT_MS);
-		while (n < 0 && errno == EINTR);
-		err = (n == 1 && read(p[0], &c, 1) == 1) ? 0 : ECONNREFUSED;
+		/* Our copy closed, a daemon that fails reads as EOF. */
+		close(wfd);
+		wfd = -1;
+		err = wait_ready(p[0], READY_TIMEOUT_MS);
+	} else if (err != ENOMEM && wait_ready(p[0], 1000) != 0) {
+		/* The clone path reported failure and no daemon came up
+		 * (under valgrind it may start one all the same). */
+		err = -start_daemon_plain(&a);
+		if (err == 0) {
+			close(wfd);
+			wfd = -1;
+			err = wait_ready(p[0], READY_TIMEOUT_MS);
+		}
+	} else if (err != ENOMEM) {
+		err = 0;
 	}
+	if (wfd >= 0)
+		close(wfd);
+	free(a.envp);
 	close(p[0]);
 	if (err)
 		fprintf(stderr,

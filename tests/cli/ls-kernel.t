@@ -19,6 +19,9 @@ command -v ipcs >/dev/null && command -v ipcrm >/dev/null ||
 	skip_all "ipcs and ipcrm (util-linux) are needed"
 [ -x "$USHM" ] && [ -x "$TOOL" ] || skip_all "build ushm and shmtool first"
 ipcs -m >/dev/null 2>&1 || skip_all "ipcs -m does not work here"
+# It compares whole listings of the kernel table: nobody else may change
+# it meanwhile.
+kernel_lock_exclusive
 
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1

@@ -12,7 +12,9 @@ TOOL=$BUILD/tests/cli/shmtool
 command -v ipcs >/dev/null || skip_all "ipcs (util-linux) is needed"
 [ -x "$USHM" ] && [ -x "$TOOL" ] || skip_all "build ushm and shmtool first"
 ipcs -m >/dev/null 2>&1 || skip_all "ipcs -m does not work here"
-kernel_lock_shared
+# It compares whole listings of the kernel table: nobody else may
+# change it meanwhile.
+kernel_lock_exclusive
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ushm-views-kernel.XXXXXX") || exit 1
 # Keys 0x5cPPPP00 + n, where PPPP is our pid: ours alone.
