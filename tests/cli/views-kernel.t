@@ -26,7 +26,10 @@ HOLDER=
 cleanup() {
 	local id
 	[ -n "$HOLDER" ] && { kill "$HOLDER" 2>/dev/null; wait "$HOLDER"; }
-	for id in "${IDS[@]}"; do ipcrm -m "$id" 2>/dev/null; done
+	# mk runs in $(...) subshells: the ids are in a file, not in IDS.
+	for id in "${IDS[@]}" $(cat "$WORK/ids" 2>/dev/null); do
+		ipcrm -m "$id" 2>/dev/null
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -36,6 +39,7 @@ mk() {
 	id=$("$TOOL" -k get "$1" "$2" "$3") ||
 		skip_all "no System V shared memory in this kernel"
 	IDS+=("$id")
+	echo "$id" >>"$WORK/ids"
 	echo "$id"
 }
 
