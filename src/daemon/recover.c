@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "server.h"
+#include "../common/procmaps.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -54,7 +55,8 @@ int ushm__maps_each(struct ushm__server *srv, pid_t pid,
 			      uint64_t start, uint64_t end),
 		    void *arg)
 {
-	char path[64], line[4096];
+	struct ushm__vma v;
+	char path[64];
 	FILE *f;
 	int err = 0;
 
@@ -62,22 +64,14 @@ int ushm__maps_each(struct ushm__server *srv, pid_t pid,
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		unsigned long ino;
-		unsigned long long start, end;
+	while (ushm__vma_next(f, &v)) {
 		struct ushm__segment *s;
 
-		if (sscanf(line, "%llx-%llx %*4s %*x %x:%x %lu", &start, &end,
-			   &maj, &min, &ino) != 5 ||
-		    ino == 0)
+		if (v.ino == 0)
 			continue;
-		s = seg_by_inode(srv, maj, min, ino);
-		if (s && (err = fn(arg, s, start, end)) < 0)
+		s = seg_by_inode(srv, v.maj, v.min, v.ino);
+		if (s && (err = fn(arg, s, v.start, v.end)) < 0)
 			break;
-		/* A line longer than the buffer: skip its remainder. */
-		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
-			;
 	}
 	fclose(f);
 	return err;

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "client.h"
+#include "../common/procmaps.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,13 +25,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-struct vma {
-	uintptr_t start, end;
-	uint64_t off;
-	unsigned maj, min;
-	unsigned long ino;
-};
 
 int ushm__attach_intact(const struct ushm__attach *a)
 {
@@ -50,7 +44,7 @@ int ushm__attach_intact(const struct ushm__attach *a)
 
 /* The attachment of the table that vma v maps, or NULL. */
 static struct ushm__attach *owner(struct ushm__attach_table *t,
-				  const struct vma *v)
+				  const struct ushm__vma *v)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].ino == v->ino && major(t->v[i].dev) == v->maj &&
@@ -60,23 +54,17 @@ static struct ushm__attach *owner(struct ushm__attach_table *t,
 }
 
 /* Reads /proc/self/maps; returns the number of mappings, -errno. */
-static ssize_t read_maps(struct vma **out)
+static ssize_t read_maps(struct ushm__vma **out)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
-	struct vma *v = NULL;
+	struct ushm__vma *v = NULL, m;
 	size_t n = 0, cap = 0;
-	char line[4096];
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		struct vma m;
-
-		if (sscanf(line, "%lx-%lx %*4s %lx %x:%x %lu", &m.start,
-			   &m.end, &m.off, &m.maj, &m.min, &m.ino) != 6)
-			continue;
+	while (ushm__vma_next(f, &m)) {
 		if (n == cap) {
-			struct vma *nv;
+			struct ushm__vma *nv;
 
 			cap = cap ? 2 * cap : 64;
 			nv = realloc(v, cap * sizeof(*v));
@@ -88,8 +76,6 @@ static ssize_t read_maps(struct vma **out)
 			v = nv;
 		}
 		v[n++] = m;
-		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
-			;
 	}
 	fclose(f);
 	*out = v;
@@ -97,7 +83,8 @@ static ssize_t read_maps(struct vma **out)
 }
 
 /* Is v a fragment of a mapping that starts at addr? */
-static int starts_at(const struct vma *v, uintptr_t addr, uintptr_t page)
+static int starts_at(const struct ushm__vma *v, uintptr_t addr,
+		     uintptr_t page)
 {
 	return (v->start - addr) / page == v->off / page;
 }
@@ -107,7 +94,7 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	struct ushm__attach *seg = NULL;
-	struct vma *v, *first = NULL;
+	struct ushm__vma *v = NULL, *first = NULL;
 	ssize_t n = read_maps(&v);
 	int fragments = 0;
 	size_t i;
@@ -129,7 +116,8 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 	for (; i < (size_t)n && v[i].end - addr <= seg->len; i++)
 		if (v[i].ino == first->ino && v[i].maj == first->maj &&
 		    v[i].min == first->min && starts_at(&v[i], addr, page) &&
-		    munmap((void *)v[i].start, v[i].end - v[i].start) == 0)
+		    munmap((void *)(uintptr_t)v[i].start,
+			   v[i].end - v[i].start) == 0)
 			fragments++;
 	/* Which table entry to drop: the one shmat put here if there is
 	 * one, else another attachment of the same segment. */
