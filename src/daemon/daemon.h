@@ -90,16 +90,18 @@ struct ushm__registry {
 
 /* May cred access perm with the rwx bits in flag (any of the three
  * triples)?  0 or -EACCES.  uid 0 passes, like CAP_IPC_OWNER. */
-int ushm__perm_check(const struct ushm__cred *c, const struct ushm__seg_meta *m,
-		     int flag);
+int ushm__perm_check(const struct ushm__cred *c,
+		     const struct ushm__seg_meta *m, int flag);
 /* Is cred the owner or creator (or root)?  0 or -EPERM. */
-int ushm__perm_owner(const struct ushm__cred *c, const struct ushm__seg_meta *m);
+int ushm__perm_owner(const struct ushm__cred *c,
+		     const struct ushm__seg_meta *m);
 /* Is gid cred's effective or a supplementary group? */
 int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
 
 /* ---- registry.c: the table, ids, keys, limits ---- */
 
-void ushm__registry_init(struct ushm__registry *r, const struct ushm__limits *lim,
+void ushm__registry_init(struct ushm__registry *r,
+			 const struct ushm__limits *lim,
 			 struct ushm__store *store);
 void ushm__registry_free(struct ushm__registry *r);
 int ushm__id_index(int id);
@@ -153,6 +155,9 @@ int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
 		 int cmd, const struct ushm__wire_set *set, uint64_t memlock,
 		 int64_t now, struct ushm__ctl_out *out);
 void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w);
+/* Reads the number in a file such as /proc/sys/kernel/shmmax into *v.
+ * Returns 1, or 0 when there is none. */
+int ushm__read_ull(const char *path, unsigned long long *v);
 
 /* ---- store.c: files in the state directory ---- */
 

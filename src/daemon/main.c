@@ -158,16 +158,9 @@ static uint64_t kernel_limit(const char *name, uint64_t dflt)
 {
 	char path[64];
 	unsigned long long v;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	f = fopen(path, "re");
-	if (!f)
-		return dflt;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = dflt;
-	fclose(f);
-	return v;
+	return ushm__read_ull(path, &v) ? v : dflt;
 }
 
 static int parse_args(struct options *o, int argc, char **argv)

@@ -49,7 +49,7 @@ static int hugetlb_fits(uint64_t size)
 	return (size + page - 1) / page <= meminfo("HugePages_Free");
 }
 
-static int read_ull(const char *path, unsigned long long *v)
+int ushm__read_ull(const char *path, unsigned long long *v)
 {
 	FILE *f = fopen(path, "re");
 	int ok;
@@ -74,7 +74,7 @@ static int memory_fits(uint64_t size, int shmflg)
 	unsigned long long mode = 0, limit, committed;
 	uint64_t kb = size / 1024 + (size % 1024 != 0);
 
-	read_ull("/proc/sys/vm/overcommit_memory", &mode);
+	ushm__read_ull("/proc/sys/vm/overcommit_memory", &mode);
 	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
 		return 1;
 	if (mode == 2) {

@@ -23,8 +23,8 @@ int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
  * the creator, the group triple to members of the owner's or creator's
  * group, the other triple to everyone else.  Returns 0 or -EACCES.
  */
-int ushm__perm_check(const struct ushm__cred *c, const struct ushm__seg_meta *m,
-		     int flag)
+int ushm__perm_check(const struct ushm__cred *c,
+		     const struct ushm__seg_meta *m, int flag)
 {
 	int requested = ((flag >> 6) | (flag >> 3) | flag) & 07;
 	int granted = (int)m->mode;
@@ -40,7 +40,8 @@ int ushm__perm_check(const struct ushm__cred *c, const struct ushm__seg_meta *m,
 }
 
 /* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK need this. */
-int ushm__perm_owner(const struct ushm__cred *c, const struct ushm__seg_meta *m)
+int ushm__perm_owner(const struct ushm__cred *c,
+		     const struct ushm__seg_meta *m)
 {
 	if (c->uid == 0 || c->uid == m->uid || c->uid == m->cuid)
 		return 0;

@@ -16,7 +16,8 @@
 #include <sys/ipc.h>
 #include <unistd.h>
 
-void ushm__registry_init(struct ushm__registry *r, const struct ushm__limits *lim,
+void ushm__registry_init(struct ushm__registry *r,
+			 const struct ushm__limits *lim,
 			 struct ushm__store *store)
 {
 	memset(r, 0, sizeof(*r));
