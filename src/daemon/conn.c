@@ -241,7 +241,7 @@ static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 /* The client could not map what AT gave it: uncount it, and put atime
  * and lpid back unless someone changed them since. */
 static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
-			 const struct ushm__cred *cr, int id)
+			 int id)
 {
 	struct ushm__segment *s = ushm__registry_find_id(&srv->reg, id);
 
@@ -253,7 +253,6 @@ static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
 		s->m.atime = c->undo.atime;
 		s->m.lpid = c->undo.lpid;
 	}
-	(void)cr;
 	if (!ushm__registry_reap(&srv->reg, s))
 		ushm__registry_save(&srv->reg, s);
 	return 0;
@@ -508,7 +507,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		res = serve_at(srv, c, cr, q, &rep, &fd);
 		break;
 	case USHM__OP_AT_UNDO:
-		res = serve_at_undo(srv, c, cr, q->id);
+		res = serve_at_undo(srv, c, q->id);
 		break;
 	case USHM__OP_DT:
 		res = serve_dt(srv, c, cr, q->id, q->count);

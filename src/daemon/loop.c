@@ -54,6 +54,16 @@ static void read_signals(struct ushm__server *srv)
 	}
 }
 
+/* A client leaves (hang-up, or its process exited): its last requests
+ * are served first, then what it held is detached. */
+static void depart(struct ushm__server *srv, struct ushm__conn *c)
+{
+	if (c->dead)
+		return;
+	ushm__conn_serve(srv, c);
+	ushm__conn_close(srv, c);
+}
+
 static int is_hangup(const struct epoll_event *ev)
 {
 	return ev->events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
@@ -78,25 +88,14 @@ int ushm__server_run(struct ushm__server *srv)
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
-			if (it->type == ITEM_CONN && is_hangup(&ev[i])) {
-				struct ushm__conn *c = (void *)it;
-
-				ushm__conn_serve(srv, c);
-				ushm__conn_close(srv, c);
-			} else if (it->type == ITEM_CONN_EXIT) {
-				/* Its process exited; its last requests (a
-				 * HELLO, say) are still served first. */
-				struct ushm__conn *c = ushm__conn_of_exit(it);
-
-				if (!c->dead) {
-					ushm__conn_serve(srv, c);
-					ushm__conn_close(srv, c);
-				}
-			} else if (it->type == ITEM_ORPHAN) {
+			if (it->type == ITEM_CONN && is_hangup(&ev[i]))
+				depart(srv, (void *)it);
+			else if (it->type == ITEM_CONN_EXIT) /* its process */
+				depart(srv, ushm__conn_of_exit(it));
+			else if (it->type == ITEM_ORPHAN)
 				ushm__orphan_exit(srv, (void *)it);
-			} else if (it->type == ITEM_SIGNAL) {
+			else if (it->type == ITEM_SIGNAL)
 				read_signals(srv);
-			}
 		}
 		/* Pass 2: requests and new clients. */
 		for (int i = 0; i < n && !srv->stopping; i++) {
