@@ -174,12 +174,11 @@ on_alarm(int sig)
  * own segments (bit 30 is our tag).  Numbers 0..255 per program.  A key
  * left behind by a crashed earlier process with our pid is removed.
  */
+/* Registers key as this program's (removed at exit) and clears a
+ * leftover of an earlier run; returns it. */
 static key_t
-conf_key(int n)
+conf_claim(key_t key)
 {
-	key_t key = (key_t)(0x40000000u | ((unsigned)conf_parent << 8) |
-			    (unsigned)(n & 0xff));
-
 	for (int i = 0; i < conf_nkeys; i++)
 		if (conf_keys[i] == key)
 			return key;
@@ -193,23 +192,22 @@ conf_key(int n)
 	return key;
 }
 
+static key_t
+conf_key(int n)
+{
+	key_t key = (key_t)(0x40000000u | ((unsigned)conf_parent << 8) |
+			    (unsigned)(n & 0xff));
+
+	return conf_claim(key);
+}
+
 /* The same key with the sign bit set: a negative key_t. */
 static key_t
 conf_negkey(int n)
 {
 	key_t key = (key_t)((unsigned)conf_key(n) | 0x80000000u);
 
-	for (int i = 0; i < conf_nkeys; i++)
-		if (conf_keys[i] == key)
-			return key;
-	if (conf_nkeys == CONF_MAX_KEYS)
-		die("too many keys");
-	conf_keys[conf_nkeys++] = key;
-	int id = shmget(key, 0, 0);
-
-	if (id >= 0)
-		shmctl(id, IPC_RMID, NULL);
-	return key;
+	return conf_claim(key);
 }
 
 static void
@@ -356,6 +354,42 @@ become_nobody(void)
 			ename(errno));
 		_exit(99);
 	}
+}
+
+/* For a child that touches memory it may not: reports the fault and
+ * exits. */
+static void
+conf_segv_handler(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	printf("child: caught %s, code %s\n", sigabbrev_np(sig),
+	       si->si_code == SEGV_ACCERR	 ? "SEGV_ACCERR"
+	       : si->si_code == SEGV_MAPERR ? "SEGV_MAPERR"
+					    : "other");
+	fflush(stdout);
+	_exit(0);
+}
+
+/* Create, attach, write, stat, detach and remove: 1 if all worked. */
+static int
+conf_round_trip(void)
+{
+	int id = shmget(IPC_PRIVATE, (size_t)sysconf(_SC_PAGESIZE),
+			IPC_CREAT | 0600), ok;
+	struct shmid_ds ds;
+	char *p;
+
+	if (id < 0)
+		return 0;
+	track(id);
+	p = shmat(id, NULL, 0);
+	ok = p != (void *)-1;
+	if (ok) {
+		p[0] = 1;
+		ok = shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1 &&
+		     shmdt(p) == 0;
+	}
+	return shmctl(id, IPC_RMID, NULL) == 0 && ok;
 }
 
 #endif

@@ -18,18 +18,6 @@ at(int id, int flg)
 	return p;
 }
 
-static void
-segv_handler(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	printf("child: caught %s, code %s\n", sigabbrev_np(sig),
-	       si->si_code == SEGV_ACCERR	 ? "SEGV_ACCERR"
-	       : si->si_code == SEGV_MAPERR ? "SEGV_MAPERR"
-					    : "other");
-	fflush(stdout);
-	_exit(0);
-}
-
 /* Reads p in a child: is it still mapped? */
 static void
 try_read(const char *p)
@@ -40,7 +28,7 @@ try_read(const char *p)
 		struct sigaction sa;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = segv_handler;
+		sa.sa_sigaction = conf_segv_handler;
 		sa.sa_flags = SA_SIGINFO;
 		if (sigaction(SIGSEGV, &sa, NULL) != 0 ||
 		    sigaction(SIGBUS, &sa, NULL) != 0)

@@ -23,27 +23,6 @@ lowest_fd(void)
 	return fd;
 }
 
-/* Create, attach, write, stat, detach and remove: 1 if all worked. */
-static int
-round_trip(void)
-{
-	int id = shmget(IPC_PRIVATE, page, IPC_CREAT | 0600), ok;
-	struct shmid_ds ds;
-	char *p;
-
-	if (id < 0)
-		return 0;
-	track(id);
-	p = shmat(id, NULL, 0);
-	ok = p != (void *)-1;
-	if (ok) {
-		p[0] = 1;
-		ok = shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1 &&
-		     shmdt(p) == 0;
-	}
-	return shmctl(id, IPC_RMID, NULL) == 0 && ok;
-}
-
 /* The calls leave the descriptor table as it was. */
 static void
 no_descriptors(void)
@@ -85,7 +64,7 @@ close_all(void)
 		say("child: shmdt(inherited): %s", R(shmdt(p)));
 		say("child: nattch now %lu", (unsigned long)nattch(id));
 		say("child: create/attach/detach/remove: %s",
-		    yesno(round_trip()));
+		    yesno(conf_round_trip()));
 		_exit(0);
 	}
 	say("child: %s", wstatus(xwait(pid)));
@@ -117,7 +96,7 @@ overwrite_all(void)
 		say("child, fds 3..63 are a file: attach %s",
 		    RP(shmat(id, NULL, 0)));
 		say("child: create/attach/detach/remove: %s",
-		    yesno(round_trip()));
+		    yesno(conf_round_trip()));
 		say("child: IPC_STAT: %s",
 		    R(shmctl(id, IPC_STAT, &(struct shmid_ds){ 0 })));
 		_exit(0);
@@ -158,7 +137,7 @@ no_free_fds(void)
 			say("no free fd: shmdt: %s", R(shmdt(p)));
 		}
 		say("no free fd: create/attach/detach/remove: %s",
-		    yesno(round_trip()));
+		    yesno(conf_round_trip()));
 		_exit(0);
 	}
 	say("child: %s", wstatus(xwait(pid)));
@@ -181,7 +160,7 @@ no_environment(void)
 		say("child, environment cleared: shmget(key): %s, same: %s",
 		    R(cid), yesno(cid == id));
 		say("child: create/attach/detach/remove: %s",
-		    yesno(round_trip()));
+		    yesno(conf_round_trip()));
 		_exit(0);
 	}
 	say("child: %s", wstatus(xwait(pid)));

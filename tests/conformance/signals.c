@@ -7,7 +7,6 @@
 
 #include <time.h>
 
-static size_t page;
 static volatile sig_atomic_t ticks, chld;
 
 static void
@@ -54,23 +53,6 @@ disposition(int sig)
 	return "handled";
 }
 
-/* A few calls of every kind; 1 if all worked. */
-static int
-some_calls(void)
-{
-	int id = shmget(IPC_PRIVATE, page, IPC_CREAT | 0600), ok;
-	struct shmid_ds ds;
-	char *p;
-
-	if (id < 0)
-		return 0;
-	track(id);
-	p = shmat(id, NULL, 0);
-	ok = p != (void *)-1 && shmctl(id, IPC_STAT, &ds) == 0 &&
-	     shmdt(p) == 0;
-	return shmctl(id, IPC_RMID, NULL) == 0 && ok;
-}
-
 /* The very first calls of the process, and what they leave behind. */
 static void
 side_effects(void)
@@ -85,7 +67,7 @@ side_effects(void)
 	sa.sa_handler = on_chld;
 	if (sigaction(SIGCHLD, &sa, NULL) != 0)
 		die("sigaction");
-	say("first calls of the process: %s", yesno(some_calls()));
+	say("first calls of the process: %s", yesno(conf_round_trip()));
 	say("waitpid(-1, WNOHANG): %s", R(waitpid(-1, &st, WNOHANG)));
 	say("threads: %d", threads_now());
 	say("SIGCHLD received: %d", chld);
@@ -115,7 +97,7 @@ blocked(void)
 	sigfillset(&all);
 	if (sigprocmask(SIG_BLOCK, &all, &old) != 0)
 		die("sigprocmask");
-	say("every signal blocked: calls work: %s", yesno(some_calls()));
+	say("every signal blocked: calls work: %s", yesno(conf_round_trip()));
 	if (sigprocmask(SIG_SETMASK, &old, NULL) != 0)
 		die("sigprocmask");
 }
@@ -146,7 +128,7 @@ interrupted(void)
 		die("timer_settime");
 	/* Until enough signals have landed (or many rounds). */
 	while ((ticks < 200 || rounds < 200) && rounds < 20000) {
-		failures += !some_calls();
+		failures += !conf_round_trip();
 		rounds++;
 	}
 	memset(&its, 0, sizeof(its));
@@ -164,7 +146,6 @@ main(void)
 {
 	/* Nothing before the first shm call but what conf_init needs. */
 	conf_init();
-	page = (size_t)sysconf(_SC_PAGESIZE);
 	side_effects();
 	blocked();
 	interrupted();
