@@ -22,9 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Requests served per connection per loop pass, so that a client that
- * floods cannot starve the others. */
-#define SERVE_BATCH 32
 
 void ushm__conn_accept(struct ushm__server *srv)
 {
@@ -625,14 +622,15 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 	}
 }
 
-void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c)
+void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
+		      int max)
 {
 	union {
 		struct ushm__req req;
 		char buf[USHM__MSG_MAX];
 	} m;
 
-	for (int i = 0; i < SERVE_BATCH && !c->dead; i++) {
+	for (int i = 0; i < max && !c->dead; i++) {
 		struct ushm__cred cr;
 		struct ucred uc;
 		int gone;

@@ -6,7 +6,9 @@
  * waitpid() returns: the child's exit closed its connection before the
  * parent was woken, so that hang-up is already pending when the parent's
  * next request arrives, and epoll reports it in the same pass or an
- * earlier one (its ready-list entry precedes the request's).
+ * earlier one (its ready-list entry precedes the request's).  For the
+ * same reason a pass serves one request per client: a second one read
+ * in the same pass may have been sent after a hang-up this pass lacks.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -20,6 +22,9 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 64
+/* What a departing client may still have queued (its child's HELLO and
+ * its parent's FORKED, a last request): served before it goes. */
+#define DEPART_DRAIN 32
 
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		   uint32_t events)
@@ -60,7 +65,7 @@ static void depart(struct ushm__server *srv, struct ushm__conn *c)
 {
 	if (c->dead)
 		return;
-	ushm__conn_serve(srv, c);
+	ushm__conn_serve(srv, c, DEPART_DRAIN);
 	ushm__conn_close(srv, c);
 }
 
@@ -104,8 +109,15 @@ int ushm__server_run(struct ushm__server *srv)
 			if (it->type == ITEM_CONN) {
 				struct ushm__conn *c = (void *)it;
 
+				/* One request per pass: the next one may
+				 * have been sent after a departure that
+				 * only the next epoll_wait reports (a
+				 * child's exit, then its parent's
+				 * IPC_STAT); level-triggered epoll
+				 * brings the rest back.  It is fair to
+				 * the other clients as well. */
 				if (!c->dead)
-					ushm__conn_serve(srv, c);
+					ushm__conn_serve(srv, c, 1);
 			} else if (it->type == ITEM_LISTEN) {
 				ushm__conn_accept(srv);
 			}

@@ -113,8 +113,9 @@ int ushm__holds_elsewhere(struct ushm__server *srv,
 void ushm__conn_accept(struct ushm__server *srv);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
-/* Reads and serves the requests queued on c (at most a batch). */
-void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c);
+/* Reads and serves at most max of the requests queued on c. */
+void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
+		      int max);
 /* Detaches what c holds and closes it; freed by ushm__conn_reap. */
 void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c);
 void ushm__conn_reap(struct ushm__server *srv);
