@@ -146,9 +146,13 @@ TESTS := $(UNIT_BINS) $(sort $(wildcard tests/*.t tests/*/*.t))
 PROVE ?= prove
 PROVE_FLAGS ?= -j2
 
+# The tests' scratch files go under build/tmp, not /tmp: a machine that
+# cleans /tmp while the suite runs (systemd-tmpfiles at boot) must not
+# pull files from under a running test.
 check: test-bins
-	TOP=$(CURDIR) BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(PROVE_FLAGS) \
-		--exec '' $(TESTS)
+	@mkdir -p $(BUILD)/tmp
+	TOP=$(CURDIR) BUILD=$(CURDIR)/$(BUILD) TMPDIR=$(CURDIR)/$(BUILD)/tmp \
+		$(PROVE) $(PROVE_FLAGS) --exec '' $(TESTS)
 
 demo: all $(EXAMPLE_BINS)
 	@BUILD=$(CURDIR)/$(BUILD) examples/demo.sh

@@ -76,7 +76,12 @@ done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" = 0 ]; }
 # The kernel's SysV table is one for the whole machine.  Tests that put
 # segments in it hold this lock shared; a test that fills it (SHMMNI)
 # holds it exclusively, so that parallel tests never see it full.
-KERNEL_LOCK=${TMPDIR:-/tmp}/ushm-tests-kernel.lock
+# It lives in /dev/shm when it can: nothing cleans that tmpfs behind our
+# back, and every run on the machine (not only this one) must see it.
+KERNEL_LOCK_DIR=/dev/shm
+[ -d "$KERNEL_LOCK_DIR" ] && [ -w "$KERNEL_LOCK_DIR" ] ||
+	KERNEL_LOCK_DIR=${TMPDIR:-/tmp}
+KERNEL_LOCK=${USHM_TEST_KERNEL_LOCK:-$KERNEL_LOCK_DIR/ushm-tests-kernel.lock}
 kernel_lock_shared() { exec 9>>"$KERNEL_LOCK" && flock -s 9; }
 kernel_lock_exclusive() { exec 9>>"$KERNEL_LOCK" && flock -x 9; }
 
