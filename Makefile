@@ -103,6 +103,8 @@ $(USHM_RUN): src/tools/ushm-run.c
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ $<
 
 # ---- parts with a fragment of their own ----
+# A fragment adds to CHECK_BINS what make check must build first.
+CHECK_BINS :=
 -include src/tools/ushm.mk
 -include src/chan/chan.mk
 -include bench/bench.mk
@@ -125,6 +127,8 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(OBJ)/daemon/proto/proto.o
 
 -include tests/conformance/conformance.mk
+-include fuzz/fuzz.mk
+-include tests/quality/quality.mk
 
 # The tutorial's two programs, compiled unmodified when a C++ compiler
 # and the reference copy are present (tests/seeds.t otherwise uses the
@@ -140,7 +144,7 @@ $(BUILD)/examples/%: examples/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test-bins: all $(UNIT_BINS) $(TESTPROG_BINS) $(CONFORMANCE_BINS) \
-	   $(SEED_BINS) $(EXAMPLE_BINS) $(USHM_CLI)
+	   $(SEED_BINS) $(EXAMPLE_BINS) $(USHM_CLI) $(CHECK_BINS)
 
 TESTS := $(UNIT_BINS) $(sort $(wildcard tests/*.t tests/*/*.t))
 PROVE ?= prove
