@@ -23,6 +23,40 @@
 #include <unistd.h>
 
 
+/*
+ * Turns a new connection away: the client reads err (USHM__REP_REFUSED)
+ * as the answer to its request, instead of a hang-up that it would take
+ * for a dead daemon.  The same refusal of the same user is logged at most
+ * once a second: a client that keeps retrying must not flood the log.
+ */
+static void refuse(struct ushm__server *srv, int fd, int err, uid_t uid,
+		   const char *why)
+{
+	struct ushm__rep rep;
+
+	memset(&rep, 0, sizeof(rep));
+	ushm__hdr_init(&rep.hdr, USHM__REP_REFUSED, sizeof(rep), 0);
+	rep.result = err;
+	/* Best effort: a fresh socket's queue is empty, and a client gone
+	 * already needs no answer. */
+	(void)send(fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	srv->refused++;
+	if (ushm__log_limit_pass(&srv->refused_logged, uid, why))
+		ushm__log(USHM__LOG_WARN, "uid %ld: connection refused: %s",
+			  (long)uid, why);
+}
+
+/* Live connections of uid. */
+static uint64_t conns_of(const struct ushm__server *srv, uid_t uid)
+{
+	uint64_t n = 0;
+
+	for (const struct ushm__conn *c = srv->conns; c; c = c->next)
+		n += !c->dead && c->peer_uid == uid;
+	return n;
+}
+
 void ushm__conn_accept(struct ushm__server *srv)
 {
 	for (;;) {
@@ -40,18 +74,19 @@ void ushm__conn_accept(struct ushm__server *srv)
 				continue;
 			if ((errno == EMFILE || errno == ENFILE) &&
 			    srv->reserve_fd >= 0) {
-				/* Out of descriptors: refuse this client
-				 * rather than spin on a readable listener. */
+				/* Out of descriptors: the reserve makes room
+				 * to answer this client, rather than spin on
+				 * a readable listener. */
 				close(srv->reserve_fd);
 				fd = accept4(srv->listen_fd, NULL, NULL,
 					     SOCK_CLOEXEC);
 				if (fd >= 0)
-					close(fd);
+					refuse(srv, fd, -ENOMEM, (uid_t)-1,
+					       "the daemon is out of "
+					       "descriptors (raise its "
+					       "RLIMIT_NOFILE)");
 				srv->reserve_fd = open("/dev/null",
 						       O_RDONLY | O_CLOEXEC);
-				ushm__log(USHM__LOG_WARN,
-					  "out of descriptors: refused a "
-					  "connection");
 				continue;
 			}
 			return; /* EAGAIN, or an error for the next pass */
@@ -62,9 +97,22 @@ void ushm__conn_accept(struct ushm__server *srv)
 			close(fd);
 			continue;
 		}
+		if (srv->fd_ceiling > 0 && fd >= srv->fd_ceiling) {
+			refuse(srv, fd, -ENOMEM, uc.uid,
+			       "the daemon is low on descriptors (raise its "
+			       "RLIMIT_NOFILE)");
+			continue;
+		}
+		if (srv->max_conns_per_uid &&
+		    ushm__quota_applies(&srv->reg.lim, uc.uid) &&
+		    conns_of(srv, uc.uid) >= srv->max_conns_per_uid) {
+			refuse(srv, fd, -ENOMEM, uc.uid,
+			       "max_conns_per_uid reached");
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			refuse(srv, fd, -ENOMEM, uc.uid, "out of memory");
 			continue;
 		}
 		c->item.type = ITEM_CONN;
@@ -82,8 +130,9 @@ void ushm__conn_accept(struct ushm__server *srv)
 		}
 		if (ushm__loop_add(srv, fd, &c->item, EPOLLIN | EPOLLRDHUP) <
 		    0) {
-			close(fd);
 			free(c);
+			refuse(srv, fd, -ENOMEM, uc.uid,
+			       "epoll_ctl failed (max_user_watches?)");
 			continue;
 		}
 		c->next = srv->conns;

@@ -35,12 +35,22 @@ struct ushm__cred {
 	gid_t groups[USHM__NGROUPS_MAX];
 };
 
-/* The limits Linux keeps in /proc/sys/kernel/shm*. */
+/* The limits Linux keeps in /proc/sys/kernel/shm*, and ushm's own
+ * per-user quotas, which protect the users of a system-wide daemon from
+ * each other (0: none).  A quota charges a segment to its creator (cuid,
+ * which IPC_SET cannot change) and spares root and the daemon's own user
+ * (the only user of a per-user daemon). */
 struct ushm__limits {
 	uint64_t shmmax; /* bytes in one segment */
 	uint64_t shmall; /* pages in all segments */
 	uint64_t shmmni; /* segments */
+	uint64_t quota_segments; /* segments one user may create */
+	uint64_t quota_bytes;    /* bytes (in whole pages) one user's hold */
+	uid_t owner_uid;         /* the daemon's own user */
 };
+
+/* Segment flags kept in the metadata. */
+#define USHM__SEGF_NORESERVE 1u /* made with SHM_NORESERVE */
 
 /* What is persisted of a segment: its shmid_ds minus nattch, which is
  * derived from the live attachments. */
@@ -73,6 +83,14 @@ struct ushm__segment {
 
 struct ushm__store;
 
+/* The refusal logged last: a client that keeps retrying must not flood
+ * the log (see ushm__log_limit_pass). */
+struct ushm__log_limit {
+	int64_t when;
+	uid_t uid;
+	const char *what;
+};
+
 struct ushm__registry {
 	struct ushm__segment *slot[USHM__IPCMNI];
 	int in_use;
@@ -84,6 +102,7 @@ struct ushm__registry {
 	struct ushm__memlock *memlock; /* one entry per user with locks */
 	size_t nmemlock;
 	struct ushm__store *store; /* NULL: in memory only (unit tests) */
+	struct ushm__log_limit quota_logged;
 };
 
 /* ---- perm.c: Linux's ipcperms and owner checks ---- */
@@ -120,6 +139,8 @@ int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
 /* Persists s's metadata (after any change). */
 void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
+/* Do the per-user quotas apply to uid? */
+int ushm__quota_applies(const struct ushm__limits *lim, uid_t uid);
 /* Pages a segment of size bytes occupies. */
 uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size);
 /* Counts n attachments more, or fewer, made by pid at now (atime or
@@ -196,5 +217,9 @@ void ushm__log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 int64_t ushm__now(void);
+/* Should refusal what of uid be logged now?  The same one is, at most
+ * once a second. */
+int ushm__log_limit_pass(struct ushm__log_limit *l, uid_t uid,
+			 const char *what);
 
 #endif /* USHM_DAEMON_H */

@@ -59,3 +59,16 @@ int64_t ushm__now(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec;
 }
+
+int ushm__log_limit_pass(struct ushm__log_limit *l, uid_t uid,
+			 const char *what)
+{
+	int64_t now = ushm__now();
+
+	if (now - l->when < 1 && l->uid == uid && l->what == what)
+		return 0;
+	l->when = now;
+	l->uid = uid;
+	l->what = what;
+	return 1;
+}

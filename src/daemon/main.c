@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,13 @@ struct options {
 	int log_level;
 	int socket_mode;
 	struct ushm__limits lim;
+	uint64_t max_conns_per_uid;
 };
+
+/* A quota not set: half of the matching machine-wide limit, so that no
+ * single user can take everything from the others. */
+#define QUOTA_DEFAULT UINT64_MAX
+#define CONNS_PER_UID_DEFAULT 1024
 
 static void usage(FILE *f)
 {
@@ -58,12 +65,21 @@ static void usage(FILE *f)
 		"                         $USHM_SOCKET is set, else a per-user directory)\n"
 		"  -c, --config FILE      read settings from FILE (lines: name = value;\n"
 		"                         names: shmmax, shmall, shmmni, socket_mode,\n"
-		"                         log_level)\n"
+		"                         log_level, quota_segments, quota_bytes,\n"
+		"                         max_conns_per_uid)\n"
 		"      --shmmax BYTES     largest segment (default: the kernel's)\n"
 		"      --shmall PAGES     pages in all segments (default: the kernel's)\n"
 		"      --shmmni COUNT     most segments (default: the kernel's)\n"
 		"      --socket-mode MODE permissions of the socket (default 0666 for\n"
 		"                         root, which serves every user, else 0600)\n"
+		"Per-user limits, for a daemon that serves several users (root and\n"
+		"the daemon's own user are exempt; 0 means no limit):\n"
+		"      --quota-segments N segments one user may create (default:\n"
+		"                         half of shmmni)\n"
+		"      --quota-bytes BYTES  bytes one user's segments may hold\n"
+		"                         (default: half of shmall)\n"
+		"      --max-conns-per-uid N  connections one user may hold open\n"
+		"                         (default 1024)\n"
 		"  -f, --foreground       stay in the foreground, log to stderr\n"
 		"      --daemonize        detach; log to DIR/ushmd.log\n"
 		"      --ready-fd FD      write one byte to FD once accepting clients\n"
@@ -116,6 +132,12 @@ static int apply(struct options *o, const char *name, const char *val)
 		o->lim.shmmni = v;
 	else if (strcmp(name, "socket_mode") == 0 && v <= 0777)
 		o->socket_mode = (int)v;
+	else if (strcmp(name, "quota_segments") == 0)
+		o->lim.quota_segments = v;
+	else if (strcmp(name, "quota_bytes") == 0)
+		o->lim.quota_bytes = v;
+	else if (strcmp(name, "max_conns_per_uid") == 0)
+		o->max_conns_per_uid = v;
 	else
 		return -EINVAL;
 	return 0;
@@ -166,7 +188,7 @@ static uint64_t kernel_limit(const char *name, uint64_t dflt)
 static int parse_args(struct options *o, int argc, char **argv)
 {
 	enum { O_SHMMAX = 256, O_SHMALL, O_SHMMNI, O_SOCKMODE, O_DAEMONIZE,
-	       O_READY };
+	       O_READY, O_QUOTA_SEGS, O_QUOTA_BYTES, O_CONNS };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "state", required_argument, NULL, 'd' },
@@ -175,6 +197,9 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{ "shmall", required_argument, NULL, O_SHMALL },
 		{ "shmmni", required_argument, NULL, O_SHMMNI },
 		{ "socket-mode", required_argument, NULL, O_SOCKMODE },
+		{ "quota-segments", required_argument, NULL, O_QUOTA_SEGS },
+		{ "quota-bytes", required_argument, NULL, O_QUOTA_BYTES },
+		{ "max-conns-per-uid", required_argument, NULL, O_CONNS },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "daemonize", no_argument, NULL, O_DAEMONIZE },
 		{ "ready-fd", required_argument, NULL, O_READY },
@@ -184,7 +209,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	/* Flags override the config file: remember them, apply after. */
-	const char *late[8][2];
+	const char *late[16][2];
 	int nlate = 0, c;
 	uint64_t v;
 
@@ -197,6 +222,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 	o->lim.shmmni = kernel_limit("shmmni", KERNEL_SHMMNI);
 	if (o->lim.shmmni > USHM__IPCMNI)
 		o->lim.shmmni = USHM__IPCMNI;
+	o->lim.quota_segments = QUOTA_DEFAULT;
+	o->lim.quota_bytes = QUOTA_DEFAULT;
+	o->lim.owner_uid = geteuid();
+	o->max_conns_per_uid = CONNS_PER_UID_DEFAULT;
 	if (ushm__socket_path(o->socket_path, sizeof(o->socket_path)) < 0 ||
 	    ushm__state_dir(o->state_dir, sizeof(o->state_dir)) < 0) {
 		fprintf(stderr, "ushmd: default paths too long\n");
@@ -253,6 +282,15 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case O_SOCKMODE:
 			name = "socket_mode";
 			break;
+		case O_QUOTA_SEGS:
+			name = "quota_segments";
+			break;
+		case O_QUOTA_BYTES:
+			name = "quota_bytes";
+			break;
+		case O_CONNS:
+			name = "max_conns_per_uid";
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -265,7 +303,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 					"information.\n");
 			return -1;
 		}
-		if (name && nlate < 8) {
+		if (name && nlate < 16) {
 			late[nlate][0] = name;
 			late[nlate++][1] = optarg;
 		}
@@ -284,6 +322,16 @@ static int parse_args(struct options *o, int argc, char **argv)
 				late[i][0], late[i][1]);
 			return -1;
 		}
+	}
+	if (o->lim.quota_segments == QUOTA_DEFAULT)
+		o->lim.quota_segments = o->lim.shmmni / 2;
+	if (o->lim.quota_bytes == QUOTA_DEFAULT) {
+		long ps = sysconf(_SC_PAGESIZE);
+		uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
+
+		o->lim.quota_bytes = o->lim.shmall / 2 > UINT64_MAX / page ?
+					     UINT64_MAX :
+					     o->lim.shmall / 2 * page;
 	}
 	return 0;
 }
@@ -439,15 +487,29 @@ static int setup_signals(struct ushm__server *srv)
 			      EPOLLIN);
 }
 
-/* Lets the daemon hold a descriptor per client and per open segment. */
-static void raise_fd_limit(void)
+/* Descriptors kept back from clients: the daemon's own work (a segment's
+ * files to create, open for shmat or rewrite, /proc files to read) must
+ * never find the table full of connections. */
+#define FD_MARGIN 32
+
+/* Lets the daemon hold a descriptor per client and per open segment;
+ * returns the lowest descriptor a client's connection may not have. */
+static int raise_fd_limit(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return INT_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return INT_MAX;
 	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		return INT_MAX;
+	return rl.rlim_cur > 2 * FD_MARGIN ? (int)rl.rlim_cur - FD_MARGIN :
+					     (int)rl.rlim_cur / 2;
 }
 
 static void redirect_std(int logfd)
@@ -516,6 +578,7 @@ static int start(struct ushm__server *srv, const struct options *o,
 			ushm__log_setup(o->log_level, *logfd, 2);
 	}
 	ushm__registry_init(&srv->reg, &o->lim, srv->store);
+	srv->max_conns_per_uid = o->max_conns_per_uid;
 	err = ushm__store_load(srv->store, &srv->reg);
 	if (err < 0) {
 		ushm__log(USHM__LOG_ERR, "%s: cannot load: %s", o->state_dir,
@@ -574,7 +637,7 @@ int main(int argc, char **argv)
 	umask(077);
 	if (chdir("/") < 0)
 		return 1;
-	raise_fd_limit();
+	srv.fd_ceiling = raise_fd_limit();
 	if (o.daemonize && daemonize() < 0) {
 		perror("ushmd: fork");
 		return 1;
@@ -588,9 +651,11 @@ int main(int argc, char **argv)
 	}
 	ushm__log(USHM__LOG_INFO,
 		  "serving %s from %s: %d segment(s); shmmax %" PRIu64
-		  " shmall %" PRIu64 " shmmni %" PRIu64,
+		  " shmall %" PRIu64 " shmmni %" PRIu64 "; per user: %" PRIu64
+		  " segments, %" PRIu64 " bytes, %" PRIu64 " connections",
 		  o.socket_path, o.state_dir, srv.reg.in_use, o.lim.shmmax,
-		  o.lim.shmall, o.lim.shmmni);
+		  o.lim.shmall, o.lim.shmmni, o.lim.quota_segments,
+		  o.lim.quota_bytes, o.max_conns_per_uid);
 	if (o.daemonize) {
 		redirect_std(logfd);
 		ushm__log_setup(o.log_level, 2, -1);

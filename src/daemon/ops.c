@@ -7,10 +7,12 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/statvfs.h>
 
 #define MODE_BITS 0777
 
@@ -85,6 +87,81 @@ static int memory_fits(uint64_t size, int shmflg)
 	return kb <= meminfo("MemTotal") + meminfo("SwapTotal");
 }
 
+/*
+ * ushm's per-user quotas: may uid create one more segment of pages?
+ * Linux has no such limit; ENOSPC is what it answers when the machine's
+ * limits (SHMALL, SHMMNI) are reached, and the nearest a caller expects.
+ * The same refusal of the same user is logged at most once a second, so
+ * that a client retrying cannot flood the log.
+ */
+static int quota_allows(struct ushm__registry *r, uid_t uid, uint64_t pages)
+{
+	uint64_t segs = 0, used = 0, quota_pages;
+	const char *which;
+
+	if ((!r->lim.quota_segments && !r->lim.quota_bytes) ||
+	    !ushm__quota_applies(&r->lim, uid))
+		return 1;
+	for (int i = 0; i <= ushm__registry_max_idx(r); i++) {
+		const struct ushm__segment *s = r->slot[i];
+
+		if (s && s->m.cuid == uid) {
+			segs++;
+			used += ushm__pages(r, s->m.segsz);
+		}
+	}
+	quota_pages = ushm__pages(r, r->lim.quota_bytes);
+	if (r->lim.quota_segments && segs >= r->lim.quota_segments)
+		which = "quota_segments";
+	else if (r->lim.quota_bytes &&
+		 (used + pages < used || used + pages > quota_pages))
+		which = "quota_bytes";
+	else
+		return 1;
+	if (ushm__log_limit_pass(&r->quota_logged, uid, which))
+		ushm__log(USHM__LOG_WARN, "uid %ld: shmget refused: %s reached",
+			  (long)uid, which);
+	return 0;
+}
+
+/*
+ * Segments live in files on the state directory's filesystem, a tmpfs
+ * that allocates a page only when it is first touched: a full one would
+ * answer that touch with SIGBUS.  Linux reserves a segment's memory when
+ * it is made; ushm does the same against the filesystem's free space, so
+ * that a segment that exists can always be used.  The reservation of an
+ * existing segment is what it may still grow into (its size less what it
+ * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux.
+ */
+static int store_has_room(struct ushm__registry *r, uint64_t size,
+			  int shmflg)
+{
+	struct statvfs fs;
+	uint64_t free_bytes, reserved = 0;
+
+	if (!r->store || (shmflg & SHM_NORESERVE) ||
+	    fstatvfs(ushm__store_dirfd(r->store), &fs) < 0)
+		return 1;
+	free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+	/* Every segment's whole size bounds the reservations: when that
+	 * fits, no file needs a look. */
+	if (r->shm_tot <= free_bytes / (uint64_t)r->page_size &&
+	    size <= free_bytes - r->shm_tot * (uint64_t)r->page_size)
+		return 1;
+	for (int i = 0; i <= ushm__registry_max_idx(r); i++) {
+		const struct ushm__segment *s = r->slot[i];
+		uint64_t full, have;
+
+		if (!s || (s->m.flags & USHM__SEGF_NORESERVE))
+			continue;
+		full = ushm__pages(r, s->m.segsz) * (uint64_t)r->page_size;
+		have = ushm__store_resident(r->store, s);
+		if (have < full)
+			reserved += full - have;
+	}
+	return reserved <= free_bytes && size <= free_bytes - reserved;
+}
+
 /* Linux's newseg(): limits first, then the backing, then the table. */
 static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 		  int32_t key, uint64_t size, int shmflg, int64_t now)
@@ -98,6 +175,8 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	if (r->shm_tot + pages < r->shm_tot ||
 	    r->shm_tot + pages > r->lim.shmall)
 		return -ENOSPC;
+	if (!quota_allows(r, c->uid, pages))
+		return -ENOSPC;
 	if (shmflg & SHM_HUGETLB) {
 		/* SHM_NORESERVE skips the reservation, so Linux accepts it
 		 * even with an empty pool. */
@@ -108,8 +187,17 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	} else if (!memory_fits(size, shmflg)) {
 		return -ENOMEM;
 	}
+	if (!store_has_room(r, size, shmflg)) {
+		ushm__log(USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
+			  "refused: the state directory's filesystem is "
+			  "full (make room there, or give it more space)",
+			  size);
+		return -ENOSPC;
+	}
 	memset(&m, 0, sizeof(m));
 	m.key = key;
+	if (shmflg & SHM_NORESERVE)
+		m.flags |= USHM__SEGF_NORESERVE;
 	m.uid = m.cuid = c->uid;
 	m.gid = m.cgid = c->gid;
 	m.mode = (uint32_t)shmflg & MODE_BITS;

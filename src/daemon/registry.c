@@ -155,6 +155,11 @@ static int alloc_index(struct ushm__registry *r)
 	return -ENOSPC;
 }
 
+int ushm__quota_applies(const struct ushm__limits *lim, uid_t uid)
+{
+	return uid != 0 && uid != lim->owner_uid;
+}
+
 int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 		       struct ushm__segment **out)
 {

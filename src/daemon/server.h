@@ -85,6 +85,13 @@ struct ushm__server {
 	char socket_path[108];
 	char state_dir[256];
 	int stopping;
+	/* Connections one user may hold (0: no limit); spares the users
+	 * ushm__quota_applies spares. */
+	uint64_t max_conns_per_uid;
+	int fd_ceiling;    /* a connection on this fd or above is refused
+			      (0: none) */
+	uint64_t refused;           /* connections turned away */
+	struct ushm__log_limit refused_logged;
 };
 
 /* ---- holders.c ---- */

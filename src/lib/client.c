@@ -207,11 +207,17 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 	int fds[4], nfds = 0, err;
 	ssize_t n;
 
-	do
+	do {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+		/* A daemon that turned us away closed the socket with our
+		 * request unread: the first receive reports the reset, a
+		 * second one still finds the refusal queued before it. */
+		if (n < 0 && errno == ECONNRESET)
+			n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return errno == ECONNRESET ? -EPIPE : -errno;
+		return errno == ECONNRESET || errno == EAGAIN ? -EPIPE :
+								-errno;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
 	     cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET &&
@@ -249,8 +255,16 @@ static int64_t roundtrip(int fd, const void *req, size_t len,
 	int dummy, err;
 
 	err = send_req(fd, req, len);
+	if (err == -EPIPE || err == -ECONNRESET) {
+		/* Closed on us: a daemon that turned us away left its
+		 * reason queued; one that died left nothing (-EPIPE). */
+		err = recv_rep(fd, rep, h->op, &dummy);
+		if (err == 0 && dummy >= 0)
+			close(dummy);
+		return err < 0 ? err : rep->result;
+	}
 	if (err < 0)
-		return err == -ECONNRESET || err == -ENOTCONN ? -EPIPE : err;
+		return err == -ENOTCONN ? -EPIPE : err;
 	err = recv_rep(fd, rep, h->op, outfd ? outfd : &dummy);
 	if (err < 0)
 		return err;

@@ -128,10 +128,13 @@ int ushm__rep_check(const void *buf, size_t n, int nfds, unsigned op)
 		return -EBADMSG;
 	if (r->hdr.version != USHM__PROTO_VERSION)
 		return -EPROTO;
-	if (n != sizeof(*r) || r->hdr.size != n || r->hdr.op != op ||
-	    r->hdr.flags != 0)
+	if (n != sizeof(*r) || r->hdr.size != n || r->hdr.flags != 0)
 		return -EBADMSG;
 	if (r->result < -4095)
+		return -EBADMSG;
+	if (r->hdr.op == USHM__REP_REFUSED)
+		return r->result < 0 && nfds == 0 ? 0 : -EBADMSG;
+	if (r->hdr.op != op)
 		return -EBADMSG;
 	want_fds = (op == USHM__OP_AT && r->result >= 0) ? 1 : 0;
 	if (nfds != want_fds)

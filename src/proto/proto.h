@@ -45,6 +45,12 @@ enum ushm__op {
 	USHM__OP_END
 };
 
+/* The op of a reply the daemon sends, unasked, to a connection it turns
+ * away (too many connections for the user, or the daemon out of
+ * descriptors), just before closing it: its result (-ENOMEM) answers
+ * whatever request the client sends.  Never a request's op. */
+#define USHM__REP_REFUSED 0x100u
+
 /* REGISTER flags. */
 enum {
 	/* The entries are new attachments (a child inherits its parent's
@@ -177,7 +183,8 @@ int ushm__req_check(const void *buf, size_t n, int nfds);
 
 /*
  * Validates a received reply of n bytes with nfds descriptors to a
- * request of op.  Returns 0 or -EPROTO/-EBADMSG.
+ * request of op (or a refusal, USHM__REP_REFUSED, whatever op was).
+ * Returns 0 or -EPROTO/-EBADMSG.
  */
 int ushm__rep_check(const void *buf, size_t n, int nfds, unsigned op);
 
