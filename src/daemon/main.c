@@ -572,7 +572,8 @@ static int start(struct ushm__server *srv, const struct options *o,
 	}
 	if (o->daemonize) {
 		*logfd = openat(ushm__store_dirfd(srv->store), "ushmd.log",
-				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+					O_CLOEXEC,
 				0600);
 		if (*logfd >= 0)
 			ushm__log_setup(o->log_level, *logfd, 2);

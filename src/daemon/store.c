@@ -29,6 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Every file here is opened by name: never through a symbolic link. */
+#define NOFOLLOW_CLOEXEC (O_NOFOLLOW | O_CLOEXEC)
+
 #define REC_MAGIC 0x63727375u /* "usrc" */
 #define REC_VERSION 1u
 #define REC_SLOT 128
@@ -65,6 +68,7 @@ int ushm__store_dirfd(const struct ushm__store *st)
 int ushm__store_open(const char *dir, struct ushm__store **out)
 {
 	struct ushm__store *st;
+	struct stat sb;
 	char pid[32];
 	int err, fd, n;
 
@@ -74,12 +78,21 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		err = -errno;
 		goto fail_free;
 	}
-	st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+	/* Only the daemon ever opens what is in here (clients receive
+	 * descriptors), so nobody else needs any access: a directory made
+	 * beforehand with a wider mode is narrowed. */
+	if (fstat(st->dirfd, &sb) < 0 ||
+	    ((sb.st_mode & 077) && sb.st_uid == geteuid() &&
+	     fchmod(st->dirfd, 0700) < 0)) {
+		err = -errno;
+		goto fail_dir;
+	}
+	st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | NOFOLLOW_CLOEXEC,
 			    0600);
 	if (st->lockfd < 0) {
 		err = -errno;
@@ -90,7 +103,7 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		goto fail_lock;
 	}
 	fd = openat(st->dirfd, "ushmd.pid",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_TRUNC | NOFOLLOW_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto fail_lock;
@@ -201,7 +214,7 @@ int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx)
 	struct ids_rec ir = { seq, last_idx };
 	int fd, err;
 
-	fd = openat(st->dirfd, "ids", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(st->dirfd, "ids", O_RDWR | O_CREAT | NOFOLLOW_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	err = rec_write(fd, ++st->ids_gen, &ir, sizeof(ir));
@@ -215,7 +228,7 @@ int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s)
 	int fd, err;
 
 	name_of(name, sizeof(name), ushm__id_index(s->m.id), "meta");
-	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | NOFOLLOW_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	err = rec_write(fd, ++s->meta_gen, &s->m, sizeof(s->m));
@@ -232,7 +245,7 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 	name_of(name, sizeof(name), idx, "data");
 	/* A leftover of a crash between the two unlinks of a removal. */
 	unlinkat(st->dirfd, name, 0);
-	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | NOFOLLOW_CLOEXEC,
 		    0600);
 	if (fd < 0)
 		return errno == ENOSPC ? -ENOSPC : -ENOMEM;
@@ -279,7 +292,7 @@ int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 	int fd;
 
 	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
-	fd = openat(st->dirfd, name, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = openat(st->dirfd, name, (rdonly ? O_RDONLY : O_RDWR) | NOFOLLOW_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -306,7 +319,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 
 	name_of(meta, sizeof(meta), idx, "meta");
 	name_of(data, sizeof(data), idx, "data");
-	fd = openat(st->dirfd, meta, O_RDWR | O_CLOEXEC);
+	fd = openat(st->dirfd, meta, O_RDWR | NOFOLLOW_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	s = calloc(1, sizeof(*s));
@@ -352,7 +365,7 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 	int fd, torn = 0;
 	int64_t gen;
 
-	fd = openat(st->dirfd, "ids", O_RDONLY | O_CLOEXEC);
+	fd = openat(st->dirfd, "ids", O_RDONLY | NOFOLLOW_CLOEXEC);
 	if (fd < 0)
 		return;
 	gen = rec_read(fd, &ir, sizeof(ir), &torn);

@@ -5,6 +5,12 @@
  * "replied" (served it, which a bad message must never be).
  *
  *   hostile SOCKET
+ *
+ * With "intrude ID", it plays a user with no right to segment ID
+ * instead: it forges credentials, sends requests without any, asks for
+ * the segment's descriptor, and reports what it got.
+ *
+ *   hostile SOCKET intrude ID
  */
 #define _GNU_SOURCE
 #include "proto/proto.h"
@@ -14,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,8 +39,9 @@ static int dial(const char *path)
 }
 
 /* Sends len bytes of buf, with a descriptor attached if fd >= 0 and
- * with (or without) credentials. */
-static int sendit(int s, const void *buf, size_t len, int fd, int creds)
+ * with credentials: ours (creds 1), none (0), or forged (*forged). */
+static int send_as(int s, const void *buf, size_t len, int fd, int creds,
+		   const struct ucred *forged)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
@@ -48,9 +56,11 @@ static int sendit(int s, const void *buf, size_t len, int fd, int creds)
 	mh.msg_control = u.b;
 	mh.msg_controllen = sizeof(u.b);
 	cm = CMSG_FIRSTHDR(&mh);
-	if (creds) {
+	if (creds || forged) {
 		struct ucred uc = { getpid(), geteuid(), getegid() };
 
+		if (forged)
+			uc = *forged;
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_CREDENTIALS;
 		cm->cmsg_len = CMSG_LEN(sizeof(uc));
@@ -71,18 +81,57 @@ static int sendit(int s, const void *buf, size_t len, int fd, int creds)
 	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+static int sendit(int s, const void *buf, size_t len, int fd, int creds)
+{
+	return send_as(s, buf, len, fd, creds, NULL);
+}
+
+/* Receives the reply on s; closes and counts the descriptors it
+ * carried into *nfds. */
+static ssize_t receive(int s, struct ushm__rep *rep, int *nfds)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { rep, sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+
+	*nfds = 0;
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) /
+						sizeof(int); i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+			close(f);
+			++*nfds;
+		}
+	}
+	return n;
+}
+
 static void outcome(const char *name, int s)
 {
 	struct ushm__rep rep;
-	ssize_t n = recv(s, &rep, sizeof(rep), 0);
+	int nfds;
+	ssize_t n = receive(s, &rep, &nfds);
 
 	if (n <= 0)
-		printf("%s: closed\n", name);
+		printf("%s: closed", name);
 	else if (n == sizeof(rep) && rep.result < 0)
-		printf("%s: error %s\n", name,
-		       strerrorname_np((int)-rep.result));
+		printf("%s: error %s", name, strerrorname_np((int)-rep.result));
 	else
-		printf("%s: replied\n", name);
+		printf("%s: replied", name);
+	/* Only a descriptor received is worth a word. */
+	printf(nfds ? ", %d descriptor(s) received\n" : "\n", nfds);
 	close(s);
 }
 
@@ -102,12 +151,58 @@ static void one(const char *sock, const char *name, const void *buf,
 	outcome(name, s);
 }
 
+/* A user with no right to segment id tries to reach it anyway. */
+static int intrude(const char *sock, int id)
+{
+	struct ucred root = { getpid(), 0, 0 };
+	struct ushm__req q;
+	int s, err;
+
+	/* The kernel checks SCM_CREDENTIALS: only root may claim another
+	 * identity, so a forged claim never leaves this process. */
+	req(&q, USHM__OP_STATUS);
+	s = dial(sock);
+	err = send_as(s, &q, sizeof(q), -1, 0, &root);
+	printf("claim to be root: %s\n", err ? strerrorname_np(-err) : "sent");
+	close(s);
+	/* Without credentials the daemon still knows who we are: the
+	 * kernel attaches them (SO_PASSCRED). */
+	req(&q, USHM__OP_CTL);
+	q.id = id;
+	q.shmflg = IPC_STAT;
+	s = dial(sock);
+	sendit(s, &q, sizeof(q), -1, 0);
+	outcome("IPC_STAT without credentials", s);
+	req(&q, USHM__OP_AT);
+	q.id = id;
+	s = dial(sock);
+	sendit(s, &q, sizeof(q), -1, 0);
+	outcome("shmat without credentials", s);
+	for (int f = 0; f < 2; f++) {
+		req(&q, USHM__OP_AT);
+		q.id = id;
+		q.shmflg = f ? SHM_RDONLY : 0;
+		s = dial(sock);
+		sendit(s, &q, sizeof(q), -1, 1);
+		outcome(f ? "shmat SHM_RDONLY" : "shmat", s);
+	}
+	req(&q, USHM__OP_CTL);
+	q.id = id;
+	q.shmflg = IPC_RMID;
+	s = dial(sock);
+	sendit(s, &q, sizeof(q), -1, 1);
+	outcome("IPC_RMID", s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char junk[USHM__MSG_MAX + 512];
 	struct ushm__req q;
 	int s;
 
+	if (argc == 4 && strcmp(argv[2], "intrude") == 0)
+		return intrude(argv[1], atoi(argv[3]));
 	if (argc != 2)
 		return 2;
 	memset(junk, 0xa5, sizeof(junk));
