@@ -40,14 +40,21 @@ is "$(find "$U_STATE" ! -user 61030 | wc -l)" 0 "and owned by the user"
 err=$(as 61031 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" id 0 2>&1)
 is "$err" "shmtool: shmget: EACCES" \
 	"another user cannot even connect (a 0666 segment notwithstanding)"
-as 61030 env USHM_SOCKET="$U_SOCK" "$USHM" daemon stop >/dev/null
+# stop_user_daemon STATE: stops it and waits until it is gone.
+stop_user_daemon() {
+	local pid
+	pid=$(cat "$1/ushmd.pid")
+	as 61030 env USHM_SOCKET="$U_SOCK" "$USHM" daemon stop >/dev/null
+	wait_for 10 pid_gone "$pid"
+}
+stop_user_daemon "$U_STATE"
 
 # A state directory made beforehand with a wide mode is narrowed.
 as 61030 mkdir -m 0777 "$D/home/wide"
 as 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$D/home/wide"
 wait_for 10 test -S "$U_SOCK"
 is "$(mode "$D/home/wide")" 700 "a state directory made 0777 is narrowed to 0700"
-as 61030 env USHM_SOCKET="$U_SOCK" "$USHM" daemon stop >/dev/null
+stop_user_daemon "$D/home/wide"
 # One that belongs to somebody else is refused.
 mkdir -m 0700 "$D/home/theirs"
 chown 61031 "$D/home/theirs"
