@@ -47,6 +47,14 @@ ushm_env_cleanup() {
 	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
 }
 
+# as_uid UID COMMAND...: COMMAND as user UID with group UID and no other
+# group (root only; the uid need not exist in /etc/passwd).
+as_uid() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
+}
+
 # Minimal TAP: plan N; ok COND NAME; is GOT WANT NAME; done_testing.
 TAP_N=0
 TAP_FAILED=0

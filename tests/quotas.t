@@ -17,15 +17,9 @@ page=$(getconf PAGESIZE)
 ok $? "ushmd starts with quotas"
 wait_for 10 test -S "$USHM_SOCKET"
 
-# as UID CMD...: CMD as user UID (group UID), no other group.
-as() {
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
-}
 # create UID PAGES: shmget as UID; prints the error, if any.
 create() {
-	as "$1" "$USHM_RUN" "$T" create private $(($2 * page)) 0600 \
+	as_uid "$1" "$USHM_RUN" "$T" create private $(($2 * page)) 0600 \
 		2>&1 >/dev/null
 }
 
@@ -43,8 +37,8 @@ grep -q "uid 61001: shmget refused: quota_segments reached" \
 ok $? "the refusal is logged, naming the user and the quota"
 
 # A segment is charged to its creator until it is gone.
-victim=$(as 61001 "$USHM" ls | awk '$3 == "61001" { print $2; exit }')
-as 61001 "$USHM_RUN" "$T" rmid "$victim"
+victim=$(as_uid 61001 "$USHM" ls | awk '$3 == "61001" { print $2; exit }')
+as_uid 61001 "$USHM_RUN" "$T" rmid "$victim"
 ok $? "user A removes one of its segments"
 is "$(create 61001 1)" "" "and may create one again"
 
@@ -58,7 +52,7 @@ ok $? "the bytes refusal is logged"
 
 # Connections: user D holds 6 at once, 4 are allowed.
 mkfifo "$D/hold"
-as 61004 "$C" "$USHM_SOCKET" 6 <"$D/hold" >"$D/conns.out" &
+as_uid 61004 "$C" "$USHM_SOCKET" 6 <"$D/hold" >"$D/conns.out" &
 holder=$!
 exec 7>"$D/hold"
 wait_for 20 grep -q served "$D/conns.out"

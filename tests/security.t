@@ -11,11 +11,6 @@ T=$BUILD/tests/progs/shmtool
 H=$BUILD/tests/progs/hostile
 D=$USHM_TEST_DIR
 
-as() {
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
-}
 mode() { stat -c %a "$1"; }
 # The modes of everything in directory $1 but the socket: "MODE NAME".
 modes_in() { find "$1" -mindepth 1 ! -type s -printf '%m %f\n' | sort; }
@@ -25,40 +20,40 @@ mkdir "$D/home"
 chown 61030:61030 "$D/home"
 U_SOCK=$D/home/run/ushmd.sock
 U_STATE=$D/home/state
-as 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$U_STATE"
+as_uid 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$U_STATE"
 ok $? "a user's own daemon starts"
 wait_for 10 test -S "$U_SOCK"
-id=$(as 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" create private \
+id=$(as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" create private \
 	4096 0666)
-as 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" fill "$id" 1
+as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" fill "$id" 1
 is "$(mode "$U_SOCK")" 600 "its socket is 0600"
 is "$(mode "${U_SOCK%/*}")" 700 "in a directory of mode 0700"
 is "$(mode "$U_STATE")" 700 "its state directory is 0700"
 bad=$(modes_in "$U_STATE" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600 ($(modes_in "$U_STATE" | wc -l) files)"
 is "$(find "$U_STATE" ! -user 61030 | wc -l)" 0 "and owned by the user"
-err=$(as 61031 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" id 0 2>&1)
+err=$(as_uid 61031 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" id 0 2>&1)
 is "$err" "shmtool: shmget: EACCES" \
 	"another user cannot even connect (a 0666 segment notwithstanding)"
 # stop_user_daemon STATE: stops it and waits until it is gone.
 stop_user_daemon() {
 	local pid
 	pid=$(cat "$1/ushmd.pid")
-	as 61030 env USHM_SOCKET="$U_SOCK" "$USHM" daemon stop >/dev/null
+	as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM" daemon stop >/dev/null
 	wait_for 10 pid_gone "$pid"
 }
 stop_user_daemon "$U_STATE"
 
 # A state directory made beforehand with a wide mode is narrowed.
-as 61030 mkdir -m 0777 "$D/home/wide"
-as 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$D/home/wide"
+as_uid 61030 mkdir -m 0777 "$D/home/wide"
+as_uid 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$D/home/wide"
 wait_for 10 test -S "$U_SOCK"
 is "$(mode "$D/home/wide")" 700 "a state directory made 0777 is narrowed to 0700"
 stop_user_daemon "$D/home/wide"
 # One that belongs to somebody else is refused.
 mkdir -m 0700 "$D/home/theirs"
 chown 61031 "$D/home/theirs"
-err=$(as 61030 "$USHMD" --socket "$U_SOCK" --state "$D/home/theirs" 2>&1)
+err=$(as_uid 61030 "$USHMD" --socket "$U_SOCK" --state "$D/home/theirs" 2>&1)
 ok $([ $? != 0 ]; echo $?) "a state directory of another user is refused: $err"
 
 # ---- a system-wide daemon: every user connects, the checks are its ----
@@ -71,7 +66,7 @@ id=$("$USHM_RUN" "$T" create private 4096 0600)
 bad=$(modes_in "$USHM_STATE_DIR" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600"
 
-out=$(as 61032 "$H" "$USHM_SOCKET" intrude "$id")
+out=$(as_uid 61032 "$H" "$USHM_SOCKET" intrude "$id")
 is "$out" "claim to be root: EPERM
 IPC_STAT without credentials: error EACCES
 shmat without credentials: error EACCES

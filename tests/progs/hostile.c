@@ -151,6 +151,21 @@ static void one(const char *sock, const char *name, const void *buf,
 	outcome(name, s);
 }
 
+/* One request about segment id (shmflg: the command or the flags) on a
+ * fresh connection, with our credentials or none; what came back. */
+static void ask(const char *sock, const char *name, unsigned op, int id,
+		int shmflg, int creds)
+{
+	struct ushm__req q;
+	int s = dial(sock);
+
+	req(&q, op);
+	q.id = id;
+	q.shmflg = shmflg;
+	sendit(s, &q, sizeof(q), -1, creds);
+	outcome(name, s);
+}
+
 /* A user with no right to segment id tries to reach it anyway. */
 static int intrude(const char *sock, int id)
 {
@@ -167,31 +182,12 @@ static int intrude(const char *sock, int id)
 	close(s);
 	/* Without credentials the daemon still knows who we are: the
 	 * kernel attaches them (SO_PASSCRED). */
-	req(&q, USHM__OP_CTL);
-	q.id = id;
-	q.shmflg = IPC_STAT;
-	s = dial(sock);
-	sendit(s, &q, sizeof(q), -1, 0);
-	outcome("IPC_STAT without credentials", s);
-	req(&q, USHM__OP_AT);
-	q.id = id;
-	s = dial(sock);
-	sendit(s, &q, sizeof(q), -1, 0);
-	outcome("shmat without credentials", s);
-	for (int f = 0; f < 2; f++) {
-		req(&q, USHM__OP_AT);
-		q.id = id;
-		q.shmflg = f ? SHM_RDONLY : 0;
-		s = dial(sock);
-		sendit(s, &q, sizeof(q), -1, 1);
-		outcome(f ? "shmat SHM_RDONLY" : "shmat", s);
-	}
-	req(&q, USHM__OP_CTL);
-	q.id = id;
-	q.shmflg = IPC_RMID;
-	s = dial(sock);
-	sendit(s, &q, sizeof(q), -1, 1);
-	outcome("IPC_RMID", s);
+	ask(sock, "IPC_STAT without credentials", USHM__OP_CTL, id, IPC_STAT,
+	    0);
+	ask(sock, "shmat without credentials", USHM__OP_AT, id, 0, 0);
+	ask(sock, "shmat", USHM__OP_AT, id, 0, 1);
+	ask(sock, "shmat SHM_RDONLY", USHM__OP_AT, id, SHM_RDONLY, 1);
+	ask(sock, "IPC_RMID", USHM__OP_CTL, id, IPC_RMID, 1);
 	return 0;
 }
 
