@@ -43,6 +43,7 @@ stop_user_daemon() {
 	wait_for 10 pid_gone "$pid"
 }
 stop_user_daemon "$U_STATE"
+ok $([ ! -e "$U_SOCK" ]; echo $?) "a stopped daemon leaves no socket behind"
 
 # A state directory made beforehand with a wide mode is narrowed.
 as_uid 61030 mkdir -m 0777 "$D/home/wide"

@@ -539,11 +539,15 @@ static void server_free(struct ushm__server *srv)
 	ushm__orphan_reap(srv);
 	ushm__registry_free(&srv->reg);
 	if (srv->listen_fd >= 0) {
-		struct stat a, b;
+		struct stat now;
 
-		/* Unlink the socket only if it is still ours. */
-		if (fstat(srv->listen_fd, &a) == 0 &&
-		    stat(srv->socket_path, &b) == 0 && a.st_ino == b.st_ino)
+		/* Unlink the socket only if it is still ours: the path's
+		 * inode as bound (fstat of the socket would give the
+		 * socket's own inode, never the path's). */
+		if (srv->socket_bound.st_ino != 0 &&
+		    stat(srv->socket_path, &now) == 0 &&
+		    now.st_dev == srv->socket_bound.st_dev &&
+		    now.st_ino == srv->socket_bound.st_ino)
 			unlink(srv->socket_path);
 		close(srv->listen_fd);
 	}
@@ -595,6 +599,8 @@ static int start(struct ushm__server *srv, const struct options *o,
 	srv->listen_fd = inherited >= 0 ? inherited : listen_on(o);
 	if (srv->listen_fd < 0)
 		return srv->listen_fd;
+	if (inherited < 0 && stat(o->socket_path, &srv->socket_bound) < 0)
+		memset(&srv->socket_bound, 0, sizeof(srv->socket_bound));
 	srv->listen_item.type = ITEM_LISTEN;
 	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
 	if (err < 0)

@@ -15,6 +15,7 @@
 #include "daemon.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_CONN_EXIT,
 		      ITEM_ORPHAN };
@@ -83,6 +84,7 @@ struct ushm__server {
 	uint64_t nconns;
 	int64_t started;
 	char socket_path[108];
+	struct stat socket_bound; /* the path as this daemon bound it */
 	char state_dir[256];
 	int stopping;
 	/* Connections one user may hold (0: no limit); spares the users
