@@ -32,6 +32,9 @@ run_pair() {
 
 ushm_env_setup
 kernel_lock_shared
+# The tutorial's key is fixed: another run of this test on the machine
+# (a second checkout) must not use it at the same time.
+exec 8>>"$KERNEL_LOCK_DIR/ushm-tests-key-4d2.lock" && flock -x 8
 # The kernel run needs key 0x4d2 free in the kernel's table.
 ipcrm -M 0x4d2 2>/dev/null
 ipcs -m | grep -q 0x000004d2 && skip_all "key 0x4d2 is taken on the kernel"
