@@ -663,6 +663,10 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 	cr->pid = uc->pid;
 	cr->uid = uc->uid;
 	cr->gid = uc->gid;
+	/* Read from the pid the kernel vouched for, at the moment of the
+	 * check (a process that changes its fsgid while a request is in
+	 * flight races the kernel's check the same way). */
+	cr->fsgid_of = ushm__proc_fsgid;
 	cr->ngroups = 0;
 	if (uc->uid == c->peer_uid && uc->gid == c->peer_gid) {
 		cr->ngroups = c->ngroups;

@@ -33,6 +33,10 @@ struct ushm__cred {
 	gid_t gid;
 	int ngroups;
 	gid_t groups[USHM__NGROUPS_MAX];
+	/* Linux decides group membership by the fsgid, which no socket
+	 * carries: this finds it when a decision depends on it (NULL: the
+	 * fsgid is taken to be gid, as it is unless setfsgid moved it). */
+	gid_t (*fsgid_of)(pid_t pid, gid_t fallback);
 };
 
 /* The limits Linux keeps in /proc/sys/kernel/shm*, and ushm's own
@@ -114,8 +118,10 @@ int ushm__perm_check(const struct ushm__cred *c,
 /* Is cred the owner or creator (or root)?  0 or -EPERM. */
 int ushm__perm_owner(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m);
-/* Is gid cred's effective or a supplementary group? */
+/* Is gid cred's fsgid or a supplementary group (Linux's in_group_p)? */
 int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
+/* pid's fsgid from /proc/PID/status, or fallback if it cannot be read. */
+gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback);
 
 /* ---- registry.c: the table, ids, keys, limits ---- */
 

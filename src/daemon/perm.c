@@ -5,15 +5,51 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
-int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
+gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback)
 {
-	if (c->gid == gid)
+	char path[64], line[256];
+	unsigned long r, e, sv, fs;
+	gid_t gid = fallback;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return fallback;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Gid:", 4) == 0) {
+			if (sscanf(line + 4, "%lu %lu %lu %lu", &r, &e, &sv,
+				   &fs) == 4)
+				gid = (gid_t)fs;
+			break;
+		}
+	}
+	fclose(f);
+	return gid;
+}
+
+static gid_t fsgid(const struct ushm__cred *c)
+{
+	return c->fsgid_of ? c->fsgid_of(c->pid, c->gid) : c->gid;
+}
+
+/* in_group_p with the fsgid already known. */
+static int in_group(const struct ushm__cred *c, gid_t fs, gid_t gid)
+{
+	if (fs == gid)
 		return 1;
 	for (int i = 0; i < c->ngroups; i++)
 		if (c->groups[i] == gid)
 			return 1;
 	return 0;
+}
+
+int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
+{
+	return in_group(c, fsgid(c), gid);
 }
 
 /*
@@ -28,12 +64,17 @@ int ushm__perm_check(const struct ushm__cred *c,
 {
 	int requested = ((flag >> 6) | (flag >> 3) | flag) & 07;
 	int granted = (int)m->mode;
+	gid_t fs;
 
-	if (c->uid == m->cuid || c->uid == m->uid)
+	if (c->uid == m->cuid || c->uid == m->uid) {
 		granted >>= 6;
-	else if (ushm__cred_in_group(c, m->cgid) ||
-		 ushm__cred_in_group(c, m->gid))
-		granted >>= 3;
+	} else if (((granted >> 3) & 07) != (granted & 07)) {
+		/* Only then does membership matter: only then is the fsgid
+		 * worth a read of /proc. */
+		fs = fsgid(c);
+		if (in_group(c, fs, m->cgid) || in_group(c, fs, m->gid))
+			granted >>= 3;
+	}
 	if ((requested & ~granted & 07) && c->uid != 0)
 		return -EACCES;
 	return 0;
