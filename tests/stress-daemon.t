@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The daemon dies: it is SIGKILLed over and over at random moments (idle,
+# in the middle of requests and of its metadata writes, while it starts
+# and recovers) under idle holders and busy workers.  After every restart
+# every shmid_ds field of the idle segments is as it was and nattch
+# counts the holders that make no call; the workers' calls keep getting
+# right answers, their long-held attachments keep working and are
+# counted once; no segment a live process maps is destroyed; every byte
+# is intact.  USHM_STRESS_SEED replays a run; USHM_STRESS_KILLS sets how
+# many times the daemon is killed.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+S=$BUILD/tests/progs/stress
+SEED=${USHM_STRESS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+KILLS=${USHM_STRESS_KILLS:-120}
+echo "# seed $SEED (USHM_STRESS_SEED=$SEED replays this run)"
+
+out=$("$USHM_RUN" "$S" daemon "$SEED" "$KILLS" 4 2>"$USHM_TEST_DIR/stress.err")
+ok $? "the driver ran to the end"
+val() { sed -n "s/^$1 //p" <<<"$out"; }
+echo "# $(val kills) daemon kills survived ($(val startup_kills) of them" \
+	"while it started), $(val gens) rounds of the workers"
+is "$(val kills)" "$KILLS" "the daemon was killed $KILLS times"
+is "$(val stat_diffs)" 0 "after every restart every shmid_ds field is as" \
+	"it was, nattch counting holders that make no call"
+is "$(val nattch_wrong)" 0 "holders that call again are counted once"
+is "$(val workers_failed)" 0 "every worker and holder worked to the end"
+is "$(val worker_errors)" 0 "no call got a wrong answer, no check failed" \
+	"(long-held attachments counted once, removed segments live while held)"
+is "$(val bad)" 0 "every byte is intact ($(val bytes) bytes verified)"
+is "$(val extra)" 0 "no request sent again to a new daemon made a second" \
+	"segment"
+is "$(val errors)" 0 "the driver's own calls and checks"
+# The library sends a request cut short once more, to a new daemon; when
+# that one dies too (or is refused its state directory, still locked by
+# the one dying) the call fails with EPIPE or ECONNREFUSED.
+is "$(val calls_without_daemon)" 0 "no call failed for want of a daemon" \
+	"($(val extra_after_failed_get) segment(s) made by a shmget that" \
+	"reported such a failure)"
+
+is "$("$USHM" daemon status | sed -n 's/^segments: //p')" 0 \
+	"no segment is left"
+is "$(ls "$USHM_STATE_DIR" | tr '\n' ' ')" "ids lock ushmd.log ushmd.pid " \
+	"no file is left in the state directory"
+# What the processes reported (every failed call and check, one line
+# each), by kind, for a failure to be understood from the TAP output.
+if [ -s "$USHM_TEST_DIR/stress.err" ]; then
+	echo "# $(wc -l <"$USHM_TEST_DIR/stress.err") line(s) on stderr; by kind:"
+	sed 's/\[[0-9]*\]//; s/[0-9][0-9]*/N/g' "$USHM_TEST_DIR/stress.err" |
+		sort | uniq -c | sort -rn | head -15 | sed 's/^/#   /'
+fi
+done_testing

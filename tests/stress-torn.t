@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Torn metadata, end to end: with the daemon stopped, one of the two
+# 128-byte slots of a segment's seg-N.meta is garbled (see store.c).  The
+# next daemon, started by the next call, says so in its log, loads the
+# other slot, and rewrites the garbled one; the segment's shmid_ds is the
+# good slot's, field by field.  With both slots garbled the segment is not
+# loaded at all (store.c drops it, files and all) rather than loaded with
+# wrong data.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+T=$BUILD/tests/progs/shmtool
+run() { "$USHM_RUN" "$T" "$@"; }
+LOG=$USHM_STATE_DIR/ushmd.log
+
+stop_daemon() {
+	local pid
+	pid=$(ushm_daemon_pid)
+	"$USHM" daemon stop >/dev/null
+	wait_for 10 pid_gone "$pid"
+}
+
+# u32 / s64 at byte offset OFF of FILE (little-endian, as written).
+u32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+s64() { od -An -td8 -j "$2" -N8 "$1" | tr -d ' '; }
+
+# Slot S (0 or 1) of FILE as the fields "shmtool stat" prints (struct
+# ushm__seg_meta after the 16-byte record header: id, key, uid, gid,
+# cuid, cgid, mode, flags, segsz, atime, dtime, ctime, cpid, lpid), for
+# a segment with no holders and neither SHM_DEST nor SHM_LOCKED.
+slot_stat() {
+	local f=$1 b=$(($2 * 128 + 16))
+	printf 'key=%d uid=%u gid=%u cuid=%u cgid=%u mode=%o segsz=%s ' \
+		"$(od -An -td4 -j $((b + 4)) -N4 "$f" | tr -d ' ')" \
+		"$(u32 "$f" $((b + 8)))" "$(u32 "$f" $((b + 12)))" \
+		"$(u32 "$f" $((b + 16)))" "$(u32 "$f" $((b + 20)))" \
+		"$(u32 "$f" $((b + 24)))" "$(s64 "$f" $((b + 32)))"
+	printf 'atime=%s dtime=%s ctime=%s cpid=%s lpid=%s nattch=0\n' \
+		"$(s64 "$f" $((b + 40)))" "$(s64 "$f" $((b + 48)))" \
+		"$(s64 "$f" $((b + 56)))" "$(u32 "$f" $((b + 64)))" \
+		"$(u32 "$f" $((b + 68)))"
+}
+gen() { u32 "$1" $(($2 * 128 + 8)); }
+# shmtool stat without seq, which the record does not hold (the id does).
+stat_of() { run stat "$1" | sed 's/ seq=[0-9]*//'; }
+
+garble() {
+	yes 'torn write!' | head -c 128 |
+		dd of="$1" bs=128 seek="$2" count=1 conv=notrunc status=none
+}
+damaged() { grep -c 'damaged record' "$LOG"; }
+
+id=$(run create 0x70e1 8192 0640)
+ok $? "segment created"
+run fill "$id" 5 && run check "$id" 5
+ok $? "pattern written and read back (both slots written by now)"
+other=$(run create private 4096 0600)
+run fill "$other" 6
+idx=$((id % 32768))
+META=$USHM_STATE_DIR/seg-$idx.meta
+stop_daemon
+ok $? "daemon stopped"
+new=$(( $(gen "$META" 1) > $(gen "$META" 0) ))
+old=$((1 - new))
+echo "# slot $new is generation $(gen "$META" $new), slot $old" \
+	"generation $(gen "$META" $old)"
+want=$(slot_stat "$META" $new)
+
+# 1. The older slot garbled: the newest record, exactly.
+garble "$META" $old
+got=$(stat_of "$id")
+is "$got" "$want" "older slot garbled: shmid_ds is the newest record's"
+is "$(damaged)" 1 "the daemon logged the damaged record"
+stop_daemon
+is "$(gen "$META" $old)" "$(($(gen "$META" $new) + 1))" \
+	"the garbled slot was rewritten (the next generation)"
+# The repair is a valid record: the slot that was good is garbled now.
+garble "$META" $new
+is "$(stat_of "$id")" "$want" "then the other slot garbled: the repaired" \
+	"record gives the same shmid_ds"
+is "$(damaged)" 2 "logged again"
+run check "$id" 5
+ok $? "the segment's bytes are intact"
+
+# 2. The newest slot garbled: the record before it, field by field (a
+#    write torn by a crash leaves the previous state).  The last write is
+#    a holder's attach (its pid as lpid), the one before it a detach by
+#    "check" (another lpid); the holder keeps the segment mapped while
+#    no daemon runs, and the new daemon counts it.
+rm -f "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
+mkfifo "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
+"$USHM_RUN" "$T" hold "$id" 5 <"$USHM_TEST_DIR/in" >"$USHM_TEST_DIR/out" &
+holder=$!
+exec 3>"$USHM_TEST_DIR/in" 4<"$USHM_TEST_DIR/out"
+read -r -u 4 line
+is "$line" "held" "a holder attached"
+stop_daemon
+new=$(( $(gen "$META" 1) > $(gen "$META" 0) ))
+old=$((1 - new))
+want=$(slot_stat "$META" $old | sed 's/nattch=0/nattch=1/')
+ok $([ "$(u32 "$META" $((new * 128 + 84)))" = "$holder" ] &&
+	[ "$(u32 "$META" $((old * 128 + 84)))" != "$holder" ]; echo $?) \
+	"the newest record is the holder's attach, the other one is not"
+garble "$META" $new
+is "$(stat_of "$id")" "$want" \
+	"newest slot garbled: shmid_ds is the previous record's, nattch" \
+	"counts the holder"
+is "$(damaged)" 3 "logged"
+exec 3>&-
+read -r -u 4 line
+is "$line" "nattch 1 bad 0" "the holder's bytes are intact, it is counted"
+wait "$holder"
+ok $? "the holder detached and exited"
+exec 4<&-
+stop_daemon
+
+# 3. Both slots garbled: nothing to trust.  store.c logs it and drops the
+#    segment (metadata and data file); it must not come back with made-up
+#    fields.  The other segment is untouched.
+garble "$META" 0
+garble "$META" 1
+run stat "$id" >/dev/null 2>&1
+ok $([ $? -ne 0 ]; echo $?) "both slots garbled: the segment is not loaded"
+run id 0x70e1 >/dev/null 2>&1
+ok $([ $? -ne 0 ]; echo $?) "nor found by its key"
+is "$(grep -c "seg-$idx.meta: no valid record" "$LOG")" 1 "the daemon logged it"
+ok $([ ! -e "$META" ] && [ ! -e "$USHM_STATE_DIR/seg-$idx.data" ]; echo $?) \
+	"its files are gone"
+run check "$other" 6
+ok $? "the other segment is intact"
+is "$(run nattch "$other")" 0 "and listed as before"
+done_testing
