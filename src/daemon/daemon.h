@@ -68,7 +68,7 @@ struct ushm__seg_meta {
 	int64_t atime, dtime, ctime;
 	int32_t cpid, lpid;
 	uint32_t lock_uid; /* charged for SHM_LOCKED, as Linux's ucounts */
-	uint32_t pad;
+	uint32_t create_tag; /* the creator's tag for the shmget that made it */
 };
 
 /* Pages locked with SHM_LOCK, per user (Linux's RLIMIT_MEMLOCK count). */
@@ -171,8 +171,12 @@ struct ushm__ctl_out {
 	struct ushm__wire_info info;
 };
 
+/* tag: the caller's for this shmget, kept with a segment it creates;
+ * retry: the daemon may have served this very call before it died, so a
+ * segment the caller created with tag is the answer. */
 int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
-		 int32_t key, uint64_t size, int shmflg, int64_t now);
+		 int32_t key, uint64_t size, int shmflg, uint32_t tag,
+		 int retry, int64_t now);
 /* Checks that c may attach id with shmflg; on success *out is the
  * segment (the caller counts the attachment). */
 int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,

@@ -164,7 +164,8 @@ static int store_has_room(struct ushm__registry *r, uint64_t size,
 
 /* Linux's newseg(): limits first, then the backing, then the table. */
 static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
-		  int32_t key, uint64_t size, int shmflg, int64_t now)
+		  int32_t key, uint64_t size, int shmflg, uint32_t tag,
+		  int64_t now)
 {
 	struct ushm__seg_meta m;
 	struct ushm__segment *s;
@@ -204,22 +205,40 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	m.segsz = size;
 	m.ctime = now;
 	m.cpid = c->pid;
+	m.create_tag = tag;
 	return ushm__registry_add(r, &m, &s);
 }
 
+/* The segment pid created with tag, if it is still there. */
+static struct ushm__segment *created_by(struct ushm__registry *r, pid_t pid,
+					uint32_t tag)
+{
+	for (int i = 0; tag && i <= ushm__registry_max_idx(r); i++) {
+		struct ushm__segment *s = r->slot[i];
+
+		if (s && s->m.cpid == pid && s->m.create_tag == tag)
+			return s;
+	}
+	return NULL;
+}
+
 int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
-		 int32_t key, uint64_t size, int shmflg, int64_t now)
+		 int32_t key, uint64_t size, int shmflg, uint32_t tag,
+		 int retry, int64_t now)
 {
 	struct ushm__segment *s;
 	int err;
 
+	if (retry && (shmflg & IPC_CREAT || key == IPC_PRIVATE) &&
+	    (s = created_by(r, c->pid, tag)) != NULL)
+		return s->m.id;
 	if (key == IPC_PRIVATE)
-		return newseg(r, c, key, size, shmflg, now);
+		return newseg(r, c, key, size, shmflg, tag, now);
 	s = ushm__registry_find_key(r, key);
 	if (!s) {
 		if (!(shmflg & IPC_CREAT))
 			return -ENOENT;
-		return newseg(r, c, key, size, shmflg, now);
+		return newseg(r, c, key, size, shmflg, tag, now);
 	}
 	if ((shmflg & IPC_CREAT) && (shmflg & IPC_EXCL))
 		return -EEXIST;

@@ -65,6 +65,62 @@ int ushm__store_dirfd(const struct ushm__store *st)
 	return st->dirfd;
 }
 
+/* Is the daemon named in the state directory's pid file running (not
+ * gone, not a zombie)? */
+static int holder_running(struct ushm__store *st)
+{
+	char buf[32], path[64], stat[256];
+	ssize_t n;
+	int fd = openat(st->dirfd, "ushmd.pid", O_RDONLY | NOFOLLOW_CLOEXEC);
+	long pid;
+	char *p;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pid <= 0 || fd < 0)
+		return 0;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/*
+ * Takes the state directory's lock.  A daemon killed a moment ago holds
+ * it until its exit completes, while its socket already refuses
+ * connections: the client that finds it dead starts a new daemon, which
+ * must wait for the lock rather than give up.  One that is running is
+ * answered at once with -EBUSY.
+ */
+static int lock_state(struct ushm__store *st)
+{
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int running = 0;
+
+	/* At most 2 s; a holder seen running for 50 ms is not exiting (an
+	 * exiting process shows as running until it is a zombie). */
+	for (int i = 0; i < 200 && running < 5; i++) {
+		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		running = holder_running(st) ? running + 1 : 0;
+		nanosleep(&tick, NULL);
+	}
+	return -EBUSY;
+}
+
 int ushm__store_open(const char *dir, struct ushm__store **out)
 {
 	struct ushm__store *st;
@@ -98,10 +154,9 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		err = -errno;
 		goto fail_dir;
 	}
-	if (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	err = lock_state(st);
+	if (err < 0)
 		goto fail_lock;
-	}
 	fd = openat(st->dirfd, "ushmd.pid",
 		    O_WRONLY | O_CREAT | O_TRUNC | NOFOLLOW_CLOEXEC, 0600);
 	if (fd < 0) {

@@ -12,7 +12,9 @@
 #include "../common/paths.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -78,6 +80,34 @@ static int64_t call(struct ushm__req *q, struct ushm__rep *rep, int *fd)
 	return r;
 }
 
+/*
+ * A tag for each shmget, kept by the daemon with a segment the call
+ * creates: a call sent again because the daemon died before answering
+ * finds the segment its first attempt made instead of making another.
+ * Unique within the process (the daemon pairs it with the pid); it
+ * starts from the random bytes the kernel gives every exec, so that a
+ * later process with a reused pid does not repeat an earlier one's tags.
+ * Atomic: threads take tags at once, and a forked child, whose pid is
+ * new, may go on from its parent's count.
+ */
+static uint32_t next_tag(void)
+{
+	static _Atomic uint32_t counter; /* 0: not seeded yet */
+	uint32_t t = atomic_load(&counter);
+
+	if (t == 0) {
+		const unsigned char *r = (const void *)getauxval(AT_RANDOM);
+		uint32_t seed = 1;
+
+		if (r)
+			memcpy(&seed, r + 12, sizeof(seed));
+		/* The first thread seeds; the others keep its seed. */
+		atomic_compare_exchange_strong(&counter, &t, seed | 1);
+	}
+	t = atomic_fetch_add(&counter, 1);
+	return t ? t : atomic_fetch_add(&counter, 1); /* 0 means none */
+}
+
 int ushm_get(key_t key, size_t size, int shmflg)
 {
 	struct ushm__req q;
@@ -85,6 +115,7 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	int64_t r;
 
 	req_init(&q, USHM__OP_GET, 0);
+	q.count = next_tag();
 	q.key = key;
 	q.size = size;
 	q.shmflg = shmflg;

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GROUPS_SEEN 64
@@ -393,6 +394,31 @@ void ushm__client_unlock(void)
 	pthread_mutex_unlock(&g.lock);
 }
 
+/* Attempts at a request whose daemon dies under it; the daemon that
+ * replaces it may die too (restarted in a loop, killed while it
+ * recovers). */
+#define ATTEMPTS 8
+
+/* Did the daemon just go away (rather than refuse the request)? */
+static int daemon_gone(int64_t r)
+{
+	return r == -EPIPE || r == -EBADF || r == -ENOTSOCK;
+}
+
+/* A new daemon is not up yet (its predecessor still exiting, say). */
+static int daemon_starting(int64_t r)
+{
+	return r == -ECONNREFUSED || r == -ENOENT || daemon_gone(r);
+}
+
+/* Waits a little longer at each attempt: 10, 20, ... 70 ms. */
+static void backoff(int attempt)
+{
+	struct timespec ts = { 0, attempt * 10 * 1000 * 1000L };
+
+	nanosleep(&ts, NULL);
+}
+
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd)
 {
@@ -400,8 +426,15 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 
 	for (int attempt = 0;; attempt++) {
 		r = ensure(1);
-		if (r < 0)
+		/* No daemon at the first attempt is an answer; after one
+		 * died under us, its successor may still be on its way. */
+		if (r < 0 && (attempt == 0 || attempt == ATTEMPTS - 1 ||
+			      !daemon_starting(r)))
 			return r;
+		if (r < 0) {
+			backoff(attempt);
+			continue;
+		}
 		/* A program using every low descriptor still gets the
 		 * segment's: it lands in the spare's slot. */
 		if (fd && g.spare >= 0) {
@@ -409,14 +442,18 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 				close(g.spare);
 			g.spare = -1;
 		}
+		/* The dead daemon may have served the first attempt. */
+		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
+			req->hdr.flags |= USHM__GET_RETRY;
 		r = roundtrip(g.fd, req, len, rep, fd);
-		if (attempt == 1 ||
-		    (r != -EPIPE && r != -EBADF && r != -ENOTSOCK))
+		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
 			return r;
 		/* The daemon went away (or the program closed our socket):
 		 * the next attempt reconnects, a new daemon recovers our
 		 * attachments, and we adopt them. */
 		drop_connection();
+		if (attempt > 0)
+			backoff(attempt);
 	}
 }
 

@@ -30,7 +30,8 @@
 #define USHM__REG_MAX 48
 
 enum ushm__op {
-	USHM__OP_GET = 1,   /* shmget: key, shmflg, size */
+	USHM__OP_GET = 1,   /* shmget: key, shmflg, size; count = a tag the
+			       caller gives each shmget (USHM__GET_RETRY) */
 	USHM__OP_AT,        /* shmat: id, shmflg, addr; reply carries an fd */
 	USHM__OP_AT_UNDO,   /* the mmap after AT failed: take it back */
 	USHM__OP_DT,        /* shmdt: id, addr, count = mappings removed */
@@ -50,6 +51,14 @@ enum ushm__op {
  * descriptors), just before closing it: its result (-ENOMEM) answers
  * whatever request the client sends.  Never a request's op. */
 #define USHM__REP_REFUSED 0x100u
+
+/* GET flags. */
+enum {
+	/* Sent again: the daemon died before it answered the first attempt,
+	 * which it may have served.  A segment that attempt created (the
+	 * caller's, with the same tag) is the answer. */
+	USHM__GET_RETRY = 1u << 0,
+};
 
 /* REGISTER flags. */
 enum {

@@ -55,7 +55,7 @@ static void fresh(const struct ushm__limits *l)
 static int get(const struct ushm__cred *c, int32_t key, uint64_t size,
 	       int flg)
 {
-	return ushm__op_get(&reg, c, key, size, flg, 1000);
+	return ushm__op_get(&reg, c, key, size, flg, 0, 0, 1000);
 }
 
 static int ctl(const struct ushm__cred *c, int id, int cmd)
@@ -557,6 +557,32 @@ static void test_bad_ctl(void)
 	ushm__registry_free(&reg);
 }
 
+/* A shmget sent again after the daemon died finds what its first
+ * attempt created, by the caller's pid and tag. */
+static void test_get_retry(void)
+{
+	int a, b;
+
+	fresh(&lim);
+	a = ushm__op_get(&reg, &OWNER, IPC_PRIVATE, ps, 0600, 7, 0, 1000);
+	ok(a >= 0, "retry: the first attempt creates");
+	is_int(ushm__op_get(&reg, &OWNER, IPC_PRIVATE, ps, 0600, 7, 1, 1000),
+	       a, "retry: the same tag gets the same segment");
+	b = ushm__op_get(&reg, &OWNER, IPC_PRIVATE, ps, 0600, 8, 1, 1000);
+	ok(b >= 0 && b != a, "retry: another tag creates anew");
+	ok(ushm__op_get(&reg, &MEMBER, IPC_PRIVATE, ps, 0600, 7, 1, 1000) !=
+		   a, "retry: another process's tag is not ours");
+	a = ushm__op_get(&reg, &OWNER, 0x1234, ps, IPC_CREAT | IPC_EXCL | 0600,
+			 9, 0, 1000);
+	is_int(ushm__op_get(&reg, &OWNER, 0x1234, ps,
+			    IPC_CREAT | IPC_EXCL | 0600, 9, 1, 1000),
+	       a, "retry: IPC_EXCL finds its own creation, not EEXIST");
+	is_int(ushm__op_get(&reg, &OWNER, 0x1234, ps,
+			    IPC_CREAT | IPC_EXCL | 0600, 10, 0, 1000),
+	       -EEXIST, "without the retry flag: EEXIST");
+	ushm__registry_free(&reg);
+}
+
 int main(void)
 {
 	OWNER = cred(11, 1000, 100, 0);
@@ -575,5 +601,6 @@ int main(void)
 	test_shm_stat();
 	test_lock();
 	test_bad_ctl();
+	test_get_retry();
 	return done_testing();
 }

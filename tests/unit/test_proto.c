@@ -33,7 +33,7 @@ struct op_desc {
 /* Written from proto.h's description of each op, independently of the
  * table in proto.c, so that the two have to agree. */
 static const struct op_desc ops[USHM__OP_END] = {
-	[USHM__OP_GET] = { "GET", F_KEY | F_SHMFLG | F_SIZE },
+	[USHM__OP_GET] = { "GET", F_KEY | F_SHMFLG | F_SIZE | F_COUNT },
 	[USHM__OP_AT] = { "AT", F_ID | F_SHMFLG | F_ADDR },
 	[USHM__OP_AT_UNDO] = { "AT_UNDO", F_ID },
 	[USHM__OP_DT] = { "DT", F_ID | F_ADDR | F_COUNT },
@@ -155,8 +155,11 @@ static void test_every_op(void)
 		       "%s: 8 trailing bytes", name);
 
 		make_req(op);
+		/* An op's known flag with an unknown one, or an unknown. */
 		msg.req.hdr.flags = op == USHM__OP_REGISTER ?
-					    USHM__REG_FORK | 1u << 4 : 1;
+					    USHM__REG_FORK | 1u << 4 :
+				    op == USHM__OP_GET ?
+					    USHM__GET_RETRY | 1u << 4 : 1;
 		is_int(ushm__req_check(&msg, n, 0), -EBADMSG,
 		       "%s: unknown header flag", name);
 		make_req(op);
