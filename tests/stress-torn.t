@@ -113,9 +113,10 @@ ok $? "the holder detached and exited"
 exec 4<&-
 stop_daemon
 
-# 3. Both slots garbled: nothing to trust.  store.c logs it and drops the
-#    segment (metadata and data file); it must not come back with made-up
-#    fields.  The other segment is untouched.
+# 3. Both slots garbled: nothing to trust.  store.c logs it and serves
+#    the segment no more (it must not come back with made-up fields), but
+#    keeps its bytes aside for the administrator.  The other segment is
+#    untouched.
 garble "$META" 0
 garble "$META" 1
 run stat "$id" >/dev/null 2>&1
@@ -124,7 +125,9 @@ run id 0x70e1 >/dev/null 2>&1
 ok $([ $? -ne 0 ]; echo $?) "nor found by its key"
 is "$(grep -c "seg-$idx.meta: no valid record" "$LOG")" 1 "the daemon logged it"
 ok $([ ! -e "$META" ] && [ ! -e "$USHM_STATE_DIR/seg-$idx.data" ]; echo $?) \
-	"its files are gone"
+	"its files are no longer the segment's"
+ok $([ -s "$USHM_STATE_DIR/seg-$idx.data.damaged" ]; echo $?) \
+	"its bytes are kept aside in seg-$idx.data.damaged"
 run check "$other" 6
 ok $? "the other segment is intact"
 is "$(run nattch "$other")" 0 "and listed as before"

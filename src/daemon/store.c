@@ -364,6 +364,36 @@ uint64_t ushm__store_resident(struct ushm__store *st,
 }
 
 /* Loads seg-N.meta into a new segment; checks it against its data file. */
+/*
+ * A segment whose record cannot be trusted (both slots damaged, or not
+ * matching its data file) is not served: guessing its owner or mode
+ * would hand its bytes to the wrong users.  A creation cut short left
+ * nothing to lose, so its files go; bytes that were written are kept
+ * aside (NAME.damaged) for the administrator, never deleted.
+ */
+static void drop(struct ushm__store *st, const char *meta, const char *data)
+{
+	char aside[80];
+	struct stat sb;
+
+	if (fstatat(st->dirfd, data, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    sb.st_blocks > 0) {
+		snprintf(aside, sizeof(aside), "%s.damaged", data);
+		if (renameat(st->dirfd, data, st->dirfd, aside) == 0) {
+			snprintf(aside, sizeof(aside), "%s.damaged", meta);
+			renameat(st->dirfd, meta, st->dirfd, aside);
+			ushm__log(USHM__LOG_ERR,
+				  "%s: no valid record; not served, its bytes "
+				  "kept in %s.damaged", meta, data);
+			return;
+		}
+	}
+	ushm__log(USHM__LOG_ERR, "%s: no valid record or data file; dropped",
+		  meta);
+	unlinkat(st->dirfd, meta, 0);
+	unlinkat(st->dirfd, data, 0);
+}
+
 static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 {
 	char meta[64], data[64];
@@ -387,11 +417,8 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 	if (gen < 0 || ushm__id_index(s->m.id) != idx || s->m.id < 0 ||
 	    fstatat(st->dirfd, data, &sb, 0) < 0 ||
 	    (uint64_t)sb.st_size != s->m.segsz) {
-		ushm__log(USHM__LOG_ERR,
-			  "%s: no valid record or data file; dropped", meta);
 		free(s);
-		unlinkat(st->dirfd, meta, 0);
-		unlinkat(st->dirfd, data, 0);
+		drop(st, meta, data);
 		return 0;
 	}
 	s->meta_gen = (uint32_t)gen;
