@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The fuzzers, briefly: each libFuzzer target runs for a few seconds from
+# its seed corpus (and first replays the inputs kept in fuzz/regressions/);
+# any crash, leak, timeout or broken invariant fails.  The long run is
+# make fuzz (fuzz/README.md).
+#
+# The binaries come from make check (CHECK_BINS, when clang can link a
+# libFuzzer program).  Missing binaries fail rather than skip: CI installs
+# clang and libclang-rt-dev, and a fuzzer that silently stopped being
+# built would go unnoticed.
+. "$(dirname "$0")/lib.sh"
+
+# Seconds per target: the suite must stay fast.
+secs=${FUZZ_TEST_SECONDS:-10}
+out=$(mktemp -d "${TMPDIR:-/tmp}/ushm-fuzz-t.XXXXXX") || exit 1
+trap 'rm -rf "$out"' EXIT
+
+for t in fuzz_proto fuzz_serve; do
+	bin=$BUILD/fuzz/$t
+	if [ ! -x "$bin" ]; then
+		ok 1 "$t: built ($bin missing: make check builds it when" \
+		     "clang and libclang-rt-dev are installed)"
+		continue
+	fi
+	line=$(TMPDIR=$out "$TOP/fuzz/run.sh" -j 1 -s "$secs" -o "$out" "$bin")
+	rc=$?
+	echo "# $line"
+	if [ "$rc" -ne 0 ]; then
+		# The sanitizer's report, for whoever reads the test log.
+		grep -E -A12 '^==[0-9]+==ERROR|^fuzz_[a-z]+: ' "$out/$t.log" |
+			head -40 | sed 's/^/# /'
+		# Kept beside the build, where the log says, for the bug report.
+		mkdir -p "$BUILD/fuzz/artifacts/$t" &&
+			cp "$out/artifacts/$t"/* "$BUILD/fuzz/artifacts/$t/" \
+				2>/dev/null
+	fi
+	ok "$rc" "$t: no crash in ${secs}s from the seeds"
+	execs=$(sed -nE 's/^[a-z_]+: ([0-9]+) executions.*/\1/p' <<<"$line")
+	[ "${execs:-0}" -gt 0 ]
+	ok $? "$t: it ran (${execs:-0} executions)"
+done
+done_testing
