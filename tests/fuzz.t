@@ -13,7 +13,7 @@
 # Seconds per target: the suite must stay fast.
 secs=${FUZZ_TEST_SECONDS:-10}
 out=$(mktemp -d "${TMPDIR:-/tmp}/ushm-fuzz-t.XXXXXX") || exit 1
-trap 'rm -rf "$out"' EXIT
+at_exit 'rm -rf "$out"'
 
 for t in fuzz_proto fuzz_serve; do
 	bin=$BUILD/fuzz/$t

@@ -11,6 +11,15 @@ USHM=$BUILD/bin/ushm
 USHM_RUN=$BUILD/bin/ushm-run
 export USHM_DAEMON=$USHMD
 
+# at_exit COMMAND: runs COMMAND (a string, evaluated then) when this
+# shell exits, and only this shell.  bash runs a shell's EXIT trap in its
+# background children too when one is killed between its fork and its
+# exec ("sleep 60 & kill $!"): a plain trap would clean up under the
+# feet of the shell that is still running.
+at_exit() {
+	trap "[ \"\$BASHPID\" = $BASHPID ] && { $1; }" EXIT
+}
+
 # A private daemon: USHM_SOCKET and USHM_STATE_DIR point into a fresh
 # directory on a tmpfs; the library autostarts ushmd there on first use.
 ushm_env_setup() {
@@ -20,7 +29,7 @@ ushm_env_setup() {
 	chmod 0755 "$USHM_TEST_DIR"
 	export USHM_SOCKET=$USHM_TEST_DIR/sock
 	export USHM_STATE_DIR=$USHM_TEST_DIR/state
-	trap ushm_env_cleanup EXIT
+	at_exit ushm_env_cleanup
 }
 
 # The daemon's pid, from the pid file it keeps in its state directory.

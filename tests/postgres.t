@@ -24,8 +24,11 @@ sql() { as_pg psql -h "$D" -p "$PORT" -d postgres -Atc "$1"; }
 segments() { as_pg "$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l; }
 
 # Whatever happens, no server outlives the test.
-trap 'as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1
-      ushm_env_cleanup' EXIT
+pg_cleanup() {
+	as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1
+	ushm_env_cleanup
+}
+at_exit pg_cleanup
 as_pg "$PGBIN/initdb" -D "$D/data" >"$D/initdb.log" 2>&1
 ok $? "initdb"
 cat >>"$D/data/postgresql.conf" <<CONF

@@ -103,7 +103,7 @@ tmpfs_full() {
 		echo "ok $((TAP_N += 1)) # SKIP cannot mount a tmpfs here"
 		return
 	fi
-	trap cleanup_small EXIT
+	at_exit cleanup_small
 	export USHM_STATE_DIR=$SMALL/state
 	start_daemon || { ok 1 "the daemon starts"; return; }
 	mib=$((1024 * 1024))

@@ -24,7 +24,7 @@ cleanup() {
 	done
 	ushm_env_cleanup
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # activate: a daemon on $USHM_SOCKET, as socket activation starts it;
 # its pid in $DPID.  Its output goes to a file, not to our stdout.

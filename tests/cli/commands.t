@@ -22,7 +22,7 @@ cleanup() {
 	done
 	ushm_env_cleanup
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # run NAME WANT_RC ARGS...: ushm ARGS, stdout in $WORK/out, stderr in
 # $WORK/err, the status checked.

@@ -45,7 +45,7 @@ cleanup() {
 	done
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # mk VAR KEY SIZE MODE: a kernel segment, its id in VAR.  Not "$(mk)":
 # LIVE must be updated in this shell, not in a subshell.

@@ -40,7 +40,7 @@ cleanup() {
 	done
 	ushm_env_cleanup
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # mk VAR SIDE KEY SIZE MODE: a segment on SIDE (k: kernel, u: ushm), its
 # id in VAR.

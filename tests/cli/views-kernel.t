@@ -32,7 +32,7 @@ cleanup() {
 	done
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 mk() {
 	local id

@@ -32,7 +32,7 @@ cleanup() {
 	for id in "${KIDS[@]}"; do ipcrm -m "$id" 2>/dev/null; done
 	ushm_env_cleanup
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # mk SIDE N SIZE MODE: segment key(N) on SIDE (k or u); its id on stdout.
 mk() {

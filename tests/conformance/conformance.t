@@ -15,7 +15,7 @@ CONF_TIMEOUT=${CONF_TIMEOUT:-120}
 CONF_MAX_DIFF=${CONF_MAX_DIFF:-200}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 
 progs=()
 for f in "$CONF_BIN"/*; do
