@@ -647,7 +647,7 @@ USHM_API void *ushm_chan_reserve(struct ushm_chan *ch, size_t len,
 				 const struct timespec *timeout)
 {
 	void *p;
-	int err;
+	int err = EIO; /* set by every failure; defined for the analyzer */
 
 	if (!ch) {
 		errno = EINVAL;
@@ -681,7 +681,7 @@ USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
 			    const struct timespec *timeout)
 {
 	void *p;
-	int err;
+	int err = EIO; /* set by every failure; defined for the analyzer */
 
 	if (!ch) {
 		errno = EINVAL;
@@ -860,7 +860,7 @@ USHM_API const void *ushm_chan_peek(struct ushm_chan *ch, size_t *len,
 				    const struct timespec *timeout)
 {
 	const void *p;
-	int err;
+	int err = EIO; /* set by every failure; defined for the analyzer */
 
 	if (!ch || !len) {
 		errno = EINVAL;
@@ -895,7 +895,7 @@ USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
 {
 	const void *p;
 	size_t n;
-	int err;
+	int err = EIO; /* set by every failure; defined for the analyzer */
 
 	if (!ch) {
 		errno = EINVAL;

@@ -10,11 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fmt(char *buf, size_t len, const char *f, const char *a,
-	       unsigned long b)
+/* snprintf's result as ours: 0, or -ENAMETOOLONG when the path was cut.
+ * The callers keep literal formats, which the compiler checks. */
+static int fit(int n, size_t len)
 {
-	int n = a ? snprintf(buf, len, f, a) : snprintf(buf, len, f, b);
-
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
@@ -64,11 +63,11 @@ int ushm__socket_path(char *buf, size_t len)
 	const char *v;
 
 	if ((v = env("USHM_SOCKET")))
-		return fmt(buf, len, "%s", v, 0);
+		return fit(snprintf(buf, len, "%s", v), len);
 	if ((v = env("XDG_RUNTIME_DIR")) && is_dir(v))
-		return fmt(buf, len, "%s/ushm/ushmd.sock", v, 0);
-	return fmt(buf, len, "/tmp/ushm-%lu/ushmd.sock", NULL,
-		   (unsigned long)getuid());
+		return fit(snprintf(buf, len, "%s/ushm/ushmd.sock", v), len);
+	return fit(snprintf(buf, len, "/tmp/ushm-%lu/ushmd.sock",
+			    (unsigned long)getuid()), len);
 }
 
 int ushm__state_dir(char *buf, size_t len)
@@ -76,16 +75,16 @@ int ushm__state_dir(char *buf, size_t len)
 	const char *v;
 
 	if ((v = env("USHM_STATE_DIR")))
-		return fmt(buf, len, "%s", v, 0);
+		return fit(snprintf(buf, len, "%s", v), len);
 	if ((v = env("USHM_SOCKET")))
-		return fmt(buf, len, "%s.d", v, 0);
+		return fit(snprintf(buf, len, "%s.d", v), len);
 	if ((v = env("XDG_RUNTIME_DIR")) && is_dir(v))
-		return fmt(buf, len, "%s/ushm/state", v, 0);
+		return fit(snprintf(buf, len, "%s/ushm/state", v), len);
 	if (is_dir("/dev/shm"))
-		return fmt(buf, len, "/dev/shm/ushm-%lu", NULL,
-			   (unsigned long)getuid());
-	return fmt(buf, len, "/tmp/ushm-%lu/state", NULL,
-		   (unsigned long)getuid());
+		return fit(snprintf(buf, len, "/dev/shm/ushm-%lu",
+				    (unsigned long)getuid()), len);
+	return fit(snprintf(buf, len, "/tmp/ushm-%lu/state",
+			    (unsigned long)getuid()), len);
 }
 
 static int check_owned(const char *path)

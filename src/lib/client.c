@@ -208,6 +208,7 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 	int fds[4], nfds = 0, err;
 	ssize_t n;
 
+	*outfd = -1; /* defined on every return, success or not */
 	do {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		/* A daemon that turned us away closed the socket with our

@@ -101,6 +101,8 @@ int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
 
 	if (n < 0)
 		return (int)n;
+	if (!v) /* no mapping at all, so none at addr */
+		return -EINVAL;
 	for (i = 0; i < (size_t)n; i++) {
 		if (v[i].end <= addr || !owner(t, &v[i]) ||
 		    !starts_at(&v[i], addr, page))

@@ -17,6 +17,30 @@
 
 #define PRELOAD_NAME "libushm-preload.so"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <dlfcn.h>
+#include <sanitizer/asan_interface.h>
+
+/* A sanitizer build (make SANITIZE=1): the shim is linked with the ASan
+ * runtime, which refuses to run unless it is the first library loaded,
+ * and a preloaded library comes before the program's own.  This program
+ * is built the same way, so the runtime it uses is put in front. */
+static const char *asan_runtime(void)
+{
+	Dl_info info;
+
+	if (dladdr((void *)__asan_poison_memory_region, &info) &&
+	    info.dli_fname && strchr(info.dli_fname, '/'))
+		return info.dli_fname;
+	return NULL;
+}
+#else
+static const char *asan_runtime(void)
+{
+	return NULL;
+}
+#endif
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -60,7 +84,7 @@ static int find_preload(char *out, size_t len)
 int main(int argc, char **argv)
 {
 	char lib[PATH_MAX], *value;
-	const char *old;
+	const char *old, *asan;
 	int argi = 1;
 
 	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
@@ -79,6 +103,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ushm-run: cannot find %s; set USHM_PRELOAD "
 				"to its path\n", PRELOAD_NAME);
 		return 125;
+	}
+	asan = asan_runtime();
+	if (asan) {
+		char first[PATH_MAX];
+
+		if ((size_t)snprintf(first, sizeof(first), "%s:%s", asan,
+				     lib) >= sizeof(first)) {
+			fprintf(stderr, "ushm-run: path too long\n");
+			return 125;
+		}
+		memcpy(lib, first, sizeof(lib));
 	}
 	old = getenv("LD_PRELOAD");
 	if (old && *old) {

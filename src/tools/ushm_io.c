@@ -158,7 +158,7 @@ int cmd_cat(struct cli *cli, int argc, char **argv)
 		{ "hex", no_argument, NULL, OPT_HEX },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, hex = 0, id, status;
+	int c, hex = 0, id = -1, status;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":hx", longopts, NULL)) != -1) {
@@ -185,7 +185,7 @@ int cmd_write(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, id, status;
+	int c, id = -1, status;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
