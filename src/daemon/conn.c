@@ -334,6 +334,7 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 {
 	int adopt = !!(q->hdr.flags & USHM__REG_ADOPT);
 	int64_t now = ushm__now();
+	uint32_t parent, have;
 	int taken = 0;
 
 	for (uint32_t i = 0; i < q->count; i++) {
@@ -347,11 +348,16 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 			taken++;
 			continue;
 		}
-		/* Nothing to take over, or a child's new attachment: only
+		/* A child's copy of what its parent holds through its own
+		 * connection: no more than the parent holds.  Otherwise
+		 * (nothing to take over, or no parent's count to copy) only
 		 * what the process really maps counts. */
-		if ((adopt || !ushm__holds_elsewhere(srv, c, cr->pid, e->id)) &&
-		    ushm__maps_count(srv, cr->pid, s) <=
-			    (int64_t)ushm__holds_count(&c->holds, e->id))
+		parent = adopt ? 0 :
+			 ushm__holds_elsewhere(srv, c, cr->pid, e->id);
+		have = ushm__holds_count(&c->holds, e->id);
+		if (parent > 0 ? have >= parent :
+				 ushm__maps_count(srv, cr->pid, s) <=
+					 (int64_t)have)
 			continue;
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;

@@ -109,12 +109,13 @@ uint32_t ushm__holds_adopt(struct ushm__server *srv, struct ushm__conn *dst,
 	return moved;
 }
 
-int ushm__holds_elsewhere(struct ushm__server *srv,
-			  const struct ushm__conn *self, pid_t pid, int id)
+uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
+			       const struct ushm__conn *self, pid_t pid, int id)
 {
+	uint32_t n = 0;
+
 	for (struct ushm__conn *c = srv->conns; c; c = c->next)
-		if (c != self && !c->dead && c->pid == pid &&
-		    ushm__holds_count(&c->holds, id) > 0)
-			return 1;
-	return 0;
+		if (c != self && !c->dead && c->pid == pid)
+			n += ushm__holds_count(&c->holds, id);
+	return n;
 }

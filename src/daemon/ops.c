@@ -102,7 +102,7 @@ static int quota_allows(struct ushm__registry *r, uid_t uid, uint64_t pages)
 	if ((!r->lim.quota_segments && !r->lim.quota_bytes) ||
 	    !ushm__quota_applies(&r->lim, uid))
 		return 1;
-	for (int i = 0; i <= ushm__registry_max_idx(r); i++) {
+	for (int i = 0, max = ushm__registry_max_idx(r); i <= max; i++) {
 		const struct ushm__segment *s = r->slot[i];
 
 		if (s && s->m.cuid == uid) {
@@ -148,7 +148,7 @@ static int store_has_room(struct ushm__registry *r, uint64_t size,
 	if (r->shm_tot <= free_bytes / (uint64_t)r->page_size &&
 	    size <= free_bytes - r->shm_tot * (uint64_t)r->page_size)
 		return 1;
-	for (int i = 0; i <= ushm__registry_max_idx(r); i++) {
+	for (int i = 0, max = ushm__registry_max_idx(r); i <= max; i++) {
 		const struct ushm__segment *s = r->slot[i];
 		uint64_t full, have;
 
@@ -213,7 +213,8 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 static struct ushm__segment *created_by(struct ushm__registry *r, pid_t pid,
 					uint32_t tag)
 {
-	for (int i = 0; tag && i <= ushm__registry_max_idx(r); i++) {
+	for (int i = 0, max = tag ? ushm__registry_max_idx(r) : -1; i <= max;
+	     i++) {
 		struct ushm__segment *s = r->slot[i];
 
 		if (s && s->m.cpid == pid && s->m.create_tag == tag)

@@ -113,9 +113,10 @@ void ushm__holds_release(struct ushm__server *srv, struct ushm__holds *h,
  * Returns how many it moved. */
 uint32_t ushm__holds_adopt(struct ushm__server *srv, struct ushm__conn *dst,
 			   pid_t pid, int id, uint32_t n);
-/* Does pid hold id through a connection other than self? */
-int ushm__holds_elsewhere(struct ushm__server *srv,
-			  const struct ushm__conn *self, pid_t pid, int id);
+/* How many attachments of id pid holds through connections other than
+ * self. */
+uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
+			       const struct ushm__conn *self, pid_t pid, int id);
 
 /* ---- conn.c ---- */
 
