@@ -65,8 +65,16 @@ done
 	>"$out" 2>&1
 rc=$?
 ok $rc "the suite passes under ASan and UBSan (${#tests[@]} tests)"
-[ $rc = 0 ] || sed -n '/^Test Summary Report/,$p; /not ok\|Dubious\|Failed/p' \
-	"$out" | sed 's/^/# /' | head -n 100
+# On failure the inner run's output is kept, and its failures go to
+# stderr, which prove shows without -v (make check's log in CI).
+if [ $rc != 0 ]; then
+	cp "$out" "$SAN/tmp/sanitizers-last.log"
+	{
+		grep -E '^(not ok|#)|Dubious|Failed|^Test Summary' "$out" |
+			head -n 150
+		echo "# the whole run: $SAN/tmp/sanitizers-last.log"
+	} | sed 's/^#*/# /' >&2
+fi
 # Each test's result and time, for the record.
 grep -E '^\[[0-9:]+\]' "$out" | sed 's/^/# /'
 
@@ -76,5 +84,5 @@ ok $? "no sanitizer report"
 for r in $reports; do
 	echo "# --- $(basename "$r")"
 	head -n 60 "$r" | sed 's/^/# /'
-done
+done >&2
 [ "$TAP_FAILED" = 0 ]
