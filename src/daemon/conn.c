@@ -692,7 +692,7 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 
 	for (int i = 0; i < max && !c->dead; i++) {
 		struct ushm__cred cr;
-		struct ucred uc;
+		struct ucred uc = { 0 };
 		int gone;
 		ssize_t n = receive(c, m.buf, sizeof(m.buf), &uc);
 		int err;

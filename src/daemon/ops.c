@@ -434,7 +434,7 @@ int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
 	case IPC_SET:
 		if ((err = ushm__perm_owner(c, &s->m)) < 0)
 			return err;
-		return set(r, s, setv, now);
+		return setv ? set(r, s, setv, now) : -EFAULT;
 	case IPC_RMID:
 		if ((err = ushm__perm_owner(c, &s->m)) < 0)
 			return err;

@@ -348,7 +348,9 @@ int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 
 	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
 	fd = openat(st->dirfd, name, (rdonly ? O_RDONLY : O_RDWR) | NOFOLLOW_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	return fd;
 }
 
 uint64_t ushm__store_resident(struct ushm__store *st,
@@ -443,7 +445,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 
 static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 {
-	struct ids_rec ir;
+	struct ids_rec ir = { 0 };
 	int fd, torn = 0;
 	int64_t gen;
 
