@@ -206,21 +206,6 @@ static void server_setup(uint8_t cfg)
 		srv.fd_ceiling = lowest_free_fd() + 3;
 }
 
-/* ushm__registry_free, but over the slots in use only: its free() of
- * each of the 32768 slots, NULL or not, costs an ASan stack trace each,
- * and took most of the fuzzer's time. */
-static void registry_release(struct ushm__registry *r)
-{
-	for (int i = 0; i < SLOTS_USED; i++) {
-		free(r->slot[i]);
-		r->slot[i] = NULL;
-	}
-	r->in_use = 0;
-	free(r->memlock);
-	r->memlock = NULL;
-	r->nmemlock = 0;
-}
-
 /* As main.c's server_free(); the state directory stays for a restart. */
 static void server_free(void)
 {
@@ -235,7 +220,7 @@ static void server_free(void)
 		}
 	ushm__orphan_reap(&srv);
 	CHECK(srv.conns == NULL && srv.orphans == NULL);
-	registry_release(&srv.reg);
+	ushm__registry_free(&srv.reg);
 	close(srv.listen_fd);
 	close(srv.reserve_fd);
 	close(srv.epfd);
@@ -370,7 +355,7 @@ static void check_store(void)
 	for (size_t i = 0; i < r2.nmemlock; i++)
 		CHECK(ushm__memlock_get(&srv.reg, r2.memlock[i].uid) ==
 		      r2.memlock[i].pages);
-	registry_release(&r2);
+	ushm__registry_free(&r2);
 }
 
 /* ---- clients ---- */

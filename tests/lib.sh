@@ -64,6 +64,24 @@ as_uid() {
 	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
 }
 
+# need_other_users: skips the test unless it can run commands as other
+# users (as_uid).
+need_other_users() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root to act as other users"
+	command -v setpriv >/dev/null ||
+		skip_all "setpriv (util-linux) is needed"
+}
+
+# summarize_stderr FILE: what processes wrote to FILE (failed calls and
+# checks, a line each), counted by kind with the numbers masked, as TAP
+# comments: a failure understood from the TAP output alone.
+summarize_stderr() {
+	[ -s "$1" ] || return 0
+	echo "# $(wc -l <"$1") line(s) on stderr; by kind:"
+	sed 's/\[[0-9]*\]//; s/[0-9][0-9]*/N/g' "$1" |
+		sort | uniq -c | sort -rn | head -15 | sed 's/^/#   /'
+}
+
 # Minimal TAP: plan N; ok COND NAME; is GOT WANT NAME; done_testing.
 TAP_N=0
 TAP_FAILED=0

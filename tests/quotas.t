@@ -3,8 +3,7 @@
 # several cannot take its segments, its memory or its connections from
 # the others.  Real users: the clients run under other uids (setpriv).
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root to run clients as other users"
-command -v setpriv >/dev/null || skip_all "setpriv (util-linux) is needed"
+need_other_users
 ushm_env_setup
 export USHM_AUTOSTART=0
 T=$BUILD/tests/progs/shmtool

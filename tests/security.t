@@ -3,8 +3,7 @@
 # state directory and its files; no descriptor of a segment for a user
 # without the right to it; no trust in what a client says it is.
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root to act as other users"
-command -v setpriv >/dev/null || skip_all "setpriv (util-linux) is needed"
+need_other_users
 ushm_env_setup
 export USHM_AUTOSTART=0
 T=$BUILD/tests/progs/shmtool

@@ -55,11 +55,5 @@ is "$(proc_fds "$pid")" "$base_proc" \
 	"the daemon holds as many descriptors as before (/proc/PID/fd)"
 is "$(ls "$USHM_STATE_DIR" | tr '\n' ' ')" "$base_files" \
 	"the state directory holds the same files as before"
-# What the processes reported (every failed call and check, one line
-# each), by kind, for a failure to be understood from the TAP output.
-if [ -s "$USHM_TEST_DIR/stress.err" ]; then
-	echo "# $(wc -l <"$USHM_TEST_DIR/stress.err") line(s) on stderr; by kind:"
-	sed 's/\[[0-9]*\]//; s/[0-9][0-9]*/N/g' "$USHM_TEST_DIR/stress.err" |
-		sort | uniq -c | sort -rn | head -15 | sed 's/^/#   /'
-fi
+summarize_stderr "$USHM_TEST_DIR/stress.err"
 done_testing

@@ -42,11 +42,5 @@ is "$("$USHM" daemon status | sed -n 's/^segments: //p')" 0 \
 	"no segment is left"
 is "$(ls "$USHM_STATE_DIR" | tr '\n' ' ')" "ids lock ushmd.log ushmd.pid " \
 	"no file is left in the state directory"
-# What the processes reported (every failed call and check, one line
-# each), by kind, for a failure to be understood from the TAP output.
-if [ -s "$USHM_TEST_DIR/stress.err" ]; then
-	echo "# $(wc -l <"$USHM_TEST_DIR/stress.err") line(s) on stderr; by kind:"
-	sed 's/\[[0-9]*\]//; s/[0-9][0-9]*/N/g' "$USHM_TEST_DIR/stress.err" |
-		sort | uniq -c | sort -rn | head -15 | sed 's/^/#   /'
-fi
+summarize_stderr "$USHM_TEST_DIR/stress.err"
 done_testing

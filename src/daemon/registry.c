@@ -31,7 +31,8 @@ void ushm__registry_init(struct ushm__registry *r,
 
 void ushm__registry_free(struct ushm__registry *r)
 {
-	for (int i = 0; i < USHM__IPCMNI; i++) {
+	/* Up to the highest slot in use: the rest are NULL already. */
+	for (int i = 0, max = ushm__registry_max_idx(r); i <= max; i++) {
 		free(r->slot[i]);
 		r->slot[i] = NULL;
 	}

@@ -392,4 +392,20 @@ conf_round_trip(void)
 	return shmctl(id, IPC_RMID, NULL) == 0 && ok;
 }
 
+/* The index (for SHM_STAT_ANY) of our segment id. */
+static int
+conf_find_index(int id)
+{
+	struct shm_info si;
+	struct shmid_ds ds;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
+
+	if (max < 0)
+		die("shmctl(SHM_INFO)");
+	for (int i = 0; i <= max; i++)
+		if (shmctl(i, SHM_STAT_ANY, &ds) == id)
+			return i;
+	die("own segment not found by SHM_STAT_ANY");
+}
+
 #endif

@@ -50,21 +50,6 @@ static const struct seg segs[] = {
 	{ "created by nobody, owner root:root 0000", 0000, 0, 0, 1 },
 };
 
-static int
-find_index(int id)
-{
-	struct shm_info si;
-	struct shmid_ds ds;
-	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
-
-	if (max < 0)
-		die("shmctl(SHM_INFO)");
-	for (int i = 0; i <= max; i++)
-		if (shmctl(i, SHM_STAT_ANY, &ds) == id)
-			return i;
-	die("own segment not found by SHM_STAT_ANY");
-}
-
 /* Creates the segment (nobody creates it in a child if asked). */
 static int
 setup(const struct seg *s, key_t key)
@@ -155,7 +140,7 @@ cases(void)
 {
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
 		key_t key = conf_key((int)i);
-		int id = setup(&segs[i], key), idx = find_index(id);
+		int id = setup(&segs[i], key), idx = conf_find_index(id);
 		struct shmid_ds ds;
 		pid_t pid = xfork();
 

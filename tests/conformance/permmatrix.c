@@ -312,21 +312,6 @@ set_mode(int id, int mode)
 		die("shmctl(IPC_SET, %#o)", mode);
 }
 
-static int
-find_index(int id)
-{
-	struct shm_info si;
-	struct shmid_ds ds;
-	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
-
-	if (max < 0)
-		die("shmctl(SHM_INFO)");
-	for (int i = 0; i <= max; i++)
-		if (shmctl(i, SHM_STAT_ANY, &ds) == id)
-			return i;
-	die("own segment not found by SHM_STAT_ANY");
-}
-
 /* One case's line, built token by token. */
 struct line {
 	char buf[1024];
@@ -505,7 +490,7 @@ matrix(void)
 
 	seg_key = conf_key(0);
 	seg_id = make(seg_key, page);
-	seg_idx = find_index(seg_id);
+	seg_idx = conf_find_index(seg_id);
 	for (int c = 0; c < NCALLERS; c++) {
 		int to[2], from[2];
 		pid_t pid;
