@@ -156,6 +156,14 @@ for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	k=$work/$name.kernel
 	u=$work/$name.ushm
+	# Something removed our scratch directory once in a while (a
+	# background child running the EXIT trap was one cause, fixed by
+	# at_exit): say so, and go on with a new one rather than fail every
+	# program after it.
+	if [ ! -d "$work" ]; then
+		echo "# $work vanished before $name; made again"
+		mkdir -p "$work" || exit 1
+	fi
 	run_kernel "$prog" "$k"
 	{ cat "$k.out"; echo "exit $(cat "$k.rc")"; } >"$k.all"
 
