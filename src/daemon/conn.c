@@ -492,25 +492,12 @@ static int64_t serve_holders(struct ushm__server *srv,
  * From /proc/PID/stat; a zombie has one too. */
 static int child_of(pid_t pid, pid_t parent)
 {
-	char path[64], buf[512], *rp, state;
+	char state;
 	long ppid;
-	ssize_t n;
-	int fd;
+	int err = ushm__proc_stat(pid, &state, &ppid);
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) /* ESRCH: being reaped right now */
-		return errno == ENOENT || errno == ESRCH ? -1 : 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) /* reaped while we looked */
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything, so parse
-	 * from its last ')'. */
-	rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
-		return 0;
+	if (err < 0)
+		return err == -ENOENT ? -1 : 0;
 	/* Being released: dead (X), its parent link already cut. */
 	if (state == 'X' || ppid == 0)
 		return -1;

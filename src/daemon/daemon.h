@@ -120,8 +120,7 @@ int ushm__perm_owner(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m);
 /* Is gid cred's fsgid or a supplementary group (Linux's in_group_p)? */
 int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
-/* pid's fsgid from /proc/PID/status, or fallback if it cannot be read. */
-gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback);
+
 
 /* ---- registry.c: the table, ids, keys, limits ---- */
 
@@ -216,6 +215,18 @@ uint64_t ushm__store_resident(struct ushm__store *st,
 int ushm__store_load(struct ushm__store *st, struct ushm__registry *r);
 /* The directory's fd (for recovery's checks). */
 int ushm__store_dirfd(const struct ushm__store *st);
+
+/* ---- procfs.c: what the daemon reads in /proc ---- */
+
+/* The value of field name in a "Name:  value" file such as /proc/meminfo
+ * into val (the rest of the line).  1, or 0 when there is none. */
+int ushm__proc_field(const char *path, const char *name, char *val,
+		     size_t len);
+/* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
+ * 0; -ENOENT when pid is gone or being reaped; another -errno. */
+int ushm__proc_stat(pid_t pid, char *state, long *ppid);
+/* pid's fsgid from /proc/PID/status, or fallback if it cannot be read. */
+gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback);
 
 /* ---- log.c ---- */
 

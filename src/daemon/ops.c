@@ -20,19 +20,10 @@
 static unsigned long long meminfo(const char *field)
 {
 	unsigned long long v = 0;
-	size_t len = strlen(field);
-	char line[256];
-	FILE *f = fopen("/proc/meminfo", "re");
+	char val[128];
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, field, len) == 0 && line[len] == ':') {
-			sscanf(line + len + 1, "%llu", &v);
-			break;
-		}
-	}
-	fclose(f);
+	if (ushm__proc_field("/proc/meminfo", field, val, sizeof(val)))
+		sscanf(val, "%llu", &v);
 	return v;
 }
 
@@ -213,8 +204,9 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 static struct ushm__segment *created_by(struct ushm__registry *r, pid_t pid,
 					uint32_t tag)
 {
-	for (int i = 0, max = tag ? ushm__registry_max_idx(r) : -1; i <= max;
-	     i++) {
+	if (tag == 0) /* a caller that gives none */
+		return NULL;
+	for (int i = 0, max = ushm__registry_max_idx(r); i <= max; i++) {
 		struct ushm__segment *s = r->slot[i];
 
 		if (s && s->m.cpid == pid && s->m.create_tag == tag)

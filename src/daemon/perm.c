@@ -5,31 +5,6 @@
 #include "daemon.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
-gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback)
-{
-	char path[64], line[256];
-	unsigned long r, e, sv, fs;
-	gid_t gid = fallback;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return fallback;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Gid:", 4) == 0) {
-			if (sscanf(line + 4, "%lu %lu %lu %lu", &r, &e, &sv,
-				   &fs) == 4)
-				gid = (gid_t)fs;
-			break;
-		}
-	}
-	fclose(f);
-	return gid;
-}
 
 static gid_t fsgid(const struct ushm__cred *c)
 {

@@ -69,11 +69,9 @@ int ushm__store_dirfd(const struct ushm__store *st)
  * gone, not a zombie)? */
 static int holder_running(struct ushm__store *st)
 {
-	char buf[32], path[64], stat[256];
+	char buf[32], state;
 	ssize_t n;
 	int fd = openat(st->dirfd, "ushmd.pid", O_RDONLY | NOFOLLOW_CLOEXEC);
-	long pid;
-	char *p;
 
 	if (fd < 0)
 		return 0;
@@ -82,18 +80,9 @@ static int holder_running(struct ushm__store *st)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pid <= 0 || fd < 0)
-		return 0;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return ushm__proc_stat((pid_t)strtol(buf, NULL, 10), &state, NULL) ==
+		       0 &&
+	       state != 'Z' && state != 'X';
 }
 
 /*

@@ -1,0 +1,73 @@
+/*
+ * procfs.c - what the daemon reads of other processes and of the machine
+ * in /proc: one field of a "Name:  value" file (/proc/meminfo,
+ * /proc/PID/status), and a process's state and parent (/proc/PID/stat).
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int ushm__proc_field(const char *path, const char *name, char *val,
+		     size_t len)
+{
+	size_t n = strlen(name);
+	char line[256];
+	int found = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			snprintf(val, len, "%s", line + n + 1);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int ushm__proc_stat(pid_t pid, char *state, long *ppid)
+{
+	char path[64], buf[512], *rp;
+	long parent;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) /* ESRCH: being reaped right now */
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) /* reaped while we looked */
+		return -ENOENT;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so parse
+	 * from its last ')'. */
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %c %ld", state, &parent) != 2)
+		return -EIO;
+	if (ppid)
+		*ppid = parent;
+	return 0;
+}
+
+gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback)
+{
+	char path[64], val[128];
+	unsigned long r, e, sv, fs;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if (ushm__proc_field(path, "Gid", val, sizeof(val)) &&
+	    sscanf(val, "%lu %lu %lu %lu", &r, &e, &sv, &fs) == 4)
+		return (gid_t)fs;
+	return fallback;
+}
