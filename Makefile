@@ -107,6 +107,7 @@ $(LIBUSHM_A): $(LIB_OBJS)
 $(PRELOAD_SO): $(PRELOAD_OBJ) $(LIB_OBJS) src/preload/preload.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
+		-Wl,-soname,libushm-preload.so \
 		-o $@ $(PRELOAD_OBJ) $(LIB_OBJS) $(LDLIBS)
 
 $(USHMD): $(DAEMON_OBJS)
