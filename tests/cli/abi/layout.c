@@ -1,7 +1,7 @@
 /*
  * layout.c - prints the layout of ushm.h's public types: the size of
  * each struct, the offset and size of each member, the enum values.
- * tests/cli/abi.t compares it with tests/cli/abi/layout.txt.  A member
+ * tests/cli/abi.t compares it with tests/cli/abi/layout-ARCH.txt.  A member
  * added into reserved space adds lines here; one moved or resized
  * changes a line, which breaks programs built with the older header
  * (except reserved[] shrinking by the size of a member added before it:
