@@ -52,6 +52,14 @@ compare "libushm.so's symbols" "$(cat "$A/symbols.txt")" \
 compare "libushm-preload.so's symbols" "$(cat "$A/preload.txt")" \
 	"$("$DUMP" "$BUILD" preload)"
 
+# The Debian symbols file lists the same symbols (and the version node).
+if [ -f "$TOP/debian/libushm1.symbols" ]; then
+	is "$(awk 'NR > 1 && $1 != "USHM_1@USHM_1" { print $1 }' \
+		"$TOP/debian/libushm1.symbols" | LC_ALL=C sort)" \
+	   "$(awk '{ print $2 }' "$A/symbols.txt" | LC_ALL=C sort)" \
+	   "debian/libushm1.symbols lists the recorded symbols"
+fi
+
 layout=$A/layout-$(uname -m).txt
 if [ -f "$layout" ]; then
 	got=$("$DUMP" "$BUILD" layout)
