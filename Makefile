@@ -8,7 +8,13 @@
 # SANITIZE=1 builds everything with AddressSanitizer and UBSan into
 # build-san/ (make SANITIZE=1 check runs the suite that way).
 
+# The one version: it reaches ushm --version, ushmd --version,
+# ushm-run --version, ushm_version(), the USHM_VERSION_* macros of
+# include/ushm.h (the library does not build when they differ), the man
+# pages, ushm.pc and debian/changelog (tests/cli/version.t checks those).
 VERSION := 0.1.0
+VERSION_PARTS := $(subst ., ,$(VERSION))
+# Bump on purpose when the ABI changes incompatibly (tests/cli/abi.t).
 SOVERSION := 1
 
 ifeq ($(SANITIZE),1)
@@ -29,14 +35,23 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# LIBDIR as seen from BINDIR ("../lib/x86_64-linux-gnu"): ushm-run finds
+# the shim there in a tree that was moved (an unpacked package).
+LIBDIR_FROM_BINDIR := $(if $(filter $(PREFIX)/bin,$(BINDIR)),$(if \
+	$(filter $(PREFIX)/%,$(LIBDIR)),../$(LIBDIR:$(PREFIX)/%=%)))
 MAN1 := man/ushm.1 man/ushm-run.1
-MAN3 := man/libushm.3 man/ushm_get.3 man/ushm_at.3 man/ushm_dt.3 \
-	man/ushm_ctl.3
+MAN3 := $(sort $(wildcard man/*.3))
 MAN8 := man/ushmd.8
 
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -Iinclude -fPIC $(SAN_FLAGS)
+VERSION_DEFINES := -DUSHM_BUILD_VERSION='"$(VERSION)"' \
+		   -DUSHM_BUILD_MAJOR=$(word 1,$(VERSION_PARTS)) \
+		   -DUSHM_BUILD_MINOR=$(word 2,$(VERSION_PARTS)) \
+		   -DUSHM_BUILD_PATCH=$(word 3,$(VERSION_PARTS))
+# Preprocessor flags (a distribution's -D_FORTIFY_SOURCE) and the version.
+CFLAGS += $(CPPFLAGS) $(VERSION_DEFINES)
 LIB_CFLAGS := -fvisibility=hidden -DUSHM_BUILDING \
 	      -DUSHM_BINDIR='"$(BINDIR)"'
 LDFLAGS += $(SAN_FLAGS)
@@ -47,7 +62,7 @@ OBJ := $(BUILD)/obj
 COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/crc32.c \
 	       src/common/procmaps.c
 LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/maps.c \
-	    src/lib/spawn.c \
+	    src/lib/spawn.c src/lib/version.c \
 	    src/proto/proto.c src/common/paths.c src/common/procmaps.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
@@ -92,6 +107,7 @@ $(LIBUSHM_A): $(LIB_OBJS)
 $(PRELOAD_SO): $(PRELOAD_OBJ) $(LIB_OBJS) src/preload/preload.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
+		-Wl,-soname,libushm-preload.so \
 		-o $@ $(PRELOAD_OBJ) $(LIB_OBJS) $(LDLIBS)
 
 $(USHMD): $(DAEMON_OBJS)
@@ -100,7 +116,9 @@ $(USHMD): $(DAEMON_OBJS)
 
 $(USHM_RUN): src/tools/ushm-run.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' \
+		-DUSHM_LIBDIR_FROM_BINDIR='"$(LIBDIR_FROM_BINDIR)"' \
+		$(LDFLAGS) -o $@ $<
 
 # ---- parts with a fragment of their own ----
 # A fragment adds to CHECK_BINS what make check must build first.
@@ -161,6 +179,12 @@ check: test-bins
 demo: all $(EXAMPLE_BINS)
 	@BUILD=$(CURDIR)/$(BUILD) examples/demo.sh
 
+# pc_rel DIR,VAR: DIR written from ${VAR} (prefix or exec_prefix, both
+# PREFIX) in ushm.pc where it lies under PREFIX, so that pkg-config
+# --define-variable=prefix=... moves it with the rest.
+pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${$(2)}/$(patsubst \
+	$(PREFIX)/%,%,$(1)),$(1))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
@@ -176,8 +200,9 @@ install: all
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR),exec_prefix)|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR),prefix)|' \
 	    packaging/ushm.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/ushm.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/ushm.pc
 	install -m 0644 packaging/ushmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/

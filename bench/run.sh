@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh - runs build/bench/bench on a private daemon, keeps its
-# output and data in bench/results/, and plots them (PNG) with gnuplot,
-# which it installs from Debian's archive when missing.
+# output and data in $BENCH_OUT (default build/bench/results/: a run
+# never touches the committed bench/results/, which make bench-publish
+# updates), and plots them (PNG) with gnuplot, which it installs from
+# Debian's archive when missing.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
-OUT=${BENCH_OUT:-$TOP/bench/results}
+OUT=${BENCH_OUT:-$BUILD/bench/results}
 mkdir -p "$OUT"
 
 if ! command -v gnuplot >/dev/null; then

@@ -29,6 +29,14 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header (the Makefile's VERSION).  ushm_version()
+ * returns the version of the library actually loaded, which may be newer.
+ */
+#define USHM_VERSION_MAJOR 0
+#define USHM_VERSION_MINOR 1
+#define USHM_VERSION_PATCH 0
+
 #if defined(USHM_BUILDING)
 #define USHM_API __attribute__((visibility("default")))
 #else
@@ -62,7 +70,17 @@ USHM_API int ushm_dt(const void *shmaddr);
  */
 USHM_API int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf);
 
-/* What the daemon reports about itself (ushm daemon status). */
+/*
+ * The library's version, "MAJOR.MINOR.PATCH" (static storage).  Programs
+ * built against an older header run on a newer library of the same
+ * soname: the structs below only grow into their reserved space.
+ */
+USHM_API const char *ushm_version(void);
+
+/*
+ * What the daemon reports about itself (ushm daemon status).  reserved[]
+ * is zeroed: later versions put new fields there, keeping the size.
+ */
 struct ushm_daemon_info {
 	pid_t pid;               /* the daemon's process id */
 	uint32_t proto_version;  /* wire protocol it speaks */
@@ -74,6 +92,7 @@ struct ushm_daemon_info {
 	int64_t started;         /* start time, seconds since the epoch */
 	char socket_path[108];   /* where it listens */
 	char state_dir[256];     /* where its segments live */
+	uint64_t reserved[16];   /* zero; room to grow without a new ABI */
 };
 
 /*
@@ -95,12 +114,17 @@ USHM_API int ushm_daemon_stop(void);
  */
 USHM_API int ushm_socket_path(char *buf, size_t len);
 
-/* One mapping of a segment by a process that has it attached. */
+/*
+ * One mapping of a segment by a process that has it attached.  Callers
+ * pass arrays of these, so its size is fixed: reserved[] (zeroed) is
+ * where later versions add fields.
+ */
 struct ushm_holder {
 	pid_t pid;               /* the process */
 	unsigned int count;      /* its attachments of the segment */
 	uintptr_t start, end;    /* the mapping [start, end); both 0 when
 				    the daemon may not read its maps */
+	uint64_t reserved[2];    /* zero; room to grow without a new ABI */
 };
 
 /*

@@ -24,8 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#ifndef USHM_VERSION
-#define USHM_VERSION "0.1.0"
+#ifndef USHM_BUILD_VERSION
+#error "build with the Makefile: it passes the version (USHM_BUILD_VERSION)"
 #endif
 
 /* Linux's defaults (include/uapi/linux/shm.h). */
@@ -295,7 +295,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("ushmd %s (protocol %u)\n", USHM_VERSION,
+			printf("ushmd %s (protocol %u)\n", USHM_BUILD_VERSION,
 			       USHM__PROTO_VERSION);
 			exit(0);
 		default:

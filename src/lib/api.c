@@ -448,6 +448,7 @@ int ushm_holders(int shmid, struct ushm_holder *buf, size_t max)
 
 			if (from >= max)
 				continue;
+			memset(&buf[from], 0, sizeof(buf[from]));
 			buf[from].pid = h->pid;
 			buf[from].count = h->count;
 			buf[from].start = (uintptr_t)h->start;

@@ -4,7 +4,9 @@
  * Puts libushm-preload.so in front of LD_PRELOAD and executes the
  * program; its shmget/shmat/shmdt/shmctl then go to ushmd.  The library
  * is found at $USHM_PRELOAD, else ../lib/libushm-preload.so beside this
- * executable, else in the install directory.
+ * executable, else the install directory as seen from this executable's
+ * (../lib/x86_64-linux-gnu: so a moved tree, an unpacked package, finds
+ * its own), else the install directory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,6 +53,7 @@ static void usage(FILE *f)
 		"(else the per-user default) and started when none runs.\n"
 		"\n"
 		"  -h, --help     show this help and exit\n"
+		"  -V, --version  show the version and exit\n"
 		"\n"
 		"Exit status: PROGRAM's, or 125 (ushm-run failed), 126 (PROGRAM\n"
 		"cannot run), 127 (PROGRAM not found).\n");
@@ -69,9 +72,19 @@ static int find_preload(char *out, size_t len)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
-		snprintf(out, len, "%s/../lib/" PRELOAD_NAME, dirname(self));
+		const char *dir = dirname(self);
+
+		snprintf(out, len, "%s/../lib/" PRELOAD_NAME, dir);
 		if (access(out, R_OK) == 0)
 			return 0;
+#ifdef USHM_LIBDIR_FROM_BINDIR
+		if (USHM_LIBDIR_FROM_BINDIR[0]) {
+			snprintf(out, len, "%s/%s/" PRELOAD_NAME, dir,
+				 USHM_LIBDIR_FROM_BINDIR);
+			if (access(out, R_OK) == 0)
+				return 0;
+		}
+#endif
 	}
 #ifdef USHM_LIBDIR
 	snprintf(out, len, "%s/" PRELOAD_NAME, USHM_LIBDIR);
@@ -90,6 +103,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
 			 strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "-V") == 0 ||
+			 strcmp(argv[1], "--version") == 0)) {
+		printf("ushm-run %s\n", USHM_BUILD_VERSION);
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "--") == 0)

@@ -12,7 +12,7 @@
 #include <getopt.h>
 #include <string.h>
 
-enum { OPT_KERNEL = 256, OPT_HELP };
+enum { OPT_KERNEL = 256, OPT_HELP, OPT_VERSION };
 
 static const char usage_text[] =
 "Usage: ushm [--kernel] COMMAND [ARGS...]\n"
@@ -33,6 +33,7 @@ static const char usage_text[] =
 "  --kernel        operate on the kernel's own SysV segments, for\n"
 "                  comparison (all but daemon)\n"
 "  -h, --help      show this help and exit\n"
+"  -V, --version   show the version (of the library it runs on) and exit\n"
 "\n"
 "The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
 "Run 'ushm COMMAND --help' for the options of a command.\n"
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = {
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	/* '+': the first non-option is the subcommand; what follows is its. */
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL:
 			cli.be = &backend_kernel;
@@ -94,6 +96,10 @@ int main(int argc, char **argv)
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, cli.out);
+			return cli_finish_output(&cli, EXIT_OK);
+		case 'V':
+		case OPT_VERSION:
+			fprintf(cli.out, "ushm %s\n", ushm_version());
 			return cli_finish_output(&cli, EXIT_OK);
 		default:
 			return cli_bad_option(&cli, c, argv, longopts);

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # install.t - "make install" into a DESTDIR puts every piece where a
 # package would (programs, the library with its soname links, the
-# header, ushm.pc, the man pages, the systemd units); a program built
-# through pkg-config against that tree runs on a private daemon started
-# from it; the man pages render without warnings; "make uninstall"
-# removes it all.
+# header, ushm.pc, the man pages, the systemd units); ushm.pc is written
+# from ${prefix}, so that the tree, moved elsewhere, is found with
+# pkg-config --define-variable=prefix=NEW: a program built through it
+# (checking the installed header's USHM_VERSION_* against ushm_version())
+# runs on a private daemon started from the moved tree; the man pages
+# render without warnings; "make uninstall" removes it all.
 
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -17,6 +19,7 @@ ldd "$BUILD/lib/libushm.so" 2>/dev/null | grep -q libasan &&
 ushm_env_setup
 D=$USHM_TEST_DIR/dest
 P=/usr/local
+V=$(sed -n 's/^VERSION := *//p' "$TOP/Makefile")
 WORK=$USHM_TEST_DIR/work
 mkdir -p "$WORK" || exit 1
 
@@ -30,7 +33,7 @@ for f in bin/ushm bin/ushmd bin/ushm-run; do
 	[ -x "$D$P/$f" ]
 	is $? 0 "installed $f, executable"
 done
-for f in lib/libushm.so.0.1.0 lib/libushm-preload.so lib/libushm.a \
+for f in lib/libushm.so.$V lib/libushm-preload.so lib/libushm.a \
 	 include/ushm.h lib/pkgconfig/ushm.pc \
 	 share/man/man1/ushm.1 share/man/man1/ushm-run.1 \
 	 share/man/man8/ushmd.8 share/man/man3/libushm.3 \
@@ -40,12 +43,12 @@ for f in lib/libushm.so.0.1.0 lib/libushm-preload.so lib/libushm.a \
 	[ -f "$D$P/$f" ]
 	is $? 0 "installed $f"
 done
-is "$(readlink "$D$P/lib/libushm.so.1")" libushm.so.0.1.0 \
-	"libushm.so.1 -> libushm.so.0.1.0"
+is "$(readlink "$D$P/lib/libushm.so.1")" "libushm.so.$V" \
+	"libushm.so.1 -> libushm.so.$V"
 is "$(readlink "$D$P/lib/libushm.so")" libushm.so.1 \
 	"libushm.so -> libushm.so.1"
 if command -v readelf >/dev/null; then
-	readelf -d "$D$P/lib/libushm.so.0.1.0" |
+	readelf -d "$D$P/lib/libushm.so.$V" |
 		grep -q 'SONAME.*\[libushm.so.1\]'
 	is $? 0 "soname libushm.so.1"
 else
@@ -55,6 +58,8 @@ grep -q "^ExecStart=$P/bin/ushmd " "$D$P/lib/systemd/system/ushmd.service"
 is $? 0 "ushmd.service runs the installed ushmd"
 grep -q "^prefix=$P\$" "$D$P/lib/pkgconfig/ushm.pc"
 is $? 0 "ushm.pc: prefix"
+grep -v '^prefix=' "$D$P/lib/pkgconfig/ushm.pc" | grep -q "$P"
+is $? 1 "ushm.pc: every other path from \${prefix} or \${exec_prefix}"
 
 # ---- the man pages render cleanly ----
 if command -v man >/dev/null && man --warnings -l /dev/null >/dev/null 2>&1
@@ -89,30 +94,38 @@ int main(void)
 	n = ushm_holders(id, h, 4);
 	if (ushm_ctl(id, IPC_STAT, &ds) < 0 || n != 1)
 		return 1;
-	printf("%s %d %lu %d\n", p, id, (unsigned long)ds.shm_nattch,
-	       h[0].start == (uintptr_t)p);
+	printf("%s %d %lu %d %s %d.%d.%d\n", p, id,
+	       (unsigned long)ds.shm_nattch, h[0].start == (uintptr_t)p,
+	       ushm_version(), USHM_VERSION_MAJOR, USHM_VERSION_MINOR,
+	       USHM_VERSION_PATCH);
 	return ushm_dt(p) || ushm_ctl(id, IPC_RMID, NULL);
 }
 PROG
-if command -v pkg-config >/dev/null; then
-	export PKG_CONFIG_PATH=$D$P/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D
-	flags=$(pkg-config --cflags --libs ushm)
+# The installed tree moved elsewhere, as a staged or packaged build is.
+M=$WORK/moved
+if command -v pkg-config >/dev/null && mv "$D$P" "$M"; then
+	export PKG_CONFIG_PATH=$M/lib/pkgconfig
+	flags=$(pkg-config --define-variable=prefix="$M" --cflags --libs ushm)
 	is $? 0 "pkg-config knows ushm"
-	is "$(pkg-config --modversion ushm)" 0.1.0 "pkg-config: version"
+	is "${flags% }" "-I$M/include -L$M/lib -lushm" \
+		"--define-variable=prefix moves every path"
+	is "$(pkg-config --modversion ushm)" "$V" "pkg-config: version"
 	# shellcheck disable=SC2086
 	"${CC:-cc}" -o "$WORK/prog" "$WORK/prog.c" $flags -lpthread \
 		2>"$WORK/cc"
-	is $? 0 "builds with \$(pkg-config --cflags --libs ushm)"
+	is $? 0 "builds with \$(pkg-config --define-variable=prefix=... --cflags --libs ushm)"
 	sed 's/^/# /' "$WORK/cc"
 	# The daemon the installed library starts: ../bin/ushmd beside it.
 	unset USHM_DAEMON
-	out=$(LD_LIBRARY_PATH=$D$P/lib "$WORK/prog" 2>&1)
-	is "$out" "installed 0 1 1" "runs on the installed library and daemon"
+	out=$(LD_LIBRARY_PATH=$M/lib "$WORK/prog" 2>&1)
+	is "$out" "installed 0 1 1 $V $V" \
+		"runs on the moved library and daemon; header and library say $V"
 	pid=$(ushm_daemon_pid)
-	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe")" = "$D$P/bin/ushmd" ]
-	is $? 0 "the daemon it started is the installed ushmd"
-	LD_LIBRARY_PATH=$D$P/lib "$D$P/bin/ushm" ls >"$WORK/ls"
+	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe")" = "$M/bin/ushmd" ]
+	is $? 0 "the daemon it started is the moved ushmd"
+	LD_LIBRARY_PATH=$M/lib "$M/bin/ushm" ls >"$WORK/ls"
 	is $? 0 "the installed ushm lists the segments"
+	mv "$M" "$D$P"
 else
 	ok 0 "# SKIP no pkg-config"
 fi

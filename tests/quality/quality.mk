@@ -43,7 +43,8 @@ LINT_INCLUDES := -Iinclude -Isrc
 # The defines the Makefile gives some files; without them a file's
 # #ifdef branches would go unanalysed.
 LINT_DEFINES := -DUSHM_BUILDING -DUSHM_BINDIR='"/usr/local/bin"' \
-		-DUSHM_LIBDIR='"/usr/local/lib"'
+		-DUSHM_LIBDIR='"/usr/local/lib"' \
+		-DUSHM_LIBDIR_FROM_BINDIR='"../lib"' $(VERSION_DEFINES)
 CPPCHECK ?= cppcheck
 CLANG_TIDY ?= $(shell command -v clang-tidy 2>/dev/null || \
 		      command -v clang-tidy-14 2>/dev/null || echo clang-tidy)
