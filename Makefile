@@ -98,9 +98,10 @@ $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(USHM_RUN): src/tools/ushm-run.c
+$(USHM_RUN): src/tools/ushm-run.c src/common/paths.c src/common/paths.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ \
+		src/tools/ushm-run.c src/common/paths.c
 
 # ---- parts with a fragment of their own ----
 # A fragment adds to CHECK_BINS what make check must build first.
