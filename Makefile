@@ -130,6 +130,7 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 -include tests/conformance/conformance.mk
 -include fuzz/fuzz.mk
 -include tests/quality/quality.mk
+-include tests/namespace/namespace.mk
 
 # The tutorial's two programs, compiled unmodified when a C++ compiler
 # and the reference copy are present (tests/seeds.t otherwise uses the
