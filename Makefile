@@ -53,7 +53,7 @@ DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))
 DAEMON_OBJS := $(patsubst src/%.c,$(OBJ)/daemon/%.o,$(DAEMON_SRCS))
-PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o
+PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o $(OBJ)/lib/preload/exec.o
 
 LIBUSHM_SO := $(BUILD)/lib/libushm.so
 LIBUSHM_A := $(BUILD)/lib/libushm.a

@@ -402,7 +402,9 @@ static int establish(int allow_start)
 	if (!g.pinned) {
 		memcpy(g.sock_path, path, sizeof(g.sock_path));
 		memcpy(g.state_dir, state, sizeof(g.state_dir));
-		g.pinned = 1;
+		/* Published last: readers without the lock (exec) see
+		 * either no path or a whole one. */
+		__atomic_store_n(&g.pinned, 1, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -515,6 +517,13 @@ void ushm__client_respare(void)
 {
 	if (g.fd >= 0 && g.spare < 0)
 		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
+}
+
+const char *ushm__used_socket(void)
+{
+	if (__atomic_load_n(&g.pinned, __ATOMIC_ACQUIRE))
+		return g.sock_path;
+	return ushm__env("USHM_SOCKET");
 }
 
 int ushm__client_socket(char *buf, size_t len)

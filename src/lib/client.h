@@ -75,6 +75,10 @@ void ushm__client_respare(void);
  * it would discover now.  0 or -errno. */
 int ushm__client_socket(char *buf, size_t len);
 
+/* The socket this process has used (fixed at its first connection), or
+ * NULL; takes no lock (for exec after vfork). */
+const char *ushm__used_socket(void);
+
 /* Sends req on a connection of its own and waits for the reply, without
  * starting a daemon (status, stop).  Returns the result or -errno. */
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);

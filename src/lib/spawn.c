@@ -136,8 +136,37 @@ struct child_args {
 	int search;
 	int readyfd;
 	int drop_real; /* privileged: become the effective ids wholly */
+	const char *search_path; /* $PATH, for a search */
 	sigset_t mask; /* the caller's, restored before exec */
 };
+
+/*
+ * execve by system call: the shim's execve (exec.c) would put LD_PRELOAD
+ * back into the daemon's environment.  A search walks a->search_path
+ * (PATH, read before the clone) with the name on our stack.
+ */
+static NO_ASAN void exec_direct(const struct child_args *a)
+{
+	const char *p = a->search_path;
+	char full[4096];
+
+	if (!a->search) {
+		syscall(SYS_execve, a->path, a->argv, a->envp);
+		return;
+	}
+	while (p && *p) {
+		size_t n = strcspn(p, ":");
+
+		if (n + strlen(a->path) + 2 <= sizeof(full)) {
+			memcpy(full, p, n);
+			full[n] = '/';
+			strcpy(full + n + 1, a->path);
+			syscall(SYS_execve, n ? full : a->path, a->argv,
+				a->envp);
+		}
+		p += n + (p[n] == ':');
+	}
+}
 
 /*
  * The clone child: runs in our memory with every signal blocked, so
@@ -166,10 +195,7 @@ static NO_ASAN int child_main(void *p)
 	    (syscall(SYS_setresgid, getegid(), getegid(), getegid()) < 0 ||
 	     syscall(SYS_setresuid, geteuid(), geteuid(), geteuid()) < 0))
 		_exit(126);
-	if (a->search)
-		execvpe(a->path, a->argv, a->envp);
-	else
-		execve(a->path, a->argv, a->envp);
+	exec_direct(a);
 	_exit(127);
 }
 
@@ -292,6 +318,9 @@ static int spawn_daemon(const char *socket_path, const char *state)
 	a.envp = daemon_env();
 	a.readyfd = wfd;
 	a.drop_real = ushm__privileged();
+	a.search_path = getenv("PATH");
+	if (!a.search_path)
+		a.search_path = "/usr/local/bin:/usr/bin:/bin";
 	err = a.envp ? -start_daemon_process(&a) : ENOMEM;
 	if (err == 0) {
 		/* Our copy closed, a daemon that fails reads as EOF. */

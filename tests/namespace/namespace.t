@@ -165,6 +165,14 @@ has "$out" "$D/priv/sock: this process used the daemon there and can no longer r
 	"naming the socket, although the system daemon answers"
 kill "$(cat "$D/priv/state/ushmd.pid")"
 
+# ---- ... and across exec, even after clearenv() ----
+id=$(USHM_SOCKET=$D/cx.sock "$USHM_RUN" "$BUILD/tests/progs/clearexec" \
+	"$T" create 0x4e530b 4096 0600 2>&1)
+is "$(USHM_SOCKET=$D/cx.sock "$USHM_RUN" "$T" id 0x4e530b 2>&1)" "$id" \
+	"a program run after clearenv() still uses its parent's daemon"
+is "$(ipcs -m | awk '$1 ~ /^0x/' | wc -l)" 0 "and not the kernel"
+kill "$(cat "$D/cx.sock.d/ushmd.pid")"
+
 # ---- 10.7 again, with the system daemon up ----
 out=$(hostile get 0x4e5309)
 ok $([ ! -e "$D/evil-ran" ]; echo $?) "setuid: still nothing of the environment ran"
