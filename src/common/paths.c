@@ -360,6 +360,9 @@ int ushm__mkdir_socket_dir(const char *socket)
 		err = mkdir_mode(dir, 0755);
 		if (err < 0)
 			return err;
+		/* Root's, whatever group a setuid caller had. */
+		if (geteuid() == 0 && chown(dir, 0, 0) < 0)
+			return -errno;
 		err = ushm__check_dir(dir, why, sizeof(why));
 		if (err < 0)
 			ushm__say_once(USHM__SAY_UNSAFE_DIR, "%s", why);

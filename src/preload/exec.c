@@ -110,25 +110,36 @@ EXPORT int execvp(const char *file, char *const argv[])
 	return exec_with(real_execvpe, file, argv, environ);
 }
 
-/* The list forms: the arguments into an array on the stack. */
-#define LIST_ARGS(first, ap, argv)                                  \
-	size_t n_ = 1;                                              \
-	va_list c_;                                                 \
-	va_copy(c_, ap);                                            \
-	while (va_arg(c_, char *))                                  \
-		n_++;                                               \
-	va_end(c_);                                                 \
-	char *argv[n_ + 1];                                         \
-	argv[0] = (char *)(first);                                  \
-	for (size_t i_ = 1; i_ <= n_; i_++)                         \
-		argv[i_] = va_arg(ap, char *)
+/* The list forms: how many arguments (the first and the rest up to the
+ * NULL), then the arguments into an array the caller has on its stack. */
+static size_t list_count(va_list *ap)
+{
+	size_t n = 1;
+	va_list c;
+
+	va_copy(c, *ap);
+	while (va_arg(c, char *))
+		n++;
+	va_end(c);
+	return n;
+}
+
+static void list_fill(char **argv, const char *first, size_t n, va_list *ap)
+{
+	argv[0] = (char *)first;
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(*ap, char *); /* the last one is the NULL */
+}
 
 EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 
 	va_start(ap, arg);
-	LIST_ARGS(arg, ap, argv);
+	size_t n = list_count(&ap);
+	char *argv[n + 1];
+
+	list_fill(argv, arg, n, &ap);
 	va_end(ap);
 	return exec_with(real_execve, path, argv, environ);
 }
@@ -138,7 +149,10 @@ EXPORT int execlp(const char *file, const char *arg, ...)
 	va_list ap;
 
 	va_start(ap, arg);
-	LIST_ARGS(arg, ap, argv);
+	size_t n = list_count(&ap);
+	char *argv[n + 1];
+
+	list_fill(argv, arg, n, &ap);
 	va_end(ap);
 	return exec_with(real_execvpe, file, argv, environ);
 }
@@ -149,7 +163,10 @@ EXPORT int execle(const char *path, const char *arg, ...)
 	va_list ap;
 
 	va_start(ap, arg);
-	LIST_ARGS(arg, ap, argv);
+	size_t n = list_count(&ap);
+	char *argv[n + 1];
+
+	list_fill(argv, arg, n, &ap);
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
 	return exec_with(real_execve, path, argv, envp);
