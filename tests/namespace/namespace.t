@@ -164,6 +164,11 @@ is "$(sed -n 's/^child //p' <<<"$out")" "$p R" \
 	"a root program's child that drops to nobody finds the segment"
 
 # ---- a process keeps its namespace: no silent switch ----
+out=$("$N" repoint 0x4e530c "$D/other.sock")
+p=$(sed -n 's/^before //p' <<<"$out")
+is "$(sed -n 's/^after //p' <<<"$out") $(sed -n 's/^child //p' <<<"$out")" "$p $p" \
+	"a process whose USHM_SOCKET changes after its first call, and its child, keep their daemon"
+ok $([ ! -e "$D/other.sock" ]; echo $?) "no daemon was started on the new socket"
 mkdir -m 0700 "$D/priv"
 USHM_SOCKET=$D/priv/sock USHM_STATE_DIR=$D/priv/state "$N" get 1 >/dev/null
 out=$(USHM_SOCKET=$D/priv/sock USHM_STATE_DIR=$D/priv/state "$N" forkdrop 0x4e5308 $NOBODY 2>&1)

@@ -10,6 +10,10 @@
  *                               child drops every id to UID and looks
  *                               KEY up; prints "parent ID" and
  *                               "child ID BYTE" (or the errno's name)
+ *   nsprog repoint KEY SOCKET   create KEY, then set USHM_SOCKET to
+ *                               SOCKET, fork, and look KEY up in both
+ *                               processes: prints "before ID", "after ID"
+ *                               and "child ID" (the daemon is kept)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -109,6 +113,26 @@ int main(int argc, char **argv)
 		if (waitpid(pid, &st, 0) < 0)
 			return 1;
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	}
+	if (strcmp(cmd, "repoint") == 0 && argc == 4) {
+		key_t key = (key_t)strtol(argv[2], NULL, 0);
+		int id = ushm_get(key, 4096, IPC_CREAT | 0600), st;
+		pid_t pid;
+
+		printf("before %d\n", id);
+		if (id < 0 || setenv("USHM_SOCKET", argv[3], 1) < 0)
+			return 1;
+		printf("after %d\n", ushm_get(key, 0, 0));
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			printf("child %d\n", ushm_get(key, 0, 0));
+			_exit(0);
+		}
+		if (waitpid(pid, &st, 0) < 0)
+			return 1;
+		return !WIFEXITED(st) || WEXITSTATUS(st);
 	}
 	fprintf(stderr, "usage: see the comment in nsprog.c\n");
 	return 2;
