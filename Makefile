@@ -44,11 +44,13 @@ LDLIBS += -lpthread
 
 OBJ := $(BUILD)/obj
 
-COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/crc32.c \
+COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/dirs.c \
+	       src/common/crc32.c \
 	       src/common/procmaps.c
 LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/maps.c \
 	    src/lib/spawn.c \
-	    src/proto/proto.c src/common/paths.c src/common/procmaps.c
+	    src/proto/proto.c src/common/paths.c src/common/dirs.c \
+	    src/common/procmaps.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))
@@ -98,10 +100,11 @@ $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(USHM_RUN): src/tools/ushm-run.c src/common/paths.c src/common/paths.h
+USHM_RUN_SRCS := src/tools/ushm-run.c src/common/paths.c src/common/dirs.c
+$(USHM_RUN): $(USHM_RUN_SRCS) src/common/paths.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ \
-		src/tools/ushm-run.c src/common/paths.c
+		$(USHM_RUN_SRCS)
 
 # ---- parts with a fragment of their own ----
 # A fragment adds to CHECK_BINS what make check must build first.
