@@ -59,16 +59,18 @@ LDLIBS += -lpthread
 
 OBJ := $(BUILD)/obj
 
-COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/crc32.c \
+COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/dirs.c \
+	       src/common/crc32.c \
 	       src/common/procmaps.c
 LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/maps.c \
 	    src/lib/spawn.c src/lib/version.c \
-	    src/proto/proto.c src/common/paths.c src/common/procmaps.c
+	    src/proto/proto.c src/common/paths.c src/common/dirs.c \
+	    src/common/procmaps.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))
 DAEMON_OBJS := $(patsubst src/%.c,$(OBJ)/daemon/%.o,$(DAEMON_SRCS))
-PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o
+PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o $(OBJ)/lib/preload/exec.o
 
 LIBUSHM_SO := $(BUILD)/lib/libushm.so
 LIBUSHM_A := $(BUILD)/lib/libushm.a
@@ -114,11 +116,12 @@ $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(USHM_RUN): src/tools/ushm-run.c
+USHM_RUN_SRCS := src/tools/ushm-run.c src/common/paths.c src/common/dirs.c
+$(USHM_RUN): $(USHM_RUN_SRCS) src/common/paths.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' \
 		-DUSHM_LIBDIR_FROM_BINDIR='"$(LIBDIR_FROM_BINDIR)"' \
-		$(LDFLAGS) -o $@ $<
+		$(LDFLAGS) -o $@ $(USHM_RUN_SRCS)
 
 # ---- parts with a fragment of their own ----
 # A fragment adds to CHECK_BINS what make check must build first.
@@ -147,6 +150,7 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 -include tests/conformance/conformance.mk
 -include fuzz/fuzz.mk
 -include tests/quality/quality.mk
+-include tests/namespace/namespace.mk
 
 # The tutorial's two programs, compiled unmodified when a C++ compiler
 # and the reference copy are present (tests/seeds.t otherwise uses the

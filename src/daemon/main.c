@@ -58,11 +58,14 @@ static void usage(FILE *f)
 		"shmget/shmat/shmdt/shmctl to clients of libushm.\n"
 		"\n"
 		"  -s, --socket PATH      listen on PATH (default: $USHM_SOCKET, else\n"
+		"                         /run/ushm/ushmd.sock for root, else\n"
 		"                         $XDG_RUNTIME_DIR/ushm/ushmd.sock, else\n"
+		"                         /run/user/UID/ushm/ushmd.sock, else\n"
 		"                         /tmp/ushm-UID/ushmd.sock)\n"
 		"  -d, --state DIR        keep segments in DIR, ideally on a tmpfs\n"
 		"                         (default: $USHM_STATE_DIR, else SOCKET.d when\n"
-		"                         $USHM_SOCKET is set, else a per-user directory)\n"
+		"                         $USHM_SOCKET is set, else /run/ushm/state for\n"
+		"                         root, else a per-user directory)\n"
 		"  -c, --config FILE      read settings from FILE (lines: name = value;\n"
 		"                         names: shmmax, shmall, shmmni, socket_mode,\n"
 		"                         log_level, quota_segments, quota_bytes,\n"
@@ -226,7 +229,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	o->lim.quota_bytes = QUOTA_DEFAULT;
 	o->lim.owner_uid = geteuid();
 	o->max_conns_per_uid = CONNS_PER_UID_DEFAULT;
-	if (ushm__socket_path(o->socket_path, sizeof(o->socket_path)) < 0 ||
+	if (ushm__daemon_socket(o->socket_path, sizeof(o->socket_path)) < 0 ||
 	    ushm__state_dir(o->state_dir, sizeof(o->state_dir)) < 0) {
 		fprintf(stderr, "ushmd: default paths too long\n");
 		return -1;
@@ -341,11 +344,9 @@ static int parse_args(struct options *o, int argc, char **argv)
 static int listen_on(const struct options *o)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(o->socket_path)];
 	int fd, err;
 
-	memcpy(dir, o->socket_path, sizeof(dir));
-	err = ushm__mkdir_private(dirname(dir));
+	err = ushm__mkdir_socket_dir(o->socket_path);
 	if (err < 0) {
 		ushm__log(USHM__LOG_ERR, "%s: cannot make its directory: %s",
 			  o->socket_path, strerror(-err));

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -432,6 +434,38 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 	return 0;
 }
 
+/*
+ * A fresh state's first sequence number: random, so that ids of two
+ * daemons (a per-user one and the system one, say) almost never coincide,
+ * and an id carried from one to the other is stale there (EINVAL) rather
+ * than the name of an unrelated segment.  Kept in the ids record, so a
+ * restarted daemon goes on from where it was.
+ */
+static int random_seq(void)
+{
+	uint32_t v = 0;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		/* No entropy yet (early boot): still unlike any other. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)getpid() ^
+		    (uint32_t)ts.tv_sec;
+	}
+	return (int)(v % USHM__SEQ_MAX);
+}
+
+/* Starts the allocator at a random sequence number and records it. */
+static void seed_ids(struct ushm__store *st, struct ushm__registry *r)
+{
+	int err;
+
+	r->seq = random_seq();
+	err = ushm__store_save_ids(st, r->seq, r->last_idx);
+	if (err < 0)
+		ushm__log(USHM__LOG_WARN, "ids: not saved: %s", strerror(-err));
+}
+
 static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 {
 	struct ids_rec ir = { 0 };
@@ -439,8 +473,10 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 	int64_t gen;
 
 	fd = openat(st->dirfd, "ids", O_RDONLY | NOFOLLOW_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		seed_ids(st, r);
 		return;
+	}
 	gen = rec_read(fd, &ir, sizeof(ir), &torn);
 	close(fd);
 	/* Even a record refused below must be outdone by the next write,
@@ -450,6 +486,7 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 	if (gen < 0 || ir.seq < 0 || ir.seq >= USHM__SEQ_MAX ||
 	    ir.last_idx < -1 || ir.last_idx >= USHM__IPCMNI) {
 		ushm__log(USHM__LOG_WARN, "ids: no valid record");
+		seed_ids(st, r);
 		return;
 	}
 	st->ids_gen = (uint32_t)gen;

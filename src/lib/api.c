@@ -419,7 +419,7 @@ int ushm_daemon_stop(void)
 
 int ushm_socket_path(char *buf, size_t len)
 {
-	int err = ushm__socket_path(buf, len);
+	int err = ushm__client_socket(buf, len);
 
 	return err < 0 ? fail(err) : 0;
 }

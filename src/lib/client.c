@@ -54,6 +54,12 @@ struct client {
 	char fork_children[8192]; /* this thread's children before fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
+	/* The daemon this process uses, fixed at its first connection:
+	 * kept across fork and setuid (a process keeps its namespace, as
+	 * it keeps its kernel), never rediscovered. */
+	int pinned;
+	char sock_path[108];
+	char state_dir[256];
 };
 
 /* libushm's one piece of process-wide state (see client.h). */
@@ -130,6 +136,15 @@ static int move_high(int fd)
 	return hi;
 }
 
+/* May this process trust a daemon run by uid with its data?  Root's,
+ * and its own; a privileged process only its effective uid's (its real
+ * uid is whoever ran it). */
+static int trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() ||
+	       (uid == getuid() && !ushm__privileged());
+}
+
 int ushm__connect(const char *socket_path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -153,8 +168,15 @@ int ushm__connect(const char *socket_path)
 		err = -errno;
 		goto fail;
 	}
-	if (uc.uid != 0 && uc.uid != getuid() && uc.uid != geteuid()) {
-		err = -EPERM;
+	if (!trusted(uc.uid)) {
+		ushm__say_once(USHM__SAY_UNTRUSTED,
+			       "%s: the daemon there runs as uid %lu, neither "
+			       "root nor you (uid %lu): refused; set "
+			       "USHM_SOCKET to your own daemon's socket or the "
+			       "system one (" USHM__SYSTEM_SOCKET ")",
+			       socket_path, (unsigned long)uc.uid,
+			       (unsigned long)geteuid());
+		err = -EACCES;
 		goto fail;
 	}
 	return move_high(fd);
@@ -316,25 +338,51 @@ static int register_table(int fd, uint32_t mode)
  */
 static int establish(int allow_start)
 {
-	char path[108];
+	char path[sizeof(g.sock_path)], state[sizeof(g.state_dir)];
 	struct identity now;
 	struct stat st;
 	int fd, err;
 	uint32_t mode;
 
-	err = ushm__socket_path(path, sizeof(path));
-	if (err < 0)
-		return err;
+	if (g.pinned) {
+		memcpy(path, g.sock_path, sizeof(path));
+		memcpy(state, g.state_dir, sizeof(state));
+	} else {
+		err = ushm__socket_path(path, sizeof(path));
+		if (err == 0)
+			err = ushm__state_dir_for(path, state, sizeof(state));
+		if (err < 0)
+			return err;
+	}
 	fd = ushm__connect(path);
 	if (fd < 0 && allow_start &&
 	    (fd == -ENOENT || fd == -ECONNREFUSED)) {
-		err = ushm__autostart(path);
+		err = ushm__autostart(path, state);
 		if (err < 0)
 			return err;
 		fd = ushm__connect(path);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		if (g.pinned && fd != -ECONNREFUSED && fd != -ENOENT)
+			ushm__say_once(USHM__SAY_LOST,
+				       "%s: this process used the daemon there "
+				       "and can no longer reach it (%s); it "
+				       "keeps its daemon across fork, setuid "
+				       "and exec rather than switch to another: "
+				       "make that socket reachable (the system "
+				       "daemon's is open to all)",
+				       path, strerror(-fd));
+		else if (fd == -EACCES || fd == -EPERM)
+			ushm__say_once(USHM__SAY_UNREACHABLE,
+				       "%s: cannot connect to the daemon (%s): "
+				       "the socket or a directory above it is "
+				       "closed to you (uid %lu); use the system "
+				       "daemon (" USHM__SYSTEM_SOCKET ") or set "
+				       "USHM_SOCKET to one you may reach",
+				       path, strerror(-fd),
+				       (unsigned long)geteuid());
 		return fd;
+	}
 	identity_now(&now);
 	if (g.table.n > 0) {
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
@@ -351,6 +399,13 @@ static int establish(int allow_start)
 	g.fd = fd;
 	g.spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	g.id = now;
+	if (!g.pinned) {
+		memcpy(g.sock_path, path, sizeof(g.sock_path));
+		memcpy(g.state_dir, state, sizeof(g.state_dir));
+		/* Published last: readers without the lock (exec) see
+		 * either no path or a whole one. */
+		__atomic_store_n(&g.pinned, 1, __ATOMIC_RELEASE);
+	}
 	return 0;
 }
 
@@ -464,13 +519,35 @@ void ushm__client_respare(void)
 		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
 }
 
+const char *ushm__used_socket(void)
+{
+	if (__atomic_load_n(&g.pinned, __ATOMIC_ACQUIRE))
+		return g.sock_path;
+	return ushm__env("USHM_SOCKET");
+}
+
+int ushm__client_socket(char *buf, size_t len)
+{
+	int err = 0;
+
+	ushm__client_lock();
+	if (g.pinned) {
+		if ((size_t)snprintf(buf, len, "%s", g.sock_path) >= len)
+			err = -ENAMETOOLONG;
+	} else {
+		err = ushm__socket_path(buf, len);
+	}
+	ushm__client_unlock();
+	return err;
+}
+
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 {
 	char path[108];
 	int64_t r;
 	int fd;
 
-	r = ushm__socket_path(path, sizeof(path));
+	r = ushm__client_socket(path, sizeof(path));
 	if (r < 0)
 		return r;
 	fd = ushm__connect(path);
@@ -554,7 +631,6 @@ static pid_t new_child(const char *before)
 static void before_fork(void)
 {
 	struct identity now;
-	char path[108];
 	int fd;
 
 	pthread_mutex_lock(&g.lock);
@@ -562,10 +638,9 @@ static void before_fork(void)
 	if (g.fd < 0 || g.table.n == 0 || g.id.pid != getpid())
 		return;
 	identity_now(&now);
-	if (!identity_same(&now, &g.id) ||
-	    ushm__socket_path(path, sizeof(path)) < 0)
+	if (!identity_same(&now, &g.id) || !g.pinned)
 		return;
-	fd = ushm__connect(path);
+	fd = ushm__connect(g.sock_path);
 	if (fd < 0)
 		return;
 	if (register_table(fd, USHM__REG_FORK) < 0) {

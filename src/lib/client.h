@@ -71,21 +71,31 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 /* Takes the spare descriptor again after a reply's fd was closed. */
 void ushm__client_respare(void);
 
+/* The socket of this process's daemon: the one it uses, else the one
+ * it would discover now.  0 or -errno. */
+int ushm__client_socket(char *buf, size_t len);
+
+/* The socket this process has used (fixed at its first connection), or
+ * NULL; takes no lock (for exec after vfork). */
+const char *ushm__used_socket(void);
+
 /* Sends req on a connection of its own and waits for the reply, without
  * starting a daemon (status, stop).  Returns the result or -errno. */
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
 
 /* ---- spawn.c ---- */
 
-/* Starts a daemon for socket_path (serialised with other starters) and
- * waits until it accepts clients.  0 or -errno (-ECONNREFUSED when
- * USHM_AUTOSTART=0). */
-int ushm__autostart(const char *socket_path);
+/* Starts a daemon for socket_path keeping its segments in state_dir
+ * (serialised with other starters) and waits until it accepts clients.
+ * 0 or -errno (-ECONNREFUSED when USHM_AUTOSTART=0).  A failure is
+ * explained once on stderr. */
+int ushm__autostart(const char *socket_path, const char *state_dir);
 
 /* ---- connect (client.c) ---- */
 
-/* Connects to socket_path; checks the daemon runs as root or as us.
- * Returns the fd or -errno. */
+/* Connects to socket_path; checks the daemon runs as root or as us
+ * (-EACCES otherwise, explained once on stderr).  Returns the fd or
+ * -errno. */
 int ushm__connect(const char *socket_path);
 
 #endif /* USHM_CLIENT_H */

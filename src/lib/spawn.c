@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,10 +49,42 @@ extern char **environ;
 
 /* ushmd beside us: $USHM_DAEMON, else ../bin/ushmd from the directory of
  * the library (or program) this code is in, else the install path, else
- * $PATH.  Returns 1 when path must be searched in $PATH. */
+ * $PATH.  Returns 1 when path must be searched in $PATH, -1 when there
+ * is nothing a privileged process may run.
+ *
+ * A privileged process (setuid, setgid, capabilities) runs only what its
+ * own installation put beside it: the environment (USHM_DAEMON, PATH) is
+ * the unprivileged caller's to choose, and the daemon runs with the
+ * privileges. */
+/* In a privileged process: is path a program only root (or the
+ * effective user) can have put there, in a directory only they write? */
+static int installed(const char *path)
+{
+	char dir[4096];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (int i = 0; i < 2; i++) {
+		const char *p = i ? dirname(dir) : path;
+
+		if (stat(p, &st) < 0 || (st.st_mode & 022) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()))
+			return 0;
+	}
+	return 1;
+}
+
+/* May this process run path as its daemon? */
+static int runnable(const char *path)
+{
+	if (access(path, X_OK) != 0)
+		return 0;
+	return !ushm__privileged() || (path[0] == '/' && installed(path));
+}
+
 static int daemon_path(char *path, size_t len)
 {
-	const char *env = getenv("USHM_DAEMON");
+	const char *env = ushm__env("USHM_DAEMON");
 	Dl_info info;
 
 	if (env && *env) {
@@ -62,27 +96,28 @@ static int daemon_path(char *path, size_t len)
 
 		snprintf(self, sizeof(self), "%s", info.dli_fname);
 		snprintf(path, len, "%s/../bin/ushmd", dirname(self));
-		if (access(path, X_OK) == 0)
+		if (runnable(path))
 			return 0;
 	}
 #ifdef USHM_BINDIR
 	snprintf(path, len, "%s/ushmd", USHM_BINDIR);
-	if (access(path, X_OK) == 0)
+	if (runnable(path))
 		return 0;
 #endif
 	snprintf(path, len, "ushmd");
-	return 1;
+	return ushm__privileged() ? -1 : 1;
 }
 
 /* The daemon must not inherit the preload shim: it is the kernel, not a
- * client. */
+ * client.  A privileged process passes nothing of its caller's
+ * environment on to a daemon that runs with its privileges. */
 static char **daemon_env(void)
 {
 	size_t n = 0, k = 0;
 	char **env;
 
-	while (environ && environ[n]) /* NULL after clearenv() */
-		n++;
+	while (!ushm__privileged() && environ && environ[n])
+		n++; /* environ is NULL after clearenv() */
 	env = malloc((n + 1) * sizeof(*env));
 	if (!env)
 		return NULL;
@@ -100,8 +135,38 @@ struct child_args {
 	char **envp;
 	int search;
 	int readyfd;
+	int drop_real; /* privileged: become the effective ids wholly */
+	const char *search_path; /* $PATH, for a search */
 	sigset_t mask; /* the caller's, restored before exec */
 };
+
+/*
+ * execve by system call: the shim's execve (exec.c) would put LD_PRELOAD
+ * back into the daemon's environment.  A search walks a->search_path
+ * (PATH, read before the clone) with the name on our stack.
+ */
+static NO_ASAN void exec_direct(const struct child_args *a)
+{
+	const char *p = a->search_path;
+	char full[4096];
+
+	if (!a->search) {
+		syscall(SYS_execve, a->path, a->argv, a->envp);
+		return;
+	}
+	while (p && *p) {
+		size_t n = strcspn(p, ":");
+
+		if (n + strlen(a->path) + 2 <= sizeof(full)) {
+			memcpy(full, p, n);
+			full[n] = '/';
+			strcpy(full + n + 1, a->path);
+			syscall(SYS_execve, n ? full : a->path, a->argv,
+				a->envp);
+		}
+		p += n + (p[n] == ':');
+	}
+}
 
 /*
  * The clone child: runs in our memory with every signal blocked, so
@@ -123,10 +188,14 @@ static NO_ASAN int child_main(void *p)
 	sigprocmask(SIG_SETMASK, &a->mask, NULL);
 	if (dup2(a->readyfd, 3) < 0)
 		_exit(126);
-	if (a->search)
-		execvpe(a->path, a->argv, a->envp);
-	else
-		execve(a->path, a->argv, a->envp);
+	/* A setuid program's daemon must not stay the real user's to
+	 * signal or trace.  Raw system calls: glibc's wrappers would try to
+	 * change every thread of the process whose memory we share. */
+	if (a->drop_real &&
+	    (syscall(SYS_setresgid, getegid(), getegid(), getegid()) < 0 ||
+	     syscall(SYS_setresuid, geteuid(), geteuid(), geteuid()) < 0))
+		_exit(126);
+	exec_direct(a);
 	_exit(127);
 }
 
@@ -214,18 +283,25 @@ static int wait_ready(int fd, int ms)
 }
 
 /* Runs ushmd and waits for its ready byte.  0 or -errno. */
-static int spawn_daemon(const char *socket_path)
+static int spawn_daemon(const char *socket_path, const char *state)
 {
-	char path[4096], state[256], readyfd[] = "3";
+	char path[4096], readyfd[] = "3";
 	struct child_args a;
 	int p[2], wfd, err;
-
-	err = ushm__state_dir(state, sizeof(state));
-	if (err < 0)
-		return err;
 	char *argv[] = { "ushmd", "--daemonize", "--socket",
-			 (char *)socket_path, "--state", state, "--ready-fd",
-			 readyfd, NULL };
+			 (char *)socket_path, "--state", (char *)state,
+			 "--ready-fd", readyfd, NULL };
+
+	memset(&a, 0, sizeof(a));
+	a.search = daemon_path(path, sizeof(path));
+	if (a.search < 0) {
+		ushm__say_once(USHM__SAY_NOT_STARTED,
+			       "no daemon answers on %s, and a privileged "
+			       "program starts only the ushmd installed with "
+			       "it (none found): start the daemon first",
+			       socket_path);
+		return -ECONNREFUSED;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	/* Above the low fds, so that the dup2 onto 3 always makes a copy
@@ -237,18 +313,22 @@ static int spawn_daemon(const char *socket_path)
 		close(p[0]);
 		return err;
 	}
-	a.search = daemon_path(path, sizeof(path));
 	a.path = path;
 	a.argv = argv;
 	a.envp = daemon_env();
 	a.readyfd = wfd;
+	a.drop_real = ushm__privileged();
+	a.search_path = getenv("PATH");
+	if (!a.search_path)
+		a.search_path = "/usr/local/bin:/usr/bin:/bin";
 	err = a.envp ? -start_daemon_process(&a) : ENOMEM;
 	if (err == 0) {
 		/* Our copy closed, a daemon that fails reads as EOF. */
 		close(wfd);
 		wfd = -1;
 		err = wait_ready(p[0], READY_TIMEOUT_MS);
-	} else if (err != ENOMEM && wait_ready(p[0], 1000) != 0) {
+	} else if (err != ENOMEM && !a.drop_real &&
+		   wait_ready(p[0], 1000) != 0) {
 		/* The clone path reported failure and no daemon came up
 		 * (under valgrind it may start one all the same). */
 		err = -start_daemon_plain(&a);
@@ -257,7 +337,7 @@ static int spawn_daemon(const char *socket_path)
 			wfd = -1;
 			err = wait_ready(p[0], READY_TIMEOUT_MS);
 		}
-	} else if (err != ENOMEM) {
+	} else if (err != ENOMEM && !a.drop_real) {
 		err = 0;
 	}
 	if (wfd >= 0)
@@ -265,29 +345,57 @@ static int spawn_daemon(const char *socket_path)
 	free(a.envp);
 	close(p[0]);
 	if (err)
-		fprintf(stderr,
-			"ushm: could not start the daemon %s for %s (%s); "
-			"start it with 'ushmd' or set USHM_DAEMON\n",
-			path, socket_path, strerror(err));
+		ushm__say_once(USHM__SAY_NOT_STARTED,
+			       "could not start the daemon %s for %s (%s); see "
+			       "%s/ushmd.log, start it with 'ushmd', or set "
+			       "USHM_DAEMON", path, socket_path, strerror(err),
+			       state);
 	return -err;
 }
 
-int ushm__autostart(const char *socket_path)
+/* Explains why the daemon for socket_path cannot be started here. */
+static int cannot_start(const char *socket_path, const char *what,
+			const char *path, int err)
 {
-	const char *v = getenv("USHM_AUTOSTART");
-	char dir[4096], lock[4200];
+	if (ushm__is_system_socket(socket_path) && geteuid() != 0)
+		ushm__say_once(USHM__SAY_NOT_STARTED,
+			       "no daemon answers on %s and only root can "
+			       "start the system daemon (%s %s: %s): ask root "
+			       "to run 'ushmd' or 'systemctl start "
+			       "ushmd.socket'", socket_path, what, path,
+			       strerror(-err));
+	else
+		ushm__say_once(USHM__SAY_NOT_STARTED,
+			       "cannot start a daemon for %s: %s %s: %s; fix "
+			       "that directory or set USHM_SOCKET (and "
+			       "USHM_STATE_DIR) to places you may write",
+			       socket_path, what, path, strerror(-err));
+	return err;
+}
+
+int ushm__autostart(const char *socket_path, const char *state)
+{
+	const char *v = ushm__env("USHM_AUTOSTART");
+	char dir[4096], lock[4200], why[512];
 	int fd, lfd, err;
 
 	if (v && strcmp(v, "0") == 0)
 		return -ECONNREFUSED;
 	snprintf(dir, sizeof(dir), "%s", socket_path);
-	err = ushm__mkdir_private(dirname(dir));
+	err = ushm__mkdir_socket_dir(socket_path);
 	if (err < 0)
-		return err;
+		return cannot_start(socket_path, "making", dirname(dir), err);
+	/* Segments of ours never go where someone else could reach; a
+	 * place the user named is theirs to judge. */
+	if (!ushm__env("USHM_STATE_DIR") &&
+	    ushm__check_dir(state, why, sizeof(why)) < 0) {
+		ushm__say_once(USHM__SAY_UNSAFE_DIR, "%s", why);
+		return -EACCES;
+	}
 	snprintf(lock, sizeof(lock), "%s.start", socket_path);
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lfd < 0)
-		return -errno;
+		return cannot_start(socket_path, "opening", lock, -errno);
 	while (flock(lfd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			err = -errno;
@@ -301,7 +409,7 @@ int ushm__autostart(const char *socket_path)
 		close(fd);
 		err = 0;
 	} else {
-		err = spawn_daemon(socket_path);
+		err = spawn_daemon(socket_path, state);
 	}
 	close(lfd); /* releases the lock */
 	return err;

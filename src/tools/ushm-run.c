@@ -9,6 +9,8 @@
  * its own), else the install directory.
  */
 #define _GNU_SOURCE
+#include "../common/paths.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -49,8 +51,11 @@ static void usage(FILE *f)
 		"Usage: ushm-run PROGRAM [ARGUMENT]...\n"
 		"Run PROGRAM with its System V shared memory calls (shmget, shmat,\n"
 		"shmdt, shmctl) served by ushm instead of the kernel.  Programs it\n"
-		"executes inherit this.  The daemon is found through $USHM_SOCKET\n"
-		"(else the per-user default) and started when none runs.\n"
+		"executes inherit this.  The daemon is $USHM_SOCKET, else the system\n"
+		"daemon (/run/ushm/ushmd.sock: always for root, for others when it\n"
+		"answers), else the per-user one; it is started when none runs, and\n"
+		"its socket is passed on in USHM_SOCKET so that every process of\n"
+		"PROGRAM's tree uses the same daemon.\n"
 		"\n"
 		"  -h, --help     show this help and exit\n"
 		"  -V, --version  show the version and exit\n"
@@ -145,6 +150,20 @@ int main(int argc, char **argv)
 	if (setenv("LD_PRELOAD", value, 1) < 0) {
 		fprintf(stderr, "ushm-run: setenv: %s\n", strerror(errno));
 		return 125;
+	}
+	/* The program and everything it runs keep one daemon, even one
+	 * that changes its uid: discovery runs once, here, and its answer
+	 * is passed on.  When it fails, the library says why at the first
+	 * call. */
+	if (!getenv("USHM_SOCKET")) {
+		char sock[108];
+
+		if (ushm__socket_path(sock, sizeof(sock)) == 0 &&
+		    setenv("USHM_SOCKET", sock, 1) < 0) {
+			fprintf(stderr, "ushm-run: setenv: %s\n",
+				strerror(errno));
+			return 125;
+		}
 	}
 	execvp(argv[argi], argv + argi);
 	fprintf(stderr, "ushm-run: %s: %s\n", argv[argi], strerror(errno));

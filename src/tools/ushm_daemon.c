@@ -22,7 +22,7 @@ enum { OPT_HELP = 256 };
 static const char usage_text[] =
 "Usage: ushm daemon start|stop|restart|status\n"
 "\n"
-"start   start the per-user daemon unless one runs, and print its pid\n"
+"start   start the daemon unless one runs, and print its pid\n"
 "        (the daemon is the one the library would autostart: $USHM_DAEMON,\n"
 "        else ushmd beside the library, else in PATH)\n"
 "restart stop the daemon if one runs, then start one; segments survive\n"
@@ -33,7 +33,9 @@ static const char usage_text[] =
 "stop    ask the daemon to exit and wait until it has; its segments and\n"
 "        their contents are kept, and the next daemon recovers them\n"
 "\n"
-"The daemon is the one $USHM_SOCKET names, else the per-user default.\n"
+"The daemon is the one $USHM_SOCKET names, else the system daemon\n"
+"(/run/ushm/ushmd.sock: always for root, for others when it answers),\n"
+"else the per-user one.\n"
 "\n"
 "Options:\n"
 "  -h, --help      show this help and exit\n";
