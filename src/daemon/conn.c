@@ -540,7 +540,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	switch (q->hdr.op) {
 	case USHM__OP_GET:
 		res = ushm__op_get(&srv->reg, cr, q->key, q->size, q->shmflg,
-				   q->count, !!(q->hdr.flags & USHM__GET_RETRY),
+				   q->count, q->hdr.flags,
 				   ushm__now());
 		break;
 	case USHM__OP_AT:

@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -108,13 +110,33 @@ static uint32_t next_tag(void)
 	return t ? t : atomic_fetch_add(&counter, 1); /* 0 means none */
 }
 
+/*
+ * Does this thread have CAP_IPC_LOCK in its effective set?  Linux lets
+ * such a caller make SHM_HUGETLB segments whatever its groups; the
+ * daemon cannot see capabilities, so the request says so (capget: no
+ * libcap, and no /proc read).
+ */
+static int have_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0)
+		return 0;
+	return !!(d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+		  CAP_TO_MASK(CAP_IPC_LOCK));
+}
+
 int ushm_get(key_t key, size_t size, int shmflg)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
 	int64_t r;
 
-	req_init(&q, USHM__OP_GET, 0);
+	req_init(&q, USHM__OP_GET,
+		 (shmflg & SHM_HUGETLB) && have_cap_ipc_lock() ?
+			 USHM__GET_CAP_IPC_LOCK : 0);
 	q.count = next_tag();
 	q.key = key;
 	q.size = size;
