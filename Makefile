@@ -89,10 +89,15 @@ $(LIBUSHM_A): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(PRELOAD_SO): $(PRELOAD_OBJ) $(LIB_OBJS) src/preload/preload.map
+# The shim holds no copy of the library: it needs libushm.so.1, found
+# beside it (the build tree and the install directory alike), so that a
+# process has one attachment table and one connection whichever entry
+# point it uses.
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(LIBUSHM_SO) src/preload/preload.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
-		-o $@ $(PRELOAD_OBJ) $(LIB_OBJS) $(LDLIBS)
+		-Wl,-rpath,'$$ORIGIN' -o $@ $(PRELOAD_OBJ) \
+		$(LIBUSHM_SO).$(SOVERSION) $(LDLIBS)
 
 $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -127,6 +132,7 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(OBJ)/daemon/proto/proto.o
 
 -include tests/conformance/conformance.mk
+-include tests/dropin/dropin.mk
 -include fuzz/fuzz.mk
 -include tests/quality/quality.mk
 
