@@ -103,9 +103,11 @@ $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(USHM_RUN): src/tools/ushm-run.c
+USHM_RUN_SRCS := src/tools/ushm-run.c src/tools/run_check.c
+$(USHM_RUN): $(USHM_RUN_SRCS) src/tools/run_check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ \
+		$(USHM_RUN_SRCS)
 
 # ---- parts with a fragment of their own ----
 # A fragment adds to CHECK_BINS what make check must build first.

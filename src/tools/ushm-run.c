@@ -7,6 +7,8 @@
  * executable, else in the install directory.
  */
 #define _GNU_SOURCE
+#include "run_check.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -52,8 +54,12 @@ static void usage(FILE *f)
 		"\n"
 		"  -h, --help     show this help and exit\n"
 		"\n"
+		"A statically linked PROGRAM (or one whose interpreter is not the\n"
+		"dynamic loader) cannot be served and is refused before it runs.\n"
+		"\n"
 		"Exit status: PROGRAM's, or 125 (ushm-run failed), 126 (PROGRAM\n"
-		"cannot run), 127 (PROGRAM not found).\n");
+		"cannot run, or cannot be served by ushm), 127 (PROGRAM not\n"
+		"found).\n");
 }
 
 static int find_preload(char *out, size_t len)
@@ -83,7 +89,7 @@ static int find_preload(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	char lib[PATH_MAX], *value;
+	char lib[PATH_MAX], prog[PATH_MAX], why[1024], *value;
 	const char *old, *asan;
 	int argi = 1;
 
@@ -98,6 +104,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ushm-run: no program given\n"
 				"Try 'ushm-run --help' for more information.\n");
 		return 125;
+	}
+	if (run_find_program(argv[argi], prog, sizeof(prog)) == 0 &&
+	    run_check_program(prog, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ushm-run: %s\n", why);
+		return 126;
 	}
 	if (find_preload(lib, sizeof(lib)) < 0) {
 		fprintf(stderr, "ushm-run: cannot find %s; set USHM_PRELOAD "
