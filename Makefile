@@ -53,7 +53,7 @@ DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))
 DAEMON_OBJS := $(patsubst src/%.c,$(OBJ)/daemon/%.o,$(DAEMON_SRCS))
-PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o
+PRELOAD_OBJ := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(wildcard src/preload/*.c))
 
 LIBUSHM_SO := $(BUILD)/lib/libushm.so
 LIBUSHM_A := $(BUILD)/lib/libushm.a
@@ -103,8 +103,10 @@ $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-USHM_RUN_SRCS := src/tools/ushm-run.c src/tools/run_check.c
-$(USHM_RUN): $(USHM_RUN_SRCS) src/tools/run_check.h
+USHM_RUN_SRCS := src/tools/ushm-run.c src/tools/run_check.c \
+		 src/tools/run_trap.c
+$(USHM_RUN): $(USHM_RUN_SRCS) src/tools/run_check.h src/tools/run_trap.h \
+	     src/preload/trap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' $(LDFLAGS) -o $@ \
 		$(USHM_RUN_SRCS)

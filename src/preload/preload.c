@@ -10,6 +10,10 @@
  */
 #define _GNU_SOURCE
 #include "ushm.h"
+#include "trap.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* Built with -fvisibility=hidden like the rest of the library. */
 #define EXPORT __attribute__((visibility("default")))
@@ -32,4 +36,14 @@ EXPORT int shmdt(const void *shmaddr)
 EXPORT int shmctl(int shmid, int cmd, struct shmid_ds *buf)
 {
 	return ushm_ctl(shmid, cmd, buf);
+}
+
+/* Under `ushm-run --trap`, the seccomp filter turns the SysV system
+ * calls into SIGSYS: serve them from the first instruction on. */
+__attribute__((constructor)) static void preload_init(void)
+{
+	const char *trap = getenv(USHM_TRAP_ENV);
+
+	if (trap && strcmp(trap, "1") == 0)
+		ushm__trap_install();
 }

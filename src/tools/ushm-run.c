@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include "run_check.h"
+#include "run_trap.h"
+#include "../preload/trap.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -46,12 +48,16 @@ static const char *asan_runtime(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: ushm-run PROGRAM [ARGUMENT]...\n"
+		"Usage: ushm-run [--trap] PROGRAM [ARGUMENT]...\n"
 		"Run PROGRAM with its System V shared memory calls (shmget, shmat,\n"
 		"shmdt, shmctl) served by ushm instead of the kernel.  Programs it\n"
 		"executes inherit this.  The daemon is found through $USHM_SOCKET\n"
 		"(else the per-user default) and started when none runs.\n"
 		"\n"
+		"  --trap         also serve the System V system calls PROGRAM\n"
+		"                makes without libc (syscall(SYS_shmget, ...)):\n"
+		"                a seccomp filter traps them to the shim; see\n"
+		"                ushm-run(1) for what that costs\n"
 		"  -h, --help     show this help and exit\n"
 		"\n"
 		"A statically linked PROGRAM (or one whose interpreter is not the\n"
@@ -91,15 +97,19 @@ int main(int argc, char **argv)
 {
 	char lib[PATH_MAX], prog[PATH_MAX], why[1024], *value;
 	const char *old, *asan;
-	int argi = 1;
+	int argi = 1, trap = 0, err;
 
 	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
 			 strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "--") == 0)
-		argi = 2;
+	if (argi < argc && strcmp(argv[argi], "--trap") == 0) {
+		trap = 1;
+		argi++;
+	}
+	if (argi < argc && strcmp(argv[argi], "--") == 0)
+		argi++;
 	if (argi >= argc) {
 		fprintf(stderr, "ushm-run: no program given\n"
 				"Try 'ushm-run --help' for more information.\n");
@@ -138,6 +148,21 @@ int main(int argc, char **argv)
 	if (setenv("LD_PRELOAD", value, 1) < 0) {
 		fprintf(stderr, "ushm-run: setenv: %s\n", strerror(errno));
 		return 125;
+	}
+	if (trap) {
+		if (setenv(USHM_TRAP_ENV, "1", 1) < 0) {
+			fprintf(stderr, "ushm-run: setenv: %s\n",
+				strerror(errno));
+			return 125;
+		}
+		err = run_trap_install();
+		if (err < 0) {
+			fprintf(stderr, "ushm-run: --trap: cannot install the "
+					"seccomp filter: %s%s\n", strerror(-err),
+				err == -ENOSYS ? " (not on this architecture)"
+					       : "");
+			return 125;
+		}
 	}
 	execvp(argv[argi], argv + argi);
 	fprintf(stderr, "ushm-run: %s: %s\n", argv[argi], strerror(errno));
