@@ -5,7 +5,9 @@
 
 DROPIN_OUT := $(BUILD)/tests/dropin
 # mixed: ushm_* through libushm.so and the SysV calls through the shim.
-DROPIN_BINS := $(DROPIN_OUT)/mixed $(DROPIN_OUT)/rawsys
+DROPIN_BINS := $(DROPIN_OUT)/mixed $(DROPIN_OUT)/rawsys \
+	       $(DROPIN_OUT)/deepbind $(DROPIN_OUT)/libdeep-lazy.so \
+	       $(DROPIN_OUT)/libdeep-now.so
 
 CHECK_BINS += $(DROPIN_BINS)
 
@@ -18,3 +20,17 @@ $(DROPIN_OUT)/mixed: tests/dropin/mixed.c $(LIBUSHM_SO)
 $(DROPIN_OUT)/rawsys: tests/dropin/rawsys.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# deepbind loads libdeep-*.so with RTLD_DEEPBIND: one bound lazily with a
+# writable GOT, one with full RELRO (its GOT read-only once loaded).
+$(DROPIN_OUT)/deepbind: tests/dropin/deepbind.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $< -ldl
+
+$(DROPIN_OUT)/libdeep-lazy.so: tests/dropin/deeplib.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,lazy,-z,norelro -o $@ $<
+
+$(DROPIN_OUT)/libdeep-now.so: tests/dropin/deeplib.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,now,-z,relro -o $@ $<
