@@ -51,6 +51,17 @@ struct ushm__limits {
 	uint64_t quota_segments; /* segments one user may create */
 	uint64_t quota_bytes;    /* bytes (in whole pages) one user's hold */
 	uid_t owner_uid;         /* the daemon's own user */
+	/* Which of shmmax, shmall, shmmni follow the kernel's sysctl as it
+	 * is at each call (USHM__LIVE_*: those not set by a flag or the
+	 * config), and the sysctl files kept open for that. */
+	unsigned live;
+	int live_fd[3];
+};
+
+enum {
+	USHM__LIVE_SHMMAX = 1u << 0,
+	USHM__LIVE_SHMALL = 1u << 1,
+	USHM__LIVE_SHMMNI = 1u << 2,
 };
 
 /* Segment flags kept in the metadata. */
@@ -129,6 +140,15 @@ int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
  * -EINVAL, -EPERM or -ENOMEM. */
 int ushm__hugetlb_check(const struct ushm__cred *c, uint64_t size,
 			int shmflg, uint32_t get_flags);
+
+/* ---- limits.c: shmmax, shmall, shmmni as the kernel has them now ---- */
+
+/* Opens /proc/sys/kernel/shm{max,all,mni} for the limits in lim->live
+ * (a file that cannot be opened leaves its limit as it is). */
+void ushm__limits_open(struct ushm__limits *lim);
+/* Re-reads the live limits (a pread each); the others stay. */
+void ushm__limits_refresh(struct ushm__limits *lim);
+void ushm__limits_close(struct ushm__limits *lim);
 
 /* ---- registry.c: the table, ids, keys, limits ---- */
 

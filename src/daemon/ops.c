@@ -136,6 +136,7 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	struct ushm__segment *s;
 	uint64_t pages = ushm__pages(r, size);
 
+	ushm__limits_refresh(&r->lim);
 	if (size < 1 || size > r->lim.shmmax)
 		return -EINVAL;
 	if (r->shm_tot + pages < r->shm_tot ||
@@ -257,6 +258,7 @@ static int info(struct ushm__registry *r, int cmd, struct ushm__wire_info *out)
 	int maxidx = ushm__registry_max_idx(r);
 
 	memset(out, 0, sizeof(*out));
+	ushm__limits_refresh(&r->lim);
 	out->shmmax = r->lim.shmmax;
 	out->shmmin = 1;
 	out->shmmni = out->shmseg = r->lim.shmmni;
