@@ -169,56 +169,12 @@ static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
 	return 0;
 }
 
-/* Tells the daemon that n mappings of attachment a are gone. */
-static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a,
-			 uint32_t n)
-{
-	struct ushm__req q;
-	struct ushm__rep rep;
-
-	req_init(&q, USHM__OP_DT, 0);
-	q.id = a->id;
-	q.addr = a->addr;
-	q.count = n;
-	ushm__table_remove(t, a);
-	ushm__transact(&q, sizeof(q), &rep, NULL);
-}
-
-/*
- * With SHM_REMAP the new mapping replaced whatever was in [lo, hi).  An
- * attachment replaced whole is detached, as Linux's unmap would; one
- * whose first page was replaced keeps its other pages counted but can no
- * longer be found at its address (Linux's shmdt would find the new one).
- * Such a ghost's pieces are the daemon's to count (it recounts mappings
- * before it reports nattch), so when a ghost is covered in turn it only
- * leaves the table.
- */
-static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
-			  uintptr_t hi)
-{
-	for (size_t i = 0; i < t->n;) {
-		struct ushm__attach *a = &t->v[i];
-
-		if (a->addr >= lo && a->addr + a->len <= hi) {
-			if (a->ghost)
-				ushm__table_remove(t, a);
-			else
-				detach_entry(t, a, 1);
-			continue;
-		}
-		if (a->addr >= lo && a->addr < hi)
-			a->ghost = 1;
-		i++;
-	}
-}
-
 void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 {
 	struct ushm__attach_table *t;
 	struct ushm__attach a;
 	struct ushm__req q;
 	struct ushm__rep rep;
-	struct stat st;
 	int fixed, fd = -1, prot, flags, err;
 	uintptr_t addr;
 	int64_t r;
@@ -249,30 +205,31 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 	}
 	if (fixed)
 		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
-	p = mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
+	p = ushm__sys_mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
 	err = errno;
 	memset(&a, 0, sizeof(a));
-	if (fstat(fd, &st) == 0) {
-		a.dev = st.st_dev;
-		a.ino = st.st_ino;
-	}
 	close(fd);
 	ushm__client_respare();
 	if (p == MAP_FAILED || (fixed && (uintptr_t)p != addr)) {
 		/* Linux's overlap check reports EINVAL, not EEXIST. */
 		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
 		if (p != MAP_FAILED)
-			munmap(p, rep.segsz);
+			ushm__sys_munmap(p, rep.segsz);
 		goto fail_undo;
 	}
 	a.addr = (uintptr_t)p;
 	a.len = (rep.segsz + page_size() - 1) & ~(page_size() - 1);
+	a.seglen = a.len;
+	a.att = ++t->next_att;
 	a.id = shmid;
 	a.rdonly = !!(shmflg & SHM_RDONLY);
+	a.prot = prot;
+	/* SHM_REMAP: the new mapping replaced whatever was there, as an
+	 * munmap would have. */
 	if (fixed && (shmflg & SHM_REMAP))
-		drop_replaced(t, a.addr, a.addr + a.len);
+		ushm__pieces_cut(t, a.addr, a.addr + a.len);
 	if (ushm__table_add(t, &a) < 0) {
-		munmap(p, rep.segsz);
+		ushm__sys_munmap(p, rep.segsz);
 		r = -ENOMEM;
 		goto fail_undo;
 	}
@@ -293,23 +250,14 @@ int ushm_dt(const void *shmaddr)
 {
 	uintptr_t addr = (uintptr_t)shmaddr;
 	struct ushm__attach_table *t;
-	struct ushm__attach *a;
-	int n = 1;
+	int err;
 
 	if (addr & (page_size() - 1))
 		return fail(-EINVAL);
 	t = ushm__client_lock();
-	a = ushm__table_find(t, addr);
-	if (a && ushm__attach_intact(a))
-		munmap((void *)a->addr, a->len);
-	else
-		n = ushm__maps_detach(t, addr, &a);
-	/* A daemon that restarted after our munmap finds nothing mapped
-	 * and so holds nothing to detach: the detach is done either way. */
-	if (n > 0)
-		detach_entry(t, a, (uint32_t)n);
+	err = ushm__pieces_detach(t, addr);
 	ushm__client_unlock();
-	return n < 0 ? fail(n) : 0;
+	return err < 0 ? fail(err) : 0;
 }
 
 static void wire_to_ds(const struct ushm__wire_ds *w, struct shmid_ds *ds)

@@ -2,7 +2,7 @@
 # symbols.t - libushm.so exports exactly the functions include/ushm.h
 # declares with USHM_API, and nothing else of the library's insides;
 # libushm-preload.so exports exactly shmget, shmat, shmdt and shmctl, and
-# the wrappers that keep them in force (dlopen).
+# the wrappers that keep them right (dlopen; munmap & co.).
 
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -33,7 +33,7 @@ echo "$got" | grep -q '^ushm__'
 is $? 1 "no internal ushm__ symbol leaks"
 
 got=$(defined "$BUILD/lib/libushm-preload.so" | tr '\n' ' ')
-is "$got" "dlopen shmat shmctl shmdt shmget " \
+is "$got" "dlopen madvise mmap mmap64 mprotect mremap munmap shmat shmctl shmdt shmget " \
 	"libushm-preload.so exports exactly the SysV calls and its wrappers"
 
 done_testing
