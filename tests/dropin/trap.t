@@ -68,7 +68,7 @@ is $? 1 "and makes no segment"
 
 # The 32-bit entry, where this kernel has it.
 if [ "$(uname -m)" = x86_64 ] &&
-	timeout 10 "$prog" "$key" getpid80 >/dev/null 2>&1; then
+	(timeout 10 "$prog" "$key" getpid80) >/dev/null 2>&1; then
 	timeout 30 "$USHM_RUN" --trap "$prog" "$key" int80 >/dev/null 2>&1
 	is $? 134 "an int 0x80 shmget under --trap aborts the program"
 else
