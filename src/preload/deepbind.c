@@ -47,12 +47,24 @@
 #define RTLD_DEEPBIND_BIT 3
 _Static_assert(RTLD_DEEPBIND == 1 << RTLD_DEEPBIND_BIT, "RTLD_DEEPBIND");
 
+/* The ELF types of this process's word size (link.h's ElfW, spelled
+ * out so that static analysers need no configuration). */
 #if __SIZEOF_POINTER__ == 8
 #define ELF_R_SYM ELF64_R_SYM
 #define ELF_ST_TYPE ELF64_ST_TYPE
+typedef Elf64_Addr elf_addr;
+typedef Elf64_Dyn elf_dyn;
+typedef Elf64_Sym elf_sym;
+typedef Elf64_Rela elf_rela;
+typedef Elf64_Phdr elf_phdr;
 #else
 #define ELF_R_SYM ELF32_R_SYM
 #define ELF_ST_TYPE ELF32_ST_TYPE
+typedef Elf32_Addr elf_addr;
+typedef Elf32_Dyn elf_dyn;
+typedef Elf32_Sym elf_sym;
+typedef Elf32_Rela elf_rela;
+typedef Elf32_Phdr elf_phdr;
 #endif
 
 typedef void *(*dlopen_fn)(const char *, int);
@@ -68,7 +80,7 @@ static void *override_of(const char *name)
 
 /* Does the object define one of the overridden functions (libc, the
  * shim, libushm, the loader)?  Those keep their own bindings. */
-static int defines_overrides(const ElfW(Sym) *symtab, const char *strtab,
+static int defines_overrides(const elf_sym *symtab, const char *strtab,
 			     size_t nsyms)
 {
 	for (size_t i = 0; i < nsyms; i++)
@@ -98,17 +110,17 @@ static void store_slot(void **slot, void *fn, uintptr_t relro_lo,
 
 /* A d_ptr as an address: the loader has relocated those of the objects
  * it loaded in place, not those of the vdso (nor on every architecture). */
-static uintptr_t dyn_addr(ElfW(Addr) base, ElfW(Addr) p)
+static uintptr_t dyn_addr(elf_addr base, elf_addr p)
 {
 	return p < base ? base + p : p;
 }
 
 /* The number of symbols, from the hash table (DT_HASH or DT_GNU_HASH). */
-static size_t count_syms(const ElfW(Dyn) *dyn, ElfW(Addr) base)
+static size_t count_syms(const elf_dyn *dyn, elf_addr base)
 {
 	const uint32_t *h = NULL, *gh = NULL;
 
-	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+	for (const elf_dyn *d = dyn; d->d_tag != DT_NULL; d++) {
 		if (d->d_tag == DT_HASH)
 			h = (const uint32_t *)dyn_addr(base, d->d_un.d_ptr);
 		else if (d->d_tag == DT_GNU_HASH)
@@ -119,7 +131,7 @@ static size_t count_syms(const ElfW(Dyn) *dyn, ElfW(Addr) base)
 	if (gh) {
 		uint32_t nbuckets = gh[0], symoff = gh[1], bloom = gh[2];
 		const uint32_t *buckets =
-			gh + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+			gh + 4 + bloom * (sizeof(elf_addr) / 4);
 		const uint32_t *chain = buckets + nbuckets;
 		uint32_t last = 0;
 
@@ -135,12 +147,12 @@ static size_t count_syms(const ElfW(Dyn) *dyn, ElfW(Addr) base)
 	return 0;
 }
 
-static void patch_relocs(ElfW(Addr) base, const ElfW(Rela) *r, size_t bytes,
-			 const ElfW(Sym) *symtab, const char *strtab,
+static void patch_relocs(elf_addr base, const elf_rela *r, size_t bytes,
+			 const elf_sym *symtab, const char *strtab,
 			 uintptr_t relro_lo, uintptr_t relro_hi)
 {
 	for (size_t i = 0; i < bytes / sizeof(*r); i++) {
-		const ElfW(Sym) *s = &symtab[ELF_R_SYM(r[i].r_info)];
+		const elf_sym *s = &symtab[ELF_R_SYM(r[i].r_info)];
 		void *fn;
 
 		if (ELF_R_SYM(r[i].r_info) == 0 || s->st_shndx != SHN_UNDEF)
@@ -154,10 +166,10 @@ static void patch_relocs(ElfW(Addr) base, const ElfW(Rela) *r, size_t bytes,
 
 static int patch_object(struct dl_phdr_info *info, size_t size, void *data)
 {
-	const ElfW(Dyn) *dyn = NULL;
-	const ElfW(Sym) *symtab = NULL;
+	const elf_dyn *dyn = NULL;
+	const elf_sym *symtab = NULL;
 	const char *strtab = NULL;
-	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
+	const elf_rela *jmprel = NULL, *rela = NULL;
 	size_t pltrelsz = 0, relasz = 0, nsyms;
 	uintptr_t relro_lo = 0, relro_hi = 0;
 	int is_rela = 1;
@@ -165,10 +177,10 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *data)
 	(void)size;
 	(void)data;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const elf_phdr *ph = &info->dlpi_phdr[i];
 
 		if (ph->p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+			dyn = (const elf_dyn *)(info->dlpi_addr + ph->p_vaddr);
 		else if (ph->p_type == PT_GNU_RELRO) {
 			relro_lo = info->dlpi_addr + ph->p_vaddr;
 			relro_hi = relro_lo + ph->p_memsz;
@@ -180,18 +192,18 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *data)
 	    strstr(info->dlpi_name, "linux-vdso") ||
 	    strstr(info->dlpi_name, "linux-gate"))
 		return 0;
-	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+	for (const elf_dyn *d = dyn; d->d_tag != DT_NULL; d++) {
 		uintptr_t p = dyn_addr(info->dlpi_addr, d->d_un.d_ptr);
 
 		switch (d->d_tag) {
 		case DT_SYMTAB:
-			symtab = (const ElfW(Sym) *)p;
+			symtab = (const elf_sym *)p;
 			break;
 		case DT_STRTAB:
 			strtab = (const char *)p;
 			break;
 		case DT_JMPREL:
-			jmprel = (const ElfW(Rela) *)p;
+			jmprel = (const elf_rela *)p;
 			break;
 		case DT_PLTRELSZ:
 			pltrelsz = d->d_un.d_val;
@@ -200,7 +212,7 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *data)
 			is_rela = d->d_un.d_val == DT_RELA;
 			break;
 		case DT_RELA:
-			rela = (const ElfW(Rela) *)p;
+			rela = (const elf_rela *)p;
 			break;
 		case DT_RELASZ:
 			relasz = d->d_un.d_val;

@@ -52,18 +52,27 @@
 #define SYS_SECCOMP 1
 #endif
 
+/* Writes s to stderr as far as it goes (async-signal-safe). */
+static void say(const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, s, len);
+
+		if (n <= 0)
+			return; /* nowhere to say it: abort() all the same */
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
 /* Writes msg to stderr and aborts: never let the call reach the kernel. */
 static void __attribute__((noreturn)) cannot_serve(const char *msg)
 {
-	static const char pre[] = "ushm-run --trap: ";
-	static const char post[] = "; aborting rather than let it reach "
-				   "the kernel\n";
-	ssize_t r;
-
-	r = write(STDERR_FILENO, pre, sizeof(pre) - 1);
-	r = write(STDERR_FILENO, msg, strlen(msg));
-	r = write(STDERR_FILENO, post, sizeof(post) - 1);
-	(void)r;
+	say("ushm-run --trap: ");
+	say(msg);
+	say("; aborting rather than let it reach the kernel\n");
 	abort();
 }
 
