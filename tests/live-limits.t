@@ -2,11 +2,21 @@
 # live-limits.t - shmmax, shmall and shmmni follow /proc/sys/kernel as
 # they are at each call, as on Linux: written while a daemon runs, they
 # apply to its next shmget and show in IPC_INFO at once; a daemon given
-# its own limit keeps it.  The sysctls are restored however the test
-# ends, and changed only while holding the kernel lock exclusively (the
-# other tests use the kernel's table and its limits).
+# its own limit keeps it.
+#
+# The sysctls are per IPC namespace, and every ushm daemon now follows
+# them: changed in the machine's namespace, they would change the limits
+# of every other test running at the time (the kernel lock covers only
+# the kernel's table).  So the test runs in an IPC namespace of its own
+# (unshare --ipc), and restores the values all the same.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [ -z "${USHM_LIVE_LIMITS_NS:-}" ]; then
+	[ "$(id -u)" = 0 ] || skip_all "needs root for an IPC namespace"
+	command -v unshare >/dev/null || skip_all "unshare (util-linux) is needed"
+	USHM_LIVE_LIMITS_NS=1 exec unshare --ipc -- "$BASH" "$0" "$@"
+fi
 
 tool=$BUILD/tests/progs/shmtool
 [ -x "$tool" ] || skip_all "$tool not built (make test-bins)"
@@ -21,7 +31,6 @@ restore() {
 	echo "$old_mni" >/proc/sys/kernel/shmmni
 }
 at_exit 'restore; ushm_env_cleanup'
-kernel_lock_exclusive
 
 # info FIELD: a field of IPC_INFO under ushm (shmmax shmmin shmmni ...).
 info() {
