@@ -8,8 +8,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/static.XXXXXX") || exit 1
-at_exit 'rm -rf "$work"'
 ushm_env_setup
+at_exit 'rm -rf "$work"; ushm_env_cleanup'
 
 cat >"$work/mark.c" <<'C'
 #include <stdio.h>
