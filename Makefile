@@ -62,15 +62,15 @@ OBJ := $(BUILD)/obj
 COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/dirs.c \
 	       src/common/crc32.c \
 	       src/common/procmaps.c
-LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c src/lib/maps.c \
-	    src/lib/spawn.c src/lib/version.c \
-	    src/proto/proto.c src/common/paths.c src/common/dirs.c \
-	    src/common/procmaps.c
+LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/client.c \
+	    src/lib/mapwrap.c src/lib/pieces.c src/lib/spawn.c \
+	    src/lib/version.c src/proto/proto.c src/common/paths.c \
+	    src/common/dirs.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))
 DAEMON_OBJS := $(patsubst src/%.c,$(OBJ)/daemon/%.o,$(DAEMON_SRCS))
-PRELOAD_OBJ := $(OBJ)/lib/preload/preload.o $(OBJ)/lib/preload/exec.o
+PRELOAD_OBJ := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(wildcard src/preload/*.c))
 
 LIBUSHM_SO := $(BUILD)/lib/libushm.so
 LIBUSHM_A := $(BUILD)/lib/libushm.a
@@ -106,18 +106,24 @@ $(LIBUSHM_A): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(PRELOAD_SO): $(PRELOAD_OBJ) $(LIB_OBJS) src/preload/preload.map
+# The shim holds no copy of the library: it needs libushm.so.1, found
+# beside it (the build tree and the install directory alike), so that a
+# process has one attachment table and one connection whichever entry
+# point it uses.
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(LIBUSHM_SO) src/preload/preload.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
-		-Wl,-soname,libushm-preload.so \
-		-o $@ $(PRELOAD_OBJ) $(LIB_OBJS) $(LDLIBS)
+		-Wl,-soname,libushm-preload.so -Wl,-rpath,'$$ORIGIN' \
+		-o $@ $(PRELOAD_OBJ) $(LIBUSHM_SO).$(SOVERSION) $(LDLIBS)
 
 $(USHMD): $(DAEMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-USHM_RUN_SRCS := src/tools/ushm-run.c src/common/paths.c src/common/dirs.c
-$(USHM_RUN): $(USHM_RUN_SRCS) src/common/paths.h
+USHM_RUN_SRCS := src/tools/ushm-run.c src/tools/run_check.c \
+		 src/tools/run_trap.c src/common/paths.c src/common/dirs.c
+$(USHM_RUN): $(USHM_RUN_SRCS) src/tools/run_check.h src/tools/run_trap.h \
+	     src/preload/trap.h src/common/paths.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DUSHM_LIBDIR='"$(LIBDIR)"' \
 		-DUSHM_LIBDIR_FROM_BINDIR='"$(LIBDIR_FROM_BINDIR)"' \
@@ -148,6 +154,7 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(OBJ)/daemon/proto/proto.o
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(OBJ)/daemon/proto/proto.o
 
 -include tests/conformance/conformance.mk
+-include tests/dropin/dropin.mk
 -include fuzz/fuzz.mk
 -include tests/quality/quality.mk
 -include tests/namespace/namespace.mk

@@ -64,6 +64,25 @@ USHM_API void *ushm_at(int shmid, const void *shmaddr, int shmflg);
 USHM_API int ushm_dt(const void *shmaddr);
 
 /*
+ * munmap, mprotect, madvise, mremap and mmap as the program would call
+ * them, that
+ * also keep the library's record of its attachments as Linux keeps its
+ * mappings: a split attachment counts each piece in nattch, shmdt of the
+ * attachment's address removes every piece, a moved one is found at its
+ * new address only.  A program linked with libushm that changes an
+ * attachment's mappings must use these (under ushm-run the shim makes
+ * the plain names do so).  Same arguments, results and errors as the
+ * system calls; mremap's fifth argument is read only with MREMAP_FIXED.
+ */
+USHM_API int ushm_munmap(void *addr, size_t len);
+USHM_API int ushm_mprotect(void *addr, size_t len, int prot);
+USHM_API int ushm_madvise(void *addr, size_t len, int advice);
+USHM_API void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len,
+			   int flags, ... /* void *new_addr */);
+USHM_API void *ushm_mmap(void *addr, size_t len, int prot, int flags, int fd,
+			 off_t offset);
+
+/*
  * Control operations: IPC_STAT, IPC_SET, IPC_RMID, IPC_INFO, SHM_INFO,
  * SHM_STAT, SHM_STAT_ANY, SHM_LOCK, SHM_UNLOCK.
  * Errors: EACCES, EFAULT, EIDRM, EINVAL, ENOMEM, EOVERFLOW, EPERM.

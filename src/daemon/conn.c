@@ -387,22 +387,6 @@ static void fill_status(struct ushm__server *srv, struct ushm__wire_status *st)
 	memcpy(st->state_dir, srv->state_dir, sizeof(st->state_dir));
 }
 
-/* The commands that show or depend on nattch see it as Linux has it:
- * recounted from the holders' mappings first. */
-static void reconcile_for(struct ushm__server *srv, int id, int cmd)
-{
-	struct ushm__segment *s = NULL;
-
-	if (id < 0)
-		return;
-	if (cmd == IPC_STAT || cmd == IPC_RMID)
-		s = ushm__registry_find_id(&srv->reg, id);
-	else if (cmd == SHM_STAT || cmd == SHM_STAT_ANY)
-		s = srv->reg.slot[ushm__id_index(id)];
-	if (s)
-		ushm__reconcile(srv, s);
-}
-
 /* Where serve_holders is in the list it pages through. */
 struct holders_walk {
 	struct ushm__wire_holders *out;
@@ -471,7 +455,6 @@ static int64_t serve_holders(struct ushm__server *srv,
 	struct ushm__ctl_out out;
 	int err;
 
-	reconcile_for(srv, q->id, IPC_STAT);
 	memset(&out, 0, sizeof(out));
 	err = ushm__op_ctl(&srv->reg, cr, q->id, IPC_STAT, NULL, 0,
 			   ushm__now(), &out);
@@ -540,7 +523,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	switch (q->hdr.op) {
 	case USHM__OP_GET:
 		res = ushm__op_get(&srv->reg, cr, q->key, q->size, q->shmflg,
-				   q->count, !!(q->hdr.flags & USHM__GET_RETRY),
+				   q->count, q->hdr.flags,
 				   ushm__now());
 		break;
 	case USHM__OP_AT:
@@ -553,7 +536,6 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		res = serve_dt(srv, c, cr, q->id, q->count);
 		break;
 	case USHM__OP_CTL:
-		reconcile_for(srv, q->id, q->shmflg);
 		memset(&out, 0, sizeof(out));
 		res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set,
 				   q->size, ushm__now(), &out);

@@ -51,6 +51,17 @@ struct ushm__limits {
 	uint64_t quota_segments; /* segments one user may create */
 	uint64_t quota_bytes;    /* bytes (in whole pages) one user's hold */
 	uid_t owner_uid;         /* the daemon's own user */
+	/* Which of shmmax, shmall, shmmni follow the kernel's sysctl as it
+	 * is at each call (USHM__LIVE_*: those not set by a flag or the
+	 * config), and the sysctl files kept open for that. */
+	unsigned live;
+	int live_fd[3];
+};
+
+enum {
+	USHM__LIVE_SHMMAX = 1u << 0,
+	USHM__LIVE_SHMALL = 1u << 1,
+	USHM__LIVE_SHMMNI = 1u << 2,
 };
 
 /* Segment flags kept in the metadata. */
@@ -122,6 +133,23 @@ int ushm__perm_owner(const struct ushm__cred *c,
 int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid);
 
 
+/* ---- hugetlb.c: SHM_HUGETLB as Linux decides it ---- */
+
+/* The huge page size, the caller's right (CAP_IPC_LOCK as get_flags
+ * says, or vm.hugetlb_shm_group) and the pool, in Linux's order: 0,
+ * -EINVAL, -EPERM or -ENOMEM. */
+int ushm__hugetlb_check(const struct ushm__cred *c, uint64_t size,
+			int shmflg, uint32_t get_flags);
+
+/* ---- limits.c: shmmax, shmall, shmmni as the kernel has them now ---- */
+
+/* Opens /proc/sys/kernel/shm{max,all,mni} for the limits in lim->live
+ * (a file that cannot be opened leaves its limit as it is). */
+void ushm__limits_open(struct ushm__limits *lim);
+/* Re-reads the live limits (a pread each); the others stay. */
+void ushm__limits_refresh(struct ushm__limits *lim);
+void ushm__limits_close(struct ushm__limits *lim);
+
 /* ---- registry.c: the table, ids, keys, limits ---- */
 
 void ushm__registry_init(struct ushm__registry *r,
@@ -171,11 +199,12 @@ struct ushm__ctl_out {
 };
 
 /* tag: the caller's for this shmget, kept with a segment it creates;
- * retry: the daemon may have served this very call before it died, so a
- * segment the caller created with tag is the answer. */
+ * get_flags: the request's USHM__GET_* flags (USHM__GET_RETRY: the
+ * daemon may have served this very call before it died, so a segment the
+ * caller created with tag is the answer). */
 int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
 		 int32_t key, uint64_t size, int shmflg, uint32_t tag,
-		 int retry, int64_t now);
+		 uint32_t get_flags, int64_t now);
 /* Checks that c may attach id with shmflg; on success *out is the
  * segment (the caller counts the attachment). */
 int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,
@@ -222,6 +251,8 @@ int ushm__store_dirfd(const struct ushm__store *st);
  * into val (the rest of the line).  1, or 0 when there is none. */
 int ushm__proc_field(const char *path, const char *name, char *val,
 		     size_t len);
+/* The kB figure of field (e.g. "MemTotal") in /proc/meminfo, or 0. */
+unsigned long long ushm__meminfo_kb(const char *field);
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * 0; -ENOENT when pid is gone or being reaped; another -errno. */
 int ushm__proc_stat(pid_t pid, char *state, long *ppid);

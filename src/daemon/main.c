@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"                         names: shmmax, shmall, shmmni, socket_mode,\n"
 		"                         log_level, quota_segments, quota_bytes,\n"
 		"                         max_conns_per_uid)\n"
-		"      --shmmax BYTES     largest segment (default: the kernel's)\n"
+		"      --shmmax BYTES     largest segment (default: the kernel's,\n"
+		"                         read at each call)\n"
 		"      --shmall PAGES     pages in all segments (default: the kernel's)\n"
 		"      --shmmni COUNT     most segments (default: the kernel's)\n"
 		"      --socket-mode MODE permissions of the socket (default 0666 for\n"
@@ -127,12 +128,17 @@ static int apply(struct options *o, const char *name, const char *val)
 	}
 	if (parse_u64(val, &v) < 0)
 		return -EINVAL;
-	if (strcmp(name, "shmmax") == 0)
+	/* A limit of ushmd's own no longer follows the kernel's. */
+	if (strcmp(name, "shmmax") == 0) {
 		o->lim.shmmax = v;
-	else if (strcmp(name, "shmall") == 0)
+		o->lim.live &= ~(unsigned)USHM__LIVE_SHMMAX;
+	} else if (strcmp(name, "shmall") == 0) {
 		o->lim.shmall = v;
-	else if (strcmp(name, "shmmni") == 0 && v <= USHM__IPCMNI)
+		o->lim.live &= ~(unsigned)USHM__LIVE_SHMALL;
+	} else if (strcmp(name, "shmmni") == 0 && v <= USHM__IPCMNI) {
 		o->lim.shmmni = v;
+		o->lim.live &= ~(unsigned)USHM__LIVE_SHMMNI;
+	}
 	else if (strcmp(name, "socket_mode") == 0 && v <= 0777)
 		o->socket_mode = (int)v;
 	else if (strcmp(name, "quota_segments") == 0)
@@ -225,6 +231,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	o->lim.shmmni = kernel_limit("shmmni", KERNEL_SHMMNI);
 	if (o->lim.shmmni > USHM__IPCMNI)
 		o->lim.shmmni = USHM__IPCMNI;
+	o->lim.live = USHM__LIVE_SHMMAX | USHM__LIVE_SHMALL | USHM__LIVE_SHMMNI;
 	o->lim.quota_segments = QUOTA_DEFAULT;
 	o->lim.quota_bytes = QUOTA_DEFAULT;
 	o->lim.owner_uid = geteuid();
@@ -642,6 +649,7 @@ int main(int argc, char **argv)
 	if (inherited >= 0)
 		activation_path(inherited, &o);
 	close_inherited(o.ready_fd, inherited);
+	ushm__limits_open(&o.lim);
 	umask(077);
 	if (chdir("/") < 0)
 		return 1;

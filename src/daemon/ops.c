@@ -16,32 +16,6 @@
 
 #define MODE_BITS 0777
 
-/* The kB figure of field (e.g. "MemTotal") in /proc/meminfo, or 0. */
-static unsigned long long meminfo(const char *field)
-{
-	unsigned long long v = 0;
-	char val[128];
-
-	if (ushm__proc_field("/proc/meminfo", field, val, sizeof(val)))
-		sscanf(val, "%llu", &v);
-	return v;
-}
-
-/*
- * Linux backs SHM_HUGETLB segments with huge pages reserved up front and
- * fails with ENOMEM when the pool cannot hold the segment.  ushm keeps
- * such a segment in ordinary pages but refuses it exactly when Linux
- * would, so programs see the same outcome.
- */
-static int hugetlb_fits(uint64_t size)
-{
-	unsigned long long page = meminfo("Hugepagesize") * 1024;
-
-	if (page == 0)
-		return 0;
-	return (size + page - 1) / page <= meminfo("HugePages_Free");
-}
-
 int ushm__read_ull(const char *path, unsigned long long *v)
 {
 	FILE *f = fopen(path, "re");
@@ -71,11 +45,11 @@ static int memory_fits(uint64_t size, int shmflg)
 	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
 		return 1;
 	if (mode == 2) {
-		limit = meminfo("CommitLimit");
-		committed = meminfo("Committed_AS");
+		limit = ushm__meminfo_kb("CommitLimit");
+		committed = ushm__meminfo_kb("Committed_AS");
 		return committed < limit && kb <= limit - committed;
 	}
-	return kb <= meminfo("MemTotal") + meminfo("SwapTotal");
+	return kb <= ushm__meminfo_kb("MemTotal") + ushm__meminfo_kb("SwapTotal");
 }
 
 /*
@@ -156,12 +130,13 @@ static int store_has_room(struct ushm__registry *r, uint64_t size,
 /* Linux's newseg(): limits first, then the backing, then the table. */
 static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 		  int32_t key, uint64_t size, int shmflg, uint32_t tag,
-		  int64_t now)
+		  uint32_t get_flags, int64_t now)
 {
 	struct ushm__seg_meta m;
 	struct ushm__segment *s;
 	uint64_t pages = ushm__pages(r, size);
 
+	ushm__limits_refresh(&r->lim);
 	if (size < 1 || size > r->lim.shmmax)
 		return -EINVAL;
 	if (r->shm_tot + pages < r->shm_tot ||
@@ -170,10 +145,10 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	if (!quota_allows(r, c->uid, pages))
 		return -ENOSPC;
 	if (shmflg & SHM_HUGETLB) {
-		/* SHM_NORESERVE skips the reservation, so Linux accepts it
-		 * even with an empty pool. */
-		if (!(shmflg & SHM_NORESERVE) && !hugetlb_fits(size))
-			return -ENOMEM;
+		int err = ushm__hugetlb_check(c, size, shmflg, get_flags);
+
+		if (err < 0)
+			return err;
 	} else if (size > INT64_MAX) {
 		return -EINVAL; /* larger than any file can be */
 	} else if (!memory_fits(size, shmflg)) {
@@ -217,21 +192,21 @@ static struct ushm__segment *created_by(struct ushm__registry *r, pid_t pid,
 
 int ushm__op_get(struct ushm__registry *r, const struct ushm__cred *c,
 		 int32_t key, uint64_t size, int shmflg, uint32_t tag,
-		 int retry, int64_t now)
+		 uint32_t get_flags, int64_t now)
 {
 	struct ushm__segment *s;
 	int err;
 
-	if (retry && (shmflg & IPC_CREAT || key == IPC_PRIVATE) &&
+	if ((get_flags & USHM__GET_RETRY) && (shmflg & IPC_CREAT || key == IPC_PRIVATE) &&
 	    (s = created_by(r, c->pid, tag)) != NULL)
 		return s->m.id;
 	if (key == IPC_PRIVATE)
-		return newseg(r, c, key, size, shmflg, tag, now);
+		return newseg(r, c, key, size, shmflg, tag, get_flags, now);
 	s = ushm__registry_find_key(r, key);
 	if (!s) {
 		if (!(shmflg & IPC_CREAT))
 			return -ENOENT;
-		return newseg(r, c, key, size, shmflg, tag, now);
+		return newseg(r, c, key, size, shmflg, tag, get_flags, now);
 	}
 	if ((shmflg & IPC_CREAT) && (shmflg & IPC_EXCL))
 		return -EEXIST;
@@ -283,6 +258,7 @@ static int info(struct ushm__registry *r, int cmd, struct ushm__wire_info *out)
 	int maxidx = ushm__registry_max_idx(r);
 
 	memset(out, 0, sizeof(*out));
+	ushm__limits_refresh(&r->lim);
 	out->shmmax = r->lim.shmmax;
 	out->shmmin = 1;
 	out->shmmni = out->shmseg = r->lim.shmmni;

@@ -32,6 +32,16 @@ int ushm__proc_field(const char *path, const char *name, char *val,
 	return found;
 }
 
+unsigned long long ushm__meminfo_kb(const char *field)
+{
+	unsigned long long v = 0;
+	char val[128];
+
+	if (ushm__proc_field("/proc/meminfo", field, val, sizeof(val)))
+		sscanf(val, "%llu", &v);
+	return v;
+}
+
 int ushm__proc_stat(pid_t pid, char *state, long *ppid)
 {
 	char path[64], buf[512], *rp;

@@ -107,48 +107,6 @@ int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
 	return n;
 }
 
-/*
- * Sets one holder's count of s to what its process really maps.  Fewer
- * mappings than counted: some were unmapped (munmap, or never inherited:
- * MADV_DONTFORK), which Linux counts as detaches at that moment.  More:
- * an mprotect split one, which Linux counts as an attach.
- */
-static void recount(struct ushm__server *srv, struct ushm__segment *s,
-		    struct ushm__holds *h, pid_t pid, int64_t now)
-{
-	uint32_t had = ushm__holds_count(h, s->m.id);
-	int64_t has = ushm__maps_count(srv, pid, s);
-
-	if (has < 0 || has == had)
-		return;
-	if (has < had) {
-		ushm__holds_take(h, s->m.id, had - (uint32_t)has);
-		s->nattch -= had - (uint32_t)has;
-		s->m.dtime = now;
-	} else {
-		if (ushm__holds_add(h, s->m.id, (uint32_t)has - had) < 0)
-			return;
-		s->nattch += (uint32_t)has - had;
-		s->m.atime = now;
-	}
-	s->m.lpid = pid;
-	ushm__registry_save(&srv->reg, s);
-}
-
-int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s)
-{
-	int64_t now = ushm__now();
-
-	for (struct ushm__conn *c = srv->conns; c; c = c->next)
-		if (!c->dead && !c->at_pending &&
-		    ushm__holds_count(&c->holds, s->m.id) > 0)
-			recount(srv, s, &c->holds, c->pid, now);
-	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
-		if (!o->dead && ushm__holds_count(&o->holds, s->m.id) > 0)
-			recount(srv, s, &o->holds, o->pid, now);
-	return ushm__registry_reap(&srv->reg, s);
-}
-
 static void adopt_process(struct ushm__server *srv, pid_t pid)
 {
 	struct ushm__orphan *o = calloc(1, sizeof(*o));

@@ -151,9 +151,6 @@ int ushm__maps_each(struct ushm__server *srv, pid_t pid,
 		    int (*fn)(void *arg, struct ushm__segment *s,
 			      uint64_t start, uint64_t end),
 		    void *arg);
-/* Recounts the mappings of s in every process holding it, as Linux
- * counts them; returns 1 if that destroyed s (SHM_DEST, none left). */
-int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s);
 void ushm__orphan_reap(struct ushm__server *srv);
 
 /* ---- loop.c ---- */

@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -108,13 +110,33 @@ static uint32_t next_tag(void)
 	return t ? t : atomic_fetch_add(&counter, 1); /* 0 means none */
 }
 
+/*
+ * Does this thread have CAP_IPC_LOCK in its effective set?  Linux lets
+ * such a caller make SHM_HUGETLB segments whatever its groups; the
+ * daemon cannot see capabilities, so the request says so (capget: no
+ * libcap, and no /proc read).
+ */
+static int have_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0)
+		return 0;
+	return !!(d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+		  CAP_TO_MASK(CAP_IPC_LOCK));
+}
+
 int ushm_get(key_t key, size_t size, int shmflg)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
 	int64_t r;
 
-	req_init(&q, USHM__OP_GET, 0);
+	req_init(&q, USHM__OP_GET,
+		 (shmflg & SHM_HUGETLB) && have_cap_ipc_lock() ?
+			 USHM__GET_CAP_IPC_LOCK : 0);
 	q.count = next_tag();
 	q.key = key;
 	q.size = size;
@@ -147,56 +169,12 @@ static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
 	return 0;
 }
 
-/* Tells the daemon that n mappings of attachment a are gone. */
-static void detach_entry(struct ushm__attach_table *t, struct ushm__attach *a,
-			 uint32_t n)
-{
-	struct ushm__req q;
-	struct ushm__rep rep;
-
-	req_init(&q, USHM__OP_DT, 0);
-	q.id = a->id;
-	q.addr = a->addr;
-	q.count = n;
-	ushm__table_remove(t, a);
-	ushm__transact(&q, sizeof(q), &rep, NULL);
-}
-
-/*
- * With SHM_REMAP the new mapping replaced whatever was in [lo, hi).  An
- * attachment replaced whole is detached, as Linux's unmap would; one
- * whose first page was replaced keeps its other pages counted but can no
- * longer be found at its address (Linux's shmdt would find the new one).
- * Such a ghost's pieces are the daemon's to count (it recounts mappings
- * before it reports nattch), so when a ghost is covered in turn it only
- * leaves the table.
- */
-static void drop_replaced(struct ushm__attach_table *t, uintptr_t lo,
-			  uintptr_t hi)
-{
-	for (size_t i = 0; i < t->n;) {
-		struct ushm__attach *a = &t->v[i];
-
-		if (a->addr >= lo && a->addr + a->len <= hi) {
-			if (a->ghost)
-				ushm__table_remove(t, a);
-			else
-				detach_entry(t, a, 1);
-			continue;
-		}
-		if (a->addr >= lo && a->addr < hi)
-			a->ghost = 1;
-		i++;
-	}
-}
-
 void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 {
 	struct ushm__attach_table *t;
 	struct ushm__attach a;
 	struct ushm__req q;
 	struct ushm__rep rep;
-	struct stat st;
 	int fixed, fd = -1, prot, flags, err;
 	uintptr_t addr;
 	int64_t r;
@@ -227,30 +205,31 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 	}
 	if (fixed)
 		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
-	p = mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
+	p = ushm__sys_mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
 	err = errno;
 	memset(&a, 0, sizeof(a));
-	if (fstat(fd, &st) == 0) {
-		a.dev = st.st_dev;
-		a.ino = st.st_ino;
-	}
 	close(fd);
 	ushm__client_respare();
 	if (p == MAP_FAILED || (fixed && (uintptr_t)p != addr)) {
 		/* Linux's overlap check reports EINVAL, not EEXIST. */
 		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
 		if (p != MAP_FAILED)
-			munmap(p, rep.segsz);
+			ushm__sys_munmap(p, rep.segsz);
 		goto fail_undo;
 	}
 	a.addr = (uintptr_t)p;
 	a.len = (rep.segsz + page_size() - 1) & ~(page_size() - 1);
+	a.seglen = a.len;
+	a.att = ++t->next_att;
 	a.id = shmid;
 	a.rdonly = !!(shmflg & SHM_RDONLY);
+	a.prot = prot;
+	/* SHM_REMAP: the new mapping replaced whatever was there, as an
+	 * munmap would have. */
 	if (fixed && (shmflg & SHM_REMAP))
-		drop_replaced(t, a.addr, a.addr + a.len);
+		ushm__pieces_cut(t, a.addr, a.addr + a.len);
 	if (ushm__table_add(t, &a) < 0) {
-		munmap(p, rep.segsz);
+		ushm__sys_munmap(p, rep.segsz);
 		r = -ENOMEM;
 		goto fail_undo;
 	}
@@ -271,23 +250,14 @@ int ushm_dt(const void *shmaddr)
 {
 	uintptr_t addr = (uintptr_t)shmaddr;
 	struct ushm__attach_table *t;
-	struct ushm__attach *a;
-	int n = 1;
+	int err;
 
 	if (addr & (page_size() - 1))
 		return fail(-EINVAL);
 	t = ushm__client_lock();
-	a = ushm__table_find(t, addr);
-	if (a && ushm__attach_intact(a))
-		munmap((void *)a->addr, a->len);
-	else
-		n = ushm__maps_detach(t, addr, &a);
-	/* A daemon that restarted after our munmap finds nothing mapped
-	 * and so holds nothing to detach: the detach is done either way. */
-	if (n > 0)
-		detach_entry(t, a, (uint32_t)n);
+	err = ushm__pieces_detach(t, addr);
 	ushm__client_unlock();
-	return n < 0 ? fail(n) : 0;
+	return err < 0 ? fail(err) : 0;
 }
 
 static void wire_to_ds(const struct ushm__wire_ds *w, struct shmid_ds *ds)

@@ -1,7 +1,8 @@
 /*
- * attach.c - the table of this process's attachments: where each one is
- * mapped, how long it is, which segment.  shmdt() looks addresses up
- * here; fork and reconnection register its entries with the daemon.
+ * attach.c - the table of this process's attachments' pieces: where each
+ * is mapped, how long, which segment and offset.  shmdt and the mapping
+ * wrappers look addresses up here; fork and reconnection register its
+ * entries with the daemon, one count per piece.
  */
 #include "client.h"
 
@@ -19,20 +20,18 @@ int ushm__table_add(struct ushm__attach_table *t, const struct ushm__attach *a)
 		t->v = v;
 		t->cap = cap;
 	}
-	t->v[t->n++] = *a;
+	t->v[t->n] = *a;
+	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
 	return 0;
-}
-
-struct ushm__attach *ushm__table_find(struct ushm__attach_table *t,
-				      uintptr_t addr)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].addr == addr && !t->v[i].ghost)
-			return &t->v[i];
-	return NULL;
 }
 
 void ushm__table_remove(struct ushm__attach_table *t, struct ushm__attach *a)
 {
-	*a = t->v[--t->n];
+	*a = t->v[t->n - 1];
+	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELEASE);
+}
+
+int ushm__table_any(const struct ushm__attach_table *t)
+{
+	return __atomic_load_n(&t->n, __ATOMIC_ACQUIRE) != 0;
 }

@@ -297,7 +297,9 @@ static int64_t roundtrip(int fd, const void *req, size_t len,
 	return rep->result;
 }
 
-/* Registers the table's entries on fd, USHM__REG_MAX per request. */
+/* Registers the table's entries on fd, USHM__REG_MAX per request.  For
+ * a child (USHM__REG_FORK), not the pieces fork does not copy
+ * (MADV_DONTFORK). */
 static int register_table(int fd, uint32_t mode)
 {
 	union {
@@ -315,12 +317,18 @@ static int register_table(int fd, uint32_t mode)
 		int64_t r;
 
 		memset(&m, 0, sizeof(m));
-		for (; i < g.table.n && k < USHM__REG_MAX; i++, k++) {
+		for (; i < g.table.n && k < USHM__REG_MAX; i++) {
+			if (mode == USHM__REG_FORK &&
+			    (g.table.v[i].advice & USHM__ADV_DONTFORK))
+				continue;
 			m.req.ent[k].id = g.table.v[i].id;
 			m.req.ent[k].rdonly = (uint32_t)g.table.v[i].rdonly;
 			m.req.ent[k].addr = g.table.v[i].addr;
 			m.req.ent[k].len = g.table.v[i].len;
+			k++;
 		}
+		if (k == 0)
+			break;
 		m.req.count = k;
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), mode);
@@ -419,6 +427,7 @@ static int ensure(int allow_start)
 		 * did not exec): its copy of the parent's connection is not
 		 * its own, and its inherited mappings are not counted. */
 		drop_connection();
+		ushm__pieces_forked(&g.table);
 		g.register_fork = g.table.n > 0;
 	}
 	if (g.fd >= 0 && !still_ours(g.fd)) {
@@ -437,6 +446,11 @@ static int ensure(int allow_start)
 }
 
 static void atfork_setup(void);
+
+const struct ushm__attach_table *ushm__client_table(void)
+{
+	return &g.table;
+}
 
 struct ushm__attach_table *ushm__client_lock(void)
 {
@@ -683,6 +697,7 @@ static void after_fork_child(void)
 
 	/* fstat, fcntl, close and sendmsg are async-signal-safe. */
 	drop_connection();
+	ushm__pieces_forked(&g.table);
 	g.fd = g.fork_fd;
 	g.fork_fd = -1;
 	g.id.pid = getpid();

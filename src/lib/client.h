@@ -18,41 +18,89 @@
 
 #include "../proto/proto.h"
 
+/*
+ * One mapping (one Linux vma) of an attachment.  shmat makes one piece;
+ * mprotect and munmap split pieces, munmap and mappings over them remove
+ * parts, mremap moves and resizes them, fork copies them all.  Linux
+ * counts every piece in nattch (a split is an attach, a removal a
+ * detach) and never merges them again; the daemon holds one count per
+ * piece.
+ */
 struct ushm__attach {
-	uintptr_t addr;
-	size_t len;    /* mapped length: segsz rounded up to pages */
+	uintptr_t addr; /* where the piece starts */
+	size_t len;     /* its length (a multiple of the page size) */
+	size_t off;     /* the segment offset mapped at addr */
+	size_t seglen;  /* the segment's size in whole pages: how far
+			   shmdt looks for pieces */
+	uint64_t att;   /* the shmat that made it (Linux: its shm file):
+			   shmdt removes only pieces of one attachment */
 	int id;
 	int rdonly;
-	int ghost;     /* its start was mapped over (SHM_REMAP): still
-			  counted, no longer found by address */
-	dev_t dev;     /* of the segment's file, to recognise its */
-	ino_t ino;     /* mappings in /proc/self/maps */
+	int prot;       /* mprotect splits only where it changes this */
+	unsigned advice; /* USHM__ADV_*: vma flags madvise set (a change
+			    splits too) */
+};
+
+/* The madvise advices that change a vma's flags, as bits of advice. */
+enum {
+	USHM__ADV_DONTFORK = 1u << 0,  /* not inherited by a child */
+	USHM__ADV_DONTDUMP = 1u << 1,
+	USHM__ADV_WIPEONFORK = 1u << 2,
+	USHM__ADV_HUGEPAGE = 1u << 3,
+	USHM__ADV_NOHUGEPAGE = 1u << 4,
+	USHM__ADV_MERGEABLE = 1u << 5,
 };
 
 struct ushm__attach_table {
 	struct ushm__attach *v;
-	size_t n, cap;
+	size_t n, cap;     /* n is also read without the lock: atomics */
+	uint64_t next_att; /* the next shmat's att */
 };
 
 /* ---- attach.c ---- */
 int ushm__table_add(struct ushm__attach_table *t, const struct ushm__attach *a);
-/* The live attachment that shmat put at addr, or NULL. */
-struct ushm__attach *ushm__table_find(struct ushm__attach_table *t,
-				      uintptr_t addr);
 void ushm__table_remove(struct ushm__attach_table *t, struct ushm__attach *a);
+/* Has the process any piece?  Without the lock: a hint for fast paths
+ * (a racing shmat is the program's own race). */
+int ushm__table_any(const struct ushm__attach_table *t);
 
-/* ---- maps.c ---- */
+/* ---- pieces.c: mappings as Linux counts them ---- */
 
-/* Is a still the one intact mapping shmat made? */
-int ushm__attach_intact(const struct ushm__attach *a);
-/* Linux's shmdt on the real mappings: unmaps the segment mapping that
- * starts at addr (fragments included); *which is the table entry to
- * drop.  Returns how many mappings it removed (>= 1), or -EINVAL. */
-int ushm__maps_detach(struct ushm__attach_table *t, uintptr_t addr,
-		      struct ushm__attach **which);
+/* The address space changed over [lo, hi): what was mapped there is gone
+ * (munmap, a mapping put over it).  Splits and removes pieces and tells
+ * the daemon.  Caller holds the client lock. */
+void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
+		      uintptr_t hi);
+/* A successful mprotect of [lo, hi) to prot: pieces whose protection
+ * changes split at lo and hi (Linux leaves the others whole). */
+void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
+			  uintptr_t hi, int prot);
+/* A successful madvise of [lo, hi) with advice: pieces whose flags it
+ * changes split at lo and hi. */
+void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
+			 uintptr_t hi, int advice);
+/* After fork, in the child: the pieces it did not inherit
+ * (MADV_DONTFORK) leave its table.  Async-signal-safe. */
+void ushm__pieces_forked(struct ushm__attach_table *t);
+/* A successful mremap of [old, old + old_len) to [now, now + new_len). */
+void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
+			size_t old_len, uintptr_t now, size_t new_len);
+/* Linux's shmdt at addr: removes the first piece at or above addr that
+ * maps the offset addr would, and every piece of the same attachment
+ * within the segment's size.  0 or -EINVAL. */
+int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr);
+
+/* The system calls themselves, not the shim's wrappers (which take the
+ * client lock): the library's own mappings. */
+void *ushm__sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off);
+int ushm__sys_munmap(void *addr, size_t len);
 
 /* ---- client.c ---- */
 
+/* The process's attachment table, without locking (for
+ * ushm__table_any). */
+const struct ushm__attach_table *ushm__client_table(void);
 /* Locks the process's client state; returns its attachment table. */
 struct ushm__attach_table *ushm__client_lock(void);
 void ushm__client_unlock(void);
@@ -77,7 +125,9 @@ int ushm__client_socket(char *buf, size_t len);
 
 /* The socket this process has used (fixed at its first connection), or
  * NULL; takes no lock (for exec after vfork). */
-const char *ushm__used_socket(void);
+/* Exported in the USHM_PRIVATE version node, for the shim's exec
+ * wrappers (src/lib/libushm.map). */
+__attribute__((visibility("default"))) const char *ushm__used_socket(void);
 
 /* Sends req on a connection of its own and waits for the reply, without
  * starting a daemon (status, stop).  Returns the result or -errno. */

@@ -33,7 +33,7 @@ static const struct {
 	uint32_t flags; /* header flags the op accepts */
 } op_spec[USHM__OP_END] = {
 	[USHM__OP_GET] = { F_KEY | F_SHMFLG | F_SIZE | F_COUNT,
-			   USHM__GET_RETRY },
+			   USHM__GET_RETRY | USHM__GET_CAP_IPC_LOCK },
 	[USHM__OP_AT] = { F_ID | F_SHMFLG | F_ADDR, 0 },
 	[USHM__OP_AT_UNDO] = { F_ID, 0 },
 	[USHM__OP_DT] = { F_ID | F_ADDR | F_COUNT, 0 },

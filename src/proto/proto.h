@@ -58,6 +58,12 @@ enum {
 	 * which it may have served.  A segment that attempt created (the
 	 * caller's, with the same tag) is the answer. */
 	USHM__GET_RETRY = 1u << 0,
+	/* The caller has CAP_IPC_LOCK in its effective set (capget): Linux
+	 * lets it make SHM_HUGETLB segments outside vm.hugetlb_shm_group.
+	 * Only the caller's own shmget depends on it, and such a segment
+	 * is ordinary memory in ushm, so a caller who lies gains nothing it
+	 * could not have without the flag. */
+	USHM__GET_CAP_IPC_LOCK = 1u << 1,
 };
 
 /* REGISTER flags. */

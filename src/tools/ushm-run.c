@@ -10,6 +10,9 @@
  */
 #define _GNU_SOURCE
 #include "../common/paths.h"
+#include "run_check.h"
+#include "run_trap.h"
+#include "../preload/trap.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -48,7 +51,7 @@ static const char *asan_runtime(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: ushm-run PROGRAM [ARGUMENT]...\n"
+		"Usage: ushm-run [--trap] PROGRAM [ARGUMENT]...\n"
 		"Run PROGRAM with its System V shared memory calls (shmget, shmat,\n"
 		"shmdt, shmctl) served by ushm instead of the kernel.  Programs it\n"
 		"executes inherit this.  The daemon is $USHM_SOCKET, else the system\n"
@@ -57,11 +60,19 @@ static void usage(FILE *f)
 		"its socket is passed on in USHM_SOCKET so that every process of\n"
 		"PROGRAM's tree uses the same daemon.\n"
 		"\n"
+		"  --trap         also serve the System V system calls PROGRAM\n"
+		"                makes without libc (syscall(SYS_shmget, ...)):\n"
+		"                a seccomp filter traps them to the shim; see\n"
+		"                ushm-run(1) for what that costs\n"
 		"  -h, --help     show this help and exit\n"
 		"  -V, --version  show the version and exit\n"
 		"\n"
+		"A statically linked PROGRAM (or one whose interpreter is not the\n"
+		"dynamic loader) cannot be served and is refused before it runs.\n"
+		"\n"
 		"Exit status: PROGRAM's, or 125 (ushm-run failed), 126 (PROGRAM\n"
-		"cannot run), 127 (PROGRAM not found).\n");
+		"cannot run, or cannot be served by ushm), 127 (PROGRAM not\n"
+		"found).\n");
 }
 
 static int find_preload(char *out, size_t len)
@@ -101,26 +112,35 @@ static int find_preload(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	char lib[PATH_MAX], *value;
+	char lib[PATH_MAX], prog[PATH_MAX], why[1024], *value;
 	const char *old, *asan;
-	int argi = 1;
+	int argi = 1, trap = 0, err;
 
 	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
 			 strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc > 1 && (strcmp(argv[1], "-V") == 0 ||
-			 strcmp(argv[1], "--version") == 0)) {
+	if (argi < argc && (strcmp(argv[argi], "-V") == 0 ||
+			    strcmp(argv[argi], "--version") == 0)) {
 		printf("ushm-run %s\n", USHM_BUILD_VERSION);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "--") == 0)
-		argi = 2;
+	if (argi < argc && strcmp(argv[argi], "--trap") == 0) {
+		trap = 1;
+		argi++;
+	}
+	if (argi < argc && strcmp(argv[argi], "--") == 0)
+		argi++;
 	if (argi >= argc) {
 		fprintf(stderr, "ushm-run: no program given\n"
 				"Try 'ushm-run --help' for more information.\n");
 		return 125;
+	}
+	if (run_find_program(argv[argi], prog, sizeof(prog)) == 0 &&
+	    run_check_program(prog, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ushm-run: %s\n", why);
+		return 126;
 	}
 	if (find_preload(lib, sizeof(lib)) < 0) {
 		fprintf(stderr, "ushm-run: cannot find %s; set USHM_PRELOAD "
@@ -162,6 +182,21 @@ int main(int argc, char **argv)
 		    setenv("USHM_SOCKET", sock, 1) < 0) {
 			fprintf(stderr, "ushm-run: setenv: %s\n",
 				strerror(errno));
+			return 125;
+		}
+	}
+	if (trap) {
+		if (setenv(USHM_TRAP_ENV, "1", 1) < 0) {
+			fprintf(stderr, "ushm-run: setenv: %s\n",
+				strerror(errno));
+			return 125;
+		}
+		err = run_trap_install();
+		if (err < 0) {
+			fprintf(stderr, "ushm-run: --trap: cannot install the "
+					"seccomp filter: %s%s\n", strerror(-err),
+				err == -ENOSYS ? " (not on this architecture)"
+					       : "");
 			return 125;
 		}
 	}

@@ -2,7 +2,8 @@
 # symbols.t - libushm.so exports exactly the functions include/ushm.h
 # declares with USHM_API, and nothing else of the library's insides;
 # libushm-preload.so exports exactly shmget, shmat, shmdt and shmctl, and
-# the exec family (which keeps a program's daemon across exec).
+# the wrappers that keep them right (dlopen; munmap & co.; the exec family,
+# which keeps a program's daemon across exec).
 
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -22,7 +23,14 @@ api=$(sed -n 's/^USHM_API[^(]*[ *]\([a-z_0-9]*\)(.*/\1/p' \
 	"$TOP/include/ushm.h" | sort -u)
 [ -n "$api" ]
 is $? 0 "the header declares functions with USHM_API"
-got=$(defined "$BUILD/lib/libushm.so")
+# The shim's private door into the library (USHM_PRIVATE, see
+# src/lib/libushm.map): exactly one symbol, and none of the API.
+private=$(nm -D --defined-only "$BUILD/lib/libushm.so" |
+	awk '$2 != "A" && $3 ~ /@@?USHM_PRIVATE$/ { sub(/@.*/, "", $3);
+		print $3 }')
+is "$private" "ushm__used_socket" \
+	"the USHM_PRIVATE node holds only what the shim needs"
+got=$(defined "$BUILD/lib/libushm.so" | grep -vxF "$private")
 if [ "$got" = "$api" ]; then
 	ok 0 "libushm.so exports exactly the public API"
 else
@@ -33,7 +41,7 @@ echo "$got" | grep -q '^ushm__'
 is $? 1 "no internal ushm__ symbol leaks"
 
 got=$(defined "$BUILD/lib/libushm-preload.so" | tr '\n' ' ')
-is "$got" "execl execle execlp execv execve execvp execvpe shmat shmctl shmdt shmget " \
-	"libushm-preload.so exports exactly the four SysV calls and exec"
+is "$got" "dlopen execl execle execlp execv execve execvp execvpe madvise mmap mmap64 mprotect mremap munmap shmat shmctl shmdt shmget " \
+	"libushm-preload.so exports exactly the SysV calls and its wrappers"
 
 done_testing

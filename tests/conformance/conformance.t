@@ -97,7 +97,7 @@ run_ushm() {
 	local prog=$1 out=$2
 	(
 		ushm_env_setup
-		timeout -k 5 "$CONF_TIMEOUT" "$USHM_RUN" "$prog" \
+		timeout -k 5 "$CONF_TIMEOUT" "$USHM_RUN" --trap "$prog" \
 			>"$out.out" 2>"$out.err" </dev/null 9>&-
 		echo $? >"$out.rc"
 	)

@@ -164,6 +164,118 @@ moved(void)
 	rmseg(id);
 }
 
+#define STEP(label, expr)                                                     \
+	do {                                                                  \
+		long r_ = (long)(expr);                                       \
+		say("%s: %s, nattch %lu", label, r_ == -1 ? "failed" : "ok",  \
+		    (unsigned long)nattch(id));                               \
+	} while (0)
+
+/*
+ * How Linux counts the mappings of one attachment as they change: a
+ * split is an attach, a removed piece a detach, a move neither; pieces
+ * never merge back; mprotect to the protection a piece has splits
+ * nothing.  Each step prints nattch.
+ */
+static void
+reshaped(void)
+{
+	int id = mkseg(IPC_PRIVATE, 4 * page, 0600);
+	char *p = at(id, 0), *d, *q;
+	pid_t pid;
+
+	STEP("mprotect(all, same protection)",
+	     mprotect(p, 4 * page, PROT_READ | PROT_WRITE));
+	STEP("mprotect(second page, PROT_READ)",
+	     mprotect(p + page, page, PROT_READ));
+	STEP("mprotect(second page, back to read-write)",
+	     mprotect(p + page, page, PROT_READ | PROT_WRITE));
+	STEP("mprotect(all, read-write again)",
+	     mprotect(p, 4 * page, PROT_READ | PROT_WRITE));
+	STEP("shmdt(start)", shmdt(p));
+
+	p = at(id, 0);
+	STEP("munmap(second page)", munmap(p + page, page));
+	STEP("munmap(third page)", munmap(p + 2 * page, page));
+	STEP("shmdt(start)", shmdt(p));
+
+	p = at(id, 0);
+	STEP("mmap(MAP_FIXED, anonymous, over the second page)",
+	     mmap(p + page, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+	     MAP_FIXED, -1, 0));
+	STEP("shmdt(start)", shmdt(p));
+
+	p = at(id, 0);
+	STEP("mremap(all, shrink to 2 pages in place)",
+	     mremap(p, 4 * page, 2 * page, 0));
+	STEP("mremap(second page, grow in place)",
+	     mremap(p + page, page, 2 * page, 0));
+	STEP("shmdt(start)", shmdt(p));
+
+	/* A page moved out of the attachment is no longer within reach
+	 * of shmdt(start), nor found at its own address: it stays until
+	 * it is unmapped. */
+	p = at(id, 0);
+	d = mmap(NULL, 8 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (d == MAP_FAILED)
+		die("mmap");
+	q = mremap(p + page, page, page, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   d + 6 * page);
+	STEP("mremap(second page, far away)", q);
+	STEP("shmdt(moved page)", shmdt(q));
+	STEP("shmdt(start)", shmdt(p));
+	STEP("shmdt(start again)", shmdt(p));
+	STEP("munmap(moved page)", munmap(q, page));
+	if (munmap(d, 8 * page) != 0)
+		die("munmap");
+
+	/* A split attachment, forked: the child has every piece. */
+	p = at(id, 0);
+	STEP("mprotect(third page, PROT_READ)",
+	     mprotect(p + 2 * page, page, PROT_READ));
+	pid = xfork();
+	if (pid == 0) {
+		say("child: nattch %lu", (unsigned long)nattch(id));
+		STEP("child: shmdt(start)", shmdt(p));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	STEP("after the child", 0);
+
+	STEP("shmdt(start)", shmdt(p));
+
+	/* madvise flags split too; MADV_DONTFORK pieces stay out of a
+	 * child. */
+	p = at(id, 0);
+	STEP("madvise(last two pages, MADV_DONTFORK)",
+	     madvise(p + 2 * page, 2 * page, MADV_DONTFORK));
+	STEP("madvise(last two pages, MADV_DONTFORK again)",
+	     madvise(p + 2 * page, 2 * page, MADV_DONTFORK));
+	STEP("madvise(all, MADV_WILLNEED)",
+	     madvise(p, 4 * page, MADV_WILLNEED));
+	pid = xfork();
+	if (pid == 0) {
+		say("child: nattch %lu", (unsigned long)nattch(id));
+		_exit(0);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	STEP("after the child", 0);
+	STEP("madvise(last page, MADV_DOFORK)",
+	     madvise(p + 3 * page, page, MADV_DOFORK));
+	STEP("shmdt(start)", shmdt(p));
+
+	/* SHM_REMAP over part of a split attachment replaces it. */
+	p = at(id, 0);
+	STEP("mprotect(third page, PROT_READ)",
+	     mprotect(p + 2 * page, page, PROT_READ));
+	q = shmat(id, p + 2 * page, SHM_REMAP);
+	STEP("shmat(SHM_REMAP at the third page)", q == (void *)-1 ? -1 : 0);
+	STEP("shmdt(start)", shmdt(p));
+	STEP("shmdt(third page)", shmdt(p + 2 * page));
+	rmseg(id);
+}
+
 int
 main(void)
 {
@@ -174,5 +286,6 @@ main(void)
 	destroyed();
 	fragments();
 	moved();
+	reshaped();
 	return 0;
 }

@@ -3,8 +3,13 @@
  */
 #include "conf.h"
 
+#include <grp.h>
+#include <linux/capability.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 /* From <linux/shm.h>, which glibc's <sys/shm.h> does not expose. */
 #ifndef SHM_HUGE_SHIFT
@@ -296,6 +301,130 @@ error_order(void)
 	rmseg(id);
 }
 
+/* The SHM_HUGETLB cases a caller without privileges runs. */
+static void
+hugetlb_cases(const char *who)
+{
+	static const struct {
+		const char *label;
+		size_t size;
+		int flg;
+	} c[] = {
+		{ "1, SHM_HUGETLB", 1, SHM_HUGETLB },
+		{ "2M, SHM_HUGETLB", 2 << 20, SHM_HUGETLB },
+		{ "0, SHM_HUGETLB", 0, SHM_HUGETLB },
+		{ "2M, SHM_HUGETLB|SHM_NORESERVE", 2 << 20,
+		  SHM_HUGETLB | SHM_NORESERVE },
+		{ "4M+1, SHM_HUGETLB|SHM_NORESERVE", (4 << 20) + 1,
+		  SHM_HUGETLB | SHM_NORESERVE },
+		{ "2M, SHM_HUGETLB|SHM_HUGE_2MB|SHM_NORESERVE", 2 << 20,
+		  SHM_HUGETLB | SHM_HUGE_2MB | SHM_NORESERVE },
+		{ "2M, SHM_HUGETLB|SHM_HUGE_1GB", 2 << 20,
+		  SHM_HUGETLB | SHM_HUGE_1GB },
+		{ "2M, SHM_HUGETLB|SHM_HUGE_1GB|SHM_NORESERVE", 2 << 20,
+		  SHM_HUGETLB | SHM_HUGE_1GB | SHM_NORESERVE },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int id = shmget(IPC_PRIVATE, c[i].size,
+				IPC_CREAT | 0600 | c[i].flg);
+
+		say("%s: size %s: %s", who, c[i].label, R(id));
+		if (id >= 0 && shmctl(id, IPC_RMID, NULL) != 0)
+			die("IPC_RMID");
+	}
+}
+
+/* vm.hugetlb_shm_group: the group Linux lets make huge page segments. */
+static gid_t
+hugetlb_group(void)
+{
+	FILE *f = fopen("/proc/sys/vm/hugetlb_shm_group", "re");
+	unsigned long g = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &g) != 1)
+			g = 0;
+		fclose(f);
+	}
+	return (gid_t)g;
+}
+
+/* Keeps only CAP_IPC_LOCK, effective (the rest of the set stays
+ * permitted after setresuid thanks to PR_SET_KEEPCAPS). */
+static void
+only_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective =
+		d[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted =
+			CAP_TO_MASK(CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &h, d) != 0)
+		die("capset");
+}
+
+/*
+ * SHM_HUGETLB as other users, in forked children of root: Linux's
+ * can_do_hugetlb_shm() lets CAP_IPC_LOCK or a member of
+ * vm.hugetlb_shm_group through; everyone else gets EPERM whatever their
+ * RLIMIT_MEMLOCK (the old mlock-limit fallback only warns since Linux
+ * 5.17), with SHM_NORESERVE or without.  The page size is checked first
+ * (EINVAL), the pool after (ENOMEM).
+ */
+static void
+hugetlb_as_others(void)
+{
+	static const struct {
+		const char *who;
+		int in_group, cap, memlock_zero;
+	} callers[] = {
+		{ "nobody, memlock 0", 0, 0, 1 },
+		{ "nobody, memlock at its hard limit", 0, 0, 0 },
+		{ "member of hugetlb_shm_group, memlock 0", 1, 0, 1 },
+		{ "nobody with CAP_IPC_LOCK, memlock 0", 0, 1, 1 },
+	};
+
+	if (geteuid() != 0) {
+		say("SHM_HUGETLB as other users: skipped (needs root)");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(callers) / sizeof(callers[0]); i++) {
+		pid_t pid = xfork();
+
+		if (pid == 0) {
+			gid_t g = hugetlb_group();
+			struct rlimit rl;
+
+			/* Root may lack CAP_SYS_RESOURCE (a container): the
+			 * hard limit is the most there is to give. */
+			if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+				die("getrlimit");
+			rl.rlim_cur = callers[i].memlock_zero ? 0 : rl.rlim_max;
+			if (callers[i].memlock_zero)
+				rl.rlim_max = 0;
+			if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+				die("setrlimit");
+			if (callers[i].cap &&
+			    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+				die("PR_SET_KEEPCAPS");
+			/* The group is a supplementary one: Linux's
+			 * in_group_p looks at those too. */
+			if (setgroups(callers[i].in_group ? 1 : 0, &g) != 0 ||
+			    setresgid(NOBODY, NOBODY, NOBODY) != 0 ||
+			    setresuid(NOBODY, NOBODY, NOBODY) != 0)
+				die("cannot become nobody");
+			if (callers[i].cap)
+				only_cap_ipc_lock();
+			hugetlb_cases(callers[i].who);
+			_exit(0);
+		}
+		say("child: %s", wstatus(xwait(pid)));
+	}
+}
+
 int
 main(void)
 {
@@ -309,5 +438,6 @@ main(void)
 	negative_keys();
 	reuse_while_attached();
 	error_order();
+	hugetlb_as_others();
 	return 0;
 }

@@ -1,0 +1,79 @@
+/*
+ * limits.c - shmmax, shmall and shmmni as Linux applies them: read at
+ * each call.  An administrator who writes /proc/sys/kernel/shmmax sees
+ * the next shmget (and IPC_INFO) follow, with the kernel's segments and
+ * ushm's alike.  A limit given to ushmd (flag or config) is ushmd's own
+ * and stays put.
+ *
+ * Cheap enough for every shmget: the three files are opened once and
+ * re-read with one pread each (about a microsecond), no open, no stdio.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char *const sysctl_path[3] = {
+	"/proc/sys/kernel/shmmax",
+	"/proc/sys/kernel/shmall",
+	"/proc/sys/kernel/shmmni",
+};
+
+void ushm__limits_open(struct ushm__limits *lim)
+{
+	for (int i = 0; i < 3; i++) {
+		lim->live_fd[i] = -1;
+		if (!(lim->live & (1u << i)))
+			continue;
+		lim->live_fd[i] = open(sysctl_path[i], O_RDONLY | O_CLOEXEC);
+		if (lim->live_fd[i] < 0)
+			lim->live &= ~(1u << i);
+	}
+	ushm__limits_refresh(lim);
+}
+
+/* The number in sysctl file fd; 0 or -errno. */
+static int read_value(int fd, uint64_t *v)
+{
+	char buf[32], *end;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	unsigned long long x;
+
+	if (n <= 0)
+		return n < 0 ? -errno : -EINVAL;
+	buf[n] = '\0';
+	errno = 0;
+	x = strtoull(buf, &end, 10);
+	if (errno || end == buf)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+void ushm__limits_refresh(struct ushm__limits *lim)
+{
+	uint64_t *dst[3] = { &lim->shmmax, &lim->shmall, &lim->shmmni };
+	uint64_t v = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (!(lim->live & (1u << i)) || read_value(lim->live_fd[i], &v))
+			continue;
+		/* Linux caps shmmni at IPCMNI; so do ids here. */
+		if (i == 2 && v > USHM__IPCMNI)
+			v = USHM__IPCMNI;
+		*dst[i] = v;
+	}
+}
+
+void ushm__limits_close(struct ushm__limits *lim)
+{
+	for (int i = 0; i < 3; i++) {
+		if ((lim->live & (1u << i)) && lim->live_fd[i] >= 0)
+			close(lim->live_fd[i]);
+		lim->live_fd[i] = -1;
+	}
+	lim->live = 0;
+}

@@ -1,0 +1,381 @@
+/*
+ * pieces.c - an attachment's mappings as Linux counts them, kept as the
+ * program changes them.
+ *
+ * Linux gives every mapping (vma) of a segment its own count in nattch:
+ * splitting one (mprotect to another protection, munmap of a middle
+ * part, mremap of part of it) opens a new vma and counts an attach,
+ * removing one counts a detach, moving one counts neither, fork copies
+ * each.  Pieces never merge back.  shmdt(addr) looks at the mappings,
+ * not at what shmat returned: it removes the first segment mapping at or
+ * above addr whose offset is its distance from addr, then every other
+ * mapping of the same attachment (the same shm file) that ends within
+ * the segment's size of addr.
+ *
+ * The library keeps the same pieces (client.h) and is told of every
+ * change as it happens, by the mapping wrappers (mapwrap.c, the shim's
+ * munmap & co.) and by shmat with SHM_REMAP, so that nattch is right at
+ * once and no one reads /proc/PID/maps for it.  Each change is sent to
+ * the daemon as its net effect per segment: more pieces are registered
+ * (REGISTER, counted as attaches), fewer are detached (DT).
+ */
+#define _GNU_SOURCE
+#include "client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Segments one change touches before its counts are sent. */
+#define TOUCHED_MAX 16
+
+struct touched {
+	size_t n;
+	struct {
+		int id;
+		long net;                /* pieces gained (or lost) */
+		struct ushm__attach last; /* one piece, for REGISTER */
+	} v[TOUCHED_MAX];
+};
+
+void *ushm__sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+int ushm__sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+static uintptr_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uintptr_t)ps : 4096;
+}
+
+static void send_register(const struct ushm__attach *p, long n)
+{
+	union {
+		struct ushm__req req;
+		char buf[USHM__MSG_MAX];
+	} m;
+	struct ushm__rep rep;
+
+	while (n > 0) {
+		uint32_t k = n > USHM__REG_MAX ? USHM__REG_MAX : (uint32_t)n;
+
+		memset(&m, 0, sizeof(m));
+		for (uint32_t i = 0; i < k; i++) {
+			m.req.ent[i].id = p->id;
+			m.req.ent[i].rdonly = (uint32_t)p->rdonly;
+			m.req.ent[i].addr = p->addr;
+			m.req.ent[i].len = p->len;
+		}
+		m.req.count = k;
+		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
+			       ushm__req_size(k), USHM__REG_FORK);
+		ushm__transact(&m.req, ushm__req_size(k), &rep, NULL);
+		n -= k;
+	}
+}
+
+static void send_detach(const struct ushm__attach *p, long n)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+
+	memset(&q, 0, sizeof(q));
+	ushm__hdr_init(&q.hdr, USHM__OP_DT, sizeof(q), 0);
+	q.id = p->id;
+	q.addr = p->addr;
+	q.count = (uint32_t)n;
+	ushm__transact(&q, sizeof(q), &rep, NULL);
+}
+
+/* Sends what the change did to each segment, removals first. */
+static void flush(struct touched *tc)
+{
+	for (size_t i = 0; i < tc->n; i++)
+		if (tc->v[i].net < 0)
+			send_detach(&tc->v[i].last, -tc->v[i].net);
+	for (size_t i = 0; i < tc->n; i++)
+		if (tc->v[i].net > 0)
+			send_register(&tc->v[i].last, tc->v[i].net);
+	tc->n = 0;
+}
+
+static void note(struct touched *tc, const struct ushm__attach *p, long d)
+{
+	size_t i;
+
+	for (i = 0; i < tc->n && tc->v[i].id != p->id; i++)
+		;
+	if (i == tc->n) {
+		if (tc->n == TOUCHED_MAX)
+			flush(tc);
+		i = tc->n++;
+		tc->v[i].id = p->id;
+		tc->v[i].net = 0;
+	}
+	tc->v[i].net += d;
+	tc->v[i].last = *p;
+}
+
+/* Splits piece i at address at (strictly inside it): the table gains the
+ * upper part.  0 or -ENOMEM (then nothing changes). */
+static int split_at(struct ushm__attach_table *t, size_t i, uintptr_t at,
+		    struct touched *tc)
+{
+	struct ushm__attach up = t->v[i];
+
+	up.addr = at;
+	up.len = t->v[i].addr + t->v[i].len - at;
+	up.off = t->v[i].off + (at - t->v[i].addr);
+	if (ushm__table_add(t, &up) < 0)
+		return -ENOMEM;
+	t->v[i].len = at - t->v[i].addr;
+	note(tc, &up, +1);
+	return 0;
+}
+
+/* Would setting prot (>= 0) and the advice bits (set, clear) change
+ * piece p?  Linux splits only a vma whose flags change. */
+static int changes(const struct ushm__attach *p, int prot, unsigned set,
+		   unsigned clear)
+{
+	if (prot >= 0)
+		return p->prot != prot;
+	if (set || clear)
+		return ((p->advice | set) & ~clear) != p->advice;
+	return 1;
+}
+
+/* Splits every piece that [lo, hi) cuts through, at lo and at hi (only
+ * pieces it changes, see changes()). */
+static void split_where(struct ushm__attach_table *t, uintptr_t lo,
+			uintptr_t hi, int prot, unsigned set, unsigned clear,
+			struct touched *tc)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		uintptr_t s = t->v[i].addr, e = s + t->v[i].len;
+
+		if (!changes(&t->v[i], prot, set, clear))
+			continue;
+		if (s < lo && lo < e)
+			split_at(t, i, lo, tc);
+		s = t->v[i].addr;
+		e = s + t->v[i].len;
+		if (s < hi && hi < e)
+			split_at(t, i, hi, tc);
+	}
+}
+
+static void split_range(struct ushm__attach_table *t, uintptr_t lo,
+			uintptr_t hi, int prot, struct touched *tc)
+{
+	split_where(t, lo, hi, prot, 0, 0, tc);
+}
+
+static void cut(struct ushm__attach_table *t, uintptr_t lo, uintptr_t hi,
+		struct touched *tc)
+{
+	split_range(t, lo, hi, -1, tc);
+	for (size_t i = 0; i < t->n;) {
+		struct ushm__attach *p = &t->v[i];
+
+		if (p->addr >= lo && p->addr + p->len <= hi) {
+			note(tc, p, -1);
+			ushm__table_remove(t, p);
+			continue;
+		}
+		i++;
+	}
+}
+
+void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
+		      uintptr_t hi)
+{
+	struct touched tc = { 0 };
+
+	cut(t, lo, hi, &tc);
+	flush(&tc);
+}
+
+void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
+			  uintptr_t hi, int prot)
+{
+	struct touched tc = { 0 };
+
+	split_range(t, lo, hi, prot, &tc);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
+			t->v[i].prot = prot;
+	flush(&tc);
+}
+
+/* The vma flag an advice sets (*set) or clears (*clear). */
+static void advice_bits(int advice, unsigned *set, unsigned *clear)
+{
+	*set = *clear = 0;
+	switch (advice) {
+	case MADV_DONTFORK: *set = USHM__ADV_DONTFORK; break;
+	case MADV_DOFORK: *clear = USHM__ADV_DONTFORK; break;
+	case MADV_DONTDUMP: *set = USHM__ADV_DONTDUMP; break;
+	case MADV_DODUMP: *clear = USHM__ADV_DONTDUMP; break;
+	case MADV_WIPEONFORK: *set = USHM__ADV_WIPEONFORK; break;
+	case MADV_KEEPONFORK: *clear = USHM__ADV_WIPEONFORK; break;
+	case MADV_HUGEPAGE:
+		*set = USHM__ADV_HUGEPAGE;
+		*clear = USHM__ADV_NOHUGEPAGE;
+		break;
+	case MADV_NOHUGEPAGE:
+		*set = USHM__ADV_NOHUGEPAGE;
+		*clear = USHM__ADV_HUGEPAGE;
+		break;
+	case MADV_MERGEABLE: *set = USHM__ADV_MERGEABLE; break;
+	case MADV_UNMERGEABLE: *clear = USHM__ADV_MERGEABLE; break;
+	}
+}
+
+void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
+			 uintptr_t hi, int advice)
+{
+	struct touched tc = { 0 };
+	unsigned set, clear;
+
+	advice_bits(advice, &set, &clear);
+	if (!set && !clear)
+		return; /* the others leave the vmas as they are */
+	split_where(t, lo, hi, -1, set, clear, &tc);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
+			t->v[i].advice = (t->v[i].advice | set) & ~clear;
+	flush(&tc);
+}
+
+void ushm__pieces_forked(struct ushm__attach_table *t)
+{
+	for (size_t i = 0; i < t->n;) {
+		if (t->v[i].advice & USHM__ADV_DONTFORK) {
+			t->v[i] = t->v[t->n - 1];
+			__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELEASE);
+			continue;
+		}
+		i++;
+	}
+}
+
+void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
+			size_t old_len, uintptr_t now, size_t new_len)
+{
+	uintptr_t page = page_size();
+	struct touched tc = { 0 };
+	size_t i;
+
+	old_len = (old_len + page - 1) & ~(page - 1);
+	new_len = (new_len + page - 1) & ~(page - 1);
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].addr <= old && old < t->v[i].addr + t->v[i].len)
+			break;
+	if (i == t->n) {
+		/* Not ours: only what it landed on may be. */
+		if (now != old)
+			cut(t, now, now + new_len, &tc);
+		flush(&tc);
+		return;
+	}
+	if (old_len == 0) {
+		/* A second mapping of the same pages: a new piece. */
+		struct ushm__attach dup = t->v[i];
+
+		dup.off += old - dup.addr;
+		dup.addr = now;
+		dup.len = new_len;
+		cut(t, now, now + new_len, &tc);
+		if (ushm__table_add(t, &dup) == 0)
+			note(&tc, &dup, +1);
+		flush(&tc);
+		return;
+	}
+	/* Shrinking unmaps the tail first, as munmap would. */
+	if (new_len < old_len) {
+		cut(t, old + new_len, old + old_len, &tc);
+		old_len = new_len;
+	}
+	if (now == old) {
+		/* In place: a piece that grows is one piece still. */
+		for (i = 0; i < t->n; i++)
+			if (t->v[i].addr <= old &&
+			    old + old_len == t->v[i].addr + t->v[i].len)
+				t->v[i].len = old + new_len - t->v[i].addr;
+		flush(&tc);
+		return;
+	}
+	/* Moved: [old, old + old_len) becomes a piece of its own (the
+	 * splits count), and its vma is copied to the new place and the
+	 * old one closed (no change in count). */
+	split_range(t, old, old + old_len, -1, &tc);
+	for (i = 0; i < t->n && t->v[i].addr != old; i++)
+		;
+	if (i < t->n) {
+		struct ushm__attach moved = t->v[i];
+
+		ushm__table_remove(t, &t->v[i]);
+		cut(t, now, now + new_len, &tc);
+		moved.addr = now;
+		moved.len = new_len;
+		if (ushm__table_add(t, &moved) < 0)
+			note(&tc, &moved, -1);
+	}
+	flush(&tc);
+}
+
+/* The piece shmdt(addr) starts from: the lowest at or above addr that
+ * maps offset (its address - addr).  -1 when there is none. */
+static long first_match(const struct ushm__attach_table *t, uintptr_t addr)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ushm__attach *p = &t->v[i];
+
+		if (p->addr >= addr && p->addr - addr == p->off &&
+		    (best < 0 || p->addr < t->v[best].addr))
+			best = (long)i;
+	}
+	return best;
+}
+
+int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr)
+{
+	struct touched tc = { 0 };
+	long first = first_match(t, addr);
+	struct ushm__attach head;
+
+	if (first < 0)
+		return -EINVAL;
+	head = t->v[first];
+	for (size_t i = 0; i < t->n;) {
+		struct ushm__attach *p = &t->v[i];
+
+		if (p->att == head.att && p->addr >= head.addr &&
+		    p->addr - addr == p->off &&
+		    (p->addr == head.addr ||
+		     p->addr + p->len - addr <= head.seglen)) {
+			ushm__sys_munmap((void *)p->addr, p->len);
+			note(&tc, p, -1);
+			ushm__table_remove(t, p);
+			continue;
+		}
+		i++;
+	}
+	flush(&tc);
+	return 0;
+}
