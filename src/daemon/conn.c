@@ -598,14 +598,19 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 /*
  * Receives one record.  Returns its length, 0 at end of stream, -EAGAIN
  * when none is queued, -EBADMSG when it must not be served (descriptors
- * attached, credentials missing, truncated).  Descriptors are closed.
+ * attached, credentials missing, truncated).  The kernel refuses
+ * descriptors to our sockets where it can (rights.c); any that still
+ * arrive are closed away from this thread.
  */
 static ssize_t receive(struct ushm__conn *c, void *buf, size_t len,
 		       struct ucred *uc)
 {
 	union {
+		/* Room for as many descriptors as one message can carry
+		 * (SCM_MAX_FD): any that did not fit would be closed by the
+		 * kernel in this thread. */
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(16 * sizeof(int))];
+			 CMSG_SPACE(253 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, len };
@@ -632,7 +637,7 @@ static ssize_t receive(struct ushm__conn *c, void *buf, size_t len,
 
 				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
 				       sizeof(int));
-				close(fd);
+				ushm__discard_fd(fd);
 			}
 			bad = 1;
 		} else if (cm->cmsg_type == SCM_CREDENTIALS &&

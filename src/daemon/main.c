@@ -362,7 +362,8 @@ static int listen_on(const struct options *o)
 		return -EADDRINUSE;
 	}
 	unlink(o->socket_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	if (ushm__refuse_rights(fd) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(o->socket_path, (mode_t)o->socket_mode) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		err = -errno;
@@ -436,7 +437,8 @@ static int activation_socket(void)
 	if (type != SOCK_SEQPACKET || !listening)
 		return -EINVAL;
 	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	if (ushm__refuse_rights(fd) < 0 || flags < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return fd;

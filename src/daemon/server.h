@@ -156,6 +156,16 @@ int ushm__maps_each(struct ushm__server *srv, pid_t pid,
 int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s);
 void ushm__orphan_reap(struct ushm__server *srv);
 
+/* ---- rights.c ---- */
+
+/* Makes the kernel refuse descriptors sent to socket fd (SO_PASSRIGHTS
+ * off; inherited by the connections a listener accepts).  1 done, 0 not
+ * available on this kernel, -errno. */
+int ushm__refuse_rights(int fd);
+/* Closes a descriptor a client sent, in a thread of its own: its last
+ * close may block (FUSE, SO_LINGER), and must not block the loop. */
+void ushm__discard_fd(int fd);
+
 /* ---- loop.c ---- */
 
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,

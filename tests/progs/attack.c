@@ -1,0 +1,182 @@
+/*
+ * attack - what another local user of a system-wide daemon may try, and
+ * the stopwatch that shows whether everyone else still gets served.
+ *
+ *   attack SOCKET linger SECONDS
+ *       Sends the daemon a request with a TCP socket attached whose last
+ *       close lingers SECONDS (SO_LINGER, unsent data, a peer that does
+ *       not read), prints "sent" or the error the kernel gave, then holds
+ *       the peer open until killed.
+ *   attack SOCKET latency COUNT
+ *       COUNT IPC_INFO requests, one at a time; prints the slowest
+ *       answer in milliseconds ("max_ms N"), or "closed".
+ */
+#define _GNU_SOURCE
+#include "proto/proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("attack: connect");
+		exit(2);
+	}
+	return fd;
+}
+
+static void req(struct ushm__req *q, unsigned op)
+{
+	memset(q, 0, sizeof(*q));
+	ushm__hdr_init(&q->hdr, op, sizeof(*q), 0);
+}
+
+/* Sends q with our credentials and descriptor fd (-1: none). */
+static int send_req(int s, const struct ushm__req *q, int fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) +
+		       CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)q, sizeof(*q) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b };
+	struct ucred uc = { getpid(), geteuid(), getegid() };
+	struct cmsghdr *cm;
+
+	memset(&u, 0, sizeof(u));
+	mh.msg_controllen = fd >= 0 ? sizeof(u.b) :
+				      CMSG_SPACE(sizeof(struct ucred));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_CREDENTIALS;
+	cm->cmsg_len = CMSG_LEN(sizeof(uc));
+	memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+	if (fd >= 0) {
+		cm = CMSG_NXTHDR(&mh, cm);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A TCP connection over loopback whose close will linger: its peer is
+ * never accepted nor read, and its send buffer is full. */
+static int lingering_socket(int seconds, int *listener)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct linger lg = { 1, seconds };
+	char junk[65536];
+	int small = 4096;
+	int c;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A small receive buffer on the peer fills sooner. */
+	if (*listener < 0 ||
+	    setsockopt(*listener, SOL_SOCKET, SO_RCVBUF, &small,
+		       sizeof(small)) < 0 ||
+	    bind(*listener, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(*listener, (struct sockaddr *)&sa, &len) < 0 ||
+	    listen(*listener, 1) < 0)
+		return -errno;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fcntl(c, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	memset(junk, 'x', sizeof(junk));
+	while (write(c, junk, sizeof(junk)) > 0)
+		;
+	if (setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0 ||
+	    fcntl(c, F_SETFL, 0) < 0)
+		return -errno;
+	return c;
+}
+
+static int linger_attack(const char *sock, int seconds)
+{
+	struct ushm__req q;
+	int listener, s, c, err;
+
+	c = lingering_socket(seconds, &listener);
+	if (c < 0) {
+		printf("setup: %s\n", strerrorname_np(-c));
+		return 1;
+	}
+	s = dial(sock);
+	req(&q, USHM__OP_STATUS);
+	err = send_req(s, &q, c);
+	printf("%s\n", err ? strerrorname_np(-err) : "sent");
+	fflush(stdout);
+	/* Ours closed, the daemon's copy (if it took one) is the last;
+	 * ours would linger here if the daemon refused it, so it stays. */
+	if (!err)
+		close(c);
+	pause(); /* the peer stays, unread, until we are killed */
+	return 0;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int latency(const char *sock, int count)
+{
+	int64_t worst = 0;
+	int s = dial(sock);
+
+	for (int i = 0; i < count; i++) {
+		struct ushm__req q;
+		struct ushm__rep rep;
+		int64_t t0 = now_us(), dt;
+
+		req(&q, USHM__OP_CTL);
+		q.id = 0;
+		q.shmflg = IPC_INFO;
+		if (send_req(s, &q, -1) < 0 ||
+		    recv(s, &rep, sizeof(rep), 0) != (ssize_t)sizeof(rep)) {
+			printf("closed\n");
+			return 1;
+		}
+		dt = now_us() - t0;
+		if (dt > worst)
+			worst = dt;
+	}
+	printf("max_ms %lld\n", (long long)(worst / 1000));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[2], "linger") == 0)
+		return linger_attack(argv[1], atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[2], "latency") == 0)
+		return latency(argv[1], atoi(argv[3]));
+	fprintf(stderr, "usage: attack SOCKET linger SECONDS | "
+			"latency COUNT\n");
+	return 2;
+}
