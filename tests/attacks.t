@@ -62,4 +62,63 @@ is "$(fds_of "$dpid")" "$fds_before" \
 	"the daemon holds no descriptor it did not ask for"
 
 stop_daemon
+
+# ---- 6: default quotas are real limits ----
+# create UID SIZE [MODE]: shmget as UID; prints the id or the error.
+create() {
+	as_uid "$1" timeout 20 "$USHM_RUN" "$T" create private "$2" \
+		"${3:-0600}" 2>&1 | sed 's/^shmtool: shmget: //'
+}
+# fill_until_refused UID: creates one-page segments until refused;
+# prints how many it got.
+fill_until_refused() {
+	local n=0
+	while [ $n -lt 64 ]; do
+		case $(create "$1" 4096) in
+		[0-9]*) n=$((n + 1)) ;;
+		*) break ;;
+		esac
+	done
+	echo $n
+}
+start_daemon --shmmni 64
+log=$USHM_STATE_DIR/ushmd.log
+line=$(grep 'per user:' "$log" | tail -n 1)
+ok $(echo "$line" | grep -q ' 18446744073709551615 bytes'; [ $? != 0 ]; echo $?) \
+	"the start-up log shows a real per-user byte quota: ${line#*per user: }"
+fs_bytes=$(($(stat -f -c '%b * %S' "$USHM_STATE_DIR")))
+quota=$(echo "$line" | sed -n 's/.*segments, \([0-9]*\) bytes.*/\1/p')
+ok $([ -n "$quota" ] && [ ${#quota} -lt 19 ] && [ "$quota" -le $((fs_bytes / 4)) ]; echo $?) \
+	"no more than a quarter of the state filesystem ($quota of $fs_bytes)"
+a=$(fill_until_refused $ATTACKER)
+b=$(fill_until_refused 61043)
+is "$a $b" "16 16" "two accounts get a quarter of shmmni 64 each"
+id=$(create $OTHER 4096)
+ok $([[ $id =~ ^[0-9]+$ ]]; echo $?) \
+	"a third user can still create a segment ($id)"
+stop_daemon
+rm -rf "$USHM_STATE_DIR"
+
+# ---- 5: SHM_NORESERVE cannot take the space reserved for others ----
+# The state directory on an 8 MiB tmpfs of its own, in a mount namespace
+# the daemon alone lives in (the segments are reached by descriptor).
+mkdir -p "$USHM_STATE_DIR"
+timeout 20 unshare -m --propagation private sh -c '
+	mount -t tmpfs -o size=8m,mode=0700 ushm-test "$1" &&
+	exec "$2" --daemonize --socket "$3" --state "$1" --quota-bytes 0' \
+	sh "$USHM_STATE_DIR" "$USHMD" "$USHM_SOCKET"
+wait_for 10 test -S "$USHM_SOCKET"
+mine=$(create $OTHER $((4 << 20)))
+ok $([[ $mine =~ ^[0-9]+$ ]]; echo $?) "a user reserves 4 MiB of the 8 ($mine)"
+theirs=$(create $ATTACKER $((6 << 20)) 010600)
+is "$theirs" ENOSPC \
+	"another user's 6 MiB SHM_NORESERVE segment does not fit beside it"
+if [[ $theirs =~ ^[0-9]+$ ]]; then
+	# What the attack does when it gets its segment: touch every page.
+	as_uid $ATTACKER timeout 20 "$USHM_RUN" "$T" fill "$theirs" 7 \
+		2>/dev/null
+fi
+as_uid $OTHER timeout 20 "$USHM_RUN" "$T" fill "$mine" 3 2>/dev/null
+ok $? "the first user can write every page of its segment"
+stop_daemon
 done_testing

@@ -122,15 +122,25 @@ static int quota_allows(struct ushm__registry *r, uid_t uid, uint64_t pages)
  * it is made; ushm does the same against the filesystem's free space, so
  * that a segment that exists can always be used.  The reservation of an
  * existing segment is what it may still grow into (its size less what it
- * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux.
+ * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux,
+ * but only for the users the quotas spare (root, the daemon's own user):
+ * in a daemon that serves several users, another user's unreserved
+ * segment would fill the filesystem with pages reserved for everyone
+ * else's, which would then SIGBUS on first touch.
  */
-static int store_has_room(struct ushm__registry *r, uint64_t size,
+static int reserves(const struct ushm__registry *r, uid_t cuid, int shmflg)
+{
+	return !(shmflg & SHM_NORESERVE) ||
+	       ushm__quota_applies(&r->lim, cuid);
+}
+
+static int store_has_room(struct ushm__registry *r, uid_t uid, uint64_t size,
 			  int shmflg)
 {
 	struct statvfs fs;
 	uint64_t free_bytes, reserved = 0;
 
-	if (!r->store || (shmflg & SHM_NORESERVE) ||
+	if (!r->store || !reserves(r, uid, shmflg) ||
 	    fstatvfs(ushm__store_dirfd(r->store), &fs) < 0)
 		return 1;
 	free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
@@ -143,7 +153,9 @@ static int store_has_room(struct ushm__registry *r, uint64_t size,
 		const struct ushm__segment *s = r->slot[i];
 		uint64_t full, have;
 
-		if (!s || (s->m.flags & USHM__SEGF_NORESERVE))
+		if (!s || !reserves(r, s->m.cuid,
+				    (s->m.flags & USHM__SEGF_NORESERVE) ?
+					    SHM_NORESERVE : 0))
 			continue;
 		full = ushm__pages(r, s->m.segsz) * (uint64_t)r->page_size;
 		have = ushm__store_resident(r->store, s);
@@ -179,7 +191,7 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	} else if (!memory_fits(size, shmflg)) {
 		return -ENOMEM;
 	}
-	if (!store_has_room(r, size, shmflg)) {
+	if (!store_has_room(r, c->uid, size, shmflg)) {
 		ushm__log(USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
 			  "refused: the state directory's filesystem is "
 			  "full (make room there, or give it more space)",

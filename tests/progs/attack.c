@@ -115,6 +115,7 @@ static int lingering_socket(int seconds, int *listener)
 
 static int linger_attack(const char *sock, int seconds)
 {
+	struct ushm__rep rep;
 	struct ushm__req q;
 	int listener, s, c, err;
 
@@ -125,13 +126,20 @@ static int linger_attack(const char *sock, int seconds)
 	}
 	s = dial(sock);
 	req(&q, USHM__OP_STATUS);
+	/* A first request answered: the daemon has accepted us, and will
+	 * read the next one at once. */
+	if (send_req(s, &q, -1) < 0 || recv(s, &rep, sizeof(rep), 0) <= 0) {
+		printf("no answer\n");
+		return 1;
+	}
 	err = send_req(s, &q, c);
-	printf("%s\n", err ? strerrorname_np(-err) : "sent");
-	fflush(stdout);
-	/* Ours closed, the daemon's copy (if it took one) is the last;
-	 * ours would linger here if the daemon refused it, so it stays. */
+	/* Ours closed at once (before the daemon reads the message), the
+	 * daemon's copy is the last.  Refused, ours stays: its close would
+	 * linger here. */
 	if (!err)
 		close(c);
+	printf("%s\n", err ? strerrorname_np(-err) : "sent");
+	fflush(stdout);
 	pause(); /* the peer stays, unread, until we are killed */
 	return 0;
 }
