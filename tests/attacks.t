@@ -61,6 +61,26 @@ wait_for 5 eval '[ "$(fds_of "$dpid")" = "$fds_before" ]'
 is "$(fds_of "$dpid")" "$fds_before" \
 	"the daemon holds no descriptor it did not ask for"
 
+# ---- 1: the group check uses the identity the kernel stamped on the
+# request, not what /proc says when the daemon gets to it ----
+GROUP=61050
+id=$(setpriv --reuid=61044 --regid=$GROUP --clear-groups -- \
+	"$USHM_RUN" "$T" create private 4096 0660)
+cp "$(command -v sleep)" "$D/sgid-sleep"
+chown root:$GROUP "$D/sgid-sleep"
+chmod 2755 "$D/sgid-sleep"
+# Three tries: the old daemon, which read the fsgid from /proc when it
+# served the shmat, handed out the descriptor 5 times in 6.
+got=$(for i in 1 2 3; do
+	as_uid $ATTACKER timeout 20 "$A" "$USHM_SOCKET" groupexec "$id" \
+		"$D/sgid-sleep"
+done | sort | uniq -c | sed 's/^ *//')
+is "$got" "3 error EACCES" \
+	"a shmat sent before exec'ing a setgid program is refused (outside the 0660 segment's group)"
+got=$(setpriv --reuid=$ATTACKER --regid=$ATTACKER --groups=$GROUP -- \
+	"$USHM_RUN" "$T" fill "$id" 5 2>&1)
+is "$got" "" "a member of the group attaches it (the check still grants the group)"
+
 stop_daemon
 
 # ---- 6: default quotas are real limits ----

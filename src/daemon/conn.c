@@ -662,10 +662,6 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 	cr->pid = uc->pid;
 	cr->uid = uc->uid;
 	cr->gid = uc->gid;
-	/* Read from the pid the kernel vouched for, at the moment of the
-	 * check (a process that changes its fsgid while a request is in
-	 * flight races the kernel's check the same way). */
-	cr->fsgid_of = ushm__proc_fsgid;
 	cr->ngroups = 0;
 	if (uc->uid == c->peer_uid && uc->gid == c->peer_gid) {
 		cr->ngroups = c->ngroups;
@@ -728,6 +724,12 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 		      (m.req.hdr.flags & USHM__REG_FORK)) &&
 		    m.req.hdr.op != USHM__OP_FORKED)
 			gone = watch(srv, c, uc.pid);
+		/* A descriptor is for the process that asked: whoever else
+		 * holds the connection once it is gone gets none. */
+		if (gone && m.req.hdr.op == USHM__OP_AT) {
+			ushm__conn_close(srv, c);
+			return;
+		}
 		if (serve(srv, c, &cr, &m.req) < 0 || gone)
 			ushm__conn_close(srv, c);
 	}

@@ -26,17 +26,18 @@
 #define USHM__NGROUPS_MAX 256
 
 /* Who is calling: pid, uid and gid from SCM_CREDENTIALS of the request,
- * supplementary groups from SO_PEERGROUPS of the connection. */
+ * as the kernel checked them when it was sent (nothing about the caller
+ * is read later); supplementary groups from SO_PEERGROUPS of the
+ * connection.  The library sends its fsgid as gid (the kernel accepts
+ * one of the sender's real, effective or saved gids, which is what an
+ * unprivileged fsgid always is): Linux decides group membership by the
+ * fsgid, and the same gid names the group of a segment it creates. */
 struct ushm__cred {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	int ngroups;
 	gid_t groups[USHM__NGROUPS_MAX];
-	/* Linux decides group membership by the fsgid, which no socket
-	 * carries: this finds it when a decision depends on it (NULL: the
-	 * fsgid is taken to be gid, as it is unless setfsgid moved it). */
-	gid_t (*fsgid_of)(pid_t pid, gid_t fallback);
 };
 
 /* The limits Linux keeps in /proc/sys/kernel/shm*, and ushm's own
@@ -225,8 +226,6 @@ int ushm__proc_field(const char *path, const char *name, char *val,
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * 0; -ENOENT when pid is gone or being reaped; another -errno. */
 int ushm__proc_stat(pid_t pid, char *state, long *ppid);
-/* pid's fsgid from /proc/PID/status, or fallback if it cannot be read. */
-gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback);
 
 /* ---- log.c ---- */
 

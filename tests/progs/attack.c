@@ -7,6 +7,12 @@
  *       close lingers SECONDS (SO_LINGER, unsent data, a peer that does
  *       not read), prints "sent" or the error the kernel gave, then holds
  *       the peer open until killed.
+ *   attack SOCKET groupexec ID PROGRAM
+ *       The group-permission race: queues requests, then a shmat of
+ *       segment ID on a connection a forked child shares, then execs
+ *       PROGRAM (a setgid one, in the test) before the daemon gets to the
+ *       shmat.  The child prints what the shmat's reply brought: "error
+ *       E" or "descriptor".
  *   attack SOCKET latency COUNT
  *       COUNT IPC_INFO requests, one at a time; prints the slowest
  *       answer in milliseconds ("max_ms N"), or "closed".
@@ -144,6 +150,69 @@ static int linger_attack(const char *sock, int seconds)
 	return 0;
 }
 
+/* The child: reads every reply until the shmat's. */
+static int read_replies(int s)
+{
+	for (;;) {
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct ushm__rep rep;
+		struct iovec iov = { &rep, sizeof(rep) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.b,
+				     .msg_controllen = sizeof(u.b) };
+		ssize_t n = recvmsg(s, &mh, 0);
+
+		if (n <= 0) {
+			printf("closed\n");
+			return 1;
+		}
+		if (rep.hdr.op != USHM__OP_AT)
+			continue;
+		if (CMSG_FIRSTHDR(&mh))
+			printf("descriptor\n");
+		else
+			printf("error %s\n",
+			       strerrorname_np((int)-rep.result));
+		return 0;
+	}
+}
+
+static int group_exec(const char *sock, int id, const char *program)
+{
+	struct ushm__req q;
+	int s = dial(sock);
+	pid_t child;
+
+	/* The child keeps the connection open past our exec. */
+	fcntl(s, F_SETFD, 0);
+	child = fork();
+	if (child < 0)
+		return 2;
+	if (child == 0) {
+		int rc = read_replies(s);
+
+		fflush(stdout);
+		_exit(rc);
+	}
+	/* Work queued ahead of the shmat (announcements, which get no
+	 * reply): the exec below wins the race against the daemon's
+	 * reading it. */
+	req(&q, USHM__OP_HELLO);
+	for (int i = 0; i < 2000; i++)
+		if (send_req(s, &q, -1) < 0)
+			return 2;
+	req(&q, USHM__OP_AT);
+	q.id = id;
+	if (send_req(s, &q, -1) < 0)
+		return 2;
+	close(s);
+	execl(program, program, "0.5", (char *)NULL);
+	return 2;
+}
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -182,6 +251,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[2], "linger") == 0)
 		return linger_attack(argv[1], atoi(argv[3]));
+	if (argc == 5 && strcmp(argv[2], "groupexec") == 0)
+		return group_exec(argv[1], atoi(argv[3]), argv[4]);
 	if (argc == 4 && strcmp(argv[2], "latency") == 0)
 		return latency(argv[1], atoi(argv[3]));
 	fprintf(stderr, "usage: attack SOCKET linger SECONDS | "
