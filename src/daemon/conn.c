@@ -277,7 +277,13 @@ static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 	}
 	atime = s->m.atime;
 	lpid = s->m.lpid;
-	ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
+	err = ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
+	if (err < 0) {
+		ushm__holds_take(&c->holds, s->m.id, 1);
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
 	undo_record(c, s, atime, lpid);
 	c->at_pending = 1;
 	rep->segsz = s->m.segsz;
@@ -299,8 +305,10 @@ static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
 		s->m.atime = c->undo.atime;
 		s->m.lpid = c->undo.lpid;
 	}
+	/* The attachment is gone whatever the disk says: a failed write
+	 * is logged. */
 	if (!ushm__registry_reap(&srv->reg, s))
-		ushm__registry_save(&srv->reg, s);
+		(void)ushm__registry_save(&srv->reg, s);
 	return 0;
 }
 
@@ -361,10 +369,13 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 			continue;
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;
-		if (adopt)
+		if (adopt) {
 			s->nattch++;
-		else
-			ushm__registry_attach(&srv->reg, s, 1, cr->pid, now);
+		} else if (ushm__registry_attach(&srv->reg, s, 1, cr->pid,
+						 now) < 0) {
+			ushm__holds_take(&c->holds, e->id, 1);
+			continue;
+		}
 		taken++;
 	}
 	return taken;

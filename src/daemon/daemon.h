@@ -141,17 +141,23 @@ int ushm__registry_max_idx(const struct ushm__registry *r);
  * caller has checked the limits.  -ENOSPC when SHMMNI is reached. */
 int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 		       struct ushm__segment **out);
-/* Removes and frees the segment and its files. */
-void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
-/* Persists s's metadata (after any change). */
-void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
+/* Removes and frees the segment and its files.  0, or -ENOSPC/-ENOMEM
+ * when its record could not be removed: then it stays, as on disk. */
+int ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
+/* Persists s's metadata (after any change).  0, or -ENOSPC (the state
+ * filesystem is full) or -ENOMEM (any other failure), logged: the caller
+ * puts its change back and answers that error, so that memory stays as
+ * on disk. */
+int ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
 /* Do the per-user quotas apply to uid? */
 int ushm__quota_applies(const struct ushm__limits *lim, uid_t uid);
 /* Pages a segment of size bytes occupies. */
 uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size);
 /* Counts n attachments more, or fewer, made by pid at now (atime or
- * dtime, and lpid, as Linux sets them).  A detach that drops the last
- * attachment of a SHM_DEST segment destroys it, and then returns 1. */
+ * dtime, and lpid, as Linux sets them).  An attach whose record cannot
+ * be written is undone and returns the error.  A detach (which has
+ * happened, whatever the disk says) that drops the last attachment of a
+ * SHM_DEST segment destroys it, and then returns 1. */
 int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
@@ -202,8 +208,9 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
 int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s);
 /* Writes the id allocator's state. */
 int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx);
-/* Unlinks both files of s. */
-void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
+/* Unlinks both files of s: 0, or -errno when its record could not go
+ * (the segment still exists on disk). */
+int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
 /* Opens the data file of s for a client: O_RDONLY or O_RDWR, CLOEXEC. */
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 			  int rdonly);

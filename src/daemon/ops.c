@@ -334,28 +334,36 @@ static int stat_index(struct ushm__registry *r, const struct ushm__cred *c,
 static int set(struct ushm__registry *r, struct ushm__segment *s,
 	       const struct ushm__wire_set *in, int64_t now)
 {
+	struct ushm__seg_meta was = s->m;
+	int err;
+
 	if (in->uid == (uint32_t)-1 || in->gid == (uint32_t)-1)
 		return -EINVAL;
 	s->m.uid = in->uid;
 	s->m.gid = in->gid;
 	s->m.mode = (s->m.mode & ~(uint32_t)MODE_BITS) | (in->mode & MODE_BITS);
 	s->m.ctime = now;
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0)
+		s->m = was; /* as on disk */
+	return err;
 }
 
 /* IPC_RMID: gone now if nobody is attached, else at the last detach;
  * meanwhile the key is free for a new segment. */
 static int rmid(struct ushm__registry *r, struct ushm__segment *s)
 {
-	if (s->nattch == 0) {
-		ushm__registry_destroy(r, s);
-		return 0;
-	}
+	struct ushm__seg_meta was = s->m;
+	int err;
+
+	if (s->nattch == 0)
+		return ushm__registry_destroy(r, s);
 	s->m.mode |= USHM__SHM_DEST;
 	s->m.key = IPC_PRIVATE;
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0)
+		s->m = was;
+	return err;
 }
 
 /*
@@ -370,6 +378,8 @@ static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 		struct ushm__segment *s, int cmd, uint64_t memlock)
 {
 	int64_t pages = (int64_t)ushm__pages(r, s->m.segsz);
+	struct ushm__seg_meta was = s->m;
+	int err;
 
 	if (c->uid != 0) {
 		if (c->uid != s->m.uid && c->uid != s->m.cuid)
@@ -397,8 +407,15 @@ static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 		ushm__memlock_charge(r, s->m.lock_uid, -pages);
 		s->m.mode &= ~(uint32_t)USHM__SHM_LOCKED;
 	}
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0) { /* as on disk, the charge included */
+		s->m = was;
+		if (cmd == SHM_LOCK)
+			ushm__memlock_charge(r, c->uid, -pages);
+		else
+			(void)ushm__memlock_charge(r, was.lock_uid, pages);
+	}
+	return err;
 }
 
 int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,

@@ -132,7 +132,7 @@ static void recount(struct ushm__server *srv, struct ushm__segment *s,
 		s->m.atime = now;
 	}
 	s->m.lpid = pid;
-	ushm__registry_save(&srv->reg, s);
+	(void)ushm__registry_save(&srv->reg, s); /* logged if it fails */
 }
 
 int ushm__reconcile(struct ushm__server *srv, struct ushm__segment *s)

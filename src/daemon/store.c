@@ -314,19 +314,25 @@ fail_unlink:
 	return err;
 }
 
-void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
+int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
 {
 	char name[64];
 	int idx = ushm__id_index(s->m.id);
 
+	/* The record first: while it is there, the segment is. */
 	name_of(name, sizeof(name), idx, "meta");
-	if (unlinkat(st->dirfd, name, 0) < 0)
-		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
-			  strerror(errno));
+	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT) {
+		int err = -errno;
+
+		ushm__log(USHM__LOG_ERR, "unlink %s: %s; the segment is kept",
+			  name, strerror(errno));
+		return err;
+	}
 	name_of(name, sizeof(name), idx, "data");
 	if (unlinkat(st->dirfd, name, 0) < 0)
-		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
-			  strerror(errno));
+		ushm__log(USHM__LOG_WARN, "unlink %s: %s (removed at the next "
+			  "start)", name, strerror(errno));
+	return 0;
 }
 
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
@@ -427,7 +433,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 			  "%s: a damaged record was found; repaired from the "
 			  "previous one (generation %u)", meta, s->meta_gen);
 		/* The next write goes to the damaged slot. */
-		ushm__registry_save(r, s);
+		(void)ushm__registry_save(r, s); /* logged if it fails */
 	}
 	return 0;
 }
