@@ -81,6 +81,31 @@ got=$(setpriv --reuid=$ATTACKER --regid=$ATTACKER --groups=$GROUP -- \
 	"$USHM_RUN" "$T" fill "$id" 5 2>&1)
 is "$got" "" "a member of the group attaches it (the check still grants the group)"
 
+# ---- 10: holder addresses only for who could read those maps ----
+# hold UID ID: a process of UID holding segment ID until fd 7 closes.
+mkfifo "$D/hold-in" "$D/hold-out"
+seg=$("$USHM_RUN" "$T" create private 4096 0666)
+# Both open the fifo before we do (an open for reading waits for a
+# writer), so neither inherits our end of it.
+setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
+	"$USHM_RUN" "$T" hold "$seg" 0 <"$D/hold-in" >"$D/hold-out" 2>&1 &
+hpid=$!
+"$USHM_RUN" "$T" hold "$seg" 0 <"$D/hold-in" >"$D/hold-out2" 2>&1 &
+rpid=$!
+exec 7>"$D/hold-in"
+read -r held <"$D/hold-out"
+wait_for 10 eval '[ "$(as_uid $ATTACKER "$USHM" stat "$seg" |
+	grep -c "^  [0-9]")" = 2 ]'
+seen=$(as_uid $ATTACKER "$USHM" stat "$seg" | grep '^  [0-9]')
+is "$(echo "$seen" | grep -c 0x)" 1 \
+	"another user sees the addresses of its own process only ($held)"
+is "$(echo "$seen" | grep -c 'maps not readable')" 1 \
+	"and root's holder without an address"
+is "$("$USHM" stat "$seg" | grep -c '^  [0-9].*0x')" 2 \
+	"root sees both holders' addresses"
+exec 7>&-
+wait "$hpid" "$rpid"
+
 stop_daemon
 
 # ---- 6: default quotas are real limits ----

@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -451,25 +452,65 @@ static int holders_range(void *arg, struct ushm__segment *s, uint64_t start,
 	return 0;
 }
 
+/* The numbers of a "Uid:" or "Gid:" line of /proc/PID/status (real,
+ * effective, saved, fs) are all id? */
+static int all_ids_are(pid_t pid, const char *field, unsigned long id)
+{
+	char path[64], val[128];
+	unsigned long v[4];
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	return ushm__proc_field(path, field, val, sizeof(val)) &&
+	       sscanf(val, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) ==
+		       4 &&
+	       v[0] == id && v[1] == id && v[2] == id && v[3] == id;
+}
+
+/*
+ * Could the caller read pid's /proc/PID/maps itself?  Linux lets a
+ * process read another's maps when their uids and gids all match and the
+ * target is dumpable (or with CAP_SYS_PTRACE, which only root is taken
+ * to have here).  procfs owns /proc/PID by root when the process is not
+ * dumpable, so that ownership, then every id, is what is checked; the
+ * caller's identity is the request's.  The ids are the holder's, read
+ * now, as the kernel reads them when maps is opened.
+ */
+static int may_read_maps(const struct ushm__cred *cr, pid_t pid)
+{
+	char path[64];
+	struct stat sb;
+
+	if (cr->uid == 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	return stat(path, &sb) == 0 && sb.st_uid == cr->uid &&
+	       sb.st_gid == cr->gid && all_ids_are(pid, "Uid", cr->uid) &&
+	       all_ids_are(pid, "Gid", cr->gid);
+}
+
 /* One holder: an entry per mapping, or a bare one when its maps cannot
  * be read (or no longer show the segment: it is between shmat's reply
- * and its mmap). */
+ * and its mmap), or when the caller could not read them itself: the
+ * addresses of another user's process would defeat its ASLR. */
 static void holders_one(struct ushm__server *srv, struct holders_walk *w,
-			pid_t pid, const struct ushm__holds *h)
+			const struct ushm__cred *cr, pid_t pid,
+			const struct ushm__holds *h)
 {
 	w->count = ushm__holds_count(h, w->id);
 	if (w->count == 0)
 		return;
 	w->pid = pid;
 	w->found = 0;
-	if (ushm__maps_each(srv, pid, holders_range, w) < 0 || !w->found)
+	if (!may_read_maps(cr, pid) ||
+	    ushm__maps_each(srv, pid, holders_range, w) < 0 || !w->found)
 		holders_put(w, 0, 0);
 }
 
 /*
  * HOLDERS: who has segment id attached, how many times and where, from
  * entry q->count on.  The kernel shows only nattch and lpid; this is the
- * rest of the story, under IPC_STAT's rule (read permission, or root).
+ * rest of the story, under IPC_STAT's rule (read permission, or root);
+ * addresses only of the holders whose maps the caller may read.
  * The list is rebuilt for every page, so a client paging through a
  * changing table may see an entry twice or miss one.
  */
@@ -491,10 +532,10 @@ static int64_t serve_holders(struct ushm__server *srv,
 	rep->ds = out.ds;
 	for (struct ushm__conn *c = srv->conns; c; c = c->next)
 		if (!c->dead)
-			holders_one(srv, &w, c->pid, &c->holds);
+			holders_one(srv, &w, cr, c->pid, &c->holds);
 	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
 		if (!o->dead)
-			holders_one(srv, &w, o->pid, &o->holds);
+			holders_one(srv, &w, cr, o->pid, &o->holds);
 	rep->holders.total = w.index;
 	return 0;
 }
