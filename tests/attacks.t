@@ -106,6 +106,19 @@ is "$("$USHM" stat "$seg" | grep -c '^  [0-9].*0x')" 2 \
 exec 7>&-
 wait "$hpid" "$rpid"
 
+# ---- 8: a flood of malformed requests cannot flood the log ----
+log=$USHM_STATE_DIR/ushmd.log
+before=$(wc -l <"$log")
+sent=$(as_uid $ATTACKER timeout 30 "$A" "$USHM_SOCKET" flood 3)
+after=$(wc -l <"$log")
+lines=$((after - before))
+# 10 lines a second for one uid, and a line saying how many were
+# dropped: about 40 in 3 s, whatever the flood.
+ok $([ "$lines" -le 60 ]; echo $?) \
+	"$sent malformed requests in 3 s log $lines lines"
+grep -q "uid $ATTACKER: [0-9]* log line(s) dropped" "$log"
+ok $? "the dropped lines are counted in the log"
+
 stop_daemon
 
 # ---- 6: default quotas are real limits ----

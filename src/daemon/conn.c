@@ -741,9 +741,9 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			return;
 		if (n <= 0) {
 			if (n < 0)
-				ushm__log(USHM__LOG_INFO,
-					  "pid %ld: bad message; closed",
-					  (long)c->pid);
+				ushm__log_for(c->peer_uid, USHM__LOG_INFO,
+					      "pid %ld: bad message; closed",
+					      (long)c->pid);
 			ushm__conn_close(srv, c);
 			return;
 		}
@@ -760,9 +760,9 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			continue;
 		}
 		if (err < 0) {
-			ushm__log(USHM__LOG_INFO,
-				  "pid %ld: invalid request (%s); closed",
-				  (long)uc.pid, strerror(-err));
+			ushm__log_for(c->peer_uid, USHM__LOG_INFO,
+				      "pid %ld: invalid request (%s); closed",
+				      (long)uc.pid, strerror(-err));
 			ushm__conn_close(srv, c);
 			return;
 		}

@@ -242,6 +242,13 @@ enum { USHM__LOG_ERR, USHM__LOG_WARN, USHM__LOG_INFO, USHM__LOG_DEBUG };
 void ushm__log_setup(int level, int fd, int echo);
 void ushm__log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A line a client's request causes: rate-limited per uid and for all
+ * (see log.c). */
+void ushm__log_for(uid_t uid, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The log is file name in directory dirfd: past max bytes (0: no
+ * bound) it is renamed name.1 and started afresh. */
+void ushm__log_bound(int dirfd, const char *name, uint64_t max);
 
 int64_t ushm__now(void);
 /* Should refusal what of uid be logged now?  The same one is, at most

@@ -54,6 +54,8 @@ struct options {
 #define QUOTA_DEFAULT UINT64_MAX
 #define QUOTA_SHARE 4
 #define CONNS_PER_UID_DEFAULT 1024
+/* ushmd.log and ushmd.log.1 each stay below this. */
+#define LOG_MAX_BYTES (4u << 20)
 
 static void usage(FILE *f)
 {
@@ -698,8 +700,12 @@ int main(int argc, char **argv)
 	if (o.daemonize) {
 		redirect_std(logfd);
 		ushm__log_setup(o.log_level, 2, -1);
-		if (logfd >= 0)
+		if (logfd >= 0) {
 			close(logfd);
+			/* On the segments' filesystem: bounded. */
+			ushm__log_bound(ushm__store_dirfd(srv.store),
+					"ushmd.log", LOG_MAX_BYTES);
+		}
 	}
 	if (o.ready_fd >= 0) {
 		/* The spawner waits for this byte (or EOF on failure). */

@@ -192,7 +192,7 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 		return -ENOMEM;
 	}
 	if (!store_has_room(r, c->uid, size, shmflg)) {
-		ushm__log(USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
+		ushm__log_for(c->uid, USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
 			  "refused: the state directory's filesystem is "
 			  "full (make room there, or give it more space)",
 			  size);

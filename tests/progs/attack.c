@@ -13,6 +13,9 @@
  *       PROGRAM (a setgid one, in the test) before the daemon gets to the
  *       shmat.  The child prints what the shmat's reply brought: "error
  *       E" or "descriptor".
+ *   attack SOCKET flood SECONDS
+ *       Malformed requests, each on a new connection, for SECONDS;
+ *       prints how many it sent ("sent N").
  *   attack SOCKET latency COUNT
  *       COUNT IPC_INFO requests, one at a time; prints the slowest
  *       answer in milliseconds ("max_ms N"), or "closed".
@@ -221,6 +224,26 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int flood(const char *sock, int seconds)
+{
+	int64_t end = now_us() + (int64_t)seconds * 1000000;
+	long sent = 0;
+
+	while (now_us() < end) {
+		int s = dial(sock);
+		char junk[3] = { 1, 2, 3 };
+
+		if (send(s, junk, sizeof(junk), MSG_NOSIGNAL) == sizeof(junk))
+			sent++;
+		/* Its hang-up, once the daemon has read it. */
+		while (recv(s, junk, sizeof(junk), 0) > 0)
+			;
+		close(s);
+	}
+	printf("sent %ld\n", sent);
+	return 0;
+}
+
 static int latency(const char *sock, int count)
 {
 	int64_t worst = 0;
@@ -253,6 +276,8 @@ int main(int argc, char **argv)
 		return linger_attack(argv[1], atoi(argv[3]));
 	if (argc == 5 && strcmp(argv[2], "groupexec") == 0)
 		return group_exec(argv[1], atoi(argv[3]), argv[4]);
+	if (argc == 4 && strcmp(argv[2], "flood") == 0)
+		return flood(argv[1], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[2], "latency") == 0)
 		return latency(argv[1], atoi(argv[3]));
 	fprintf(stderr, "usage: attack SOCKET linger SECONDS | "
