@@ -15,7 +15,7 @@ OTHER=61042
 
 start_daemon() {
 	timeout 20 "$USHMD" --daemonize --socket "$USHM_SOCKET" \
-		--state "$USHM_STATE_DIR" "$@" || return 1
+		--state "$USHM_STATE_DIR" "$@" 2>>"$D/daemon.err" || return 1
 	wait_for 10 test -S "$USHM_SOCKET"
 }
 stop_daemon() {
@@ -118,6 +118,30 @@ ok $([ "$lines" -le 60 ]; echo $?) \
 	"$sent malformed requests in 3 s log $lines lines"
 grep -q "uid $ATTACKER: [0-9]* log line(s) dropped" "$log"
 ok $? "the dropped lines are counted in the log"
+
+# ---- 4: a client that resizes a segment's file ----
+# What it can still do while the daemon runs: see SECURITY.md.  What a
+# restart does about it: sets the file back to the segment's size, keeps
+# the segment and its bytes, and logs the repair.
+seg=$("$USHM_RUN" "$T" create private 8192 0666)
+for size in 4096 65536; do
+	"$USHM_RUN" "$T" fill "$seg" 6
+	got=$(as_uid $ATTACKER timeout 20 "$A" "$USHM_SOCKET" resize "$seg" $size)
+	pid=$(ushm_daemon_pid)
+	kill -KILL "$pid"
+	wait_for 10 pid_gone "$pid"
+	start_daemon
+	echo "# $got"
+	out=$("$USHM_RUN" "$T" stat "$seg" 2>&1 | grep -o 'segsz=[0-9]*')
+	is "$out" segsz=8192 "after a resize to $size and a restart, the segment is kept"
+	# (a shrink has lost what lay past it; a growth loses nothing)
+	if [ $size -gt 8192 ]; then
+		"$USHM_RUN" "$T" check "$seg" 6
+		ok $? "with its bytes"
+	fi
+	grep -q "a client changed its size; set back" "$USHM_STATE_DIR/ushmd.log"
+	ok $? "and the repair logged"
+done
 
 stop_daemon
 

@@ -16,6 +16,9 @@
  *   attack SOCKET flood SECONDS
  *       Malformed requests, each on a new connection, for SECONDS;
  *       prints how many it sent ("sent N").
+ *   attack SOCKET resize ID BYTES
+ *       Attaches segment ID through the protocol and ftruncates the
+ *       descriptor it gets to BYTES; prints "ftruncate: ok" or the error.
  *   attack SOCKET latency COUNT
  *       COUNT IPC_INFO requests, one at a time; prints the slowest
  *       answer in milliseconds ("max_ms N"), or "closed".
@@ -224,6 +227,35 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int resize(const char *sock, int id, long long bytes)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct ushm__rep rep;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
+	struct ushm__req q;
+	int s = dial(sock), fd;
+
+	req(&q, USHM__OP_AT);
+	q.id = id;
+	if (send_req(s, &q, -1) < 0 || recvmsg(s, &mh, 0) <= 0 ||
+	    !(cm = CMSG_FIRSTHDR(&mh)) || cm->cmsg_type != SCM_RIGHTS) {
+		printf("no descriptor\n");
+		return 1;
+	}
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (ftruncate(fd, (off_t)bytes) < 0)
+		printf("ftruncate: %s\n", strerrorname_np(errno));
+	else
+		printf("ftruncate: ok\n");
+	return 0;
+}
+
 static int flood(const char *sock, int seconds)
 {
 	int64_t end = now_us() + (int64_t)seconds * 1000000;
@@ -276,6 +308,8 @@ int main(int argc, char **argv)
 		return linger_attack(argv[1], atoi(argv[3]));
 	if (argc == 5 && strcmp(argv[2], "groupexec") == 0)
 		return group_exec(argv[1], atoi(argv[3]), argv[4]);
+	if (argc == 5 && strcmp(argv[2], "resize") == 0)
+		return resize(argv[1], atoi(argv[3]), atoll(argv[4]));
 	if (argc == 4 && strcmp(argv[2], "flood") == 0)
 		return flood(argv[1], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[2], "latency") == 0)
