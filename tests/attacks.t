@@ -143,7 +143,27 @@ for size in 4096 65536; do
 	ok $? "and the repair logged"
 done
 
+# ---- 3: REGISTER naming segments the caller does not map, from a
+# process with 65,000 mappings: each claim is checked in O(1) ----
+first=$("$USHM_RUN" "$T" create private 4096 0600)
+for i in $(seq 2 48); do "$USHM_RUN" "$T" create private 4096 0600 >/dev/null; done
+mkfifo "$D/reg"
+setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
+	timeout 60 "$A" "$USHM_SOCKET" register 3 "$first" >"$D/reg" &
+rpid=$!
+exec 8<"$D/reg"
+read -r mapped <&8
+ms=$(latency_of_other)
+read -r result <&8
+exec 8<&-
+wait "$rpid"
+ok $([ -n "$ms" ] && [ "$ms" -lt 50 ]; echo $?) \
+	"another user is served in < 50 ms during a REGISTER flood (${ms:-no answer} ms; attacker: $mapped, $result)"
+is "$("$USHM_RUN" "$T" nattch "$first")" 0 \
+	"and the claims were not counted"
+
 stop_daemon
+rm -rf "$USHM_STATE_DIR"
 
 # ---- 6: default quotas are real limits ----
 # create UID SIZE [MODE]: shmget as UID; prints the id or the error.

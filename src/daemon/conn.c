@@ -328,14 +328,41 @@ static int serve_dt(struct ushm__server *srv, struct ushm__conn *c,
 }
 
 /*
+ * Does pid map segment s at [addr, addr + len)?  Asked of the kernel for
+ * that one mapping (/proc/PID/map_files/START-END, which only a daemon
+ * with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE may follow): O(1),
+ * whatever else the process maps.  1 yes, 0 no (nothing mapped there,
+ * another file, or an attachment split since), -1 not allowed to look.
+ */
+static int maps_at(pid_t pid, const struct ushm__segment *s, uint64_t addr,
+		   uint64_t len, long page)
+{
+	char path[96];
+	struct stat sb;
+
+	len = (len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
+	if (len == 0 || addr + len < addr)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/map_files/%llx-%llx",
+		 (long)pid, (unsigned long long)addr,
+		 (unsigned long long)(addr + len));
+	if (stat(path, &sb) < 0)
+		return errno == EPERM || errno == EACCES ? -1 : 0;
+	return sb.st_dev == s->dev && sb.st_ino == s->ino;
+}
+
+/*
  * REGISTER: attachments the process already maps.  FORK entries (a child
  * inheriting its parent's mappings) count as new attachments, updating
  * atime and lpid.  ADOPT entries move attachments the process holds
  * through another holder (an older connection, or an orphan record after
  * a restart) here, silently.  Either way, an entry must be backed by what
  * the daemon knows: the process holds the segment through another
- * connection, or its /proc/PID/maps shows the mapping.  So no client can
- * inflate a count.  Returns the number of entries taken.
+ * connection, or it really maps the segment at the address the entry
+ * gives (asked of the kernel for that mapping alone; a daemon not allowed
+ * to look there, a per-user one, reads the process's maps once for the
+ * whole request).  So no client can inflate a count, and a request costs
+ * O(its entries), at most USHM__REG_MAX.  Returns the entries taken.
  */
 static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 			  const struct ushm__cred *cr,
@@ -344,12 +371,14 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 	int adopt = !!(q->hdr.flags & USHM__REG_ADOPT);
 	int64_t now = ushm__now();
 	uint32_t parent, have;
-	int taken = 0;
+	struct ushm__holds maps = { 0 };
+	int maps_read = 0, taken = 0;
 
 	for (uint32_t i = 0; i < q->count; i++) {
 		const struct ushm__reg_entry *e = &q->ent[i];
 		struct ushm__segment *s =
 			ushm__registry_find_id(&srv->reg, e->id);
+		int mapped;
 
 		if (!s)
 			continue;
@@ -364,10 +393,22 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 		parent = adopt ? 0 :
 			 ushm__holds_elsewhere(srv, c, cr->pid, e->id);
 		have = ushm__holds_count(&c->holds, e->id);
-		if (parent > 0 ? have >= parent :
-				 ushm__maps_count(srv, cr->pid, s) <=
-					 (int64_t)have)
-			continue;
+		if (parent > 0) {
+			if (have >= parent)
+				continue;
+		} else {
+			mapped = maps_at(cr->pid, s, e->addr, e->len,
+					 srv->reg.page_size);
+			if (mapped < 0) {
+				if (!maps_read &&
+				    ushm__maps_holds(srv, cr->pid, &maps) < 0)
+					ushm__holds_free(&maps);
+				maps_read = 1;
+				mapped = ushm__holds_count(&maps, e->id) > have;
+			}
+			if (!mapped)
+				continue;
+		}
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;
 		if (adopt) {
@@ -379,6 +420,7 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 		}
 		taken++;
 	}
+	ushm__holds_free(&maps);
 	return taken;
 }
 

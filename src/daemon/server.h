@@ -93,6 +93,10 @@ struct ushm__server {
 	int fd_ceiling;    /* a connection on this fd or above is refused
 			      (0: none) */
 	uint64_t refused;           /* connections turned away */
+	/* The index of the segment the last /proc maps line matched: a
+	 * cache for recover.c's search (any index is safe: it is looked
+	 * up in the table). */
+	int last_hit_idx;
 	struct ushm__log_limit refused_logged;
 };
 
@@ -144,6 +148,10 @@ void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
  * or -1 when they cannot be read. */
 int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
 			 const struct ushm__segment *s);
+/* Counts pid's mappings of each segment into h (from /proc/PID/maps,
+ * read once).  0, or -errno. */
+int ushm__maps_holds(struct ushm__server *srv, pid_t pid,
+		     struct ushm__holds *h);
 /* Calls fn for each mapping of one of our segments in pid's
  * /proc/PID/maps, stopping at the first negative return.  0, or -errno
  * (the maps could not be read, or what fn returned). */

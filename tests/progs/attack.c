@@ -19,6 +19,11 @@
  *   attack SOCKET resize ID BYTES
  *       Attaches segment ID through the protocol and ftruncates the
  *       descriptor it gets to BYTES; prints "ftruncate: ok" or the error.
+ *   attack SOCKET register SECONDS FIRST_ID
+ *       Maps one page of a file 65,000 times, says "mapped", then for
+ *       SECONDS sends REGISTER requests naming segments FIRST_ID... (48
+ *       of them, which it does not map), each waiting for its answer;
+ *       prints "registers N slowest_ms M".
  *   attack SOCKET latency COUNT
  *       COUNT IPC_INFO requests, one at a time; prints the slowest
  *       answer in milliseconds ("max_ms N"), or "closed".
@@ -30,10 +35,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -256,6 +263,73 @@ static int resize(const char *sock, int id, long long bytes)
 	return 0;
 }
 
+static int register_attack(const char *sock, int seconds, int first)
+{
+	const size_t n = 65000, page = 4096;
+	int fd = memfd_create("attack", MFD_CLOEXEC);
+	char *base;
+	long sent = 0;
+	int64_t end, worst = 0;
+	int s;
+	union {
+		struct ushm__req q;
+		char b[USHM__MSG_MAX];
+	} m;
+
+	/* Side by side, all of file offset 0: no two can merge. */
+	base = mmap(NULL, n * page, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (fd < 0 || ftruncate(fd, (off_t)page) < 0 || base == MAP_FAILED)
+		return 2;
+	for (size_t i = 0; i < n; i++)
+		if (mmap(base + i * page, page, PROT_READ,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+			printf("mmap %zu: %s\n", i, strerrorname_np(errno));
+			return 2;
+		}
+	printf("mapped\n");
+	fflush(stdout);
+	s = dial(sock);
+	memset(&m, 0, sizeof(m));
+	ushm__hdr_init(&m.q.hdr, USHM__OP_REGISTER,
+		       (uint32_t)ushm__req_size(USHM__REG_MAX), USHM__REG_FORK);
+	m.q.count = USHM__REG_MAX;
+	for (int i = 0; i < USHM__REG_MAX; i++) {
+		m.q.ent[i].id = first + i;
+		m.q.ent[i].addr = (uint64_t)(uintptr_t)base;
+		m.q.ent[i].len = page;
+	}
+	end = now_us() + (int64_t)seconds * 1000000;
+	while (now_us() < end) {
+		struct ucred uc = { getpid(), geteuid(), getegid() };
+		union {
+			char c[CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { &m, ushm__req_size(USHM__REG_MAX) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.c,
+				     .msg_controllen = sizeof(u.c) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		struct ushm__rep rep;
+		int64_t t0 = now_us();
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_CREDENTIALS;
+		cm->cmsg_len = CMSG_LEN(sizeof(uc));
+		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+		if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ||
+		    recv(s, &rep, sizeof(rep), 0) <= 0)
+			break;
+		if (now_us() - t0 > worst)
+			worst = now_us() - t0;
+		sent++;
+	}
+	printf("registers %ld slowest_ms %lld\n", sent,
+	       (long long)(worst / 1000));
+	return 0;
+}
+
 static int flood(const char *sock, int seconds)
 {
 	int64_t end = now_us() + (int64_t)seconds * 1000000;
@@ -310,6 +384,8 @@ int main(int argc, char **argv)
 		return group_exec(argv[1], atoi(argv[3]), argv[4]);
 	if (argc == 5 && strcmp(argv[2], "resize") == 0)
 		return resize(argv[1], atoi(argv[3]), atoll(argv[4]));
+	if (argc == 5 && strcmp(argv[2], "register") == 0)
+		return register_attack(argv[1], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 4 && strcmp(argv[2], "flood") == 0)
 		return flood(argv[1], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[2], "latency") == 0)
