@@ -13,10 +13,14 @@ D=$USHM_TEST_DIR
 ATTACKER=61041
 OTHER=61042
 
+# start_daemon FLAGS...: returns once it accepts clients (the byte on
+# --ready-fd; the substitution ends when the daemon closes it).
 start_daemon() {
-	timeout 20 "$USHMD" --daemonize --socket "$USHM_SOCKET" \
-		--state "$USHM_STATE_DIR" "$@" 2>>"$D/daemon.err" || return 1
-	wait_for 10 test -S "$USHM_SOCKET"
+	local ready
+	ready=$(timeout 20 "$USHMD" --daemonize --socket "$USHM_SOCKET" \
+		--state "$USHM_STATE_DIR" --ready-fd 3 "$@" \
+		3>&1 >/dev/null 2>>"$D/daemon.err")
+	[ "$ready" = 1 ]
 }
 stop_daemon() {
 	local pid

@@ -339,13 +339,14 @@ static int maps_at(pid_t pid, const struct ushm__segment *s, uint64_t addr,
 {
 	char path[96];
 	struct stat sb;
+	uint64_t end;
 
 	len = (len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
-	if (len == 0 || addr + len < addr)
+	end = addr + len;
+	if (len == 0 || end < addr)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/map_files/%llx-%llx",
-		 (long)pid, (unsigned long long)addr,
-		 (unsigned long long)(addr + len));
+		 (long)pid, (unsigned long long)addr, (unsigned long long)end);
 	if (stat(path, &sb) < 0)
 		return errno == EPERM || errno == EACCES ? -1 : 0;
 	return sb.st_dev == s->dev && sb.st_ino == s->ino;

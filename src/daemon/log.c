@@ -38,10 +38,10 @@ static uint64_t log_max, log_size;
 /* Lines a second, per uid (by uid modulo the slots: a collision only
  * shares a budget) and for all. */
 struct rate {
-	uid_t uid;
 	int64_t sec;
-	unsigned n;
 	uint64_t dropped;
+	uid_t uid;
+	unsigned n;
 };
 static struct rate uid_rate[LOG_UID_SLOTS];
 static struct rate all_rate;
