@@ -214,6 +214,10 @@ timeout 20 unshare -m --propagation private sh -c '
 	exec "$2" --daemonize --socket "$3" --state "$1" --quota-bytes 0' \
 	sh "$USHM_STATE_DIR" "$USHMD" "$USHM_SOCKET"
 wait_for 10 test -S "$USHM_SOCKET"
+# Its pid file is on the private tmpfs: ask the daemon, and stop it by
+# pid (here and on any exit).
+nspid=$("$USHM" daemon status | sed -n 's/^pid: //p')
+at_exit "[ -n '$nspid' ] && kill $nspid 2>/dev/null; ushm_env_cleanup"
 mine=$(create $OTHER $((4 << 20)))
 ok $([[ $mine =~ ^[0-9]+$ ]]; echo $?) "a user reserves 4 MiB of the 8 ($mine)"
 theirs=$(create $ATTACKER $((6 << 20)) 010600)
@@ -226,5 +230,7 @@ if [[ $theirs =~ ^[0-9]+$ ]]; then
 fi
 as_uid $OTHER timeout 20 "$USHM_RUN" "$T" fill "$mine" 3 2>/dev/null
 ok $? "the first user can write every page of its segment"
-stop_daemon
+kill "$nspid"
+wait_for 10 pid_gone "$nspid"
+ok $? "that daemon stops"
 done_testing
