@@ -11,7 +11,11 @@ fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
 before=$(fds)
 pid=$(ushm_daemon_pid)
 
-out=$("$BUILD/tests/progs/hostile" "$USHM_SOCKET")
+# A descriptor attached is refused by the kernel where it has
+# SO_PASSRIGHTS (Linux 6.16), and makes the daemon hang up elsewhere:
+# either way the request is not served.
+out=$("$BUILD/tests/progs/hostile" "$USHM_SOCKET" |
+	sed 's/^fd attached: not delivered (EPERM)$/fd attached: closed/')
 expect="short: closed
 oversized: closed
 bad magic: closed

@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -277,7 +278,13 @@ static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 	}
 	atime = s->m.atime;
 	lpid = s->m.lpid;
-	ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
+	err = ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
+	if (err < 0) {
+		ushm__holds_take(&c->holds, s->m.id, 1);
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
 	undo_record(c, s, atime, lpid);
 	c->at_pending = 1;
 	rep->segsz = s->m.segsz;
@@ -299,8 +306,10 @@ static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
 		s->m.atime = c->undo.atime;
 		s->m.lpid = c->undo.lpid;
 	}
+	/* The attachment is gone whatever the disk says: a failed write
+	 * is logged. */
 	if (!ushm__registry_reap(&srv->reg, s))
-		ushm__registry_save(&srv->reg, s);
+		(void)ushm__registry_save(&srv->reg, s);
 	return 0;
 }
 
@@ -319,14 +328,42 @@ static int serve_dt(struct ushm__server *srv, struct ushm__conn *c,
 }
 
 /*
+ * Does pid map segment s at [addr, addr + len)?  Asked of the kernel for
+ * that one mapping (/proc/PID/map_files/START-END, which only a daemon
+ * with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE may follow): O(1),
+ * whatever else the process maps.  1 yes, 0 no (nothing mapped there,
+ * another file, or an attachment split since), -1 not allowed to look.
+ */
+static int maps_at(pid_t pid, const struct ushm__segment *s, uint64_t addr,
+		   uint64_t len, long page)
+{
+	char path[96];
+	struct stat sb;
+	uint64_t end;
+
+	len = (len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
+	end = addr + len;
+	if (len == 0 || end < addr)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/map_files/%llx-%llx",
+		 (long)pid, (unsigned long long)addr, (unsigned long long)end);
+	if (stat(path, &sb) < 0)
+		return errno == EPERM || errno == EACCES ? -1 : 0;
+	return sb.st_dev == s->dev && sb.st_ino == s->ino;
+}
+
+/*
  * REGISTER: attachments the process already maps.  FORK entries (a child
  * inheriting its parent's mappings) count as new attachments, updating
  * atime and lpid.  ADOPT entries move attachments the process holds
  * through another holder (an older connection, or an orphan record after
  * a restart) here, silently.  Either way, an entry must be backed by what
  * the daemon knows: the process holds the segment through another
- * connection, or its /proc/PID/maps shows the mapping.  So no client can
- * inflate a count.  Returns the number of entries taken.
+ * connection, or it really maps the segment at the address the entry
+ * gives (asked of the kernel for that mapping alone; a daemon not allowed
+ * to look there, a per-user one, reads the process's maps once for the
+ * whole request).  So no client can inflate a count, and a request costs
+ * O(its entries), at most USHM__REG_MAX.  Returns the entries taken.
  */
 static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 			  const struct ushm__cred *cr,
@@ -335,12 +372,14 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 	int adopt = !!(q->hdr.flags & USHM__REG_ADOPT);
 	int64_t now = ushm__now();
 	uint32_t parent, have;
-	int taken = 0;
+	struct ushm__holds maps = { 0 };
+	int maps_read = 0, taken = 0;
 
 	for (uint32_t i = 0; i < q->count; i++) {
 		const struct ushm__reg_entry *e = &q->ent[i];
 		struct ushm__segment *s =
 			ushm__registry_find_id(&srv->reg, e->id);
+		int mapped;
 
 		if (!s)
 			continue;
@@ -355,18 +394,34 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 		parent = adopt ? 0 :
 			 ushm__holds_elsewhere(srv, c, cr->pid, e->id);
 		have = ushm__holds_count(&c->holds, e->id);
-		if (parent > 0 ? have >= parent :
-				 ushm__maps_count(srv, cr->pid, s) <=
-					 (int64_t)have)
-			continue;
+		if (parent > 0) {
+			if (have >= parent)
+				continue;
+		} else {
+			mapped = maps_at(cr->pid, s, e->addr, e->len,
+					 srv->reg.page_size);
+			if (mapped < 0) {
+				if (!maps_read &&
+				    ushm__maps_holds(srv, cr->pid, &maps) < 0)
+					ushm__holds_free(&maps);
+				maps_read = 1;
+				mapped = ushm__holds_count(&maps, e->id) > have;
+			}
+			if (!mapped)
+				continue;
+		}
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;
-		if (adopt)
+		if (adopt) {
 			s->nattch++;
-		else
-			ushm__registry_attach(&srv->reg, s, 1, cr->pid, now);
+		} else if (ushm__registry_attach(&srv->reg, s, 1, cr->pid,
+						 now) < 0) {
+			ushm__holds_take(&c->holds, e->id, 1);
+			continue;
+		}
 		taken++;
 	}
+	ushm__holds_free(&maps);
 	return taken;
 }
 
@@ -424,25 +479,65 @@ static int holders_range(void *arg, struct ushm__segment *s, uint64_t start,
 	return 0;
 }
 
+/* The numbers of a "Uid:" or "Gid:" line of /proc/PID/status (real,
+ * effective, saved, fs) are all id? */
+static int all_ids_are(pid_t pid, const char *field, unsigned long id)
+{
+	char path[64], val[128];
+	unsigned long v[4];
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	return ushm__proc_field(path, field, val, sizeof(val)) &&
+	       sscanf(val, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) ==
+		       4 &&
+	       v[0] == id && v[1] == id && v[2] == id && v[3] == id;
+}
+
+/*
+ * Could the caller read pid's /proc/PID/maps itself?  Linux lets a
+ * process read another's maps when their uids and gids all match and the
+ * target is dumpable (or with CAP_SYS_PTRACE, which only root is taken
+ * to have here).  procfs owns /proc/PID by root when the process is not
+ * dumpable, so that ownership, then every id, is what is checked; the
+ * caller's identity is the request's.  The ids are the holder's, read
+ * now, as the kernel reads them when maps is opened.
+ */
+static int may_read_maps(const struct ushm__cred *cr, pid_t pid)
+{
+	char path[64];
+	struct stat sb;
+
+	if (cr->uid == 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	return stat(path, &sb) == 0 && sb.st_uid == cr->uid &&
+	       sb.st_gid == cr->gid && all_ids_are(pid, "Uid", cr->uid) &&
+	       all_ids_are(pid, "Gid", cr->gid);
+}
+
 /* One holder: an entry per mapping, or a bare one when its maps cannot
  * be read (or no longer show the segment: it is between shmat's reply
- * and its mmap). */
+ * and its mmap), or when the caller could not read them itself: the
+ * addresses of another user's process would defeat its ASLR. */
 static void holders_one(struct ushm__server *srv, struct holders_walk *w,
-			pid_t pid, const struct ushm__holds *h)
+			const struct ushm__cred *cr, pid_t pid,
+			const struct ushm__holds *h)
 {
 	w->count = ushm__holds_count(h, w->id);
 	if (w->count == 0)
 		return;
 	w->pid = pid;
 	w->found = 0;
-	if (ushm__maps_each(srv, pid, holders_range, w) < 0 || !w->found)
+	if (!may_read_maps(cr, pid) ||
+	    ushm__maps_each(srv, pid, holders_range, w) < 0 || !w->found)
 		holders_put(w, 0, 0);
 }
 
 /*
  * HOLDERS: who has segment id attached, how many times and where, from
  * entry q->count on.  The kernel shows only nattch and lpid; this is the
- * rest of the story, under IPC_STAT's rule (read permission, or root).
+ * rest of the story, under IPC_STAT's rule (read permission, or root);
+ * addresses only of the holders whose maps the caller may read.
  * The list is rebuilt for every page, so a client paging through a
  * changing table may see an entry twice or miss one.
  */
@@ -463,10 +558,10 @@ static int64_t serve_holders(struct ushm__server *srv,
 	rep->ds = out.ds;
 	for (struct ushm__conn *c = srv->conns; c; c = c->next)
 		if (!c->dead)
-			holders_one(srv, &w, c->pid, &c->holds);
+			holders_one(srv, &w, cr, c->pid, &c->holds);
 	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
 		if (!o->dead)
-			holders_one(srv, &w, o->pid, &o->holds);
+			holders_one(srv, &w, cr, o->pid, &o->holds);
 	rep->holders.total = w.index;
 	return 0;
 }
@@ -580,14 +675,19 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 /*
  * Receives one record.  Returns its length, 0 at end of stream, -EAGAIN
  * when none is queued, -EBADMSG when it must not be served (descriptors
- * attached, credentials missing, truncated).  Descriptors are closed.
+ * attached, credentials missing, truncated).  The kernel refuses
+ * descriptors to our sockets where it can (rights.c); any that still
+ * arrive are closed away from this thread.
  */
 static ssize_t receive(struct ushm__conn *c, void *buf, size_t len,
 		       struct ucred *uc)
 {
 	union {
+		/* Room for as many descriptors as one message can carry
+		 * (SCM_MAX_FD): any that did not fit would be closed by the
+		 * kernel in this thread. */
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(16 * sizeof(int))];
+			 CMSG_SPACE(253 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, len };
@@ -614,7 +714,7 @@ static ssize_t receive(struct ushm__conn *c, void *buf, size_t len,
 
 				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
 				       sizeof(int));
-				close(fd);
+				ushm__discard_fd(fd);
 			}
 			bad = 1;
 		} else if (cm->cmsg_type == SCM_CREDENTIALS &&
@@ -639,10 +739,6 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 	cr->pid = uc->pid;
 	cr->uid = uc->uid;
 	cr->gid = uc->gid;
-	/* Read from the pid the kernel vouched for, at the moment of the
-	 * check (a process that changes its fsgid while a request is in
-	 * flight races the kernel's check the same way). */
-	cr->fsgid_of = ushm__proc_fsgid;
 	cr->ngroups = 0;
 	if (uc->uid == c->peer_uid && uc->gid == c->peer_gid) {
 		cr->ngroups = c->ngroups;
@@ -670,9 +766,9 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			return;
 		if (n <= 0) {
 			if (n < 0)
-				ushm__log(USHM__LOG_INFO,
-					  "pid %ld: bad message; closed",
-					  (long)c->pid);
+				ushm__log_for(c->peer_uid, USHM__LOG_INFO,
+					      "pid %ld: bad message; closed",
+					      (long)c->pid);
 			ushm__conn_close(srv, c);
 			return;
 		}
@@ -689,9 +785,9 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			continue;
 		}
 		if (err < 0) {
-			ushm__log(USHM__LOG_INFO,
-				  "pid %ld: invalid request (%s); closed",
-				  (long)uc.pid, strerror(-err));
+			ushm__log_for(c->peer_uid, USHM__LOG_INFO,
+				      "pid %ld: invalid request (%s); closed",
+				      (long)uc.pid, strerror(-err));
 			ushm__conn_close(srv, c);
 			return;
 		}
@@ -705,6 +801,12 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 		      (m.req.hdr.flags & USHM__REG_FORK)) &&
 		    m.req.hdr.op != USHM__OP_FORKED)
 			gone = watch(srv, c, uc.pid);
+		/* A descriptor is for the process that asked: whoever else
+		 * holds the connection once it is gone gets none. */
+		if (gone && m.req.hdr.op == USHM__OP_AT) {
+			ushm__conn_close(srv, c);
+			return;
+		}
 		if (serve(srv, c, &cr, &m.req) < 0 || gone)
 			ushm__conn_close(srv, c);
 	}

@@ -26,17 +26,18 @@
 #define USHM__NGROUPS_MAX 256
 
 /* Who is calling: pid, uid and gid from SCM_CREDENTIALS of the request,
- * supplementary groups from SO_PEERGROUPS of the connection. */
+ * as the kernel checked them when it was sent (nothing about the caller
+ * is read later); supplementary groups from SO_PEERGROUPS of the
+ * connection.  The library sends its fsgid as gid (the kernel accepts
+ * one of the sender's real, effective or saved gids, which is what an
+ * unprivileged fsgid always is): Linux decides group membership by the
+ * fsgid, and the same gid names the group of a segment it creates. */
 struct ushm__cred {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	int ngroups;
 	gid_t groups[USHM__NGROUPS_MAX];
-	/* Linux decides group membership by the fsgid, which no socket
-	 * carries: this finds it when a decision depends on it (NULL: the
-	 * fsgid is taken to be gid, as it is unless setfsgid moved it). */
-	gid_t (*fsgid_of)(pid_t pid, gid_t fallback);
 };
 
 /* The limits Linux keeps in /proc/sys/kernel/shm*, and ushm's own
@@ -168,17 +169,23 @@ int ushm__registry_max_idx(const struct ushm__registry *r);
  * caller has checked the limits.  -ENOSPC when SHMMNI is reached. */
 int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 		       struct ushm__segment **out);
-/* Removes and frees the segment and its files. */
-void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
-/* Persists s's metadata (after any change). */
-void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
+/* Removes and frees the segment and its files.  0, or -ENOSPC/-ENOMEM
+ * when its record could not be removed: then it stays, as on disk. */
+int ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
+/* Persists s's metadata (after any change).  0, or -ENOSPC (the state
+ * filesystem is full) or -ENOMEM (any other failure), logged: the caller
+ * puts its change back and answers that error, so that memory stays as
+ * on disk. */
+int ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s);
 /* Do the per-user quotas apply to uid? */
 int ushm__quota_applies(const struct ushm__limits *lim, uid_t uid);
 /* Pages a segment of size bytes occupies. */
 uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size);
 /* Counts n attachments more, or fewer, made by pid at now (atime or
- * dtime, and lpid, as Linux sets them).  A detach that drops the last
- * attachment of a SHM_DEST segment destroys it, and then returns 1. */
+ * dtime, and lpid, as Linux sets them).  An attach whose record cannot
+ * be written is undone and returns the error.  A detach (which has
+ * happened, whatever the disk says) that drops the last attachment of a
+ * SHM_DEST segment destroys it, and then returns 1. */
 int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
@@ -230,8 +237,9 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
 int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s);
 /* Writes the id allocator's state. */
 int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx);
-/* Unlinks both files of s. */
-void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
+/* Unlinks both files of s: 0, or -errno when its record could not go
+ * (the segment still exists on disk). */
+int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
 /* Opens the data file of s for a client: O_RDONLY or O_RDWR, CLOEXEC. */
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 			  int rdonly);
@@ -256,8 +264,6 @@ unsigned long long ushm__meminfo_kb(const char *field);
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * 0; -ENOENT when pid is gone or being reaped; another -errno. */
 int ushm__proc_stat(pid_t pid, char *state, long *ppid);
-/* pid's fsgid from /proc/PID/status, or fallback if it cannot be read. */
-gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback);
 
 /* ---- log.c ---- */
 
@@ -267,6 +273,13 @@ enum { USHM__LOG_ERR, USHM__LOG_WARN, USHM__LOG_INFO, USHM__LOG_DEBUG };
 void ushm__log_setup(int level, int fd, int echo);
 void ushm__log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A line a client's request causes: rate-limited per uid and for all
+ * (see log.c). */
+void ushm__log_for(uid_t uid, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The log is file name in directory dirfd: past max bytes (0: no
+ * bound) it is renamed name.1 and started afresh. */
+void ushm__log_bound(int dirfd, const char *name, uint64_t max);
 
 int64_t ushm__now(void);
 /* Should refusal what of uid be logged now?  The same one is, at most

@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,12 +44,18 @@ struct options {
 	int socket_mode;
 	struct ushm__limits lim;
 	uint64_t max_conns_per_uid;
+	int conns_default; /* max_conns_per_uid was not given */
 };
 
-/* A quota not set: half of the matching machine-wide limit, so that no
- * single user can take everything from the others. */
+/* A quota not set: a quarter of what the machine can hold (shmmni
+ * segments; bytes: shmall or the state filesystem, whichever is smaller;
+ * connections: the daemon's descriptors), so that no user, nor two,
+ * can take everything from the others. */
 #define QUOTA_DEFAULT UINT64_MAX
+#define QUOTA_SHARE 4
 #define CONNS_PER_UID_DEFAULT 1024
+/* ushmd.log and ushmd.log.1 each stay below this. */
+#define LOG_MAX_BYTES (4u << 20)
 
 static void usage(FILE *f)
 {
@@ -79,11 +86,13 @@ static void usage(FILE *f)
 		"Per-user limits, for a daemon that serves several users (root and\n"
 		"the daemon's own user are exempt; 0 means no limit):\n"
 		"      --quota-segments N segments one user may create (default:\n"
-		"                         half of shmmni)\n"
+		"                         a quarter of shmmni)\n"
 		"      --quota-bytes BYTES  bytes one user's segments may hold\n"
-		"                         (default: half of shmall)\n"
+		"                         (default: a quarter of shmall or of the\n"
+		"                         state directory's filesystem, the smaller)\n"
 		"      --max-conns-per-uid N  connections one user may hold open\n"
-		"                         (default 1024)\n"
+		"                         (default: 1024, or a quarter of the\n"
+		"                         daemon's descriptors if fewer)\n"
 		"  -f, --foreground       stay in the foreground, log to stderr\n"
 		"      --daemonize        detach; log to DIR/ushmd.log\n"
 		"      --ready-fd FD      write one byte to FD once accepting clients\n"
@@ -145,9 +154,10 @@ static int apply(struct options *o, const char *name, const char *val)
 		o->lim.quota_segments = v;
 	else if (strcmp(name, "quota_bytes") == 0)
 		o->lim.quota_bytes = v;
-	else if (strcmp(name, "max_conns_per_uid") == 0)
+	else if (strcmp(name, "max_conns_per_uid") == 0) {
 		o->max_conns_per_uid = v;
-	else
+		o->conns_default = 0;
+	} else
 		return -EINVAL;
 	return 0;
 }
@@ -236,6 +246,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	o->lim.quota_bytes = QUOTA_DEFAULT;
 	o->lim.owner_uid = geteuid();
 	o->max_conns_per_uid = CONNS_PER_UID_DEFAULT;
+	o->conns_default = 1;
 	if (ushm__daemon_socket(o->socket_path, sizeof(o->socket_path)) < 0 ||
 	    ushm__state_dir(o->state_dir, sizeof(o->state_dir)) < 0) {
 		fprintf(stderr, "ushmd: default paths too long\n");
@@ -334,15 +345,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 		}
 	}
 	if (o->lim.quota_segments == QUOTA_DEFAULT)
-		o->lim.quota_segments = o->lim.shmmni / 2;
-	if (o->lim.quota_bytes == QUOTA_DEFAULT) {
-		long ps = sysconf(_SC_PAGESIZE);
-		uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
-
-		o->lim.quota_bytes = o->lim.shmall / 2 > UINT64_MAX / page ?
-					     UINT64_MAX :
-					     o->lim.shmall / 2 * page;
-	}
+		o->lim.quota_segments =
+			o->lim.shmmni / QUOTA_SHARE ? o->lim.shmmni / QUOTA_SHARE :
+						      1;
+	/* quota_bytes needs the state filesystem's size: see start(). */
 	return 0;
 }
 
@@ -370,7 +376,8 @@ static int listen_on(const struct options *o)
 		return -EADDRINUSE;
 	}
 	unlink(o->socket_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	if (ushm__refuse_rights(fd) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(o->socket_path, (mode_t)o->socket_mode) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		err = -errno;
@@ -444,7 +451,8 @@ static int activation_socket(void)
 	if (type != SOCK_SEQPACKET || !listening)
 		return -EINVAL;
 	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	if (ushm__refuse_rights(fd) < 0 || flags < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return fd;
@@ -568,6 +576,26 @@ static void server_free(struct ushm__server *srv)
 	ushm__store_close(srv->store);
 }
 
+/* A quarter of the bytes segments can hold: shmall's pages, or the
+ * state filesystem's size (the real bound of a tmpfs), whichever is
+ * smaller, without overflow (the kernel's default shmall is near 2^64
+ * pages). */
+static uint64_t default_quota_bytes(const struct ushm__server *srv,
+				    const struct ushm__limits *lim)
+{
+	uint64_t page = (uint64_t)srv->reg.page_size, total = UINT64_MAX;
+	struct statvfs fs;
+
+	if (lim->shmall <= UINT64_MAX / page)
+		total = lim->shmall * page;
+	if (fstatvfs(ushm__store_dirfd(srv->store), &fs) == 0 &&
+	    fs.f_blocks > 0 && fs.f_blocks <= UINT64_MAX / fs.f_frsize &&
+	    (uint64_t)fs.f_blocks * fs.f_frsize < total)
+		total = (uint64_t)fs.f_blocks * fs.f_frsize;
+	total /= QUOTA_SHARE;
+	return total >= page ? total / page * page : page;
+}
+
 /* Opens the store, recovers, listens.  A daemonized ushmd logs to
  * DIR/ushmd.log from the moment the directory is there (*logfd). */
 static int start(struct ushm__server *srv, const struct options *o,
@@ -591,7 +619,13 @@ static int start(struct ushm__server *srv, const struct options *o,
 			ushm__log_setup(o->log_level, *logfd, 2);
 	}
 	ushm__registry_init(&srv->reg, &o->lim, srv->store);
+	if (srv->reg.lim.quota_bytes == QUOTA_DEFAULT)
+		srv->reg.lim.quota_bytes = default_quota_bytes(srv, &o->lim);
 	srv->max_conns_per_uid = o->max_conns_per_uid;
+	if (o->conns_default && srv->fd_ceiling > 0 &&
+	    srv->max_conns_per_uid > (uint64_t)srv->fd_ceiling / QUOTA_SHARE)
+		srv->max_conns_per_uid =
+			(uint64_t)srv->fd_ceiling / QUOTA_SHARE;
 	err = ushm__store_load(srv->store, &srv->reg);
 	if (err < 0) {
 		ushm__log(USHM__LOG_ERR, "%s: cannot load: %s", o->state_dir,
@@ -670,13 +704,17 @@ int main(int argc, char **argv)
 		  " shmall %" PRIu64 " shmmni %" PRIu64 "; per user: %" PRIu64
 		  " segments, %" PRIu64 " bytes, %" PRIu64 " connections",
 		  o.socket_path, o.state_dir, srv.reg.in_use, o.lim.shmmax,
-		  o.lim.shmall, o.lim.shmmni, o.lim.quota_segments,
-		  o.lim.quota_bytes, o.max_conns_per_uid);
+		  o.lim.shmall, o.lim.shmmni, srv.reg.lim.quota_segments,
+		  srv.reg.lim.quota_bytes, srv.max_conns_per_uid);
 	if (o.daemonize) {
 		redirect_std(logfd);
 		ushm__log_setup(o.log_level, 2, -1);
-		if (logfd >= 0)
+		if (logfd >= 0) {
 			close(logfd);
+			/* On the segments' filesystem: bounded. */
+			ushm__log_bound(ushm__store_dirfd(srv.store),
+					"ushmd.log", LOG_MAX_BYTES);
+		}
 	}
 	if (o.ready_fd >= 0) {
 		/* The spawner waits for this byte (or EOF on failure). */

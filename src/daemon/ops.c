@@ -96,15 +96,25 @@ static int quota_allows(struct ushm__registry *r, uid_t uid, uint64_t pages)
  * it is made; ushm does the same against the filesystem's free space, so
  * that a segment that exists can always be used.  The reservation of an
  * existing segment is what it may still grow into (its size less what it
- * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux.
+ * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux,
+ * but only for the users the quotas spare (root, the daemon's own user):
+ * in a daemon that serves several users, another user's unreserved
+ * segment would fill the filesystem with pages reserved for everyone
+ * else's, which would then SIGBUS on first touch.
  */
-static int store_has_room(struct ushm__registry *r, uint64_t size,
+static int reserves(const struct ushm__registry *r, uid_t cuid, int shmflg)
+{
+	return !(shmflg & SHM_NORESERVE) ||
+	       ushm__quota_applies(&r->lim, cuid);
+}
+
+static int store_has_room(struct ushm__registry *r, uid_t uid, uint64_t size,
 			  int shmflg)
 {
 	struct statvfs fs;
 	uint64_t free_bytes, reserved = 0;
 
-	if (!r->store || (shmflg & SHM_NORESERVE) ||
+	if (!r->store || !reserves(r, uid, shmflg) ||
 	    fstatvfs(ushm__store_dirfd(r->store), &fs) < 0)
 		return 1;
 	free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
@@ -117,7 +127,9 @@ static int store_has_room(struct ushm__registry *r, uint64_t size,
 		const struct ushm__segment *s = r->slot[i];
 		uint64_t full, have;
 
-		if (!s || (s->m.flags & USHM__SEGF_NORESERVE))
+		if (!s || !reserves(r, s->m.cuid,
+				    (s->m.flags & USHM__SEGF_NORESERVE) ?
+					    SHM_NORESERVE : 0))
 			continue;
 		full = ushm__pages(r, s->m.segsz) * (uint64_t)r->page_size;
 		have = ushm__store_resident(r->store, s);
@@ -154,8 +166,8 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 	} else if (!memory_fits(size, shmflg)) {
 		return -ENOMEM;
 	}
-	if (!store_has_room(r, size, shmflg)) {
-		ushm__log(USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
+	if (!store_has_room(r, c->uid, size, shmflg)) {
+		ushm__log_for(c->uid, USHM__LOG_WARN, "shmget of %" PRIu64 " bytes "
 			  "refused: the state directory's filesystem is "
 			  "full (make room there, or give it more space)",
 			  size);
@@ -298,28 +310,36 @@ static int stat_index(struct ushm__registry *r, const struct ushm__cred *c,
 static int set(struct ushm__registry *r, struct ushm__segment *s,
 	       const struct ushm__wire_set *in, int64_t now)
 {
+	struct ushm__seg_meta was = s->m;
+	int err;
+
 	if (in->uid == (uint32_t)-1 || in->gid == (uint32_t)-1)
 		return -EINVAL;
 	s->m.uid = in->uid;
 	s->m.gid = in->gid;
 	s->m.mode = (s->m.mode & ~(uint32_t)MODE_BITS) | (in->mode & MODE_BITS);
 	s->m.ctime = now;
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0)
+		s->m = was; /* as on disk */
+	return err;
 }
 
 /* IPC_RMID: gone now if nobody is attached, else at the last detach;
  * meanwhile the key is free for a new segment. */
 static int rmid(struct ushm__registry *r, struct ushm__segment *s)
 {
-	if (s->nattch == 0) {
-		ushm__registry_destroy(r, s);
-		return 0;
-	}
+	struct ushm__seg_meta was = s->m;
+	int err;
+
+	if (s->nattch == 0)
+		return ushm__registry_destroy(r, s);
 	s->m.mode |= USHM__SHM_DEST;
 	s->m.key = IPC_PRIVATE;
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0)
+		s->m = was;
+	return err;
 }
 
 /*
@@ -334,6 +354,8 @@ static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 		struct ushm__segment *s, int cmd, uint64_t memlock)
 {
 	int64_t pages = (int64_t)ushm__pages(r, s->m.segsz);
+	struct ushm__seg_meta was = s->m;
+	int err;
 
 	if (c->uid != 0) {
 		if (c->uid != s->m.uid && c->uid != s->m.cuid)
@@ -361,8 +383,15 @@ static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 		ushm__memlock_charge(r, s->m.lock_uid, -pages);
 		s->m.mode &= ~(uint32_t)USHM__SHM_LOCKED;
 	}
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0) { /* as on disk, the charge included */
+		s->m = was;
+		if (cmd == SHM_LOCK)
+			ushm__memlock_charge(r, c->uid, -pages);
+		else
+			(void)ushm__memlock_charge(r, was.lock_uid, pages);
+	}
+	return err;
 }
 
 int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 
+/* The gid of the request's credentials is the sender's fsgid (see
+ * struct ushm__cred). */
 static gid_t fsgid(const struct ushm__cred *c)
 {
-	return c->fsgid_of ? c->fsgid_of(c->pid, c->gid) : c->gid;
+	return c->gid;
 }
 
 /* in_group_p with the fsgid already known. */
@@ -44,8 +46,6 @@ int ushm__perm_check(const struct ushm__cred *c,
 	if (c->uid == m->cuid || c->uid == m->uid) {
 		granted >>= 6;
 	} else if (((granted >> 3) & 07) != (granted & 07)) {
-		/* Only then does membership matter: only then is the fsgid
-		 * worth a read of /proc. */
 		fs = fsgid(c);
 		if (in_group(c, fs, m->cgid) || in_group(c, fs, m->gid))
 			granted >>= 3;

@@ -1,7 +1,8 @@
 /*
  * procfs.c - what the daemon reads of other processes and of the machine
- * in /proc: one field of a "Name:  value" file (/proc/meminfo,
- * /proc/PID/status), and a process's state and parent (/proc/PID/stat).
+ * in /proc: one field of a "Name:  value" file (/proc/meminfo), and a
+ * process's state and parent (/proc/PID/stat).  Nothing read here ever
+ * decides whether a caller may do something.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -68,16 +69,4 @@ int ushm__proc_stat(pid_t pid, char *state, long *ppid)
 	if (ppid)
 		*ppid = parent;
 	return 0;
-}
-
-gid_t ushm__proc_fsgid(pid_t pid, gid_t fallback)
-{
-	char path[64], val[128];
-	unsigned long r, e, sv, fs;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if (ushm__proc_field(path, "Gid", val, sizeof(val)) &&
-	    sscanf(val, "%lu %lu %lu %lu", &r, &e, &sv, &fs) == 4)
-		return (gid_t)fs;
-	return fallback;
 }

@@ -31,12 +31,27 @@ int ushm__pidfd_open(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/*
+ * The segment whose data file is (maj:min, ino), or NULL.  Every data
+ * file is on the state directory's device: a mapping of anything else is
+ * rejected at once, so only the caller's mappings of segment files cost
+ * a search (and consecutive mappings of one file, none).
+ */
 static struct ushm__segment *seg_by_inode(struct ushm__server *srv,
 					  unsigned maj, unsigned min,
 					  unsigned long ino)
 {
+	struct ushm__segment *hit = srv->reg.slot[srv->last_hit_idx];
 	int seen = 0;
 
+	if (srv->reg.in_use == 0)
+		return NULL;
+	if (hit) {
+		if (major(hit->dev) != maj || minor(hit->dev) != min)
+			return NULL; /* not the state directory's device */
+		if (hit->ino == ino)
+			return hit;
+	}
 	for (int i = 0; i < USHM__IPCMNI && seen < srv->reg.in_use; i++) {
 		struct ushm__segment *s = srv->reg.slot[i];
 
@@ -44,8 +59,10 @@ static struct ushm__segment *seg_by_inode(struct ushm__server *srv,
 			continue;
 		seen++;
 		if (s->ino == ino && major(s->dev) == maj &&
-		    minor(s->dev) == min)
+		    minor(s->dev) == min) {
+			srv->last_hit_idx = i;
 			return s;
+		}
 	}
 	return NULL;
 }
@@ -90,6 +107,12 @@ static int scan_maps(struct ushm__server *srv, pid_t pid,
 		     struct ushm__holds *h)
 {
 	return ushm__maps_each(srv, pid, count_one, h);
+}
+
+int ushm__maps_holds(struct ushm__server *srv, pid_t pid,
+		     struct ushm__holds *h)
+{
+	return scan_maps(srv, pid, h);
 }
 
 int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,

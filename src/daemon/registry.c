@@ -201,12 +201,12 @@ fail_free:
 	return err;
 }
 
-void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
+int ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
 {
 	int idx = ushm__id_index(s->m.id);
 
-	if (r->store)
-		ushm__store_remove(r->store, s);
+	if (r->store && ushm__store_remove(r->store, s) < 0)
+		return -ENOMEM;
 	if (s->m.mode & USHM__SHM_LOCKED)
 		ushm__memlock_charge(r, s->m.lock_uid,
 				     -(int64_t)ushm__pages(r, s->m.segsz));
@@ -214,32 +214,47 @@ void ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
 	r->slot[idx] = NULL;
 	r->in_use--;
 	free(s);
+	return 0;
 }
 
-void ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s)
+int ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s)
 {
-	if (r->store && ushm__store_save_meta(r->store, s) < 0)
-		ushm__log(USHM__LOG_ERR, "shmid %d: metadata not saved",
-			  s->m.id);
+	int err;
+
+	if (!r->store)
+		return 0;
+	err = ushm__store_save_meta(r->store, s);
+	if (err == 0)
+		return 0;
+	ushm__log(USHM__LOG_ERR, "shmid %d: metadata not saved (%s); the "
+		  "change is refused", s->m.id, strerror(-err));
+	return err == -ENOSPC || err == -EDQUOT ? -ENOSPC : -ENOMEM;
 }
 
 int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s)
 {
-	if (s->nattch == 0 && (s->m.mode & USHM__SHM_DEST)) {
-		ushm__registry_destroy(r, s);
-		return 1;
-	}
+	if (s->nattch == 0 && (s->m.mode & USHM__SHM_DEST))
+		return ushm__registry_destroy(r, s) == 0;
 	return 0;
 }
 
 int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now)
 {
+	int64_t atime = s->m.atime;
+	pid_t lpid = s->m.lpid;
+	int err;
+
 	s->nattch += n;
 	s->m.atime = now;
 	s->m.lpid = pid;
-	ushm__registry_save(r, s);
-	return 0;
+	err = ushm__registry_save(r, s);
+	if (err < 0) {
+		s->nattch -= n;
+		s->m.atime = atime;
+		s->m.lpid = lpid;
+	}
+	return err;
 }
 
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
@@ -250,6 +265,7 @@ int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
 	s->m.lpid = pid;
 	if (ushm__registry_reap(r, s))
 		return 1;
-	ushm__registry_save(r, s);
+	/* Logged if it fails: the detach has happened all the same. */
+	(void)ushm__registry_save(r, s);
 	return 0;
 }

@@ -93,6 +93,10 @@ struct ushm__server {
 	int fd_ceiling;    /* a connection on this fd or above is refused
 			      (0: none) */
 	uint64_t refused;           /* connections turned away */
+	/* The index of the segment the last /proc maps line matched: a
+	 * cache for recover.c's search (any index is safe: it is looked
+	 * up in the table). */
+	int last_hit_idx;
 	struct ushm__log_limit refused_logged;
 };
 
@@ -144,6 +148,10 @@ void ushm__orphan_exit(struct ushm__server *srv, struct ushm__orphan *o);
  * or -1 when they cannot be read. */
 int64_t ushm__maps_count(struct ushm__server *srv, pid_t pid,
 			 const struct ushm__segment *s);
+/* Counts pid's mappings of each segment into h (from /proc/PID/maps,
+ * read once).  0, or -errno. */
+int ushm__maps_holds(struct ushm__server *srv, pid_t pid,
+		     struct ushm__holds *h);
 /* Calls fn for each mapping of one of our segments in pid's
  * /proc/PID/maps, stopping at the first negative return.  0, or -errno
  * (the maps could not be read, or what fn returned). */
@@ -152,6 +160,16 @@ int ushm__maps_each(struct ushm__server *srv, pid_t pid,
 			      uint64_t start, uint64_t end),
 		    void *arg);
 void ushm__orphan_reap(struct ushm__server *srv);
+
+/* ---- rights.c ---- */
+
+/* Makes the kernel refuse descriptors sent to socket fd (SO_PASSRIGHTS
+ * off; inherited by the connections a listener accepts).  1 done, 0 not
+ * available on this kernel, -errno. */
+int ushm__refuse_rights(int fd);
+/* Closes a descriptor a client sent, in a thread of its own: its last
+ * close may block (FUSE, SO_LINGER), and must not block the loop. */
+void ushm__discard_fd(int fd);
 
 /* ---- loop.c ---- */
 

@@ -316,19 +316,25 @@ fail_unlink:
 	return err;
 }
 
-void ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
+int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
 {
 	char name[64];
 	int idx = ushm__id_index(s->m.id);
 
+	/* The record first: while it is there, the segment is. */
 	name_of(name, sizeof(name), idx, "meta");
-	if (unlinkat(st->dirfd, name, 0) < 0)
-		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
-			  strerror(errno));
+	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT) {
+		int err = -errno;
+
+		ushm__log(USHM__LOG_ERR, "unlink %s: %s; the segment is kept",
+			  name, strerror(errno));
+		return err;
+	}
 	name_of(name, sizeof(name), idx, "data");
 	if (unlinkat(st->dirfd, name, 0) < 0)
-		ushm__log(USHM__LOG_WARN, "unlink %s: %s", name,
-			  strerror(errno));
+		ushm__log(USHM__LOG_WARN, "unlink %s: %s (removed at the next "
+			  "start)", name, strerror(errno));
+	return 0;
 }
 
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
@@ -387,6 +393,35 @@ static void drop(struct ushm__store *st, const char *meta, const char *data)
 	unlinkat(st->dirfd, data, 0);
 }
 
+/*
+ * A data file whose size is not its record's: a client with a writable
+ * descriptor truncated or extended it.  The record is the truth (the
+ * size a segment has for its life): the file is set back to it, keeping
+ * every byte the segment has, and the repair is logged.  The segment is
+ * never dropped for it.
+ */
+static int resize(struct ushm__store *st, const char *data,
+		  const struct ushm__segment *s, struct stat *sb)
+{
+	int fd = openat(st->dirfd, data, O_RDWR | NOFOLLOW_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)s->m.segsz) < 0 || fstat(fd, sb) < 0)
+		err = -errno;
+	close(fd);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: cannot set it back to its "
+			  "size (%s)", data, strerror(-err));
+		return err;
+	}
+	ushm__log(USHM__LOG_WARN, "%s: a client changed its size; set back "
+		  "to the segment's %llu bytes", data,
+		  (unsigned long long)s->m.segsz);
+	return 0;
+}
+
 static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 {
 	char meta[64], data[64];
@@ -408,11 +443,14 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 	gen = rec_read(fd, &s->m, sizeof(s->m), &torn);
 	close(fd);
 	if (gen < 0 || ushm__id_index(s->m.id) != idx || s->m.id < 0 ||
-	    fstatat(st->dirfd, data, &sb, 0) < 0 ||
-	    (uint64_t)sb.st_size != s->m.segsz) {
+	    fstatat(st->dirfd, data, &sb, 0) < 0) {
 		free(s);
 		drop(st, meta, data);
 		return 0;
+	}
+	if ((uint64_t)sb.st_size != s->m.segsz && resize(st, data, s, &sb) < 0) {
+		free(s);
+		return -ENOMEM;
 	}
 	s->meta_gen = (uint32_t)gen;
 	s->dev = sb.st_dev;
@@ -429,7 +467,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 			  "%s: a damaged record was found; repaired from the "
 			  "previous one (generation %u)", meta, s->meta_gen);
 		/* The next write goes to the damaged slot. */
-		ushm__registry_save(r, s);
+		(void)ushm__registry_save(r, s); /* logged if it fails */
 	}
 	return 0;
 }

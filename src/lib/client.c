@@ -24,6 +24,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -186,7 +187,19 @@ fail:
 	return err;
 }
 
-/* Sends one request with this process's credentials attached. */
+/* The gid this process's file accesses use (Linux decides group
+ * membership by it); setfsgid with an invalid gid only reports it. */
+static gid_t current_fsgid(void)
+{
+	return (gid_t)setfsgid((gid_t)-1);
+}
+
+/* Sends one request with credentials the kernel checks attached: pid,
+ * effective uid, and the fsgid, which decides group membership.  The
+ * kernel accepts a gid that is the real, effective or saved one (which
+ * an fsgid set without privileges always is); an fsgid set while
+ * privileged to something else is refused (EPERM), and then the
+ * effective gid is sent instead. */
 static int send_req(int fd, const void *req, size_t len)
 {
 	union {
@@ -197,19 +210,26 @@ static int send_req(int fd, const void *req, size_t len)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	struct ucred uc = { getpid(), geteuid(), getegid() };
+	struct ucred uc = { getpid(), geteuid(), current_fsgid() };
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_CREDENTIALS;
-	cm->cmsg_len = CMSG_LEN(sizeof(uc));
-	memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		memset(&u, 0, sizeof(u));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_CREDENTIALS;
+		cm->cmsg_len = CMSG_LEN(sizeof(uc));
+		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+		do
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EPERM && uc.gid != getegid()) {
+			uc.gid = getegid();
+			continue;
+		}
+		break;
+	}
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EPIPE;

@@ -19,7 +19,11 @@
  *   euid-owner, ruid-owner, egid-group, rgid-group
  *               real and effective ids apart: the effective ones count
  *   fsgid-group the group only as fsgid (setfsgid): Linux's in_group_p()
- *               checks the fsgid, not the egid
+ *               checks the fsgid, not the egid; set while root, to a
+ *               gid that is none of the caller's real, effective or
+ *               saved ones
+ *   fsgid-rgid  the same group as fsgid, moved there without privilege
+ *               (setfsgid to the real gid, as any process may)
  *
  * No uid or gid here needs an /etc/passwd or /etc/group entry (they are
  * numbers from 60001 to 65375, see idbase).
@@ -94,32 +98,35 @@ struct caller {
 	const char *name;
 	unsigned ruid, euid;
 	unsigned rgid, egid, fsgid;
+	int fsgid_late; /* setfsgid after giving up root */
 	int ngroups;
 	unsigned groups[1];
 };
 
 static const struct caller callers[] = {
-	{ "owner", ID_OWNER, ID_OWNER, ID_GROUP, ID_GROUP, 0, 0, { 0 } },
-	{ "creator", ID_CREATOR, ID_CREATOR, ID_CREATORG, ID_CREATORG, 0, 0,
+	{ "owner", ID_OWNER, ID_OWNER, ID_GROUP, ID_GROUP, 0, 0, 0, { 0 } },
+	{ "creator", ID_CREATOR, ID_CREATOR, ID_CREATORG, ID_CREATORG, 0, 0, 0,
 	  { 0 } },
-	{ "group-prim", ID_PRIM, ID_PRIM, ID_GROUP, ID_GROUP, 0, 0, { 0 } },
-	{ "group-supp", ID_SUPP, ID_SUPP, ID_OTHERG, ID_OTHERG, 0, 1,
+	{ "group-prim", ID_PRIM, ID_PRIM, ID_GROUP, ID_GROUP, 0, 0, 0, { 0 } },
+	{ "group-supp", ID_SUPP, ID_SUPP, ID_OTHERG, ID_OTHERG, 0, 0, 1,
 	  { ID_GROUP } },
-	{ "cgroup", ID_CGRP, ID_CGRP, ID_CREATORG, ID_CREATORG, 0, 0,
+	{ "cgroup", ID_CGRP, ID_CGRP, ID_CREATORG, ID_CREATORG, 0, 0, 0,
 	  { 0 } },
-	{ "other", ID_OTHER, ID_OTHER, ID_OTHERG, ID_OTHERG, 0, 0, { 0 } },
-	{ "root", 0, 0, 0, 0, 0, 0, { 0 } },
+	{ "other", ID_OTHER, ID_OTHER, ID_OTHERG, ID_OTHERG, 0, 0, 0, { 0 } },
+	{ "root", 0, 0, 0, 0, 0, 0, 0, { 0 } },
 	/* Real and effective ids apart: the effective ones decide. */
-	{ "euid-owner", ID_OTHER, ID_OWNER, ID_OTHERG, ID_OTHERG, 0, 0,
+	{ "euid-owner", ID_OTHER, ID_OWNER, ID_OTHERG, ID_OTHERG, 0, 0, 0,
 	  { 0 } },
-	{ "ruid-owner", ID_OWNER, ID_OTHER, ID_OTHERG, ID_OTHERG, 0, 0,
+	{ "ruid-owner", ID_OWNER, ID_OTHER, ID_OTHERG, ID_OTHERG, 0, 0, 0,
 	  { 0 } },
-	{ "egid-group", ID_MIXED, ID_MIXED, ID_OTHERG, ID_GROUP, 0, 0,
+	{ "egid-group", ID_MIXED, ID_MIXED, ID_OTHERG, ID_GROUP, 0, 0, 0,
 	  { 0 } },
-	{ "rgid-group", ID_MIXED, ID_MIXED, ID_GROUP, ID_OTHERG, 0, 0,
+	{ "rgid-group", ID_MIXED, ID_MIXED, ID_GROUP, ID_OTHERG, 0, 0, 0,
 	  { 0 } },
 	/* Linux's in_group_p() looks at the fsgid, not the egid. */
-	{ "fsgid-group", ID_MIXED, ID_MIXED, ID_OTHERG, ID_OTHERG, ID_GROUP,
+	{ "fsgid-group", ID_MIXED, ID_MIXED, ID_OTHERG, ID_OTHERG, ID_GROUP, 0,
+	  0, { 0 } },
+	{ "fsgid-rgid", ID_MIXED, ID_MIXED, ID_GROUP, ID_OTHERG, ID_GROUP, 1,
 	  0, { 0 } },
 };
 #define NCALLERS ((int)(sizeof(callers) / sizeof(callers[0])))
@@ -161,9 +168,11 @@ become(const struct caller *c, rlim_t memlock)
 	if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0 ||
 	    setgroups((size_t)c->ngroups, groups) != 0 ||
 	    setresgid(rgid, egid, egid) != 0 ||
-	    (c->fsgid &&
+	    (c->fsgid && !c->fsgid_late &&
 	     (setfsgid(fsgid), setfsgid((gid_t)-1)) != (int)fsgid) ||
-	    setresuid(ruid, euid, euid) != 0) {
+	    setresuid(ruid, euid, euid) != 0 ||
+	    (c->fsgid_late &&
+	     (setfsgid(fsgid), setfsgid((gid_t)-1)) != (int)fsgid)) {
 		fprintf(stderr, "fatal: cannot become %s (%s)\n", c->name,
 			ename(errno));
 		_exit(99);

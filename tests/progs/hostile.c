@@ -146,8 +146,14 @@ static void one(const char *sock, const char *name, const void *buf,
 		size_t len, int fd)
 {
 	int s = dial(sock);
+	int err = sendit(s, buf, len, fd, 1);
 
-	sendit(s, buf, len, fd, 1);
+	if (err < 0) { /* the kernel would not deliver it */
+		printf("%s: not delivered (%s)\n", name,
+		       strerrorname_np(-err));
+		close(s);
+		return;
+	}
 	outcome(name, s);
 }
 

@@ -10,6 +10,8 @@
  *   shmtool stat ID                print every shmid_ds field on one line
  *   shmtool nattch ID              print shm_nattch
  *   shmtool rmid ID
+ *   shmtool lock ID                SHM_LOCK
+ *   shmtool chmod ID MODE          IPC_SET of the permission bits
  *   shmtool closefds ID            attach, close every descriptor above 2
  *                                  (as daemons do) and put a socket of
  *                                  its own on 900..1099; print nattch,
@@ -362,6 +364,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "rmid") == 0)
 		return shmctl(id, IPC_RMID, NULL) < 0 ? die("IPC_RMID") : 0;
+	if (strcmp(cmd, "lock") == 0)
+		return shmctl(id, SHM_LOCK, NULL) < 0 ? die("SHM_LOCK") : 0;
+	if (strcmp(cmd, "chmod") == 0 && argc == 4) {
+		if (shmctl(id, IPC_STAT, &ds) < 0)
+			return die("IPC_STAT");
+		ds.shm_perm.mode = (unsigned short)num(argv[3]);
+		return shmctl(id, IPC_SET, &ds) < 0 ? die("IPC_SET") : 0;
+	}
 	if (strcmp(cmd, "stat") == 0 || strcmp(cmd, "nattch") == 0) {
 		if (shmctl(id, IPC_STAT, &ds) < 0)
 			return die("IPC_STAT");

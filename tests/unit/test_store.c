@@ -68,6 +68,29 @@ static int exists(const char *name)
 	return stat(path(name), &sb) == 0;
 }
 
+/* Writes len bytes of buf at the start of file name.  0 or -1. */
+static int write_bytes(const char *name, const void *buf, size_t len)
+{
+	int fd = open(path(name), O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && pwrite(fd, buf, len, 0) == (ssize_t)len;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Does file name start with the string want? */
+static int starts_with(const char *name, const char *want)
+{
+	char buf[64] = { 0 };
+	int fd = open(path(name), O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, buf, strlen(want), 0) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0;
+}
+
 static long long file_size(const char *name)
 {
 	struct stat sb;
@@ -408,10 +431,11 @@ static void test_leftovers(void)
 	lost = ushm__id_index(add(&reg2, 0x6060, 4096, &s));
 	ok(lost >= 0 && unlink(path(seg_file(lost, "data"))) == 0,
 	   "a segment's data file unlinked");
-	/* A data file of the wrong size. */
+	/* A data file of the wrong size: a client truncated it. */
 	bad = ushm__id_index(add(&reg2, 0x6161, 4096, &s));
-	ok(bad >= 0 && truncate(path(seg_file(bad, "data")), 100) == 0,
-	   "another's data file truncated");
+	ok(bad >= 0 && write_bytes(seg_file(bad, "data"), "kept", 4) == 0 &&
+		   truncate(path(seg_file(bad, "data")), 100) == 0,
+	   "another's data file written, then truncated");
 	/* Names that are not the store's are left alone. */
 	ok(make_file("seg-x.data", 1) == 0, "seg-x.data");
 	ok(make_file("seg-78.data~", 1) == 0, "seg-78.data~");
@@ -423,13 +447,14 @@ static void test_leftovers(void)
 	ok(!exists(seg_file(lost, "meta")), "meta without data is dropped");
 	ok(ushm__registry_find_key(&reg2, 0x6060) == NULL,
 	   "and its segment not loaded");
-	ok(!exists(seg_file(bad, "meta")) && !exists(seg_file(bad, "data")),
-	   "a data file of the wrong size: both dropped");
-	ok(ushm__registry_find_key(&reg2, 0x6161) == NULL,
-	   "and that segment not loaded");
+	ok(ushm__registry_find_key(&reg2, 0x6161) != NULL,
+	   "a data file of the wrong size: the segment is kept");
+	is_int(file_size(seg_file(bad, "data")), 4096,
+	       "its file set back to the segment's size");
+	ok(starts_with(seg_file(bad, "data"), "kept"), "with its bytes");
 	ok(exists("seg-x.data") && exists("seg-78.data~"),
 	   "other names left alone");
-	is_int(reg2.in_use, n, "the others loaded as before");
+	is_int(reg2.in_use, n + 1, "the others loaded as before (and that one)");
 
 	/* store_remove on its own. */
 	id = ushm__id_index(add(&reg2, 0x6262, 1, &s));
