@@ -60,23 +60,50 @@ static uintptr_t page_size(void)
 	return ps > 0 ? (uintptr_t)ps : 4096;
 }
 
-static void send_register(const struct ushm__attach *p, long n)
+/* The next piece of segment id in t after index *from (round the table),
+ * or NULL when t holds none. */
+static const struct ushm__attach *next_piece(const struct ushm__attach_table *t,
+					     int id, size_t *from)
+{
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = (*from + k) % t->n;
+
+		if (t->v[i].id == id) {
+			*from = i + 1;
+			return &t->v[i];
+		}
+	}
+	return NULL;
+}
+
+/* Tells the daemon of n new pieces of p's segment.  Each entry names a
+ * piece the process maps now (the daemon checks the mapping at that
+ * address and length), not one the change has since removed: p only
+ * when the table has none left. */
+static void send_register(const struct ushm__attach_table *t,
+			  const struct ushm__attach *p, long n)
 {
 	union {
 		struct ushm__req req;
 		char buf[USHM__MSG_MAX];
 	} m;
 	struct ushm__rep rep;
+	size_t from = 0;
 
 	while (n > 0) {
 		uint32_t k = n > USHM__REG_MAX ? USHM__REG_MAX : (uint32_t)n;
 
 		memset(&m, 0, sizeof(m));
 		for (uint32_t i = 0; i < k; i++) {
-			m.req.ent[i].id = p->id;
-			m.req.ent[i].rdonly = (uint32_t)p->rdonly;
-			m.req.ent[i].addr = p->addr;
-			m.req.ent[i].len = p->len;
+			const struct ushm__attach *q =
+				next_piece(t, p->id, &from);
+
+			if (!q)
+				q = p;
+			m.req.ent[i].id = q->id;
+			m.req.ent[i].rdonly = (uint32_t)q->rdonly;
+			m.req.ent[i].addr = q->addr;
+			m.req.ent[i].len = q->len;
 		}
 		m.req.count = k;
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
@@ -100,18 +127,19 @@ static void send_detach(const struct ushm__attach *p, long n)
 }
 
 /* Sends what the change did to each segment, removals first. */
-static void flush(struct touched *tc)
+static void flush(const struct ushm__attach_table *t, struct touched *tc)
 {
 	for (size_t i = 0; i < tc->n; i++)
 		if (tc->v[i].net < 0)
 			send_detach(&tc->v[i].last, -tc->v[i].net);
 	for (size_t i = 0; i < tc->n; i++)
 		if (tc->v[i].net > 0)
-			send_register(&tc->v[i].last, tc->v[i].net);
+			send_register(t, &tc->v[i].last, tc->v[i].net);
 	tc->n = 0;
 }
 
-static void note(struct touched *tc, const struct ushm__attach *p, long d)
+static void note(const struct ushm__attach_table *t, struct touched *tc,
+		 const struct ushm__attach *p, long d)
 {
 	size_t i;
 
@@ -119,7 +147,7 @@ static void note(struct touched *tc, const struct ushm__attach *p, long d)
 		;
 	if (i == tc->n) {
 		if (tc->n == TOUCHED_MAX)
-			flush(tc);
+			flush(t, tc);
 		i = tc->n++;
 		tc->v[i].id = p->id;
 		tc->v[i].net = 0;
@@ -141,7 +169,7 @@ static int split_at(struct ushm__attach_table *t, size_t i, uintptr_t at,
 	if (ushm__table_add(t, &up) < 0)
 		return -ENOMEM;
 	t->v[i].len = at - t->v[i].addr;
-	note(tc, &up, +1);
+	note(t, tc, &up, +1);
 	return 0;
 }
 
@@ -191,7 +219,7 @@ static void cut(struct ushm__attach_table *t, uintptr_t lo, uintptr_t hi,
 		struct ushm__attach *p = &t->v[i];
 
 		if (p->addr >= lo && p->addr + p->len <= hi) {
-			note(tc, p, -1);
+			note(t, tc, p, -1);
 			ushm__table_remove(t, p);
 			continue;
 		}
@@ -205,7 +233,7 @@ void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
 	struct touched tc = { 0 };
 
 	cut(t, lo, hi, &tc);
-	flush(&tc);
+	flush(t, &tc);
 }
 
 void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
@@ -217,7 +245,7 @@ void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
 			t->v[i].prot = prot;
-	flush(&tc);
+	flush(t, &tc);
 }
 
 /* The vma flag an advice sets (*set) or clears (*clear). */
@@ -257,7 +285,7 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
 			t->v[i].advice = (t->v[i].advice | set) & ~clear;
-	flush(&tc);
+	flush(t, &tc);
 }
 
 void ushm__pieces_forked(struct ushm__attach_table *t)
@@ -288,7 +316,7 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 		/* Not ours: only what it landed on may be. */
 		if (now != old)
 			cut(t, now, now + new_len, &tc);
-		flush(&tc);
+		flush(t, &tc);
 		return;
 	}
 	if (old_len == 0) {
@@ -300,8 +328,8 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 		dup.len = new_len;
 		cut(t, now, now + new_len, &tc);
 		if (ushm__table_add(t, &dup) == 0)
-			note(&tc, &dup, +1);
-		flush(&tc);
+			note(t, &tc, &dup, +1);
+		flush(t, &tc);
 		return;
 	}
 	/* Shrinking unmaps the tail first, as munmap would. */
@@ -315,7 +343,7 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 			if (t->v[i].addr <= old &&
 			    old + old_len == t->v[i].addr + t->v[i].len)
 				t->v[i].len = old + new_len - t->v[i].addr;
-		flush(&tc);
+		flush(t, &tc);
 		return;
 	}
 	/* Moved: [old, old + old_len) becomes a piece of its own (the
@@ -332,9 +360,9 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 		moved.addr = now;
 		moved.len = new_len;
 		if (ushm__table_add(t, &moved) < 0)
-			note(&tc, &moved, -1);
+			note(t, &tc, &moved, -1);
 	}
-	flush(&tc);
+	flush(t, &tc);
 }
 
 /* The piece shmdt(addr) starts from: the lowest at or above addr that
@@ -370,12 +398,12 @@ int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr)
 		    (p->addr == head.addr ||
 		     p->addr + p->len - addr <= head.seglen)) {
 			ushm__sys_munmap((void *)p->addr, p->len);
-			note(&tc, p, -1);
+			note(t, &tc, p, -1);
 			ushm__table_remove(t, p);
 			continue;
 		}
 		i++;
 	}
-	flush(&tc);
+	flush(t, &tc);
 	return 0;
 }
