@@ -93,6 +93,7 @@ struct ushm__server {
 	int fd_ceiling;    /* a connection on this fd or above is refused
 			      (0: none) */
 	uint64_t refused;           /* connections turned away */
+	uint64_t served[USHM__OPS_MAX]; /* requests served, by op (STATUS) */
 	struct ushm__log_limit refused_logged;
 };
 
