@@ -57,6 +57,7 @@ at_exit() {
 # waiting_for TEXT: what the test waits for from now on (wait_for and
 # ushm_run set it themselves).
 USHM_WATCH_DIR=
+USHM_WATCH_FD=
 USHM_WATCHDOG=
 waiting_for() {
 	[ -n "$USHM_WATCH_DIR" ] && printf '%s\n' "$*" >"$USHM_WATCH_DIR/what"
@@ -64,8 +65,14 @@ waiting_for() {
 }
 watchdog_disarm() {
 	if [ -n "$USHM_WATCHDOG" ]; then
-		echo stop >"$USHM_WATCH_DIR/fifo" 2>/dev/null
-		wait "$USHM_WATCHDOG" 2>/dev/null
+		# Through the test's own descriptor of the fifo: never
+		# blocks, even if the watchdog is gone already (killed with
+		# the test's group), and the line waits there for a watchdog
+		# that has not begun to read yet.
+		echo stop >&"$USHM_WATCH_FD" 2>/dev/null
+		# A watchdog that fired waits for this shell to end.
+		[ -e "$USHM_WATCH_DIR/fired" ] ||
+			wait "$USHM_WATCHDOG" 2>/dev/null
 		USHM_WATCHDOG=
 	fi
 }
@@ -74,12 +81,13 @@ watchdog_fire() {
 	what=$(cat "$USHM_WATCH_DIR/what" 2>/dev/null)
 	echo "not ok - time bound of ${limit} s exceeded while waiting for:" \
 		"${what:-the test to end} (killing the test's processes)"
+	: >"$USHM_WATCH_DIR/fired"
 	trap '' TERM
 	kill -TERM -- "-$main" 2>/dev/null
 	# Bounded: the test's EXIT trap stops its daemons.
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$main" 2>/dev/null || break
-		read -r -t 0.1 -u 8 _ && break
+		pid_gone "$main" && break
+		read -r -t 0.1 _ <>"$USHM_WATCH_DIR/tick"
 	done
 	kill -KILL -- "-$main" 2>/dev/null
 }
@@ -92,11 +100,12 @@ time_bound() {
 			return 1
 		mkfifo "$USHM_WATCH_DIR/fifo" "$USHM_WATCH_DIR/tick" ||
 			return 1
+		exec {USHM_WATCH_FD}<>"$USHM_WATCH_DIR/fifo" || return 1
 		at_exit 'watchdog_disarm; rm -rf "$USHM_WATCH_DIR"'
 	fi
 	(
-		exec 8<>"$USHM_WATCH_DIR/fifo" </dev/null
-		read -r -t "$limit" -u 8 _ && exit 0
+		exec </dev/null
+		read -r -t "$limit" -u "$USHM_WATCH_FD" _ && exit 0
 		watchdog_fire "$limit" "$main"
 	) &
 	USHM_WATCHDOG=$!
@@ -246,7 +255,10 @@ wait_for() {
 # so that each test's own positive control (served_*) must catch an
 # absent shim.
 # USHM_RUN_CMD is the same command as an array, for what runs it in a
-# command of its own (timeout, env).
+# command of its own (timeout, env), and for a program started in the
+# background whose pid matters ($! of "ushm_run ... &" is a subshell's;
+# nokernel and ushm-run exec, so $! of "${USHM_RUN_CMD[@]} ... &" is the
+# program's).
 if [ "${USHM_TEST_NOKERNEL:-1}" = 0 ]; then
 	USHM_RUN_CMD=("$USHM_RUN")
 else
@@ -269,7 +281,9 @@ ushm_run_as() {
 # "served_KIND: N", KIND one of shmget shmat shmdt shmctl registered ...).
 # served_mark remembers the counts of the daemon $USHM_SOCKET names now
 # (none running: all 0); served_delta KIND prints how much KIND grew
-# since (a daemon that replaced the marked one counts from 0).
+# since (a daemon that replaced the marked one counts from 0).  A test
+# whose daemon belongs to another user names in SERVED_VIA a command that
+# runs its argument as that user (a user's daemon serves only its user).
 declare -A SERVED_BASE=()
 served_read() {
 	local line k
@@ -282,7 +296,7 @@ served_read() {
 			SERVED[${k#served_}]=${line#*: }
 			;;
 		esac
-	done < <("$USHM" daemon status 2>/dev/null)
+	done < <(${SERVED_VIA:-} "$USHM" daemon status 2>/dev/null)
 }
 served_mark() {
 	local k

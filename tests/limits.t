@@ -18,8 +18,8 @@ CONF
 ok $? "ushmd starts with a config file and flags"
 wait_for 10 test -S "$USHM_SOCKET"
 
-create() { "$USHM_RUN" "$T" create private "$1" 0600 2>&1 >/dev/null; }
-info=$("$USHM_RUN" "$T" info)
+create() { ushm_run "$T" create private "$1" 0600 2>&1 >/dev/null; }
+info=$(ushm_run "$T" info)
 is "$info" "$((4 * page)) 1 4 4 6" "IPC_INFO reports them (the flag beats the file)"
 is "$(create $((4 * page + 1)))" "shmtool: shmget: EINVAL" "larger than SHMMAX: EINVAL"
 is "$(create $((4 * page)))" "" "SHMMAX itself is fine"

@@ -22,16 +22,16 @@ U_STATE=$D/home/state
 as_uid 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$U_STATE"
 ok $? "a user's own daemon starts"
 wait_for 10 test -S "$U_SOCK"
-id=$(as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" create private \
+id=$(USHM_SOCKET="$U_SOCK" ushm_run_as 61030 "$T" create private \
 	4096 0666)
-as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" fill "$id" 1
+USHM_SOCKET="$U_SOCK" ushm_run_as 61030 "$T" fill "$id" 1
 is "$(mode "$U_SOCK")" 600 "its socket is 0600"
 is "$(mode "${U_SOCK%/*}")" 700 "in a directory of mode 0700"
 is "$(mode "$U_STATE")" 700 "its state directory is 0700"
 bad=$(modes_in "$U_STATE" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600 ($(modes_in "$U_STATE" | wc -l) files)"
 is "$(find "$U_STATE" ! -user 61030 | wc -l)" 0 "and owned by the user"
-err=$(as_uid 61031 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" id 0 2>&1)
+err=$(USHM_SOCKET="$U_SOCK" ushm_run_as 61031 "$T" id 0 2>&1)
 is "$err" "shmtool: shmget: EACCES" \
 	"another user cannot even connect (a 0666 segment notwithstanding)"
 # stop_user_daemon STATE: stops it and waits until it is gone.
@@ -61,8 +61,8 @@ ok $([ $? != 0 ]; echo $?) "a state directory of another user is refused: $err"
 wait_for 10 test -S "$USHM_SOCKET"
 is "$(mode "$USHM_SOCKET")" 666 "root's daemon serves everyone: socket 0666"
 is "$(mode "$USHM_STATE_DIR")" 700 "its state directory is 0700"
-id=$("$USHM_RUN" "$T" create private 4096 0600)
-"$USHM_RUN" "$T" fill "$id" 2
+id=$(ushm_run "$T" create private 4096 0600)
+ushm_run "$T" fill "$id" 2
 bad=$(modes_in "$USHM_STATE_DIR" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600"
 
@@ -74,6 +74,6 @@ shmat: error EACCES
 shmat SHM_RDONLY: error EACCES
 IPC_RMID: error EPERM" \
 	"a user without rights gets no descriptor and cannot pass for another"
-"$USHM_RUN" "$T" check "$id" 2
+ushm_run "$T" check "$id" 2
 ok $? "the segment is untouched"
 done_testing

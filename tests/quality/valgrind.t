@@ -36,7 +36,7 @@ export USHM_AUTOSTART=0
 VG=(valgrind --error-exitcode=99 --leak-check=full
     --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --num-callers=30)
-run() { "$USHM_RUN" "$T" "$@"; }
+run() { ushm_run "$T" "$@"; }
 
 # Starts ushmd under valgrind in the foreground; its valgrind report in
 # $USHM_TEST_DIR/vg-daemon.N, its own log in ushmd.N.err.
