@@ -15,13 +15,14 @@ export USHM_DAEMON=$USHMD
 # A process group of its own for every test (a new session: prove runs
 # tests in its own group), so that the watchdog can stop everything the
 # test started, and nothing else.  setsid -w passes the exit status on.
-if [ -z "${USHM_TEST_OWN_GROUP:-}" ] &&
-	[ "$(cut -d' ' -f5 </proc/$$/stat 2>/dev/null)" != $$ ] &&
-	command -v setsid >/dev/null; then
-	export USHM_TEST_OWN_GROUP=1
+# USHM_TEST_GROUP tells the C tests this shell runs (tests/tap.h) that
+# they are in a test's group already.
+if [ "$(cut -d' ' -f5 </proc/$$/stat 2>/dev/null)" != $$ ] &&
+	[ "${USHM_TEST_SETSID:-}" != $$ ] && command -v setsid >/dev/null; then
+	export USHM_TEST_SETSID=$$ # once: setsid -w forks when it must
 	exec setsid -w "$0" "$@"
 fi
-export USHM_TEST_OWN_GROUP=1
+export USHM_TEST_GROUP=$$
 
 # at_exit COMMAND: runs COMMAND (a string, evaluated then) when this
 # shell exits, and only this shell; commands given earlier run too, the
@@ -148,18 +149,51 @@ ushm_live_daemon_pid() {
 	pid=$(ushm_daemon_pid)
 	[ -n "$pid" ] && ! pid_gone "$pid" &&
 		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null |
-		grep -qxF -e "$USHM_SOCKET" -e "$USHM_STATE_DIR" &&
+		grep -qxF -e "${USHM_SOCKET:-/nonexistent}" \
+			-e "${USHM_STATE_DIR:-/nonexistent}" &&
 		echo "$pid"
 }
 
 ushm_env_cleanup() {
+	ushmd_stop_dir "$USHM_STATE_DIR"
+	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+}
+
+# ushmd_stop_dir STATE: stops the daemon of state directory STATE, if one
+# runs (SIGTERM, SIGKILL after 5 s), by the pid in its pid file, only if
+# that process names STATE among its arguments (see ushm_live_daemon_pid).
+ushmd_stop_dir() {
 	local pid
-	pid=$(ushm_live_daemon_pid)
+	[ -n "$1" ] || return 0
+	pid=$(USHM_STATE_DIR=$1 USHM_SOCKET=/nonexistent ushm_live_daemon_pid)
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null
 		wait_for 5 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	fi
-	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+	return 0
+}
+
+# ushmd_ready COMMAND...: runs COMMAND (ushmd and its arguments, perhaps
+# behind as_uid or prlimit) with --daemonize --ready-fd 3, and returns
+# once the daemon accepts clients (its ready byte), or fails at once when
+# it exits without being ready.
+ushmd_ready() {
+	local byte
+	waiting_for "ushmd to accept clients: $*"
+	byte=$("$@" --daemonize --ready-fd 3 3>&1 >/dev/null | head -c1)
+	[ -n "$byte" ]
+}
+
+# await_ready FIFO [SECONDS]: waits (60 s at most) for a byte that a
+# process writes into FIFO (made by mkfifo) when it is ready.
+await_ready() {
+	local fd rc
+	waiting_for "a byte in $1"
+	exec {fd}<>"$1" || return 1
+	read -r -N 1 -t "${2:-60}" -u "$fd" _
+	rc=$?
+	exec {fd}<&-
+	return $rc
 }
 
 # as_uid UID COMMAND...: COMMAND as user UID with group UID and no other

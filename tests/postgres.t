@@ -5,6 +5,7 @@
 # answer, a clean stop removes every segment, and the kernel's table is
 # never used.  Runs as the postgres user, as PostgreSQL insists.
 . "$(dirname "$0")/lib.sh"
+time_bound 600 # the whole test (lib.sh: the watchdog)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)
 [ -x "$PGBIN/initdb" ] || skip_all "PostgreSQL is not installed"
 [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 ||

@@ -11,10 +11,9 @@ C=$BUILD/tests/progs/conns
 D=$USHM_TEST_DIR
 page=$(getconf PAGESIZE)
 
-"$USHMD" --daemonize --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
+ushmd_ready "$USHMD" --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
 	--quota-segments 3 --quota-bytes $((5 * page)) --max-conns-per-uid 4
 ok $? "ushmd starts with quotas"
-wait_for 10 test -S "$USHM_SOCKET"
 
 # create UID PAGES: shmget as UID; prints the error, if any.
 create() {

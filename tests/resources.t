@@ -11,9 +11,8 @@ page=$(getconf PAGESIZE)
 export USHM_AUTOSTART=0
 
 start_daemon() {
-	"$@" "$USHMD" --daemonize --socket "$USHM_SOCKET" \
-		--state "$USHM_STATE_DIR" &&
-		wait_for 10 test -S "$USHM_SOCKET"
+	ushmd_ready "$@" "$USHMD" --socket "$USHM_SOCKET" \
+		--state "$USHM_STATE_DIR"
 }
 open_fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
 create() { ushm_run "$T" create private "$1" "${2:-0600}" 2>&1; }

@@ -106,9 +106,10 @@ __attribute__((constructor)) static void tap_init(void)
 {
 	const char *limit = getenv("USHM_TEST_TIMEOUT");
 	unsigned long s = limit ? strtoul(limit, NULL, 10) : 0;
+	const char *group = getenv("USHM_TEST_GROUP");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!getenv("USHM_TEST_OWN_GROUP") && getpgrp() != getpid())
+	if (!group || strtol(group, NULL, 10) != (long)getpgrp())
 		(void)setpgid(0, 0); /* EPERM as a session leader: it is one */
 	tap_time_bound(s ? (unsigned)s : 300);
 }

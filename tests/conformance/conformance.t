@@ -6,6 +6,7 @@
 # output is the truth.  Each ushm run gets its own private daemon.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+time_bound 900 # the whole test (lib.sh: the watchdog)
 
 CONF_BIN=$BUILD/tests/conformance
 # Programs that fill the kernel's machine-wide table (SHMMNI): their

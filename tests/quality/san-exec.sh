@@ -16,4 +16,7 @@ case $1 in
 	# interpreters' own allocations.  Memory errors are still caught.
 	export ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 ;;
 esac
+# Everything runs several times slower under ASan: the tests' time bounds
+# (lib.sh, tests/tap.h) are scaled.
+export USHM_TEST_TIME_SCALE=${USHM_TEST_TIME_SCALE:-3}
 exec "$1"

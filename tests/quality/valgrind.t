@@ -16,6 +16,7 @@
 # The workload checks nothing that needs pidfd, and the adoption after
 # the restart is a TODO test that passes on a valgrind that has it.
 . "$(dirname "$0")/../lib.sh"
+time_bound 600 # the whole test (lib.sh: the watchdog)
 T=$BUILD/tests/progs/shmtool
 HOSTILE=$BUILD/tests/progs/hostile
 
