@@ -156,11 +156,23 @@ for prog in "${progs[@]}"; do
 	ntodo=$((ntodo + $(known_for "${prog##*/}" | grep -c .)))
 done
 plan $((${#progs[@]} + ntodo))
+# scratch_check WHEN: ends the test at once (Bail out) if the scratch
+# directory is gone: every later run would fail for want of it, and the
+# kernel runs would wait out their time bound.  (It has vanished under
+# running tests a few times; see the closing note of issue 8.)
+scratch_check() {
+	[ -d "$work" ] && return 0
+	echo "Bail out! the scratch directory $work vanished $1"
+	exit 1
+}
+
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	k=$work/$name.kernel
 	u=$work/$name.ushm
+	scratch_check "before $name"
 	run_kernel "$prog" "$k"
+	scratch_check "during the kernel run of $name"
 	{ cat "$k.out"; echo "exit $(cat "$k.rc")"; } >"$k.all"
 
 	# The program itself must work on the kernel, and clean up there.
@@ -181,6 +193,7 @@ for prog in "${progs[@]}"; do
 	fi
 
 	run_ushm "$prog" "$u"
+	scratch_check "during the ushm run of $name"
 	{ cat "$u.out"; echo "exit $(cat "$u.rc")"; } >"$u.all"
 	# Each known difference: a TODO test of its own.
 	while IFS= read -r e; do
