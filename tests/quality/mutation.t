@@ -50,7 +50,10 @@ run_mutated() {
 	local t=$1 out=$2 pid line verdict=passed i
 	rm -f "$out.fifo"
 	mkfifo "$out.fifo" || return 1
-	USHM_PRELOAD=$work/empty.so USHM_TEST_NOKERNEL=0 \
+	# Its scratch files in a directory of ours: a test stopped before
+	# its cleanup leaves nothing behind (removed with $work).
+	mkdir -p "$out.tmp" || return 1
+	TMPDIR=$out.tmp USHM_PRELOAD=$work/empty.so USHM_TEST_NOKERNEL=0 \
 		setsid unshare --ipc "$TOP/$t" >"$out.fifo" 2>"$out.err" \
 		</dev/null &
 	pid=$!
