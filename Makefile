@@ -141,7 +141,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 UNIT_DEPS := $(filter-out $(OBJ)/daemon/daemon/main.o,$(DAEMON_OBJS))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_DEPS)
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/tap.h $(UNIT_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_DEPS) $(LDLIBS)
 

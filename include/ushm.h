@@ -121,6 +121,34 @@ struct ushm_daemon_info {
 USHM_API int ushm_daemon_status(struct ushm_daemon_info *info);
 
 /*
+ * Requests the daemon has served since it started, by kind.  Failed calls
+ * count too: they were served.  Tests use them to prove that ushm, not the
+ * kernel, served a program's calls (ushm daemon status prints them).
+ */
+struct ushm_daemon_counters {
+	uint64_t shmget;         /* shmget calls */
+	uint64_t shmat;          /* shmat calls */
+	uint64_t shmat_undo;     /* shmat calls whose mapping then failed */
+	uint64_t shmdt;          /* shmdt calls (and munmaps of segments
+				    the library noticed) */
+	uint64_t shmctl;         /* shmctl calls */
+	uint64_t registered;     /* attachments announced: inherited by a
+				    forked child, or held across a restart */
+	uint64_t hello;          /* forked children announcing themselves */
+	uint64_t forked;         /* parents naming a child they forked */
+	uint64_t status;         /* status and counter requests */
+	uint64_t stop;           /* stop requests */
+	uint64_t holders;        /* holder listings (ushm stat) */
+};
+
+/*
+ * Fills *c from the daemon that $USHM_SOCKET (or the default) names.
+ * Never starts a daemon; the request itself counts as a status request.
+ * Errors: ECONNREFUSED/ENOENT (none runs), EPROTO.
+ */
+USHM_API int ushm_daemon_counters(struct ushm_daemon_counters *c);
+
+/*
  * Asks that daemon to exit.  Segments and their contents are kept and a
  * later daemon recovers them.  Only the daemon's own user or root may ask
  * (EPERM otherwise).  Never starts a daemon.

@@ -5,14 +5,14 @@
 ushm_env_setup
 T=$BUILD/tests/progs/shmtool
 
-out=$(USHM_AUTOSTART=0 "$USHM_RUN" "$T" create private 1 0600 2>&1)
+out=$(USHM_AUTOSTART=0 ushm_run "$T" create private 1 0600 2>&1)
 is "$out" "shmtool: shmget: ECONNREFUSED" "USHM_AUTOSTART=0: no daemon, ECONNREFUSED"
 ok $([ ! -e "$USHM_STATE_DIR/ushmd.pid" ]; echo $?) "and none was started"
 
 # Eight processes start at once on a fresh socket.
 pids=()
 for i in $(seq 8); do
-	"$USHM_RUN" "$T" create private 4096 0600 >"$USHM_TEST_DIR/out.$i" &
+	ushm_run "$T" create private 4096 0600 >"$USHM_TEST_DIR/out.$i" &
 	pids+=($!)
 done
 fails=0
@@ -21,4 +21,6 @@ is "$fails" "0" "all eight racing clients succeed"
 is "$(pgrep -fc -- "--socket $USHM_SOCKET ")" "1" "exactly one daemon runs"
 is "$(sort -u "$USHM_TEST_DIR"/out.* | wc -l)" "8" "eight distinct segments"
 is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "8" "all in the one daemon"
+SERVED_BASE=([pid]=$(ushm_daemon_pid)) # counts from this daemon's start
+served_exactly shmget 8 "it served the eight shmgets"
 done_testing

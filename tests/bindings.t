@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Language bindings users reach SysV shm through, unmodified, give the
-# same outcome on the kernel and under ushm-run.
+# same outcome on the kernel and under ushm-run, where ushm (the
+# daemon's counters say) served their calls.
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
 kernel_lock_shared
@@ -11,16 +12,31 @@ compare() {
 	shift
 	kernel=$("$@" 2>&1)
 	ok $? "$name runs on the kernel"
-	ushm=$("$USHM_RUN" "$@" 2>&1)
+	served_mark
+	ushm=$(ushm_run "$@" 2>&1)
 	is "$ushm" "$kernel" "$name: same outcome under ushm-run"
 }
 
+# The Perl script: new (shmget), write and read (shmat+shmdt each), stat
+# twice, attach, detach, remove.
 compare "Perl IPC::SysV" perl "$DIR/perl_ipc_sysv.pl"
+served_exactly shmget 1 "Perl: its shmget went to ushm"
+served_at_least shmat 3 "Perl: its shmats went to ushm"
+served_at_least shmdt 3 "Perl: its shmdts went to ushm"
+served_at_least shmctl 3 "Perl: its shmctls went to ushm"
+# The Python script: create, attach, fork (the child writes), stat
+# (number_attached, last_pid), detach, remove.
 if /usr/bin/python3 -c 'import sysv_ipc' 2>/dev/null; then
 	compare "Python sysv_ipc" /usr/bin/python3 "$DIR/py_sysv_ipc.py"
+	served_at_least shmget 1 "Python: its shmget went to ushm"
+	served_at_least shmat 1 "Python: its shmat went to ushm"
+	served_at_least shmdt 1 "Python: its shmdt went to ushm"
+	served_at_least shmctl 3 "Python: its shmctls went to ushm"
+	served_exactly forked 1 "Python: its fork was announced to ushm"
 else
-	echo "ok 3 # SKIP python3-sysv-ipc is not installed"
-	echo "ok 4 # SKIP python3-sysv-ipc is not installed"
-	TAP_N=4
+	for i in 1 2 3 4 5 6 7; do
+		TAP_N=$((TAP_N + 1))
+		echo "ok $TAP_N # SKIP python3-sysv-ipc is not installed"
+	done
 fi
 done_testing

@@ -12,6 +12,14 @@ kid=$("$T" create private 4096 0600)
 kernel=$("$T" closefds "$kid")
 "$T" rmid "$kid"
 is "$kernel" "nattch 1 then 0, program's fds intact, not written to" "on the kernel"
-id=$("$USHM_RUN" "$T" create private 4096 0600)
-is "$("$USHM_RUN" "$T" closefds "$id")" "$kernel" "under ushm-run"
+served_mark
+id=$(ushm_run "$T" create private 4096 0600)
+is "$(ushm_run "$T" closefds "$id")" "$kernel" "under ushm-run"
+# The ushm side must have been served by ushm, not by the kernel.
+served_exactly shmget 1 "the create went to ushm"
+served_exactly shmat 1 "the attach went to ushm"
+served_exactly shmdt 1 "the detach went to ushm"
+served_exactly shmctl 2 "both IPC_STATs went to ushm"
+"$USHM" ls -i "$id" >/dev/null 2>&1
+ok $? "the segment is in ushm's table"
 done_testing

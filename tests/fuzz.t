@@ -9,6 +9,7 @@
 # clang and libclang-rt-dev, and a fuzzer that silently stopped being
 # built would go unnoticed.
 . "$(dirname "$0")/lib.sh"
+time_bound 600 # the whole test (lib.sh: the watchdog)
 
 # Seconds per target: the suite must stay fast.
 secs=${FUZZ_TEST_SECONDS:-10}

@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
 T=$BUILD/tests/progs/shmtool
-id=$("$USHM_RUN" "$T" create private 4096 0600)
-"$USHM_RUN" "$T" fill "$id" 9
+id=$(ushm_run "$T" create private 4096 0600)
+ushm_run "$T" fill "$id" 9
 fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
 before=$(fds)
 pid=$(ushm_daemon_pid)
@@ -31,6 +31,9 @@ is "$out" "$expect" "each bad message is refused"
 ok $(kill -0 "$pid"; echo $?) "the daemon is still running"
 is "$(ushm_daemon_pid)" "$pid" "and was not restarted"
 is "$(fds)" "$before" "it holds no descriptor of the hostile clients"
-"$USHM_RUN" "$T" check "$id" 9
+ushm_run "$T" check "$id" 9
 ok $? "other clients' segments are untouched"
+SERVED_BASE=([pid]=$pid) # from the start of this daemon
+served_exactly shmget 1 "the create went to ushm"
+served_at_least shmat 2 "the fill and the check attached through ushm"
 done_testing

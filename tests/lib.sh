@@ -9,16 +9,109 @@ BUILD=${BUILD:-$TOP/build}
 USHMD=$BUILD/bin/ushmd
 USHM=$BUILD/bin/ushm
 USHM_RUN=$BUILD/bin/ushm-run
+NOKERNEL=$BUILD/tests/progs/nokernel
 export USHM_DAEMON=$USHMD
 
+# A process group of its own for every test (a new session: prove runs
+# tests in its own group), so that the watchdog can stop everything the
+# test started, and nothing else.  setsid -w passes the exit status on.
+# USHM_TEST_GROUP tells the C tests this shell runs (tests/tap.h) that
+# they are in a test's group already.
+if [ "$(cut -d' ' -f5 </proc/$$/stat 2>/dev/null)" != $$ ] &&
+	[ "${USHM_TEST_SETSID:-}" != $$ ] && command -v setsid >/dev/null; then
+	export USHM_TEST_SETSID=$$ # once: setsid -w forks when it must
+	exec setsid -w "$0" "$@"
+fi
+export USHM_TEST_GROUP=$$
+
 # at_exit COMMAND: runs COMMAND (a string, evaluated then) when this
-# shell exits, and only this shell.  bash runs a shell's EXIT trap in its
-# background children too when one is killed between its fork and its
-# exec ("sleep 60 & kill $!"): a plain trap would clean up under the
-# feet of the shell that is still running.
+# shell exits, and only this shell; commands given earlier run too, the
+# latest first.  bash runs a shell's EXIT trap in its background children
+# too when one is killed between its fork and its exec ("sleep 60 & kill
+# $!"): a plain trap would clean up under the feet of the shell that is
+# still running.  A subshell starts a list of its own: the commands of
+# the shell it came from are that shell's to run, not the subshell's
+# (conformance.t's scratch directory must not go with a run's daemon).
+AT_EXIT_OWNER=
+AT_EXIT_CMDS=
 at_exit() {
-	trap "[ \"\$BASHPID\" = $BASHPID ] && { $1; }" EXIT
+	if [ "$AT_EXIT_OWNER" != "$BASHPID" ]; then
+		AT_EXIT_OWNER=$BASHPID
+		AT_EXIT_CMDS=
+	fi
+	AT_EXIT_CMDS="$1${AT_EXIT_CMDS:+; $AT_EXIT_CMDS}"
+	trap "[ \"\$BASHPID\" = $BASHPID ] && { $AT_EXIT_CMDS; }" EXIT
 }
+
+# ---- the watchdog: every test has a time bound ----
+#
+# time_bound SECONDS: the whole test must end within SECONDS (times
+# USHM_TEST_TIME_SCALE, which a slow build such as the sanitizer pass
+# sets); lib.sh arms USHM_TEST_TIMEOUT (300 s) by itself, a test that
+# needs longer says so.  On expiry the watchdog prints a TAP failure
+# naming what the test was waiting for (waiting_for), stops the test's
+# process group with SIGTERM (its EXIT trap stops its daemons and
+# removes its files), then, a few seconds later, with SIGKILL.
+# It is a bash subshell blocked in "read -t" on a fifo: no sleep process
+# to leave behind, and a line on the fifo disarms it.
+#
+# waiting_for TEXT: what the test waits for from now on (wait_for and
+# ushm_run set it themselves).
+USHM_WATCH_DIR=
+USHM_WATCH_FD=
+USHM_WATCHDOG=
+waiting_for() {
+	[ -n "$USHM_WATCH_DIR" ] && printf '%s\n' "$*" >"$USHM_WATCH_DIR/what"
+	return 0
+}
+watchdog_disarm() {
+	if [ -n "$USHM_WATCHDOG" ]; then
+		# Through the test's own descriptor of the fifo: never
+		# blocks, even if the watchdog is gone already (killed with
+		# the test's group), and the line waits there for a watchdog
+		# that has not begun to read yet.
+		echo stop >&"$USHM_WATCH_FD" 2>/dev/null
+		# A watchdog that fired waits for this shell to end.
+		[ -e "$USHM_WATCH_DIR/fired" ] ||
+			wait "$USHM_WATCHDOG" 2>/dev/null
+		USHM_WATCHDOG=
+	fi
+}
+watchdog_fire() {
+	local limit=$1 main=$2 what i
+	what=$(cat "$USHM_WATCH_DIR/what" 2>/dev/null)
+	echo "not ok - time bound of ${limit} s exceeded while waiting for:" \
+		"${what:-the test to end} (killing the test's processes)"
+	: >"$USHM_WATCH_DIR/fired"
+	trap '' TERM
+	kill -TERM -- "-$main" 2>/dev/null
+	# Bounded: the test's EXIT trap stops its daemons.
+	for ((i = 0; i < 100; i++)); do
+		pid_gone "$main" && break
+		read -r -t 0.1 _ <>"$USHM_WATCH_DIR/tick"
+	done
+	kill -KILL -- "-$main" 2>/dev/null
+}
+time_bound() {
+	local limit scale=${USHM_TEST_TIME_SCALE:-1} main=$$
+	limit=$(($1 * scale))
+	watchdog_disarm
+	if [ -z "$USHM_WATCH_DIR" ]; then
+		USHM_WATCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ushm-watch.XXXXXX") ||
+			return 1
+		mkfifo "$USHM_WATCH_DIR/fifo" "$USHM_WATCH_DIR/tick" ||
+			return 1
+		exec {USHM_WATCH_FD}<>"$USHM_WATCH_DIR/fifo" || return 1
+		at_exit 'watchdog_disarm; rm -rf "$USHM_WATCH_DIR"'
+	fi
+	(
+		exec </dev/null
+		read -r -t "$limit" -u "$USHM_WATCH_FD" _ && exit 0
+		watchdog_fire "$limit" "$main"
+	) &
+	USHM_WATCHDOG=$!
+}
+time_bound "${USHM_TEST_TIMEOUT:-300}"
 
 # A private daemon: USHM_SOCKET and USHM_STATE_DIR point into a fresh
 # directory on a tmpfs; the library autostarts ushmd there on first use.
@@ -46,14 +139,61 @@ pid_gone() {
 	[ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
 }
 
-ushm_env_cleanup() {
+# The pid in the pid file, if that process is still our daemon: a
+# daemon killed with SIGKILL leaves its pid file behind, and on a machine
+# with pid_max 32768 a suite that forks tens of thousands of processes
+# soon gives its number to another process (which a kill by the stale
+# pid would then hit: a test's subshell, a scratch directory's owner).
+ushm_live_daemon_pid() {
 	local pid
 	pid=$(ushm_daemon_pid)
+	[ -n "$pid" ] && ! pid_gone "$pid" &&
+		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null |
+		grep -qxF -e "${USHM_SOCKET:-/nonexistent}" \
+			-e "${USHM_STATE_DIR:-/nonexistent}" &&
+		echo "$pid"
+}
+
+ushm_env_cleanup() {
+	ushmd_stop_dir "$USHM_STATE_DIR"
+	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+}
+
+# ushmd_stop_dir STATE: stops the daemon of state directory STATE, if one
+# runs (SIGTERM, SIGKILL after 5 s), by the pid in its pid file, only if
+# that process names STATE among its arguments (see ushm_live_daemon_pid).
+ushmd_stop_dir() {
+	local pid
+	[ -n "$1" ] || return 0
+	pid=$(USHM_STATE_DIR=$1 USHM_SOCKET=/nonexistent ushm_live_daemon_pid)
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null
 		wait_for 5 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	fi
-	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+	return 0
+}
+
+# ushmd_ready COMMAND...: runs COMMAND (ushmd and its arguments, perhaps
+# behind as_uid or prlimit) with --daemonize --ready-fd 3, and returns
+# once the daemon accepts clients (its ready byte), or fails at once when
+# it exits without being ready.
+ushmd_ready() {
+	local byte
+	waiting_for "ushmd to accept clients: $*"
+	byte=$("$@" --daemonize --ready-fd 3 3>&1 >/dev/null | head -c1)
+	[ -n "$byte" ]
+}
+
+# await_ready FIFO [SECONDS]: waits (60 s at most) for a byte that a
+# process writes into FIFO (made by mkfifo) when it is ready.
+await_ready() {
+	local fd rc
+	waiting_for "a byte in $1"
+	exec {fd}<>"$1" || return 1
+	read -r -N 1 -t "${2:-60}" -u "$fd" _
+	rc=$?
+	exec {fd}<&-
+	return $rc
 }
 
 # as_uid UID COMMAND...: COMMAND as user UID with group UID and no other
@@ -121,13 +261,108 @@ kernel_lock_shared() { exec 9>>"$KERNEL_LOCK" && flock -s 9; }
 kernel_lock_exclusive() { exec 9>>"$KERNEL_LOCK" && flock -x 9; }
 
 # wait_for SECONDS COMMAND...: runs COMMAND until it succeeds, for at most
-# SECONDS; for conditions no event announces (a segment appearing).
+# SECONDS; only for conditions no event announces (a process that is not
+# our child ending, a file another process writes).  It looks every
+# 20 ms, and says what it waits for to the watchdog.
 wait_for() {
 	local limit=$1 i
 	shift
+	waiting_for "$*"
 	for ((i = 0; i < limit * 50; i++)); do
 		"$@" && return 0
-		sleep 0.02
+		# A fifo nobody writes: the pause costs no process.
+		read -r -t 0.02 _ <>"$USHM_WATCH_DIR/tick" 2>/dev/null ||
+			sleep 0.02
 	done
 	return 1
+}
+
+# ---- programs under ushm, and the proof that ushm served them ----
+
+# ushm_run PROGRAM [ARGUMENT]...: PROGRAM under ushm-run, with the
+# kernel's shmget/shmat/shmdt/shmctl out of its reach (nokernel, a
+# seccomp filter): a call that escapes the shim fails with ENOSYS
+# instead of being served by the kernel.  Every test runs its programs
+# through this (or ushm_run_as), never "$USHM_RUN" directly;
+# tests/quality/mutation.t finds the tests that use ushm by it.
+# USHM_TEST_NOKERNEL=0 leaves the kernel reachable: mutation.t sets it
+# so that each test's own positive control (served_*) must catch an
+# absent shim.
+# USHM_RUN_CMD is the same command as an array, for what runs it in a
+# command of its own (timeout, env), and for a program started in the
+# background whose pid matters ($! of "ushm_run ... &" is a subshell's;
+# nokernel and ushm-run exec, so $! of "${USHM_RUN_CMD[@]} ... &" is the
+# program's).
+if [ "${USHM_TEST_NOKERNEL:-1}" = 0 ]; then
+	USHM_RUN_CMD=("$USHM_RUN")
+else
+	USHM_RUN_CMD=("$NOKERNEL" "$USHM_RUN")
+fi
+ushm_run() {
+	waiting_for "ushm-run $*"
+	"${USHM_RUN_CMD[@]}" "$@"
+}
+
+# ushm_run_as UID PROGRAM [ARGUMENT]...: the same as user UID (as_uid).
+ushm_run_as() {
+	local u=$1
+	shift
+	waiting_for "ushm-run $* (as uid $u)"
+	as_uid "$u" "${USHM_RUN_CMD[@]}" "$@"
+}
+
+# The daemon counts the requests it serves, by kind (ushm daemon status:
+# "served_KIND: N", KIND one of shmget shmat shmdt shmctl registered ...).
+# served_mark remembers the counts of the daemon $USHM_SOCKET names now
+# (none running: all 0); served_delta KIND prints how much KIND grew
+# since (a daemon that replaced the marked one counts from 0).  A test
+# whose daemon belongs to another user names in SERVED_VIA a command that
+# runs its argument as that user (a user's daemon serves only its user).
+declare -A SERVED_BASE=()
+served_read() {
+	local line k
+	declare -gA SERVED=()
+	while IFS= read -r line; do
+		case $line in
+		pid:*) SERVED[pid]=${line#pid: } ;;
+		served_*:*)
+			k=${line%%:*}
+			SERVED[${k#served_}]=${line#*: }
+			;;
+		esac
+	done < <(${SERVED_VIA:-} "$USHM" daemon status 2>/dev/null)
+}
+served_mark() {
+	local k
+	served_read
+	SERVED_BASE=()
+	for k in "${!SERVED[@]}"; do
+		SERVED_BASE[$k]=${SERVED[$k]}
+	done
+}
+served_delta() {
+	local base=${SERVED_BASE[$1]:-0}
+	served_read
+	[ "${SERVED[pid]:-}" = "${SERVED_BASE[pid]:-}" ] || base=0
+	echo $((${SERVED[$1]:-0} - base))
+}
+# served_at_least KIND N NAME: a test that KIND grew by N or more since
+# served_mark (other requests may come meanwhile: a CLI call, a retry).
+served_at_least() {
+	local kind=$1 want=$2 got
+	shift 2
+	got=$(served_delta "$kind")
+	if [ "$got" -ge "$want" ]; then
+		ok 0 "$* (ushm served $got $kind)"
+	else
+		ok 1 "$* (ushm served $got $kind)"
+		printf '#   served %s: got %s, want at least %s\n' \
+			"$kind" "$got" "$want"
+	fi
+}
+# served_exactly KIND N NAME: KIND grew by exactly N since served_mark.
+served_exactly() {
+	local kind=$1 want=$2
+	shift 2
+	is "$(served_delta "$kind")" "$want" "$* (served $kind)"
 }

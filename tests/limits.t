@@ -13,13 +13,12 @@ shmmax = $((4 * page))
 shmall = 6
 shmmni = 3
 CONF
-"$USHMD" --daemonize --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
+ushmd_ready "$USHMD" --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
 	--config "$USHM_TEST_DIR/ushmd.conf" --shmmni 4
 ok $? "ushmd starts with a config file and flags"
-wait_for 10 test -S "$USHM_SOCKET"
 
-create() { "$USHM_RUN" "$T" create private "$1" 0600 2>&1 >/dev/null; }
-info=$("$USHM_RUN" "$T" info)
+create() { ushm_run "$T" create private "$1" 0600 2>&1 >/dev/null; }
+info=$(ushm_run "$T" info)
 is "$info" "$((4 * page)) 1 4 4 6" "IPC_INFO reports them (the flag beats the file)"
 is "$(create $((4 * page + 1)))" "shmtool: shmget: EINVAL" "larger than SHMMAX: EINVAL"
 is "$(create $((4 * page)))" "" "SHMMAX itself is fine"

@@ -5,6 +5,7 @@
 # answer, a clean stop removes every segment, and the kernel's table is
 # never used.  Runs as the postgres user, as PostgreSQL insists.
 . "$(dirname "$0")/lib.sh"
+time_bound 600 # the whole test (lib.sh: the watchdog)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)
 [ -x "$PGBIN/initdb" ] || skip_all "PostgreSQL is not installed"
 [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 ||
@@ -22,6 +23,7 @@ as_pg() {
 }
 sql() { as_pg psql -h "$D" -p "$PORT" -d postgres -Atc "$1"; }
 segments() { as_pg "$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l; }
+SERVED_VIA=as_pg # the counters of the postgres user's daemon
 
 # Whatever happens, no server outlives the test.
 pg_cleanup() {
@@ -43,10 +45,11 @@ unix_socket_directories = '$D'
 listen_addresses = ''
 CONF
 kernel_before=$(ipcs -m | grep -c postgres)
-as_pg "$USHM_RUN" "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w start \
+as_pg "${USHM_RUN_CMD[@]}" "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w start \
 	>/dev/null
 ok $? "the server starts under ushm-run"
 ok $([ "$(segments)" -ge 2 ]; echo $?) "its segments are ushm's"
+served_mark
 
 sql "create table t as select g from generate_series(1, 200000) g;
      analyze t" >/dev/null
@@ -59,8 +62,11 @@ for _ in $(seq 10); do
 		fails=$((fails + 1))
 done
 is "$fails" "0" "ten parallel queries give the right answer"
+# Each parallel query makes a dynamic segment, its workers attach it.
+served_at_least shmget 10 "the queries' shmgets went to ushm"
+served_at_least shmat 20 "and their workers' shmats"
 
-as_pg "$USHM_RUN" "$PGBIN/pg_ctl" -D "$D/data" -w stop >/dev/null
+as_pg "${USHM_RUN_CMD[@]}" "$PGBIN/pg_ctl" -D "$D/data" -w stop >/dev/null
 ok $? "the server stops"
 is "$(segments)" "0" "and leaves no segment behind"
 is "$(ipcs -m | grep -c postgres)" "$kernel_before" "the kernel's table was never used"

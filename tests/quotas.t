@@ -11,14 +11,13 @@ C=$BUILD/tests/progs/conns
 D=$USHM_TEST_DIR
 page=$(getconf PAGESIZE)
 
-"$USHMD" --daemonize --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
+ushmd_ready "$USHMD" --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR" \
 	--quota-segments 3 --quota-bytes $((5 * page)) --max-conns-per-uid 4
 ok $? "ushmd starts with quotas"
-wait_for 10 test -S "$USHM_SOCKET"
 
 # create UID PAGES: shmget as UID; prints the error, if any.
 create() {
-	as_uid "$1" "$USHM_RUN" "$T" create private $(($2 * page)) 0600 \
+	ushm_run_as "$1" "$T" create private $(($2 * page)) 0600 \
 		2>&1 >/dev/null
 }
 
@@ -37,7 +36,7 @@ ok $? "the refusal is logged, naming the user and the quota"
 
 # A segment is charged to its creator until it is gone.
 victim=$(as_uid 61001 "$USHM" ls | awk '$3 == "61001" { print $2; exit }')
-as_uid 61001 "$USHM_RUN" "$T" rmid "$victim"
+ushm_run_as 61001 "$T" rmid "$victim"
 ok $? "user A removes one of its segments"
 is "$(create 61001 1)" "" "and may create one again"
 

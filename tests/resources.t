@@ -11,12 +11,11 @@ page=$(getconf PAGESIZE)
 export USHM_AUTOSTART=0
 
 start_daemon() {
-	"$@" "$USHMD" --daemonize --socket "$USHM_SOCKET" \
-		--state "$USHM_STATE_DIR" &&
-		wait_for 10 test -S "$USHM_SOCKET"
+	ushmd_ready "$@" "$USHMD" --socket "$USHM_SOCKET" \
+		--state "$USHM_STATE_DIR"
 }
 open_fds() { "$USHM" daemon status | sed -n 's/^open_fds: //p'; }
-create() { "$USHM_RUN" "$T" create private "$1" "${2:-0600}" 2>&1; }
+create() { ushm_run "$T" create private "$1" "${2:-0600}" 2>&1; }
 
 # hold N: N connections held open by a conns process (fd 7 releases
 # them); its summary line in $HOLD_OUT.
@@ -39,7 +38,7 @@ thousands() {
 	local id base n hard
 	ushm_env_setup
 	start_daemon || { ok 1 "the daemon starts"; return; }
-	id=$(create $((16 * page))) && "$USHM_RUN" "$T" fill "$id" 3
+	id=$(create $((16 * page))) && ushm_run "$T" fill "$id" 3
 	base=$(open_fds)
 	n=3000
 	hard=$(ulimit -Hn)
@@ -50,7 +49,7 @@ thousands() {
 		"$n connections at once are all served"
 	ok $(("$(open_fds)" >= base + n ? 0 : 1)) \
 		"the daemon holds them all ($(open_fds) descriptors)"
-	"$USHM_RUN" "$T" check "$id" 3
+	ushm_run "$T" check "$id" 3
 	ok $? "meanwhile another client reads its segment"
 	release
 	wait_for 20 test "$(open_fds)" = "$base"
@@ -64,7 +63,7 @@ out_of_fds() {
 	# 96 descriptors: 32 kept back for its own work, the rest for
 	# clients; it cannot raise a hard limit.
 	start_daemon prlimit --nofile=96:96 || exit 1
-	id=$(create $((16 * page))) && "$USHM_RUN" "$T" fill "$id" 5
+	id=$(create $((16 * page))) && ushm_run "$T" fill "$id" 5
 	pid=$(ushm_daemon_pid)
 	hold 120
 	read -r _ served _ refused _ other <"$HOLD_OUT"
@@ -77,7 +76,7 @@ out_of_fds() {
 		"$USHM_STATE_DIR/ushmd.log"
 	ok $? "and says why in its log"
 	release
-	wait_for 20 "$USHM_RUN" "$T" check "$id" 5
+	wait_for 20 ushm_run "$T" check "$id" 5
 	ok $? "descriptors back: the segment is intact"
 	out=$(create $page)
 	ok $([ -n "$out" ] && [ "$out" -ge 0 ] 2>/dev/null; echo $?) \
@@ -89,7 +88,7 @@ out_of_fds() {
 SMALL=
 cleanup_small() {
 	local p
-	p=$(ushm_daemon_pid)
+	p=$(ushm_live_daemon_pid)
 	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && wait_for 5 pid_gone "$p"
 	umount "$SMALL"
 	ushm_env_cleanup
@@ -108,7 +107,7 @@ tmpfs_full() {
 	start_daemon || { ok 1 "the daemon starts"; return; }
 	mib=$((1024 * 1024))
 	a=$(create $((2 * mib)))
-	"$USHM_RUN" "$T" fill "$a" 7
+	ushm_run "$T" fill "$a" 7
 	ok $? "a 2 MiB segment on a 4 MiB tmpfs, every page touched"
 	is "$(create $((3 * mib)))" "shmtool: shmget: ENOSPC" \
 		"3 MiB more do not fit: ENOSPC at shmget"
@@ -119,15 +118,15 @@ tmpfs_full() {
 	c=$(create $((3 * mib / 2)) 010600)
 	ok $([ "$c" -ge 0 ] 2>/dev/null; echo $?) \
 		"with SHM_NORESERVE it is made, as Linux makes it"
-	"$USHM_RUN" "$T" rmid "$c"
-	"$USHM_RUN" "$T" fill "$b" 8
+	ushm_run "$T" rmid "$c"
+	ushm_run "$T" fill "$b" 8
 	ok $? "the 1 MiB segment is filled: its room was kept (no SIGBUS)"
-	"$USHM_RUN" "$T" check "$a" 7 && "$USHM_RUN" "$T" check "$b" 8
+	ushm_run "$T" check "$a" 7 && ushm_run "$T" check "$b" 8
 	ok $? "both segments hold their bytes"
 	grep -q "the state directory's filesystem is full" \
 		"$USHM_STATE_DIR/ushmd.log"
 	ok $? "the refusal is logged with what to do"
-	"$USHM_RUN" "$T" rmid "$a"
+	ushm_run "$T" rmid "$a"
 	d=$(create $((3 * mib / 2)))
 	ok $([ "$d" -ge 0 ] 2>/dev/null; echo $?) \
 		"room made: 1.5 MiB fit again"

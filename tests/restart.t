@@ -7,12 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
 T=$BUILD/tests/progs/shmtool
-run() { "$USHM_RUN" "$T" "$@"; }
+run() { ushm_run "$T" "$@"; }
 
 # Kills the daemon with SIGKILL and waits until it is gone.
 kill_daemon() {
 	local pid
-	pid=$(ushm_daemon_pid)
+	pid=$(ushm_live_daemon_pid)
 	kill -KILL "$pid"
 	wait_for 10 pid_gone "$pid"
 }
@@ -22,7 +22,7 @@ kill_daemon() {
 start_holder() {
 	rm -f "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
 	mkfifo "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
-	"$USHM_RUN" "$T" hold "$1" "$2" <"$USHM_TEST_DIR/in" \
+	"${USHM_RUN_CMD[@]}" "$T" hold "$1" "$2" <"$USHM_TEST_DIR/in" \
 		>"$USHM_TEST_DIR/out" &
 	HOLDER=$!
 	exec 3>"$USHM_TEST_DIR/in" 4<"$USHM_TEST_DIR/out"
@@ -83,7 +83,7 @@ run fill "$id" 3
 id2=$(run create private 8192 0600)
 run fill "$id2" 4
 start_holder "$id" 3
-"$USHM_RUN" "$T" hold "$id2" 4 </dev/null >/dev/null &
+"${USHM_RUN_CMD[@]}" "$T" hold "$id2" 4 </dev/null >/dev/null &
 other=$!
 run rmid "$id"
 kill_daemon

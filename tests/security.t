@@ -19,19 +19,20 @@ mkdir "$D/home"
 chown 61030:61030 "$D/home"
 U_SOCK=$D/home/run/ushmd.sock
 U_STATE=$D/home/state
-as_uid 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$U_STATE"
+# Stopped at the end, whatever happens (the test may be cut short).
+at_exit 'ushmd_stop_dir "$U_STATE"; ushmd_stop_dir "$D/home/wide"'
+ushmd_ready as_uid 61030 "$USHMD" --socket "$U_SOCK" --state "$U_STATE"
 ok $? "a user's own daemon starts"
-wait_for 10 test -S "$U_SOCK"
-id=$(as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" create private \
+id=$(USHM_SOCKET="$U_SOCK" ushm_run_as 61030 "$T" create private \
 	4096 0666)
-as_uid 61030 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" fill "$id" 1
+USHM_SOCKET="$U_SOCK" ushm_run_as 61030 "$T" fill "$id" 1
 is "$(mode "$U_SOCK")" 600 "its socket is 0600"
 is "$(mode "${U_SOCK%/*}")" 700 "in a directory of mode 0700"
 is "$(mode "$U_STATE")" 700 "its state directory is 0700"
 bad=$(modes_in "$U_STATE" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600 ($(modes_in "$U_STATE" | wc -l) files)"
 is "$(find "$U_STATE" ! -user 61030 | wc -l)" 0 "and owned by the user"
-err=$(as_uid 61031 env USHM_SOCKET="$U_SOCK" "$USHM_RUN" "$T" id 0 2>&1)
+err=$(USHM_SOCKET="$U_SOCK" ushm_run_as 61031 "$T" id 0 2>&1)
 is "$(tail -n1 <<<"$err")" "shmtool: shmget: EACCES" \
 	"another user cannot even connect (a 0666 segment notwithstanding)"
 case $err in
@@ -50,8 +51,7 @@ ok $([ ! -e "$U_SOCK" ]; echo $?) "a stopped daemon leaves no socket behind"
 
 # A state directory made beforehand with a wide mode is narrowed.
 as_uid 61030 mkdir -m 0777 "$D/home/wide"
-as_uid 61030 "$USHMD" --daemonize --socket "$U_SOCK" --state "$D/home/wide"
-wait_for 10 test -S "$U_SOCK"
+ushmd_ready as_uid 61030 "$USHMD" --socket "$U_SOCK" --state "$D/home/wide"
 is "$(mode "$D/home/wide")" 700 "a state directory made 0777 is narrowed to 0700"
 stop_user_daemon "$D/home/wide"
 # One that belongs to somebody else is refused.
@@ -61,12 +61,11 @@ err=$(as_uid 61030 "$USHMD" --socket "$U_SOCK" --state "$D/home/theirs" 2>&1)
 ok $([ $? != 0 ]; echo $?) "a state directory of another user is refused: $err"
 
 # ---- a system-wide daemon: every user connects, the checks are its ----
-"$USHMD" --daemonize --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR"
-wait_for 10 test -S "$USHM_SOCKET"
+ushmd_ready "$USHMD" --socket "$USHM_SOCKET" --state "$USHM_STATE_DIR"
 is "$(mode "$USHM_SOCKET")" 666 "root's daemon serves everyone: socket 0666"
 is "$(mode "$USHM_STATE_DIR")" 700 "its state directory is 0700"
-id=$("$USHM_RUN" "$T" create private 4096 0600)
-"$USHM_RUN" "$T" fill "$id" 2
+id=$(ushm_run "$T" create private 4096 0600)
+ushm_run "$T" fill "$id" 2
 bad=$(modes_in "$USHM_STATE_DIR" | awk '$1 != "600"')
 is "$bad" "" "every file in it is 0600"
 
@@ -78,6 +77,6 @@ shmat: error EACCES
 shmat SHM_RDONLY: error EACCES
 IPC_RMID: error EPERM" \
 	"a user without rights gets no descriptor and cannot pass for another"
-"$USHM_RUN" "$T" check "$id" 2
+ushm_run "$T" check "$id" 2
 ok $? "the segment is untouched"
 done_testing

@@ -42,8 +42,11 @@ kernel=$(run_pair)
 is "$kernel" "0 Receive data from shared memory!" "on the kernel"
 krow=$(ipcs -m | row)
 ipcrm -M 0x4d2
-ushm=$(run_pair "$USHM_RUN")
+served_mark
+ushm=$(run_pair "${USHM_RUN_CMD[@]}")
 is "$ushm" "$kernel" "under ushm-run"
+served_at_least shmget 2 "the writer's and the reader's shmget went to ushm"
+served_at_least shmat 2 "and their shmat"
 is "$("$USHM" ls | row)" "$krow" "the segment persists as on the kernel"
 is "$(ipcs -m | grep -c 0x000004d2)" "0" "and the kernel never saw it"
 done_testing

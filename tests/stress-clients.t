@@ -8,6 +8,7 @@
 # before.  USHM_STRESS_SEED replays a run; USHM_STRESS_VICTIMS sets how
 # many processes are killed.
 . "$(dirname "$0")/lib.sh"
+time_bound 600
 ushm_env_setup
 S=$BUILD/tests/progs/stress
 SEED=${USHM_STRESS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
@@ -18,9 +19,11 @@ status() { "$USHM" daemon status | sed -n "s/^$1: //p"; }
 proc_fds() { ls "/proc/$1/fd" | wc -l; }
 
 # The baseline: a daemon that has served and removed a segment.
-id=$("$USHM_RUN" "$BUILD/tests/progs/shmtool" create private 1 0600)
-"$USHM_RUN" "$BUILD/tests/progs/shmtool" rmid "$id"
+id=$(ushm_run "$BUILD/tests/progs/shmtool" create private 1 0600)
+ushm_run "$BUILD/tests/progs/shmtool" rmid "$id"
 pid=$(ushm_daemon_pid)
+SERVED_BASE=([pid]=$pid) # from this daemon's start
+served_exactly shmget 1 "ushm serves these programs (the baseline's shmget)"
 base_fds=$(status open_fds)
 # What /proc shows with no client connected: a status request costs the
 # daemon two descriptors while it is served (the connection and the
@@ -30,7 +33,7 @@ wait_for 10 [ "$(proc_fds "$pid")" = "$base_proc" ]
 is "$(proc_fds "$pid")" "$base_proc" "the daemon's descriptors: the baseline"
 base_files=$(ls "$USHM_STATE_DIR" | tr '\n' ' ')
 
-out=$("$USHM_RUN" "$S" clients "$SEED" "$VICTIMS" 12 4 2>"$USHM_TEST_DIR/stress.err")
+out=$(ushm_run "$S" clients "$SEED" "$VICTIMS" 12 4 2>"$USHM_TEST_DIR/stress.err")
 ok $? "the driver ran to the end"
 val() { sed -n "s/^$1 //p" <<<"$out"; }
 echo "# $(val killed) processes SIGKILLed at random moments," \

@@ -9,13 +9,21 @@
 # is intact.  USHM_STRESS_SEED replays a run; USHM_STRESS_KILLS sets how
 # many times the daemon is killed.
 . "$(dirname "$0")/lib.sh"
+time_bound 600
 ushm_env_setup
 S=$BUILD/tests/progs/stress
 SEED=${USHM_STRESS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 KILLS=${USHM_STRESS_KILLS:-120}
 echo "# seed $SEED (USHM_STRESS_SEED=$SEED replays this run)"
 
-out=$("$USHM_RUN" "$S" daemon "$SEED" "$KILLS" 4 2>"$USHM_TEST_DIR/stress.err")
+# First, that ushm serves these programs at all (a long run on the
+# kernel would prove nothing).
+id=$(ushm_run "$BUILD/tests/progs/shmtool" create private 1 0600)
+ushm_run "$BUILD/tests/progs/shmtool" rmid "$id"
+SERVED_BASE=([pid]=$(ushm_daemon_pid)) # from this daemon's start
+served_exactly shmget 1 "ushm serves these programs (a first shmget)"
+
+out=$(ushm_run "$S" daemon "$SEED" "$KILLS" 4 2>"$USHM_TEST_DIR/stress.err")
 ok $? "the driver ran to the end"
 val() { sed -n "s/^$1 //p" <<<"$out"; }
 echo "# $(val kills) daemon kills survived ($(val startup_kills) of them" \

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 ushm_env_setup
 T=$BUILD/tests/progs/shmtool
-run() { "$USHM_RUN" "$T" "$@"; }
+run() { ushm_run "$T" "$@"; }
 LOG=$USHM_STATE_DIR/ushmd.log
 
 stop_daemon() {
@@ -88,7 +88,7 @@ ok $? "the segment's bytes are intact"
 #    no daemon runs, and the new daemon counts it.
 rm -f "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
 mkfifo "$USHM_TEST_DIR/in" "$USHM_TEST_DIR/out"
-"$USHM_RUN" "$T" hold "$id" 5 <"$USHM_TEST_DIR/in" >"$USHM_TEST_DIR/out" &
+"${USHM_RUN_CMD[@]}" "$T" hold "$id" 5 <"$USHM_TEST_DIR/in" >"$USHM_TEST_DIR/out" &
 holder=$!
 exec 3>"$USHM_TEST_DIR/in" 4<"$USHM_TEST_DIR/out"
 read -r -u 4 line

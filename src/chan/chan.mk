@@ -18,7 +18,7 @@ CHAN_TEST_BINS := $(patsubst tests/chan/%.c,$(BUILD)/tests/chan/%,\
 
 test-bins: $(CHAN_TEST_BINS)
 
-$(BUILD)/tests/chan/%: tests/chan/%.c tests/chan/chantest.h $(LIBUSHM_A)
+$(BUILD)/tests/chan/%: tests/chan/%.c tests/chan/chantest.h tests/tap.h $(LIBUSHM_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBUSHM_A) $(LDLIBS)
 

@@ -440,6 +440,7 @@ static void fill_status(struct ushm__server *srv, struct ushm__wire_status *st)
 	st->started = srv->started;
 	memcpy(st->socket_path, srv->socket_path, sizeof(st->socket_path));
 	memcpy(st->state_dir, srv->state_dir, sizeof(st->state_dir));
+	memcpy(st->served, srv->served, sizeof(st->served));
 }
 
 /* Where serve_holders is in the list it pages through. */
@@ -615,6 +616,8 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	memset(&rep, 0, sizeof(rep));
 	/* Any request means this process finished its last shmat. */
 	c->at_pending = 0;
+	/* Validated requests have an op below USHM__OP_END. */
+	srv->served[q->hdr.op % USHM__OPS_MAX]++;
 	switch (q->hdr.op) {
 	case USHM__OP_GET:
 		res = ushm__op_get(&srv->reg, cr, q->key, q->size, q->shmflg,

@@ -97,6 +97,7 @@ struct ushm__server {
 	 * cache for recover.c's search (any index is safe: it is looked
 	 * up in the table). */
 	int last_hit_idx;
+	uint64_t served[USHM__OPS_MAX]; /* requests served, by op (STATUS) */
 	struct ushm__log_limit refused_logged;
 };
 

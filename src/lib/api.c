@@ -376,6 +376,32 @@ int ushm_daemon_status(struct ushm_daemon_info *info)
 	return 0;
 }
 
+int ushm_daemon_counters(struct ushm_daemon_counters *c)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	const uint64_t *n = rep.status.served;
+	int64_t r;
+
+	req_init(&q, USHM__OP_STATUS, 0);
+	r = ushm__transact_once(&q, &rep);
+	if (r < 0)
+		return fail(r);
+	memset(c, 0, sizeof(*c));
+	c->shmget = n[USHM__OP_GET];
+	c->shmat = n[USHM__OP_AT];
+	c->shmat_undo = n[USHM__OP_AT_UNDO];
+	c->shmdt = n[USHM__OP_DT];
+	c->shmctl = n[USHM__OP_CTL];
+	c->registered = n[USHM__OP_REGISTER];
+	c->hello = n[USHM__OP_HELLO];
+	c->forked = n[USHM__OP_FORKED];
+	c->status = n[USHM__OP_STATUS];
+	c->stop = n[USHM__OP_STOP];
+	c->holders = n[USHM__OP_HOLDERS];
+	return 0;
+}
+
 int ushm_daemon_stop(void)
 {
 	struct ushm__req q;

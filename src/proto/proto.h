@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define USHM__MAGIC 0x6d687375u /* "ushm" */
-#define USHM__PROTO_VERSION 1u
+#define USHM__PROTO_VERSION 2u /* 2: STATUS counts requests served */
 
 /* Largest message either side sends; a receive buffer of this size always
  * holds a whole message, and anything longer is malformed. */
@@ -133,6 +133,10 @@ struct ushm__wire_info {
 	uint64_t used_ids, shm_tot, shm_rss, shm_swp;
 };
 
+/* Room for a count per op in STATUS (ops are below this). */
+#define USHM__OPS_MAX 16
+_Static_assert(USHM__OP_END <= USHM__OPS_MAX, "every op has a counter");
+
 struct ushm__wire_status {
 	int32_t pid;
 	uint32_t proto_version;
@@ -140,6 +144,10 @@ struct ushm__wire_status {
 	int64_t started;
 	char socket_path[108];
 	char state_dir[256];
+	/* Requests served since the daemon started, by op (the index):
+	 * what lets a test tell that ushm, not the kernel, served its
+	 * program's calls.  Failed calls count too: they were served. */
+	uint64_t served[USHM__OPS_MAX];
 };
 
 /*

@@ -29,7 +29,10 @@ static const char usage_text[] =
 "status  print what the daemon says about itself, one 'name: value' per\n"
 "        line (pid, proto_version, segments, connections, open_fds,\n"
 "        orphans, started in seconds since the epoch, socket_path,\n"
-"        state_dir); exit 1 when no daemon runs\n"
+"        state_dir), then the requests it served since it started, one\n"
+"        'served_KIND: count' line each (shmget, shmat, shmat_undo,\n"
+"        shmdt, shmctl, registered, hello, forked, status, stop,\n"
+"        holders); exit 1 when no daemon runs\n"
 "stop    ask the daemon to exit and wait until it has; its segments and\n"
 "        their contents are kept, and the next daemon recovers them\n"
 "\n"
@@ -72,14 +75,37 @@ static int report(const struct cli *cli, const char *what, int err)
 	return exit_for_errno(err) == EXIT_DENIED ? EXIT_DENIED : EXIT_ERROR;
 }
 
+/* The counters as "served_KIND: N" lines, in the order of the struct. */
+static void print_counters(FILE *out, const struct ushm_daemon_counters *c)
+{
+	const struct {
+		const char *name;
+		uint64_t n;
+	} v[] = {
+		{ "shmget", c->shmget },   { "shmat", c->shmat },
+		{ "shmat_undo", c->shmat_undo }, { "shmdt", c->shmdt },
+		{ "shmctl", c->shmctl },   { "registered", c->registered },
+		{ "hello", c->hello },     { "forked", c->forked },
+		{ "status", c->status },   { "stop", c->stop },
+		{ "holders", c->holders },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		fprintf(out, "served_%s: %" PRIu64 "\n", v[i].name, v[i].n);
+}
+
 static int status(const struct cli *cli)
 {
 	struct ushm_daemon_info info;
+	struct ushm_daemon_counters counters;
 	FILE *out = cli->out;
 
 	memset(&info, 0, sizeof(info));
 	if (ushm_daemon_status(&info) < 0)
 		return report(cli, "cannot get the status", errno);
+	memset(&counters, 0, sizeof(counters));
+	if (ushm_daemon_counters(&counters) < 0)
+		return report(cli, "cannot get the counters", errno);
 	/* The fields may not be NUL-terminated if the daemon filled them. */
 	fprintf(out, "pid: %jd\n", (intmax_t)info.pid);
 	fprintf(out, "proto_version: %" PRIu32 "\n", info.proto_version);
@@ -92,6 +118,7 @@ static int status(const struct cli *cli)
 		info.socket_path);
 	fprintf(out, "state_dir: %.*s\n", (int)sizeof(info.state_dir),
 		info.state_dir);
+	print_counters(out, &counters);
 	return cli_finish_output(cli, EXIT_OK);
 }
 

@@ -34,7 +34,7 @@ static int check(const unsigned char *p, size_t len, unsigned int seed)
 }
 
 /* Every length from 0 to max, in one process, through many wraps. */
-static void sizes(struct tap *t, key_t key)
+static void sizes(key_t key)
 {
 	static unsigned char in[4096], out[4096];
 	struct ushm_chan *p, *c;
@@ -48,7 +48,7 @@ static void sizes(struct tap *t, key_t key)
 	if (!p || !c)
 		die("open");
 	max = ushm_chan_max_msg(p);
-	tap_ok(t, max == 2040, "max message of a 4 KiB ring: %zu", max);
+	ok(max == 2040, "max message of a 4 KiB ring: %zu", max);
 	for (len = 0; len <= max; len++) {
 		fill(in, len, (unsigned int)len);
 		if (ushm_chan_send(p, in, len, &zero) < 0)
@@ -57,35 +57,35 @@ static void sizes(struct tap *t, key_t key)
 		if (n != (ssize_t)len || !check(out, len, (unsigned int)len))
 			bad++;
 	}
-	tap_ok(t, bad == 0, "lengths 0..%zu arrive whole (%zu bad)", max,
+	ok(bad == 0, "lengths 0..%zu arrive whole (%zu bad)", max,
 	       bad);
 	/* Fill it up: a full ring says EAGAIN, and nothing is lost. */
 	for (len = 0; ushm_chan_send(p, in, 100, &zero) == 0; len++)
 		;
-	tap_ok(t, errno == EAGAIN && len > 10,
+	ok(errno == EAGAIN && len > 10,
 	       "full after %zu messages: EAGAIN", len);
 	n = ushm_chan_send(p, in, max + 1, &zero);
-	tap_ok(t, n < 0 && errno == EMSGSIZE, "too long: EMSGSIZE");
+	ok(n < 0 && errno == EMSGSIZE, "too long: EMSGSIZE");
 	n = ushm_chan_recv(c, out, 50, &zero);
-	tap_ok(t, n < 0 && errno == EMSGSIZE, "small buffer: EMSGSIZE");
+	ok(n < 0 && errno == EMSGSIZE, "small buffer: EMSGSIZE");
 	while (ushm_chan_recv(c, out, sizeof(out), &zero) == 100)
 		len--;
-	tap_ok(t, len == 0 && errno == EAGAIN,
+	ok(len == 0 && errno == EAGAIN,
 	       "every one received, then empty: EAGAIN");
 	n = ushm_chan_recv(p, out, sizeof(out), &zero);
-	tap_ok(t, n < 0 && errno == EBADF, "recv on a producer: EBADF");
+	ok(n < 0 && errno == EBADF, "recv on a producer: EBADF");
 	n = ushm_chan_send(c, in, 1, &zero);
-	tap_ok(t, n < 0 && errno == EBADF, "send on the consumer: EBADF");
-	tap_ok(t, !ushm_chan_open(key, USHM_CHAN_CONSUMER) && errno == EBUSY,
+	ok(n < 0 && errno == EBADF, "send on the consumer: EBADF");
+	ok(!ushm_chan_open(key, USHM_CHAN_CONSUMER) && errno == EBUSY,
 	       "a second consumer: EBUSY");
-	tap_ok(t, !ushm_chan_open(key, USHM_CHAN_PRODUCER) && errno == EBUSY,
+	ok(!ushm_chan_open(key, USHM_CHAN_PRODUCER) && errno == EBUSY,
 	       "a second producer on one lane: EBUSY");
 	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
 		die("close");
 }
 
 /* reserve/commit and peek/release, and their misuse. */
-static void zero_copy(struct tap *t, key_t key)
+static void zero_copy(key_t key)
 {
 	struct ushm_chan *p, *c;
 	const unsigned char *m;
@@ -99,20 +99,20 @@ static void zero_copy(struct tap *t, key_t key)
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
 	if (!p || !c)
 		die("open");
-	tap_ok(t, ushm_chan_commit(p, 1) < 0 && errno == EINVAL,
+	ok(ushm_chan_commit(p, 1) < 0 && errno == EINVAL,
 	       "commit without reserve: EINVAL");
-	tap_ok(t, ushm_chan_release(c) < 0 && errno == EINVAL,
+	ok(ushm_chan_release(c) < 0 && errno == EINVAL,
 	       "release without peek: EINVAL");
 	for (i = 0; i < 1000 && good; i++) {
 		w = ushm_chan_reserve(p, 10000, &zero);
 		if (!w)
 			die("reserve");
 		if (i == 0)
-			tap_ok(t, !ushm_chan_reserve(p, 1, &zero) &&
+			ok(!ushm_chan_reserve(p, 1, &zero) &&
 			       errno == EINVAL, "two reservations: EINVAL");
 		fill(w, 5000 + i, (unsigned int)i);
 		if (i == 0)
-			tap_ok(t, ushm_chan_commit(p, 10001) < 0 &&
+			ok(ushm_chan_commit(p, 10001) < 0 &&
 			       errno == EINVAL, "commit beyond it: EINVAL");
 		if (ushm_chan_commit(p, 5000 + i) < 0)
 			die("commit");
@@ -120,18 +120,18 @@ static void zero_copy(struct tap *t, key_t key)
 		good = m && len == (size_t)(5000 + i) &&
 		       check(m, len, (unsigned int)i);
 		if (i == 0)
-			tap_ok(t, !ushm_chan_peek(c, &len, &zero) &&
+			ok(!ushm_chan_peek(c, &len, &zero) &&
 			       errno == EINVAL, "two peeks: EINVAL");
 		if (ushm_chan_release(c) < 0)
 			die("release");
 	}
-	tap_ok(t, good, "1000 messages written and read in place");
+	ok(good, "1000 messages written and read in place");
 	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
 		die("close");
 }
 
 /* Not a channel, another version, another size. */
-static void headers(struct tap *t, key_t key)
+static void headers(key_t key)
 {
 	size_t size = ushm_chan_size(4096, 1);
 	struct ushm_chan *c;
@@ -142,7 +142,7 @@ static void headers(struct tap *t, key_t key)
 	if (id < 0)
 		die("get");
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
-	tap_ok(t, !c && errno == EBADMSG, "a plain segment: EBADMSG (%s)",
+	ok(!c && errno == EBADMSG, "a plain segment: EBADMSG (%s)",
 	       c ? "opened" : strerror(errno));
 	v = ushm_at(id, NULL, 0);
 	if (v == (void *)-1)
@@ -150,30 +150,30 @@ static void headers(struct tap *t, key_t key)
 	if (ushm_chan_init(v, 8192, 4096, 1) < 0)
 		die("init");
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
-	tap_ok(t, !c && errno == EINVAL,
+	ok(!c && errno == EINVAL,
 	       "a channel smaller than its segment: EINVAL (%s)",
 	       c ? "opened" : strerror(errno));
 	if (ushm_chan_init(v, size, 4096, 1) < 0)
 		die("init");
 	c = ushm_chan_open_at(v, size, USHM_CHAN_CONSUMER);
-	tap_ok(t, c != NULL, "open_at the right size");
+	ok(c != NULL, "open_at the right size");
 	if (c && ushm_chan_close(c) < 0)
 		die("close");
 	v[2] = 99; /* the version */
 	c = ushm_chan_open_at(v, size, USHM_CHAN_CONSUMER);
-	tap_ok(t, !c && errno == EPROTO, "another version: EPROTO");
-	tap_ok(t, ushm_chan_init(v, size - 1, 4096, 1) < 0 &&
+	ok(!c && errno == EPROTO, "another version: EPROTO");
+	ok(ushm_chan_init(v, size - 1, 4096, 1) < 0 &&
 	       errno == EINVAL, "init into too little memory: EINVAL");
-	tap_ok(t, ushm_chan_size(5000, 1) == 0 &&
+	ok(ushm_chan_size(5000, 1) == 0 &&
 	       ushm_chan_size(4096, 0) == 0, "sizes out of range: 0");
-	tap_ok(t, !ushm_chan_open(key + 100, USHM_CHAN_CONSUMER) &&
+	ok(!ushm_chan_open(key + 100, USHM_CHAN_CONSUMER) &&
 	       errno == ENOENT, "no such key: ENOENT");
 	if (ushm_dt(v) < 0 || ushm_ctl(id, IPC_RMID, NULL) < 0)
 		die("rm");
 }
 
 /* A channel in private memory, with a length overwritten by a stray. */
-static void corrupt(struct tap *t)
+static void corrupt(void)
 {
 	size_t size = ushm_chan_size(4096, 1);
 	struct ushm_chan *p, *c;
@@ -192,7 +192,7 @@ static void corrupt(struct tap *t)
 	/* The first record's length: header (256), lane (256), offset 0. */
 	memcpy(mem + 512, &(uint32_t){ 100000 }, 4);
 	n = ushm_chan_recv(c, buf, sizeof(buf), &zero);
-	tap_ok(t, n < 0 && errno == EBADMSG, "a length that cannot be: "
+	ok(n < 0 && errno == EBADMSG, "a length that cannot be: "
 	       "EBADMSG (%s)", n < 0 ? strerror(errno) : "received");
 	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
 		die("close");
@@ -200,7 +200,7 @@ static void corrupt(struct tap *t)
 }
 
 /* Blocking calls keep to their deadline. */
-static void timeouts(struct tap *t, key_t key)
+static void timeouts(key_t key)
 {
 	static unsigned char buf[2048];
 	struct ushm_chan *p, *c;
@@ -216,19 +216,19 @@ static void timeouts(struct tap *t, key_t key)
 	t0 = mono();
 	n = ushm_chan_recv(c, buf, sizeof(buf), &t200);
 	dt = mono() - t0;
-	tap_ok(t, n < 0 && errno == ETIMEDOUT, "recv on empty: ETIMEDOUT");
-	tap_ok(t, dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
+	ok(n < 0 && errno == ETIMEDOUT, "recv on empty: ETIMEDOUT");
+	ok(dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
 	       dt);
 	while (ushm_chan_send(p, buf, 1000, &zero) == 0)
 		;
 	t0 = mono();
 	n = ushm_chan_send(p, buf, 1000, &t200);
 	dt = mono() - t0;
-	tap_ok(t, n < 0 && errno == ETIMEDOUT, "send on full: ETIMEDOUT");
-	tap_ok(t, dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
+	ok(n < 0 && errno == ETIMEDOUT, "send on full: ETIMEDOUT");
+	ok(dt >= 0.2 && dt < 0.2 + LATE_OK, "after 200 ms (%.3f s)",
 	       dt);
 	t0 = mono();
-	tap_ok(t, !ushm_chan_reserve(p, 1000, &t200) && errno == ETIMEDOUT &&
+	ok(!ushm_chan_reserve(p, 1000, &t200) && errno == ETIMEDOUT &&
 	       mono() - t0 >= 0.2, "reserve on full: ETIMEDOUT");
 	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
 		die("close");
@@ -238,7 +238,7 @@ static void timeouts(struct tap *t, key_t key)
  * A producer commits N messages, reserves one more that it never commits,
  * and is SIGKILLed: the consumer gets the N, then EPIPE in bounded time.
  */
-static void producer_killed(struct tap *t, key_t key)
+static void producer_killed(key_t key)
 {
 	struct ushm_chan *c;
 	unsigned char buf[64];
@@ -287,19 +287,20 @@ static void producer_killed(struct tap *t, key_t key)
 		got++;
 	}
 	dt = mono() - t0;
-	tap_ok(t, got == 100 && seq_ok,
+	ok(got == 100 && seq_ok,
 	       "the killed producer's 100 messages delivered (%d)", got);
-	tap_ok(t, errno == EPIPE, "then EPIPE (%s)", strerror(errno));
-	tap_ok(t, dt < USHM_CHAN_LIVENESS_MS / 1000.0 + LATE_OK,
-	       "within bounded time (%.3f s)", dt);
-	tap_ok(t, reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
+	ok(errno == EPIPE, "then EPIPE (%s)", strerror(errno));
+	is_below(dt, USHM_CHAN_LIVENESS_MS / 1000.0 + DEATH_MARGIN,
+	       "EPIPE within %d ms + %.0f ms (%.1f ms)", USHM_CHAN_LIVENESS_MS,
+	       DEATH_MARGIN * 1000, dt * 1000);
+	ok(reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
 	(void)close(fds[0]);
 	if (ushm_chan_close(c) < 0)
 		die("close");
 }
 
 /* The consumer is SIGKILLed while the producer is blocked on a full ring. */
-static void consumer_killed(struct tap *t, key_t key)
+static void consumer_killed(key_t key)
 {
 	static unsigned char buf[1000];
 	struct ushm_chan *p;
@@ -332,24 +333,25 @@ static void consumer_killed(struct tap *t, key_t key)
 		die("open");
 	while (ushm_chan_send(p, buf, sizeof(buf), &zero) == 0)
 		;
-	tap_ok(t, errno == EAGAIN, "ring full while the consumer sleeps");
+	ok(errno == EAGAIN, "ring full while the consumer sleeps");
 	if (kill(pid, SIGKILL) < 0)
 		die("kill");
 	t0 = mono();
 	r = ushm_chan_send(p, buf, sizeof(buf), &ten);
 	dt = mono() - t0;
-	tap_ok(t, r < 0 && errno == EPIPE, "blocked send: EPIPE (%s)",
+	ok(r < 0 && errno == EPIPE, "blocked send: EPIPE (%s)",
 	       r < 0 ? strerror(errno) : "sent");
-	tap_ok(t, dt < USHM_CHAN_LIVENESS_MS / 1000.0 + LATE_OK,
-	       "within bounded time (%.3f s)", dt);
-	tap_ok(t, reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
+	is_below(dt, USHM_CHAN_LIVENESS_MS / 1000.0 + DEATH_MARGIN,
+	       "EPIPE within %d ms + %.0f ms (%.1f ms)", USHM_CHAN_LIVENESS_MS,
+	       DEATH_MARGIN * 1000, dt * 1000);
+	ok(reap(pid) == 128 + SIGKILL, "it died of SIGKILL");
 	(void)close(fds[0]);
 	if (ushm_chan_close(p) < 0)
 		die("close");
 }
 
 /* The place of a SIGKILLed consumer or producer can be taken over. */
-static void take_over(struct tap *t, key_t key)
+static void take_over(key_t key)
 {
 	struct ushm_chan *c, *p;
 	int fds[2], role;
@@ -376,7 +378,7 @@ static void take_over(struct tap *t, key_t key)
 		}
 		if (read(fds[0], &b, 1) != 1)
 			die("child");
-		tap_ok(t, !ushm_chan_open(key, (enum ushm_chan_role)role) &&
+		ok(!ushm_chan_open(key, (enum ushm_chan_role)role) &&
 		       errno == EBUSY, "%s held by a live process: EBUSY",
 		       who);
 		if (kill(pid, SIGKILL) < 0 || reap(pid) != 128 + SIGKILL)
@@ -384,13 +386,13 @@ static void take_over(struct tap *t, key_t key)
 		(void)close(fds[0]);
 		(void)close(fds[1]);
 		c = ushm_chan_open(key, (enum ushm_chan_role)role);
-		tap_ok(t, c != NULL, "the killed %s's place taken over", who);
+		ok(c != NULL, "the killed %s's place taken over", who);
 		if (c && ushm_chan_close(c) < 0)
 			die("close");
 	}
 	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
-	tap_ok(t, p && c && ushm_chan_send(p, "on", 2, &zero) == 0 &&
+	ok(p && c && ushm_chan_send(p, "on", 2, &zero) == 0 &&
 	       ushm_chan_recv(c, buf, sizeof(buf), &zero) == 2,
 	       "and the channel works on");
 	if (!p || !c || ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
@@ -398,7 +400,7 @@ static void take_over(struct tap *t, key_t key)
 }
 
 /* A consumer that closes: the producer's next send says EPIPE at once. */
-static void closed(struct tap *t, key_t key)
+static void closed(key_t key)
 {
 	struct ushm_chan *p, *c;
 	char buf[16];
@@ -408,23 +410,23 @@ static void closed(struct tap *t, key_t key)
 	p = ushm_chan_open(key, USHM_CHAN_PRODUCER);
 	if (!p)
 		die("open");
-	tap_ok(t, ushm_chan_send(p, "early", 5, &zero) == 0,
+	ok(ushm_chan_send(p, "early", 5, &zero) == 0,
 	       "sending before any consumer opens");
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
 	if (!c)
 		die("open");
-	tap_ok(t, ushm_chan_recv(c, buf, sizeof(buf), &zero) == 5 &&
+	ok(ushm_chan_recv(c, buf, sizeof(buf), &zero) == 5 &&
 	       !memcmp(buf, "early", 5), "and that message arrives");
 	if (ushm_chan_close(c) < 0)
 		die("close");
-	tap_ok(t, ushm_chan_send(p, "late", 4, &ten) < 0 && errno == EPIPE,
+	ok(ushm_chan_send(p, "late", 4, &ten) < 0 && errno == EPIPE,
 	       "after the consumer closed: EPIPE");
 	c = ushm_chan_open(key, USHM_CHAN_CONSUMER);
 	if (!c)
 		die("open");
 	if (ushm_chan_close(p) < 0)
 		die("close");
-	tap_ok(t, ushm_chan_recv(c, buf, sizeof(buf), &ten) < 0 &&
+	ok(ushm_chan_recv(c, buf, sizeof(buf), &ten) < 0 &&
 	       errno == EPIPE, "after the producer closed: EPIPE");
 	if (ushm_chan_close(c) < 0)
 		die("close");
@@ -432,16 +434,15 @@ static void closed(struct tap *t, key_t key)
 
 int main(void)
 {
-	struct tap t = { 0, 0 };
 
-	sizes(&t, test_key(1));
-	zero_copy(&t, test_key(2));
-	headers(&t, test_key(3));
-	corrupt(&t);
-	timeouts(&t, test_key(4));
-	producer_killed(&t, test_key(5));
-	consumer_killed(&t, test_key(6));
-	closed(&t, test_key(7));
-	take_over(&t, test_key(8));
-	return tap_done(&t);
+	sizes(test_key(1));
+	zero_copy(test_key(2));
+	headers(test_key(3));
+	corrupt();
+	timeouts(test_key(4));
+	producer_killed(test_key(5));
+	consumer_killed(test_key(6));
+	closed(test_key(7));
+	take_over(test_key(8));
+	return done_testing();
 }

@@ -60,7 +60,6 @@ int main(void)
 	unsigned long total = 0, bad = 0, order = 0;
 	unsigned char buf[1024];
 	struct ushm_chan *c, *idle;
-	struct tap t = { 0, 0 };
 	key_t key = test_key(1);
 	pid_t pids[PRODUCERS];
 	int i, failed = 0, fds[2];
@@ -116,20 +115,20 @@ int main(void)
 			order++;
 		next[h.producer] = h.seq + 1;
 	}
-	tap_ok(&t, errno == EPIPE, "ends with EPIPE when all have closed "
+	ok(errno == EPIPE, "ends with EPIPE when all have closed "
 	       "(%s)", strerror(errno));
 	for (i = 0; i < PRODUCERS; i++)
 		failed += reap(pids[i]) != 0;
-	tap_ok(&t, failed == 0, "every producer succeeded");
-	tap_ok(&t, total == (unsigned long)PRODUCERS * MSGS,
+	ok(failed == 0, "every producer succeeded");
+	ok(total == (unsigned long)PRODUCERS * MSGS,
 	       "%lu messages of %d", total, PRODUCERS * MSGS);
-	tap_ok(&t, bad == 0, "all whole (%lu damaged)", bad);
-	tap_ok(&t, order == 0, "each producer's in order, none twice or "
+	ok(bad == 0, "all whole (%lu damaged)", bad);
+	ok(order == 0, "each producer's in order, none twice or "
 	       "missing (%lu out of order)", order);
 	for (i = 0; i < PRODUCERS; i++)
-		tap_ok(&t, next[i] == MSGS, "producer %d: last seq %u", i,
+		ok(next[i] == MSGS, "producer %d: last seq %u", i,
 		       next[i] ? next[i] - 1 : 0);
 	if (ushm_chan_close(c) < 0)
 		die("close");
-	return tap_done(&t);
+	return done_testing();
 }

@@ -46,7 +46,7 @@ static int waiter(struct area *a)
 	return atomic_load(&a->word) == 7 ? 0 : 2;
 }
 
-static void run(struct tap *tp, int kernel)
+static void run(int kernel)
 {
 	const char *on = kernel ? "kernel segment" : "ushm segment";
 	struct timespec t200 = { 0, 200000000 }, zero = { 0, 0 };
@@ -62,26 +62,26 @@ static void run(struct tap *tp, int kernel)
 	t0 = mono();
 	r = ushm_wait(&a->word, 0, &t200);
 	dt = mono() - t0;
-	tap_ok(tp, r < 0 && errno == ETIMEDOUT, "%s: wait times out (%s)",
+	ok(r < 0 && errno == ETIMEDOUT, "%s: wait times out (%s)",
 	       on, r < 0 ? strerror(errno) : "returned 0");
-	tap_ok(tp, dt >= 0.2 && dt < 0.2 + LATE_OK,
+	ok(dt >= 0.2 && dt < 0.2 + LATE_OK,
 	       "%s: after 200 ms (%.3f s)", on, dt);
 	r = ushm_wait(&a->word, 0, &zero);
-	tap_ok(tp, r < 0 && errno == ETIMEDOUT, "%s: zero timeout", on);
+	ok(r < 0 && errno == ETIMEDOUT, "%s: zero timeout", on);
 	t0 = mono();
 	r = ushm_wait(&a->word, 5, &five);
-	tap_ok(tp, r == 0 && mono() - t0 < 1.0,
+	ok(r == 0 && mono() - t0 < 1.0,
 	       "%s: a word that differs returns 0 at once", on);
 	r = ushm_wait((ushm_atomic_u32 *)(a->bytes + 1), 0, &t200);
-	tap_ok(tp, r < 0 && errno == EINVAL, "%s: misaligned word: EINVAL",
+	ok(r < 0 && errno == EINVAL, "%s: misaligned word: EINVAL",
 	       on);
 	r = ushm_wake((ushm_atomic_u32 *)(a->bytes + 2), 1);
-	tap_ok(tp, r < 0 && errno == EINVAL, "%s: misaligned wake: EINVAL",
+	ok(r < 0 && errno == EINVAL, "%s: misaligned wake: EINVAL",
 	       on);
 	r = ushm_wait(&a->word, 0, &bad);
-	tap_ok(tp, r < 0 && errno == EINVAL, "%s: bad timeout: EINVAL", on);
+	ok(r < 0 && errno == EINVAL, "%s: bad timeout: EINVAL", on);
 	r = ushm_wake(&a->word, 1);
-	tap_ok(tp, r == 0, "%s: wake with nobody waiting wakes 0", on);
+	ok(r == 0, "%s: wake with nobody waiting wakes 0", on);
 
 	pid = fork();
 	if (pid < 0)
@@ -101,9 +101,9 @@ static void run(struct tap *tp, int kernel)
 		if (ushm_wait(&a->ack, 1, &t200) < 0 && errno != ETIMEDOUT)
 			break;
 	}
-	tap_ok(tp, reap(pid) == 0, "%s: another process woke on the word",
+	ok(reap(pid) == 0, "%s: another process woke on the word",
 	       on);
-	tap_ok(tp, woke <= 1, "%s: wake reported %d sleeper(s)", on, woke);
+	ok(woke <= 1, "%s: wake reported %d sleeper(s)", on, woke);
 
 	if ((kernel ? shmdt(a) : ushm_dt(a)) < 0)
 		die("dt");
@@ -111,9 +111,8 @@ static void run(struct tap *tp, int kernel)
 
 int main(void)
 {
-	struct tap t = { 0, 0 };
 
-	run(&t, 0);
-	run(&t, 1);
-	return tap_done(&t);
+	run(0);
+	run(1);
+	return done_testing();
 }

@@ -118,10 +118,11 @@ one_error "write no id" "no segment id given"
 
 # ---- stat: the holders, with their counts and address ranges ----
 ready=$WORK/ready
+mkfifo "$ready"
 "$TOOL" hold "$ready" "$id" 2 >/dev/null 2>&1 &
 HOLDERS+=($!)
 hpid=$!
-wait_for 5 test -e "$ready" || { echo "holder not ready" >&2; exit 1; }
+await_ready "$ready" || { echo "holder not ready" >&2; exit 1; }
 run "stat ID" 0 stat "$id"
 field() { sed -n "s/^$1: *//p" "$WORK/out"; }
 is "$(field shmid)" "$id" "stat: shmid"
@@ -221,10 +222,11 @@ else
 fi
 
 # More mappings than one HOLDERS reply carries (16): paged through.
+mkfifo "$WORK/ready2"
 "$TOOL" hold "$WORK/ready2" "$id" 20 >/dev/null 2>&1 &
 HOLDERS+=($!)
 hpid2=$!
-wait_for 5 test -e "$WORK/ready2" || { echo "holder not ready" >&2; exit 1; }
+await_ready "$WORK/ready2" || { echo "holder not ready" >&2; exit 1; }
 run "stat, 22 mappings" 0 stat "$id"
 is "$(field holders)" "22 mappings" "stat: 22 mappings, over two pages"
 is "$(awk -v p="$hpid2" '$1 == p { print $2 }' "$WORK/out")" 20 \

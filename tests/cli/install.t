@@ -131,6 +131,24 @@ else
 	ok 0 "# SKIP no pkg-config"
 fi
 
+# The installed ushm-run puts an unmodified SysV program on the installed
+# shim (its ../lib), with the kernel out of reach (nokernel): ushm must
+# serve the program's calls (the daemon's counters, the installed ushm).
+served_mark
+if [ "${USHM_TEST_NOKERNEL:-1}" = 0 ]; then
+	run_installed=("$D$P/bin/ushm-run")
+else
+	run_installed=("$NOKERNEL" "$D$P/bin/ushm-run")
+fi
+waiting_for "the installed ushm-run"
+id=$("${run_installed[@]}" "$BUILD/tests/progs/shmtool" create private 8192 \
+	0600 2>"$WORK/err")
+is $? 0 "the installed ushm-run runs a SysV program"
+sed 's/^/# /' "$WORK/err"
+served_exactly shmget 1 "its shmget went to ushm"
+LD_LIBRARY_PATH=$D$P/lib "$D$P/bin/ushm" ls -i "${id:-none}" >/dev/null 2>&1
+is $? 0 "the installed ushm lists its segment"
+
 # ---- uninstall ----
 make -s -C "$TOP" BUILD="$BUILD" PREFIX=$P DESTDIR="$D" uninstall \
 	>"$WORK/out" 2>&1

@@ -64,12 +64,10 @@ gone() { unset "LIVE[$1]"; }
 # away from our stdout, which prove reads until every writer is gone.
 hold() {
 	local ready=$WORK/ready.$RANDOM$RANDOM
+	mkfifo "$ready" || exit 1
 	"$TOOL" -k hold "$ready" "$@" >/dev/null 2>>"$WORK/holders" &
 	HOLDERS+=($!)
-	for _ in $(seq 200); do
-		[ -e "$ready" ] && return 0
-		sleep 0.02
-	done
+	await_ready "$ready" && return 0
 	echo "holder for $* did not get ready" >&2
 	exit 1
 }

@@ -66,12 +66,10 @@ hold() {
 	local ready=$WORK/ready.$RANDOM$RANDOM flag=
 	[ "$1" = k ] && flag=-k
 	# shellcheck disable=SC2086
+	mkfifo "$ready" || exit 1
 	"$TOOL" $flag hold "$ready" "${@:2}" >/dev/null 2>>"$WORK/holders" &
 	HOLDERS+=($!)
-	for _ in $(seq 200); do
-		[ -e "$ready" ] && return 0
-		sleep 0.02
-	done
+	await_ready "$ready" && return 0
 	echo "holder for $* did not get ready" >&2
 	exit 1
 }
@@ -287,7 +285,9 @@ for pid in "${HOLDERS[@]}"; do
 	wait "$pid" 2>/dev/null
 done
 HOLDERS=()
-for _ in $(seq 100); do [ "$(count)" = 0 ] && break; sleep 0.05; done
+# The holders are reaped: the daemon has seen them go (pidfd) or will
+# on its next pass; the count, not an event, says when.
+wait_for 5 test "$(count)" = 0
 is "$(count)" 0 "and go with their last process"
 rm_once "rm -a on an empty table" 0 --all
 

@@ -8,6 +8,7 @@
  *   shmtool [-k] lock ID               SHM_LOCK
  *   shmtool [-k] rmid ID               IPC_RMID
  *   shmtool [-k] hold FILE ID N...     attach each ID N times, create
+ *                                      (or, a fifo, write a byte to)
  *                                      FILE, then wait for a signal (or
  *                                      for the parent's death)
  */
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <ushm.h>
 
@@ -96,6 +98,13 @@ static int do_ctl(const struct calls *c, char **arg, int cmd,
 	return 0;
 }
 
+static int is_fifo(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 static int do_hold(const struct calls *c, int argc, char **arg)
 {
 	long long id, n, i;
@@ -117,9 +126,17 @@ static int do_hold(const struct calls *c, int argc, char **arg)
 			if (c->at((int)id, NULL, 0) == (void *)-1)
 				return fail("attach");
 	}
-	fd = open(arg[0], O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd < 0 || close(fd) < 0)
-		return fail(arg[0]);
+	/* FILE is created; a fifo the test made gets a byte instead,
+	 * which the test waits for (an event, not a poll of the file). */
+	if (is_fifo(arg[0])) {
+		fd = open(arg[0], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "1", 1) != 1 || close(fd) < 0)
+			return fail(arg[0]);
+	} else {
+		fd = open(arg[0], O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0 || close(fd) < 0)
+			return fail(arg[0]);
+	}
 	for (;;)
 		pause();
 }

@@ -88,9 +88,10 @@ if [ "$(id -u)" = 0 ]; then
 	fi
 fi
 ready=$WORK/ready
+mkfifo "$ready"
 "$TOOL" -k hold "$ready" "$a" 2 "$d" 1 >/dev/null 2>&1 &
 HOLDER=$!
-wait_for 5 test -e "$ready" || { echo "holder not ready" >&2; exit 1; }
+await_ready "$ready" || { echo "holder not ready" >&2; exit 1; }
 
 for v in "" -t -p -c -l -u --human --bytes "-t --human" "-c --human" \
 	 "-l --human" "-l --bytes" "-u --human"; do

@@ -44,10 +44,11 @@ mk() {
 hold() {
 	local ready=$WORK/ready.$RANDOM$RANDOM flag=
 	[ "$1" = k ] && flag=-k
+	mkfifo "$ready" || exit 1
 	# shellcheck disable=SC2086
 	"$TOOL" $flag hold "$ready" "${@:2}" >/dev/null 2>&1 &
 	HOLDERS+=($!)
-	wait_for 5 test -e "$ready" || { echo "holder not ready" >&2; exit 1; }
+	await_ready "$ready" || { echo "holder not ready" >&2; exit 1; }
 }
 
 declare -A K U

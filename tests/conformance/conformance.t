@@ -6,6 +6,7 @@
 # output is the truth.  Each ushm run gets its own private daemon.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+time_bound 900 # the whole test (lib.sh: the watchdog)
 
 CONF_BIN=$BUILD/tests/conformance
 # Programs that fill the kernel's machine-wide table (SHMMNI): their
@@ -92,14 +93,17 @@ run_kernel() {
 	flock -u 9
 }
 
-# Under ushm-run, with a daemon of its own (started on first use).
+# Under ushm-run, with a daemon of its own (started on first use), and
+# the kernel's SysV calls out of reach (ushm_run, nokernel).  Its status
+# afterwards (the requests it served) is kept in $out.status.
 run_ushm() {
 	local prog=$1 out=$2
 	(
 		ushm_env_setup
-		timeout -k 5 "$CONF_TIMEOUT" "$USHM_RUN" --trap "$prog" \
+		timeout -k 5 "$CONF_TIMEOUT" "${USHM_RUN_CMD[@]}" --trap "$prog" \
 			>"$out.out" 2>"$out.err" </dev/null 9>&-
 		echo $? >"$out.rc"
+		"$USHM" daemon status 2>/dev/null >"$out.status"
 	)
 }
 
@@ -147,29 +151,28 @@ filter_known() {
 	fi
 }
 
-# scratch_lost WHAT OUT: did the scratch directory vanish under the run
-# that should have left OUT.rc?  Something removes it once in a while (a
-# background child running the EXIT trap was one cause, fixed by
-# at_exit; another, seen only in the sanitizer pass, is not found yet):
-# then say so, make it again, and the caller runs the program once more
-# rather than fail it and every program after it.
-scratch_lost() {
-	[ -f "$2.rc" ] && return 1
-	echo "# $work vanished during $1; made again, run again"
-	mkdir -p "$work" || exit 1
-}
-
 ntodo=0
 for prog in "${progs[@]}"; do
 	ntodo=$((ntodo + $(known_for "${prog##*/}" | grep -c .)))
 done
 plan $((${#progs[@]} + ntodo))
+# scratch_check WHEN: ends the test at once (Bail out) if the scratch
+# directory is gone: every later run would fail for want of it, and the
+# kernel runs would wait out their time bound.  (It has vanished under
+# running tests a few times; see the closing note of issue 8.)
+scratch_check() {
+	[ -d "$work" ] && return 0
+	echo "Bail out! the scratch directory $work vanished $1"
+	exit 1
+}
+
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	k=$work/$name.kernel
 	u=$work/$name.ushm
+	scratch_check "before $name"
 	run_kernel "$prog" "$k"
-	scratch_lost "$name (kernel run)" "$k" && run_kernel "$prog" "$k"
+	scratch_check "during the kernel run of $name"
 	{ cat "$k.out"; echo "exit $(cat "$k.rc")"; } >"$k.all"
 
 	# The program itself must work on the kernel, and clean up there.
@@ -190,7 +193,7 @@ for prog in "${progs[@]}"; do
 	fi
 
 	run_ushm "$prog" "$u"
-	scratch_lost "$name (ushm run)" "$u" && run_ushm "$prog" "$u"
+	scratch_check "during the ushm run of $name"
 	{ cat "$u.out"; echo "exit $(cat "$u.rc")"; } >"$u.all"
 	# Each known difference: a TODO test of its own.
 	while IFS= read -r e; do
@@ -207,7 +210,13 @@ for prog in "${progs[@]}"; do
 	done < <(known_for "$name")
 	filter_known "$name" <"$k.all" >"$k.cmp"
 	filter_known "$name" <"$u.all" >"$u.cmp"
-	if cmp -s "$k.cmp" "$u.cmp"; then
+	# Agreement counts only if ushm served the program: every program
+	# calls shmget, and none could reach the kernel.
+	served=$(sed -n 's/^served_shmget: //p' "$u.status")
+	if [ "${served:-0}" -lt 1 ]; then
+		ok 1 "$name (ushm served none of its calls: no shmget)"
+		comment <"$u.status"
+	elif cmp -s "$k.cmp" "$u.cmp"; then
 		ok 0 "$name"
 	else
 		ok 1 "$name"

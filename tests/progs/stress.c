@@ -683,6 +683,33 @@ static void remove_one(int id, const struct shmid_ds *ds, void *arg)
 	rmid(id);
 }
 
+/* Does process pid have word among its arguments? */
+static int has_arg(pid_t pid, const char *word)
+{
+	char path[64], buf[8192];
+	size_t n, len = strlen(word);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strlen(buf + i) == len && memcmp(buf + i, word, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The pid in the daemon's pid file, if that process is our daemon (its
+ * arguments name our state directory), else 0.  A daemon killed with
+ * SIGKILL leaves its pid file behind, and with pid_max at 32768 a suite
+ * that forks tens of thousands of processes soon gives that number to
+ * another process: a kill by the stale number would hit it.
+ */
 static pid_t daemon_pid(void)
 {
 	const char *dir = getenv("USHM_STATE_DIR");
@@ -699,6 +726,8 @@ static pid_t daemon_pid(void)
 	if (fscanf(f, "%ld", &pid) != 1)
 		pid = 0;
 	fclose(f);
+	if (pid <= 0 || !has_arg((pid_t)pid, dir))
+		return 0;
 	return (pid_t)pid;
 }
 

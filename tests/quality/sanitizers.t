@@ -24,6 +24,7 @@
 # install).  tests/quality/san-exec.sh sets the options of the tests
 # that need other ones.
 . "$(dirname "$0")/../lib.sh"
+time_bound 1500 # the whole test (lib.sh: the watchdog)
 SAN=$TOP/build-san
 QDIR=$TOP/tests/quality
 
@@ -39,7 +40,7 @@ fi
 mkdir -p "$SAN/tmp"
 logs=$(mktemp -d "$SAN/tmp/san-reports.XXXXXX") || exit 1
 out=$logs.prove
-trap 'rm -rf "$logs" "$out"' EXIT
+at_exit 'rm -rf "$logs" "$out"'
 # Tests run programs as other users (quotas, security, postgres): they
 # must be able to write their reports.
 chmod 1777 "$logs"

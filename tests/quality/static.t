@@ -7,6 +7,7 @@
 # more fails too.  A missing tool fails: it does not skip (Debian:
 # cppcheck, clang-tidy).
 . "$(dirname "$0")/../lib.sh"
+time_bound 900 # the whole test (lib.sh: the watchdog)
 MAKE=${MAKE:-make}
 
 # lint_one TARGET NAME: runs make TARGET, its output as TAP comments when

@@ -16,6 +16,7 @@
 # The workload checks nothing that needs pidfd, and the adoption after
 # the restart is a TODO test that passes on a valgrind that has it.
 . "$(dirname "$0")/../lib.sh"
+time_bound 600 # the whole test (lib.sh: the watchdog)
 T=$BUILD/tests/progs/shmtool
 HOSTILE=$BUILD/tests/progs/hostile
 
@@ -36,7 +37,7 @@ export USHM_AUTOSTART=0
 VG=(valgrind --error-exitcode=99 --leak-check=full
     --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --num-callers=30)
-run() { "$USHM_RUN" "$T" "$@"; }
+run() { ushm_run "$T" "$@"; }
 
 # Starts ushmd under valgrind in the foreground; its valgrind report in
 # $USHM_TEST_DIR/vg-daemon.N, its own log in ushmd.N.err.

@@ -15,7 +15,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
-#include "tap.h"
+#include "../tap.h"
 
 static struct ushm__registry reg;
 static struct ushm__cred OWNER, MEMBER, OTHER, ROOT;

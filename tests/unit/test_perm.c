@@ -15,7 +15,7 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "../tap.h"
 
 #define ME 1000
 #define MYGID 100

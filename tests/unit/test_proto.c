@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tap.h"
+#include "../tap.h"
 
 /* The request fields each op reads (all others must be zero). */
 enum {

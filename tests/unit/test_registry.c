@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 
-#include "tap.h"
+#include "../tap.h"
 
 /* 256 KiB of slots: static rather than on the stack. */
 static struct ushm__registry reg;

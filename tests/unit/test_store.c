@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "../tap.h"
 
 /* A metadata slot as store.c lays it out: 128 bytes, CRC-32 last. */
 #define SLOT 128
