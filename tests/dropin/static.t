@@ -11,11 +11,19 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/static.XXXXXX") || exit 1
 ushm_env_setup
 at_exit 'rm -rf "$work"; ushm_env_cleanup'
 
+# The mark program also makes one System V call, so that a dynamic run
+# proves the shim reached it (the daemon counts the shmget).
 cat >"$work/mark.c" <<'C'
 #include <stdio.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 int main(int argc, char **argv)
 {
 	FILE *f = fopen(argc > 1 ? argv[argc - 1] : "/dev/null", "w");
+	int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+	if (id < 0 || shmctl(id, IPC_RMID, NULL) < 0)
+		return 2;
 	return f ? fclose(f) : 1;
 }
 C
@@ -29,14 +37,16 @@ run() {
 	local name=$1
 	shift
 	rm -f "$work/$name.mark"
-	err=$(timeout 30 "$USHM_RUN" "$@" "$work/$name.mark" 2>&1 >/dev/null)
+	err=$(timeout 30 "${USHM_RUN_CMD[@]}" "$@" "$work/$name.mark" 2>&1 >/dev/null)
 	rc=$?
 }
 
+served_mark
 run dyn "$work/dynamic"
 is "$rc" 0 "a dynamic program runs"
 [ -e "$work/dyn.mark" ]
 is $? 0 "and ran"
+served_exactly shmget 1 "its shmget went to ushm"
 
 if [ "$have_static" = 1 ]; then
 	run st "$work/static"
