@@ -139,6 +139,7 @@ struct ushm_daemon_counters {
 	uint64_t status;         /* status and counter requests */
 	uint64_t stop;           /* stop requests */
 	uint64_t holders;        /* holder listings (ushm stat) */
+	uint64_t reserved[8];    /* zero; room to grow without a new ABI */
 };
 
 /*

@@ -111,7 +111,6 @@ time_bound() {
 	) &
 	USHM_WATCHDOG=$!
 }
-time_bound "${USHM_TEST_TIMEOUT:-300}"
 
 # A private daemon: USHM_SOCKET and USHM_STATE_DIR point into a fresh
 # directory on a tmpfs; the library autostarts ushmd there on first use.
@@ -366,3 +365,18 @@ served_exactly() {
 	shift 2
 	is "$(served_delta "$kind")" "$want" "$* (served $kind)"
 }
+
+# reexec COMMAND...: runs COMMAND in place of this test (a test that
+# re-runs itself in namespaces of its own).  The shell that COMMAND
+# starts arms a watchdog of its own, and exec runs no EXIT trap: this
+# shell's watchdog is stopped and its files removed first, or it would
+# outlive the test and keep prove waiting for its time bound.
+reexec() {
+	watchdog_disarm
+	[ -n "$USHM_WATCH_DIR" ] && rm -rf "$USHM_WATCH_DIR"
+	exec "$@"
+}
+
+# Armed last, when every function the watchdog may call is defined (it
+# is a subshell: it knows only what was defined before it started).
+time_bound "${USHM_TEST_TIMEOUT:-300}"

@@ -15,7 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [ -z "${USHM_LIVE_LIMITS_NS:-}" ]; then
 	[ "$(id -u)" = 0 ] || skip_all "needs root for an IPC namespace"
 	command -v unshare >/dev/null || skip_all "unshare (util-linux) is needed"
-	USHM_LIVE_LIMITS_NS=1 exec unshare --ipc -- "$BASH" "$0" "$@"
+	export USHM_LIVE_LIMITS_NS=1
+	reexec unshare --ipc -- "$BASH" "$0" "$@"
 fi
 
 tool=$BUILD/tests/progs/shmtool

@@ -10,7 +10,8 @@ need_other_users
 command -v unshare >/dev/null || skip_all "unshare (util-linux) is needed"
 
 if [ -z "${USHM_NS_INSIDE:-}" ]; then
-	USHM_NS_INSIDE=1 exec timeout 300 unshare -m -i --propagation private \
+	export USHM_NS_INSIDE=1
+	reexec timeout 300 unshare -m -i --propagation private \
 		bash "$0" "$@"
 fi
 # Never go on with the machine's own directories.

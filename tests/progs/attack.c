@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "proto/proto.h"
+#include "dial.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,19 +47,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static int dial(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("attack: connect");
-		exit(2);
-	}
-	return fd;
-}
 
 static void req(struct ushm__req *q, unsigned op)
 {

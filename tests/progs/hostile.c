@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "proto/proto.h"
+#include "dial.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,19 +25,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-static int dial(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("hostile: connect");
-		exit(2);
-	}
-	return fd;
-}
 
 /* Sends len bytes of buf, with a descriptor attached if fd >= 0 and
  * with credentials: ours (creds 1), none (0), or forged (*forged). */

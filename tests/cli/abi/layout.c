@@ -30,6 +30,20 @@ int main(void)
 	MEMBER(struct ushm_daemon_info, state_dir);
 	MEMBER(struct ushm_daemon_info, reserved);
 
+	SIZE(struct ushm_daemon_counters);
+	MEMBER(struct ushm_daemon_counters, shmget);
+	MEMBER(struct ushm_daemon_counters, shmat);
+	MEMBER(struct ushm_daemon_counters, shmat_undo);
+	MEMBER(struct ushm_daemon_counters, shmdt);
+	MEMBER(struct ushm_daemon_counters, shmctl);
+	MEMBER(struct ushm_daemon_counters, registered);
+	MEMBER(struct ushm_daemon_counters, hello);
+	MEMBER(struct ushm_daemon_counters, forked);
+	MEMBER(struct ushm_daemon_counters, status);
+	MEMBER(struct ushm_daemon_counters, stop);
+	MEMBER(struct ushm_daemon_counters, holders);
+	MEMBER(struct ushm_daemon_counters, reserved);
+
 	SIZE(struct ushm_holder);
 	MEMBER(struct ushm_holder, pid);
 	MEMBER(struct ushm_holder, count);
