@@ -8,7 +8,10 @@
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-[ -x "$USHM" ] && [ -x "$USHMD" ] && [ -x "$USHM_RUN" ] ||
+# ushm-run is only asked its version here: no program runs on ushm, so
+# the name differs from the one mutation.t looks for.
+RUNNER=$BUILD/bin/ushm-run
+[ -x "$USHM" ] && [ -x "$USHMD" ] && [ -x "$RUNNER" ] ||
 	skip_all "build everything first"
 V=$(sed -n 's/^VERSION := *//p' "$TOP/Makefile")
 echo "$V" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$'
@@ -17,8 +20,8 @@ is $? 0 "the Makefile's VERSION is MAJOR.MINOR.PATCH ($V)"
 is "$("$USHM" --version)" "ushm $V" "ushm --version"
 is "$("$USHM" -V)" "ushm $V" "ushm -V"
 is "$("$USHMD" --version | cut -d' ' -f1,2)" "ushmd $V" "ushmd --version"
-is "$("$USHM_RUN" --version)" "ushm-run $V" "ushm-run --version"
-is "$("$USHM_RUN" -V)" "ushm-run $V" "ushm-run -V"
+is "$("$RUNNER" --version)" "ushm-run $V" "ushm-run --version"
+is "$("$RUNNER" -V)" "ushm-run $V" "ushm-run -V"
 
 macro() { sed -n "s/^#define USHM_VERSION_$1 *\([0-9]*\)\$/\1/p" \
 	"$TOP/include/ushm.h"; }
