@@ -34,13 +34,23 @@ export USHM_TEST_GROUP=$$
 # (conformance.t's scratch directory must not go with a run's daemon).
 AT_EXIT_OWNER=
 AT_EXIT_CMDS=
+# A test told to stop (SIGTERM from the watchdog, mutation.t or timeout;
+# SIGINT from a user) exits through its EXIT trap as a plain exit does:
+# bash's own death-by-signal path was seen to cut that trap short, the
+# test's daemon left running.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 at_exit() {
 	if [ "$AT_EXIT_OWNER" != "$BASHPID" ]; then
 		AT_EXIT_OWNER=$BASHPID
 		AT_EXIT_CMDS=
 	fi
 	AT_EXIT_CMDS="$1${AT_EXIT_CMDS:+; $AT_EXIT_CMDS}"
-	trap "[ \"\$BASHPID\" = $BASHPID ] && { $AT_EXIT_CMDS; }" EXIT
+	# TERM and INT are ignored while the commands run: a test that ends
+	# as its group is told to stop (the watchdog, mutation.t) would
+	# otherwise die half-way through its cleanup, its daemon left
+	# running.  The commands are bounded (ushmd_stop_dir waits 5 s).
+	trap "[ \"\$BASHPID\" = $BASHPID ] && { trap '' TERM INT; $AT_EXIT_CMDS; }" EXIT
 }
 
 # ---- the watchdog: every test has a time bound ----
@@ -117,7 +127,10 @@ time_bound() {
 ushm_env_setup() {
 	local base=/dev/shm
 	[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-	USHM_TEST_DIR=$(mktemp -d "$base/ushm-test.XXXXXX") || exit 1
+	# Named after the test, so that anything left behind names its
+	# owner.
+	USHM_TEST_DIR=$(mktemp -d "$base/ushm-test.$(basename "$0" .t).XXXXXX") ||
+		exit 1
 	chmod 0755 "$USHM_TEST_DIR"
 	export USHM_SOCKET=$USHM_TEST_DIR/sock
 	export USHM_STATE_DIR=$USHM_TEST_DIR/state
