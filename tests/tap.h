@@ -162,8 +162,10 @@ tap_fail_diag(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Prints the "ok N - name" line; the caller adds diagnostics. */
-static inline void tap_result(int pass, const char *fmt, va_list ap)
+/* Prints the "ok N - name" line and, for a failure, where the check
+ * is; the caller adds the values. */
+static inline void tap_result(int pass, const char *file, int line,
+			      const char *fmt, va_list ap)
 {
 	tap_run++;
 	if (!pass && !tap_todo)
@@ -173,6 +175,9 @@ static inline void tap_result(int pass, const char *fmt, va_list ap)
 	if (tap_todo)
 		printf(" # TODO %s", tap_todo);
 	putchar('\n');
+	if (!pass)
+		tap_fail_diag("  Failed %scheck at %s line %d.",
+			      tap_todo ? "(TODO) " : "", file, line);
 }
 
 static inline __attribute__((format(printf, 4, 5))) int
@@ -181,11 +186,8 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	tap_result(pass, fmt, ap);
+	tap_result(pass, file, line, fmt, ap);
 	va_end(ap);
-	if (!pass)
-		tap_fail_diag("  Failed %scheck at %s line %d.",
-			      tap_todo ? "(TODO) " : "", file, line);
 	return pass;
 }
 
@@ -197,11 +199,9 @@ tap_is_int(long long got, long long want, const char *file, int line,
 	va_list ap;
 
 	va_start(ap, fmt);
-	tap_result(pass, fmt, ap);
+	tap_result(pass, file, line, fmt, ap);
 	va_end(ap);
 	if (!pass) {
-		tap_fail_diag("  Failed %scheck at %s line %d.",
-			      tap_todo ? "(TODO) " : "", file, line);
 		tap_fail_diag("  got: %lld (%#llx)", got,
 			      (unsigned long long)got);
 		tap_fail_diag(" want: %lld (%#llx)", want,
@@ -218,11 +218,9 @@ tap_is_below(double got, double limit, const char *file, int line,
 	va_list ap;
 
 	va_start(ap, fmt);
-	tap_result(pass, fmt, ap);
+	tap_result(pass, file, line, fmt, ap);
 	va_end(ap);
 	if (!pass) {
-		tap_fail_diag("  Failed %scheck at %s line %d.",
-			      tap_todo ? "(TODO) " : "", file, line);
 		tap_fail_diag("    got: %g", got);
 		tap_fail_diag("  below: %g (wanted)", limit);
 	}

@@ -30,7 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "proto/proto.h"
-#include "dial.h"
+#include "wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -155,24 +155,18 @@ static int linger_attack(const char *sock, int seconds)
 static int read_replies(int s)
 {
 	for (;;) {
-		union {
-			char b[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
 		struct ushm__rep rep;
-		struct iovec iov = { &rep, sizeof(rep) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.b,
-				     .msg_controllen = sizeof(u.b) };
-		ssize_t n = recvmsg(s, &mh, 0);
+		int fd, nfds;
 
-		if (n <= 0) {
+		if (recv_reply(s, &rep, &fd, &nfds) <= 0) {
 			printf("closed\n");
 			return 1;
 		}
+		if (fd >= 0)
+			close(fd);
 		if (rep.hdr.op != USHM__OP_AT)
 			continue;
-		if (CMSG_FIRSTHDR(&mh))
+		if (nfds > 0)
 			printf("descriptor\n");
 		else
 			printf("error %s\n",
@@ -224,26 +218,17 @@ static int64_t now_us(void)
 
 static int resize(const char *sock, int id, long long bytes)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct ushm__rep rep;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm;
 	struct ushm__req q;
-	int s = dial(sock), fd;
+	int s = dial(sock), fd = -1, nfds;
 
 	req(&q, USHM__OP_AT);
 	q.id = id;
-	if (send_req(s, &q, -1) < 0 || recvmsg(s, &mh, 0) <= 0 ||
-	    !(cm = CMSG_FIRSTHDR(&mh)) || cm->cmsg_type != SCM_RIGHTS) {
+	if (send_req(s, &q, -1) < 0 || recv_reply(s, &rep, &fd, &nfds) <= 0 ||
+	    fd < 0) {
 		printf("no descriptor\n");
 		return 1;
 	}
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
 	if (ftruncate(fd, (off_t)bytes) < 0)
 		printf("ftruncate: %s\n", strerrorname_np(errno));
 	else

@@ -14,7 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "proto/proto.h"
-#include "dial.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,31 +78,11 @@ static int sendit(int s, const void *buf, size_t len, int fd, int creds)
  * carried into *nfds. */
 static ssize_t receive(int s, struct ushm__rep *rep, int *nfds)
 {
-	union {
-		char b[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { rep, sizeof(*rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
-	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	int fd;
+	ssize_t n = recv_reply(s, rep, &fd, nfds);
 
-	*nfds = 0;
-	if (n < 0)
-		return n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
-	     cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) /
-						sizeof(int); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
-			close(f);
-			++*nfds;
-		}
-	}
+	if (fd >= 0)
+		close(fd);
 	return n;
 }
 
