@@ -14,12 +14,31 @@ if [ -z "${USHM_NS_INSIDE:-}" ]; then
 	reexec timeout 300 unshare -m -i --propagation private \
 		bash "$0" "$@"
 fi
+# The checkout may itself lie under one of them (a clone in /tmp): it
+# stays reachable at its own path, bound back from a descriptor taken
+# before the tmpfs hides it.
+keep=()
+declare -A keep_fd=()
+for p in "$TOP" "$BUILD"; do
+	case $p in
+	/run/* | /tmp/* | /dev/shm/*)
+		exec {fd}<"$p" || { echo "Bail out! cannot open $p"; exit 1; }
+		keep+=("$p")
+		keep_fd[$p]=$fd
+		;;
+	esac
+done
 # Never go on with the machine's own directories.
 for d in /run /tmp /dev/shm; do
 	mode=0755
 	[ "$d" = /run ] || mode=1777
 	mount -t tmpfs -o "mode=$mode" ushm-ns-test "$d" ||
 		{ echo "Bail out! cannot mount a private $d"; exit 1; }
+done
+for p in "${keep[@]}"; do
+	mkdir -p "$p" && mount --no-canonicalize --bind \
+		"/proc/self/fd/${keep_fd[$p]}" "$p" ||
+		{ echo "Bail out! cannot keep $p reachable"; exit 1; }
 done
 unset USHM_SOCKET USHM_STATE_DIR XDG_RUNTIME_DIR USHM_AUTOSTART
 export USHM_DAEMON=$USHMD
