@@ -9,6 +9,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <ushm.h>
@@ -130,9 +132,30 @@ static void sleep_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
+/* Does process pid still run?  A zombie has ended (where nothing reaps
+ * it, it stays one); a process we may not signal (EPERM) still runs. */
+static int still_runs(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%jd/stat", (intmax_t)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state != 0 && state != 'Z' && state != 'X';
+}
+
 /*
- * Asks the daemon to exit, then waits until it no longer answers, so
- * that a script can rely on it being gone when we return.  A daemon
+ * Asks the daemon to exit, then waits until it no longer answers and its
+ * process has ended (a sanitizer build still runs its exit checks after
+ * closing the socket), so that a script can rely on it being gone when
+ * we return.  A daemon
  * that answers with another pid is a new one that someone's call
  * autostarted: ours is gone all the same.
  */
@@ -148,10 +171,15 @@ static int stop(const struct cli *cli)
 		return report(cli, "cannot stop the daemon", errno);
 	for (waited = 0; waited < STOP_WAIT_MS; waited += STOP_POLL_MS) {
 		if (ushm_daemon_status(&now) < 0) {
-			if (not_running(errno))
+			int err = errno;
+
+			if (!not_running(err))
+				return report(cli, "cannot watch the daemon "
+					      "stop", err);
+			if (!still_runs(before.pid))
 				return EXIT_OK;
-			return report(cli, "cannot watch the daemon stop",
-				      errno);
+			sleep_ms(STOP_POLL_MS);
+			continue;
 		}
 		if (now.pid != before.pid)
 			return EXIT_OK;
