@@ -139,7 +139,10 @@ struct ushm_daemon_counters {
 	uint64_t status;         /* status and counter requests */
 	uint64_t stop;           /* stop requests */
 	uint64_t holders;        /* holder listings (ushm stat) */
-	uint64_t reserved[8];    /* zero; room to grow without a new ABI */
+	uint64_t table;          /* processes that took the published table:
+				    they answer shmget of an existing key
+				    and IPC_STAT from it themselves */
+	uint64_t reserved[7];    /* zero; room to grow without a new ABI */
 };
 
 /*

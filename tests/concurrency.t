@@ -45,7 +45,8 @@ is "$kernel" "wrong 0 of 300" "fork, SIGKILL at once: the kernel"
 served_mark
 is "$(ushm_run "$T" forkkill 300)" "$kernel" "the same on ushm"
 served_exactly shmget 300 "forkkill: every shmget went to ushm"
-served_exactly shmctl 600 "forkkill: every IPC_STAT and IPC_RMID"
+served_at_least shmctl 300 "forkkill: every IPC_RMID"
+served_stat_at_least 600 "forkkill: and every IPC_STAT"
 served_at_least forked 1 "forkkill: the forks were announced to ushm"
 
 is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "0" "no segment left"

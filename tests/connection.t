@@ -19,7 +19,7 @@ is "$(ushm_run "$T" closefds "$id")" "$kernel" "under ushm-run"
 served_exactly shmget 1 "the create went to ushm"
 served_exactly shmat 1 "the attach went to ushm"
 served_exactly shmdt 1 "the detach went to ushm"
-served_exactly shmctl 2 "both IPC_STATs went to ushm"
+served_stat_at_least 2 "both IPC_STATs were answered by ushm"
 "$USHM" ls -i "$id" >/dev/null 2>&1
 ok $? "the segment is in ushm's table"
 done_testing

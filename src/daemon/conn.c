@@ -212,37 +212,44 @@ static int watch(struct ushm__server *srv, struct ushm__conn *c, pid_t pid)
 	return poll(&pfd, 1, 0) == 1;
 }
 
-/* Sends rep, with fd attached when fd >= 0.  0 or -errno. */
-static int reply(struct ushm__conn *c, struct ushm__rep *rep, unsigned op,
-		 int fd)
+/* Sends rep, with the nfds descriptors of fds attached.  0 or -errno. */
+static int reply(struct ushm__server *srv, struct ushm__conn *c,
+		 struct ushm__rep *rep, unsigned op, const int *fds, int nfds)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { rep, sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
+	int entered, err;
 
 	ushm__hdr_init(&rep->hdr, op, sizeof(*rep), 0);
-	if (fd >= 0) {
+	if (nfds > 0) {
 		struct cmsghdr *cm;
 
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
 	}
+	/* What the request did is published: the client may read the
+	 * table the moment it has this (see publish.c). */
+	entered = ushm__pub_leave(&srv->pub);
 	do
 		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	/* EAGAIN: the client sends without reading replies; a client
 	 * that does that is dropped. */
-	return n == (ssize_t)sizeof(*rep) ? 0 : -errno;
+	err = n == (ssize_t)sizeof(*rep) ? 0 : -errno;
+	if (entered)
+		ushm__pub_enter(&srv->pub);
+	return err;
 }
 
 static void undo_record(struct ushm__conn *c, const struct ushm__segment *s,
@@ -301,15 +308,11 @@ static int serve_at_undo(struct ushm__server *srv, struct ushm__conn *c,
 	if (!s || c->undo.id != id || ushm__holds_take(&c->holds, id, 1) == 0)
 		return -EINVAL;
 	c->undo.id = -1;
-	s->nattch--;
 	if (s->m.atime == c->undo.new_atime && s->m.lpid == c->undo.new_lpid) {
 		s->m.atime = c->undo.atime;
 		s->m.lpid = c->undo.lpid;
 	}
-	/* The attachment is gone whatever the disk says: a failed write
-	 * is logged. */
-	if (!ushm__registry_reap(&srv->reg, s))
-		(void)ushm__registry_save(&srv->reg, s);
+	ushm__registry_recount(&srv->reg, s, -1);
 	return 0;
 }
 
@@ -413,7 +416,7 @@ static int serve_register(struct ushm__server *srv, struct ushm__conn *c,
 		if (ushm__holds_add(&c->holds, e->id, 1) < 0)
 			continue;
 		if (adopt) {
-			s->nattch++;
+			ushm__registry_recount(&srv->reg, s, 1);
 		} else if (ushm__registry_attach(&srv->reg, s, 1, cr->pid,
 						 now) < 0) {
 			ushm__holds_take(&c->holds, e->id, 1);
@@ -610,7 +613,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 {
 	struct ushm__rep rep;
 	struct ushm__ctl_out out;
-	int fd = -1, err;
+	int fd = -1, err, pub_fds[2], npub = 0;
 	int64_t res = 0;
 
 	memset(&rep, 0, sizeof(rep));
@@ -650,6 +653,12 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	case USHM__OP_STATUS:
 		fill_status(srv, &rep.status);
 		break;
+	case USHM__OP_TABLE:
+		/* The published table and the watch set (the daemon
+		 * keeps its own descriptors of them). */
+		res = ushm__pub_fds(&srv->pub, pub_fds);
+		npub = res == 0 ? 2 : 0;
+		break;
 	case USHM__OP_HOLDERS:
 		res = serve_holders(srv, cr, q, &rep);
 		break;
@@ -664,7 +673,8 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		return -1;
 	}
 	rep.result = res;
-	err = reply(c, &rep, q->hdr.op, fd);
+	err = fd >= 0 ? reply(srv, c, &rep, q->hdr.op, &fd, 1) :
+			reply(srv, c, &rep, q->hdr.op, pub_fds, npub);
 	if (fd >= 0)
 		close(fd);
 	if (err < 0) {
@@ -783,7 +793,7 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 
 			memset(&rep, 0, sizeof(rep));
 			rep.result = err;
-			if (reply(c, &rep, m.req.hdr.op, -1) < 0)
+			if (reply(srv, c, &rep, m.req.hdr.op, NULL, 0) < 0)
 				ushm__conn_close(srv, c);
 			continue;
 		}

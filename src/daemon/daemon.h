@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "../proto/proto.h"
+#include "../proto/table.h"
 
 /* Linux's id scheme: shmid = seq * IPCMNI + index. */
 #define USHM__IPCMNI 32768
@@ -99,6 +100,19 @@ struct ushm__segment {
 
 struct ushm__store;
 
+/* The table clients read (publish.c), and the watch set they poll. */
+struct ushm__pub {
+	int fd;          /* the table file, read-write */
+	int ro_fd;       /* the same, read-only: what clients get */
+	int watch_fd;    /* the watch set (an epoll set nobody waits on) */
+	void *base;      /* the table, mapped */
+	int alive_held;  /* the header's liveness mutex is locked */
+	int busy;        /* the epoch is odd (ushm__pub_enter) */
+	size_t page_size;
+	/* Pages of the file already allocated, one bit each. */
+	uint64_t have[(USHM__TABLE_SIZE / 4096 + 64) / 64];
+};
+
 /* The refusal logged last: a client that keeps retrying must not flood
  * the log (see ushm__log_limit_pass). */
 struct ushm__log_limit {
@@ -118,6 +132,10 @@ struct ushm__registry {
 	struct ushm__memlock *memlock; /* one entry per user with locks */
 	size_t nmemlock;
 	struct ushm__store *store; /* NULL: in memory only (unit tests) */
+	struct ushm__pub *pub;     /* NULL: nothing published (the same) */
+	int max_idx;               /* highest index in use, -1 (none) or
+				      USHM__MAX_UNKNOWN (before
+				      ushm__registry_loaded) */
 	struct ushm__log_limit quota_logged;
 };
 
@@ -165,6 +183,9 @@ struct ushm__segment *ushm__registry_find_key(struct ushm__registry *r,
 					      int32_t key);
 /* Highest index in use, or -1. */
 int ushm__registry_max_idx(const struct ushm__registry *r);
+#define USHM__MAX_UNKNOWN (-2)
+/* The loader filled slots directly: find the highest index again. */
+void ushm__registry_loaded(struct ushm__registry *r);
 /* Allocates an index and id for a new segment; creates its files.  The
  * caller has checked the limits.  -ENOSPC when SHMMNI is reached. */
 int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
@@ -190,6 +211,15 @@ int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now);
+/* Counts n attachments more (n > 0) or fewer without touching times or
+ * lpid: attachments moved from one holder to another, found after a
+ * restart, or taken back after a failed mmap.  A count that drops the
+ * last attachment of a SHM_DEST segment destroys it, and returns 1. */
+int ushm__registry_recount(struct ushm__registry *r, struct ushm__segment *s,
+			   int64_t n);
+/* Publishes s after a change made outside the registry's functions
+ * (times put back). */
+void ushm__registry_changed(struct ushm__registry *r, struct ushm__segment *s);
 /* Pages uid has locked; charges (pages > 0) or uncharges (< 0) them.
  * Charging returns -ENOMEM when out of memory for the record. */
 uint64_t ushm__memlock_get(const struct ushm__registry *r, uid_t uid);
@@ -252,6 +282,33 @@ uint64_t ushm__store_resident(struct ushm__store *st,
 int ushm__store_load(struct ushm__store *st, struct ushm__registry *r);
 /* The directory's fd (for recovery's checks). */
 int ushm__store_dirfd(const struct ushm__store *st);
+
+/* ---- publish.c: the table clients read ---- */
+
+void ushm__pub_init(struct ushm__pub *p);
+/* Takes atime, dtime and lpid of r's loaded segments from the last
+ * daemon's table, then publishes a new table of r and sets r->pub.
+ * 0 or -errno (logged). */
+int ushm__pub_open(struct ushm__pub *p, int dirfd, struct ushm__registry *r);
+void ushm__pub_close(struct ushm__pub *p);
+/* Allocates the file's room for the row of index idx (before a segment
+ * takes it).  0 or -ENOSPC/-ENOMEM. */
+int ushm__pub_reserve(struct ushm__pub *p, int idx);
+/* Publishes s as it is now; clears the row of a removed index (and sets
+ * the highest index in use). */
+void ushm__pub_row(struct ushm__pub *p, const struct ushm__segment *s);
+void ushm__pub_clear(struct ushm__pub *p, int idx, int max_idx);
+/* Around taking an event from the kernel and publishing what it did
+ * (see publish.c); each returns 1 if it changed the state. */
+int ushm__pub_enter(struct ushm__pub *p);
+int ushm__pub_leave(struct ushm__pub *p);
+/* Sends every reader to the daemon from now on (logged once). */
+void ushm__pub_slow(struct ushm__pub *p, const char *why);
+/* Adds fd to the watch set.  0 or -errno (and readers go slow). */
+int ushm__pub_watch(struct ushm__pub *p, int fd, uint32_t events);
+/* The descriptors a client gets: the table read-only and the watch
+ * set.  0 or -ENOSYS when there is no table. */
+int ushm__pub_fds(const struct ushm__pub *p, int fds[2]);
 
 /* ---- procfs.c: what the daemon reads in /proc ---- */
 

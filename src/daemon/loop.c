@@ -31,7 +31,13 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 {
 	struct epoll_event ev = { .events = events, .data.ptr = it };
 
-	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	/* What clients poll to see that the daemon has work pending (all
+	 * but its signals).  Failing to watch makes them ask the daemon. */
+	if (it->type != ITEM_SIGNAL)
+		(void)ushm__pub_watch(&srv->pub, fd, events);
+	return 0;
 }
 
 uint64_t ushm__open_fds(void)
@@ -88,6 +94,10 @@ int ushm__server_run(struct ushm__server *srv)
 				  strerror(errno));
 			return -errno;
 		}
+		/* Every event is taken with the table's epoch odd (see
+		 * publish.c): a client reading the table then knows that
+		 * what it read may be behind what the daemon has taken. */
+		ushm__pub_enter(&srv->pub);
 		/* Pass 1: departures.  A departing client's last requests
 		 * (a forked child's HELLO, say) are served first. */
 		for (int i = 0; i < n; i++) {
@@ -124,6 +134,7 @@ int ushm__server_run(struct ushm__server *srv)
 		}
 		ushm__conn_reap(srv);
 		ushm__orphan_reap(srv);
+		ushm__pub_leave(&srv->pub);
 	}
 	return 0;
 }

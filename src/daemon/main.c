@@ -573,6 +573,7 @@ static void server_free(struct ushm__server *srv)
 		close(srv->reserve_fd);
 	if (srv->epfd >= 0)
 		close(srv->epfd);
+	ushm__pub_close(&srv->pub);
 	ushm__store_close(srv->store);
 }
 
@@ -632,6 +633,10 @@ static int start(struct ushm__server *srv, const struct options *o,
 			  strerror(-err));
 		return err;
 	}
+	ushm__registry_loaded(&srv->reg);
+	/* Without a table (logged) clients ask the daemon for everything. */
+	(void)ushm__pub_open(&srv->pub, ushm__store_dirfd(srv->store),
+			     &srv->reg);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (srv->epfd < 0)
 		return -errno;
@@ -672,6 +677,7 @@ int main(int argc, char **argv)
 	struct options o;
 	int err, logfd = -1, inherited;
 
+	ushm__pub_init(&srv.pub);
 	if (parse_args(&o, argc, argv) < 0)
 		return 2;
 	inherited = activation_socket();

@@ -1,22 +1,18 @@
 /*
- * perm.c - who may do what to a segment, as Linux's ipcperms() decides.
+ * perm.c - who may do what to a segment, as Linux's ipcperms() decides
+ * (the rule itself is src/common/ipcperm.c, shared with the library).
  */
 #define _GNU_SOURCE
 #include "daemon.h"
+#include "../common/ipcperm.h"
 
 #include <errno.h>
 
-/* The gid of the request's credentials is the sender's fsgid (see
- * struct ushm__cred). */
-static gid_t fsgid(const struct ushm__cred *c)
+/* in_group_p: the gid of the request's credentials is the sender's
+ * fsgid (see struct ushm__cred). */
+int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
 {
-	return c->gid;
-}
-
-/* in_group_p with the fsgid already known. */
-static int in_group(const struct ushm__cred *c, gid_t fs, gid_t gid)
-{
-	if (fs == gid)
+	if (c->gid == gid)
 		return 1;
 	for (int i = 0; i < c->ngroups; i++)
 		if (c->groups[i] == gid)
@@ -24,42 +20,30 @@ static int in_group(const struct ushm__cred *c, gid_t fs, gid_t gid)
 	return 0;
 }
 
-int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
+static int cred_in_group(const void *caller, gid_t gid)
 {
-	return in_group(c, fsgid(c), gid);
+	return ushm__cred_in_group(caller, gid);
 }
 
-/*
- * flag's permission bits are folded into one rwx request, whichever
- * triple they were written in (Linux does the same: shmget(key, 0, 0600)
- * asks for read and write).  The owner triple applies to the owner and
- * the creator, the group triple to members of the owner's or creator's
- * group, the other triple to everyone else.  Returns 0 or -EACCES.
- */
+static struct ushm__perm_of perm_of(const struct ushm__seg_meta *m)
+{
+	struct ushm__perm_of p = { m->mode, m->uid, m->gid, m->cuid, m->cgid };
+
+	return p;
+}
+
 int ushm__perm_check(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m, int flag)
 {
-	int requested = ((flag >> 6) | (flag >> 3) | flag) & 07;
-	int granted = (int)m->mode;
-	gid_t fs;
+	struct ushm__perm_of p = perm_of(m);
 
-	if (c->uid == m->cuid || c->uid == m->uid) {
-		granted >>= 6;
-	} else if (((granted >> 3) & 07) != (granted & 07)) {
-		fs = fsgid(c);
-		if (in_group(c, fs, m->cgid) || in_group(c, fs, m->gid))
-			granted >>= 3;
-	}
-	if ((requested & ~granted & 07) && c->uid != 0)
-		return -EACCES;
-	return 0;
+	return ushm__ipcperm(c->uid, cred_in_group, c, &p, flag);
 }
 
-/* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK need this. */
 int ushm__perm_owner(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m)
 {
-	if (c->uid == 0 || c->uid == m->uid || c->uid == m->cuid)
-		return 0;
-	return -EPERM;
+	struct ushm__perm_of p = perm_of(m);
+
+	return ushm__ipcowner(c->uid, &p);
 }

@@ -151,7 +151,7 @@ static void adopt_process(struct ushm__server *srv, pid_t pid)
 		struct ushm__segment *s =
 			ushm__registry_find_id(&srv->reg, o->holds.v[i].id);
 
-		s->nattch += o->holds.v[i].count;
+		ushm__registry_recount(&srv->reg, s, o->holds.v[i].count);
 	}
 	ushm__log(USHM__LOG_INFO, "pid %ld still maps %zu segment(s)",
 		  (long)pid, o->holds.n);

@@ -27,6 +27,7 @@ void ushm__registry_init(struct ushm__registry *r,
 		r->page_size = 4096;
 	r->lim = *lim;
 	r->store = store;
+	r->max_idx = -1;
 }
 
 void ushm__registry_free(struct ushm__registry *r)
@@ -114,14 +115,28 @@ struct ushm__segment *ushm__registry_find_key(struct ushm__registry *r,
 	return NULL;
 }
 
-int ushm__registry_max_idx(const struct ushm__registry *r)
+/* The highest index in use at or below from, or -1. */
+static int max_from(const struct ushm__registry *r, int from)
 {
 	if (r->in_use == 0)
 		return -1;
-	for (int i = USHM__IPCMNI - 1; i >= 0; i--)
+	for (int i = from; i >= 0; i--)
 		if (r->slot[i])
 			return i;
 	return -1;
+}
+
+int ushm__registry_max_idx(const struct ushm__registry *r)
+{
+	/* USHM__MAX_UNKNOWN: slots were filled by the loader. */
+	return r->max_idx == USHM__MAX_UNKNOWN ?
+		       max_from(r, USHM__IPCMNI - 1) :
+		       r->max_idx;
+}
+
+void ushm__registry_loaded(struct ushm__registry *r)
+{
+	r->max_idx = max_from(r, USHM__IPCMNI - 1);
 }
 
 uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size)
@@ -179,6 +194,9 @@ int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 	}
 	m->id = r->seq * USHM__IPCMNI + idx;
 	s->m = *m;
+	/* Room for its row first: nothing to undo when there is none. */
+	if ((err = ushm__pub_reserve(r->pub, idx)) < 0)
+		goto fail_ids;
 	if (r->store) {
 		err = ushm__store_save_ids(r->store, r->seq, r->last_idx);
 		if (err < 0)
@@ -190,6 +208,9 @@ int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 	r->slot[idx] = s;
 	r->in_use++;
 	r->shm_tot += ushm__pages(r, m->segsz);
+	if (r->max_idx != USHM__MAX_UNKNOWN && idx > r->max_idx)
+		r->max_idx = idx;
+	ushm__pub_row(r->pub, s);
 	*out = s;
 	return m->id;
 
@@ -213,6 +234,9 @@ int ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s)
 	r->shm_tot -= ushm__pages(r, s->m.segsz);
 	r->slot[idx] = NULL;
 	r->in_use--;
+	if (r->max_idx == idx)
+		r->max_idx = max_from(r, idx - 1);
+	ushm__pub_clear(r->pub, idx, ushm__registry_max_idx(r));
 	free(s);
 	return 0;
 }
@@ -221,11 +245,15 @@ int ushm__registry_save(struct ushm__registry *r, struct ushm__segment *s)
 {
 	int err;
 
-	if (!r->store)
+	if (!r->store) {
+		ushm__pub_row(r->pub, s);
 		return 0;
+	}
 	err = ushm__store_save_meta(r->store, s);
-	if (err == 0)
+	if (err == 0) {
+		ushm__pub_row(r->pub, s);
 		return 0;
+	}
 	ushm__log(USHM__LOG_ERR, "shmid %d: metadata not saved (%s); the "
 		  "change is refused", s->m.id, strerror(-err));
 	return err == -ENOSPC || err == -EDQUOT ? -ENOSPC : -ENOMEM;
@@ -238,23 +266,20 @@ int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s)
 	return 0;
 }
 
+/*
+ * Attaches and detaches change nattch, a time and lpid: all of it goes to
+ * the published row, which is in the state directory and so persisted
+ * the moment it is stored (the record file is written only for what
+ * shmget and shmctl change).  So they cannot fail.
+ */
 int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now)
 {
-	int64_t atime = s->m.atime;
-	pid_t lpid = s->m.lpid;
-	int err;
-
 	s->nattch += n;
 	s->m.atime = now;
 	s->m.lpid = pid;
-	err = ushm__registry_save(r, s);
-	if (err < 0) {
-		s->nattch -= n;
-		s->m.atime = atime;
-		s->m.lpid = lpid;
-	}
-	return err;
+	ushm__pub_row(r->pub, s);
+	return 0;
 }
 
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
@@ -265,7 +290,25 @@ int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
 	s->m.lpid = pid;
 	if (ushm__registry_reap(r, s))
 		return 1;
-	/* Logged if it fails: the detach has happened all the same. */
-	(void)ushm__registry_save(r, s);
+	ushm__pub_row(r->pub, s);
 	return 0;
+}
+
+int ushm__registry_recount(struct ushm__registry *r, struct ushm__segment *s,
+			   int64_t n)
+{
+	if (n < 0)
+		s->nattch = s->nattch > (uint64_t)-n ? s->nattch - (uint64_t)-n :
+						       0;
+	else
+		s->nattch += (uint64_t)n;
+	if (ushm__registry_reap(r, s))
+		return 1;
+	ushm__pub_row(r->pub, s);
+	return 0;
+}
+
+void ushm__registry_changed(struct ushm__registry *r, struct ushm__segment *s)
+{
+	ushm__pub_row(r->pub, s);
 }

@@ -79,6 +79,7 @@ struct ushm__server {
 	struct ushm__item listen_item, signal_item;
 	struct ushm__registry reg;
 	struct ushm__store *store;
+	struct ushm__pub pub; /* the table clients read (publish.c) */
 	struct ushm__conn *conns;
 	struct ushm__orphan *orphans;
 	uint64_t nconns;

@@ -134,6 +134,12 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	struct ushm__rep rep;
 	int64_t r;
 
+	/* An existing key is looked up in the published table. */
+	ushm__client_lock();
+	r = ushm__table_get(key, size, shmflg);
+	ushm__client_unlock();
+	if (r != USHM__ASK_DAEMON)
+		return r < 0 ? fail(r) : (int)r;
 	req_init(&q, USHM__OP_GET,
 		 (shmflg & SHM_HUGETLB) && have_cap_ipc_lock() ?
 			 USHM__GET_CAP_IPC_LOCK : 0);
@@ -328,6 +334,20 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 
 	if (cmd < 0 || shmid < 0)
 		return fail(-EINVAL);
+	if (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY) {
+		/* Answered from the published table when nothing the
+		 * daemon has pending could change it. */
+		memset(&rep, 0, sizeof(rep));
+		ushm__client_lock();
+		r = ushm__table_stat(shmid, cmd, &rep.ds);
+		ushm__client_unlock();
+		if (r != USHM__ASK_DAEMON) {
+			if (r < 0)
+				return fail(r);
+			err = ctl_copy_out(cmd, &rep, buf);
+			return err < 0 ? fail(err) : (int)r;
+		}
+	}
 	req_init(&q, USHM__OP_CTL, 0);
 	q.id = shmid;
 	q.shmflg = cmd;
@@ -399,6 +419,7 @@ int ushm_daemon_counters(struct ushm_daemon_counters *c)
 	c->status = n[USHM__OP_STATUS];
 	c->stop = n[USHM__OP_STOP];
 	c->holders = n[USHM__OP_HOLDERS];
+	c->table = n[USHM__OP_TABLE];
 	return 0;
 }
 

@@ -55,6 +55,9 @@ struct client {
 	char fork_children[8192]; /* this thread's children before fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
+	/* The daemon's published table, fetched on first use after each
+	 * connection (see table.c). */
+	struct ushm__view view;
 	/* The daemon this process uses, fixed at its first connection:
 	 * kept across fork and setuid (a process keeps its namespace, as
 	 * it keeps its kernel), never rediscovered. */
@@ -69,6 +72,7 @@ static struct client g = {
 	.fd = -1,
 	.spare = -1,
 	.fork_fd = -1,
+	.view = { .watch_fd = -1 },
 };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -123,7 +127,7 @@ static int identity_same(const struct identity *a, const struct identity *b)
  * number to stay free or dup2 over low numbers.  Returns the new fd (the
  * old one closed), or fd itself if there is no room up there.
  */
-static int move_high(int fd)
+int ushm__move_high(int fd)
 {
 	struct rlimit rl;
 	int floor = 1000, hi;
@@ -180,7 +184,7 @@ int ushm__connect(const char *socket_path)
 		err = -EACCES;
 		goto fail;
 	}
-	return move_high(fd);
+	return ushm__move_high(fd);
 
 fail:
 	close(fd);
@@ -235,9 +239,10 @@ static int send_req(int fd, const void *req, size_t len)
 	return (size_t)n == len ? 0 : -EPIPE;
 }
 
-/* Receives the reply to op; *fd gets a descriptor it carries (or -1).
- * -EPIPE when the daemon went away. */
-static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
+/* Receives the reply to op; outfd[0..nout) get the descriptors it
+ * carries (or -1).  -EPIPE when the daemon went away. */
+static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
+		    int nout)
 {
 	union {
 		char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -250,7 +255,8 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 	int fds[4], nfds = 0, err;
 	ssize_t n;
 
-	*outfd = -1; /* defined on every return, success or not */
+	for (int i = 0; i < nout; i++)
+		outfd[i] = -1; /* defined on every return, success or not */
 	do {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		/* A daemon that turned us away closed the socket with our
@@ -288,33 +294,40 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 			close(fds[i]);
 		return err < 0 ? err : -EBADMSG;
 	}
-	*outfd = nfds ? fds[0] : -1;
+	for (int i = 0; i < nfds; i++) {
+		if (i < nout)
+			outfd[i] = fds[i];
+		else
+			close(fds[i]);
+	}
 	return 0;
 }
 
-static int64_t roundtrip(int fd, const void *req, size_t len,
-			 struct ushm__rep *rep, int *outfd)
+/* One request and its reply, which may carry up to nout descriptors
+ * into outfd (extra ones are closed). */
+static int64_t roundtrip_fds(int fd, const void *req, size_t len,
+			     struct ushm__rep *rep, int *outfd, int nout)
 {
 	const struct ushm__hdr *h = req;
-	int dummy, err;
+	int err;
 
 	err = send_req(fd, req, len);
 	if (err == -EPIPE || err == -ECONNRESET) {
 		/* Closed on us: a daemon that turned us away left its
 		 * reason queued; one that died left nothing (-EPIPE). */
-		err = recv_rep(fd, rep, h->op, &dummy);
-		if (err == 0 && dummy >= 0)
-			close(dummy);
+		err = recv_rep(fd, rep, h->op, NULL, 0);
 		return err < 0 ? err : rep->result;
 	}
 	if (err < 0)
 		return err == -ENOTCONN ? -EPIPE : err;
-	err = recv_rep(fd, rep, h->op, outfd ? outfd : &dummy);
-	if (err < 0)
-		return err;
-	if (!outfd && dummy >= 0)
-		close(dummy);
-	return rep->result;
+	err = recv_rep(fd, rep, h->op, outfd, nout);
+	return err < 0 ? err : rep->result;
+}
+
+static int64_t roundtrip(int fd, const void *req, size_t len,
+			 struct ushm__rep *rep, int *outfd)
+{
+	return roundtrip_fds(fd, req, len, rep, outfd, outfd ? 1 : 0);
 }
 
 /* Registers the table's entries on fd, USHM__REG_MAX per request.  For
@@ -422,6 +435,8 @@ static int establish(int allow_start)
 	}
 	g.register_fork = 0;
 	drop_connection();
+	/* The table of whichever daemon this is: fetched again on use. */
+	ushm__view_drop(&g.view);
 	if (fstat(fd, &st) == 0)
 		g.sock_ino = st.st_ino;
 	g.fd = fd;
@@ -452,7 +467,9 @@ static int ensure(int allow_start)
 	}
 	if (g.fd >= 0 && !still_ours(g.fd)) {
 		/* The program closed it (a daemon closing every fd), and the
-		 * number may be in use for something else now. */
+		 * number may be in use for something else now: so may the
+		 * table's descriptor be, which is not ours to close. */
+		g.view.watch_fd = -1;
 		g.fd = -1;
 		if (!still_ours(g.spare))
 			g.spare = -1;
@@ -551,6 +568,44 @@ void ushm__client_respare(void)
 {
 	if (g.fd >= 0 && g.spare < 0)
 		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
+}
+
+const struct ushm__view *ushm__client_view(int own_count)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int fds[2];
+	int64_t r;
+
+	/* No connection yet, or a child made without fork handlers whose
+	 * inherited attachments are not counted yet: the daemon first. */
+	if (g.fd < 0 ||
+	    (own_count && g.table.n > 0 && g.id.pid != getpid()))
+		return NULL;
+	/* nattch counts our attachments only while our connection holds
+	 * them: a program that closed it (and maybe reused its number)
+	 * has them re-registered by the daemon path first. */
+	if (own_count && g.table.n > 0 && !still_ours(g.fd))
+		return NULL;
+	if (g.view.base && g.view.watch_fd < 0) /* lost with the connection */
+		ushm__view_drop(&g.view);
+	if (g.view.base)
+		return &g.view;
+	if (g.view.refused)
+		return NULL;
+	memset(&q, 0, sizeof(q));
+	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
+	r = roundtrip_fds(g.fd, &q, sizeof(q), &rep, fds, 2);
+	if (r < 0) {
+		/* A daemon without a table (or of an older version):
+		 * never ask again on this connection.  A broken one is
+		 * found by the call's own request. */
+		g.view.refused = !daemon_gone(r);
+		return NULL;
+	}
+	if (ushm__view_map(&g.view, fds) < 0)
+		return NULL;
+	return &g.view;
 }
 
 const char *ushm__used_socket(void)

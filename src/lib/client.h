@@ -96,7 +96,40 @@ void *ushm__sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		     off_t off);
 int ushm__sys_munmap(void *addr, size_t len);
 
+/* ---- table.c: answers from the daemon's published table ---- */
+
+/* The table as this process maps it, with what tells a reader whether
+ * the daemon has work pending (src/proto/table.h). */
+struct ushm__view {
+	void *base;       /* the table, read-only; NULL: none */
+	int watch_fd;     /* the daemon's watch set */
+	int refused;      /* the daemon has no table for us */
+};
+
+/* Maps the table of fds[0] and keeps fds[1] (the watch set), moved
+ * out of the program's way.  Takes the descriptors (closed on
+ * failure).  0 or -errno. */
+int ushm__view_map(struct ushm__view *v, int fds[2]);
+void ushm__view_drop(struct ushm__view *v);
+
+/* A result found in the table, or USHM__ASK_DAEMON when the call must
+ * be sent (nothing there decides it, or nattch may be behind). */
+#define USHM__ASK_DAEMON INT64_MIN
+
+/* shmget of an existing key: the id, -errno, or USHM__ASK_DAEMON.
+ * Caller holds the client lock. */
+int64_t ushm__table_get(int32_t key, uint64_t size, int shmflg);
+/* IPC_STAT, SHM_STAT, SHM_STAT_ANY into *ds: the call's result, -errno,
+ * or USHM__ASK_DAEMON.  Caller holds the client lock. */
+int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds);
+
 /* ---- client.c ---- */
+
+/* The published table of this process's daemon, fetched on first use;
+ * NULL when calls must go to the daemon (no connection yet, no table,
+ * or, with own_count, this process's attachments are not counted yet).
+ * Caller holds the client lock. */
+const struct ushm__view *ushm__client_view(int own_count);
 
 /* The process's attachment table, without locking (for
  * ushm__table_any). */
@@ -140,6 +173,10 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
  * 0 or -errno (-ECONNREFUSED when USHM_AUTOSTART=0).  A failure is
  * explained once on stderr. */
 int ushm__autostart(const char *socket_path, const char *state_dir);
+
+/* Moves fd to a high number, out of the way of programs that expect
+ * low ones free; returns the new fd (fd closed), or fd itself. */
+int ushm__move_high(int fd);
 
 /* ---- connect (client.c) ---- */
 

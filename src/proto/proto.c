@@ -44,6 +44,7 @@ static const struct {
 	[USHM__OP_STOP] = { 0, 0 },
 	[USHM__OP_HOLDERS] = { F_ID | F_COUNT, 0 },
 	[USHM__OP_FORKED] = { F_ID, 0 },
+	[USHM__OP_TABLE] = { 0, 0 },
 };
 
 static int unused_fields_zero(const struct ushm__req *r, unsigned fields)
@@ -137,10 +138,12 @@ int ushm__rep_check(const void *buf, size_t n, int nfds, unsigned op)
 		return r->result < 0 && nfds == 0 ? 0 : -EBADMSG;
 	if (r->hdr.op != op)
 		return -EBADMSG;
-	want_fds = (op == USHM__OP_AT && r->result >= 0) ? 1 : 0;
+	want_fds = r->result < 0 ? 0 :
+		   op == USHM__OP_AT ? 1 :
+		   op == USHM__OP_TABLE ? 2 : 0;
 	if (nfds != want_fds)
 		return -EBADMSG;
-	if (want_fds && r->segsz == 0)
+	if (op == USHM__OP_AT && want_fds && r->segsz == 0)
 		return -EBADMSG;
 	if (op == USHM__OP_HOLDERS)
 		return r->holders.n <= USHM__HOLDERS_MAX &&

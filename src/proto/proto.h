@@ -43,6 +43,9 @@ enum ushm__op {
 	USHM__OP_HOLDERS,   /* who maps segment id: count = first entry */
 	USHM__OP_FORKED,    /* no reply: the parent names the child (id = its
 			       pid) that will use this connection */
+	USHM__OP_TABLE,     /* the published table: the reply carries its
+			       fd (read-only) and the watch set's
+			       (src/proto/table.h) */
 	USHM__OP_END
 };
 

@@ -89,7 +89,7 @@ static void print_counters(FILE *out, const struct ushm_daemon_counters *c)
 		{ "shmctl", c->shmctl },   { "registered", c->registered },
 		{ "hello", c->hello },     { "forked", c->forked },
 		{ "status", c->status },   { "stop", c->stop },
-		{ "holders", c->holders },
+		{ "holders", c->holders }, { "table", c->table },
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)

@@ -44,6 +44,7 @@ static const struct op_desc ops[USHM__OP_END] = {
 	[USHM__OP_STOP] = { "STOP", 0 },
 	[USHM__OP_HOLDERS] = { "HOLDERS", F_ID | F_COUNT },
 	[USHM__OP_FORKED] = { "FORKED", F_ID },
+	[USHM__OP_TABLE] = { "TABLE", 0 },
 };
 
 /* Room for any message and more, aligned for the structures. */
@@ -361,7 +362,7 @@ static void test_replies(void)
 
 	for (unsigned op = 1; op < USHM__OP_END; op++) {
 		const char *name = ops[op].name ? ops[op].name : "?";
-		int fds = op == USHM__OP_AT ? 1 : 0;
+		int fds = op == USHM__OP_AT ? 1 : op == USHM__OP_TABLE ? 2 : 0;
 
 		make_rep(op, 0);
 		is_int(ushm__rep_check(&msg, n, fds, op), 0,

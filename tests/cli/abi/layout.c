@@ -42,6 +42,7 @@ int main(void)
 	MEMBER(struct ushm_daemon_counters, status);
 	MEMBER(struct ushm_daemon_counters, stop);
 	MEMBER(struct ushm_daemon_counters, holders);
+	MEMBER(struct ushm_daemon_counters, table);
 	MEMBER(struct ushm_daemon_counters, reserved);
 
 	SIZE(struct ushm_holder);

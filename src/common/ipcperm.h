@@ -1,0 +1,39 @@
+/*
+ * ipcperm.h - Linux's ipcperms(): may a caller access a segment?
+ *
+ * One rule for the daemon (which checks every request) and the library
+ * (which answers shmget of an existing key and IPC_STAT from the
+ * published table): the two must never disagree.
+ */
+#ifndef USHM_IPCPERM_H
+#define USHM_IPCPERM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What ipcperms reads of a segment. */
+struct ushm__perm_of {
+	uint32_t mode; /* permission bits (and others, ignored) */
+	uint32_t uid, gid, cuid, cgid;
+};
+
+/* Is gid one of the caller's groups (Linux's in_group_p: its fsgid or
+ * a supplementary group)?  Asked only when the answer matters. */
+typedef int (*ushm__in_group_fn)(const void *caller, gid_t gid);
+
+/*
+ * flag's permission bits are folded into one rwx request, whichever
+ * triple they were written in (Linux does the same: shmget(key, 0, 0600)
+ * asks for read and write).  The owner triple applies to the owner and
+ * the creator, the group triple to members of the owner's or creator's
+ * group, the other triple to everyone else; euid 0 passes, like
+ * CAP_IPC_OWNER.  Returns 0 or -EACCES.
+ */
+int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
+		  const struct ushm__perm_of *p, int flag);
+
+/* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK: the owner, the
+ * creator or root.  0 or -EPERM. */
+int ushm__ipcowner(uid_t euid, const struct ushm__perm_of *p);
+
+#endif /* USHM_IPCPERM_H */
