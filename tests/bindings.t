@@ -23,7 +23,7 @@ compare "Perl IPC::SysV" perl "$DIR/perl_ipc_sysv.pl"
 served_exactly shmget 1 "Perl: its shmget went to ushm"
 served_at_least shmat 3 "Perl: its shmats went to ushm"
 served_at_least shmdt 3 "Perl: its shmdts went to ushm"
-served_at_least shmctl 3 "Perl: its shmctls went to ushm"
+served_stat_at_least 3 "Perl: its shmctls were answered by ushm"
 # The Python script: create, attach, fork (the child writes), stat
 # (number_attached, last_pid), detach, remove.
 if /usr/bin/python3 -c 'import sysv_ipc' 2>/dev/null; then
@@ -31,7 +31,7 @@ if /usr/bin/python3 -c 'import sysv_ipc' 2>/dev/null; then
 	served_at_least shmget 1 "Python: its shmget went to ushm"
 	served_at_least shmat 1 "Python: its shmat went to ushm"
 	served_at_least shmdt 1 "Python: its shmdt went to ushm"
-	served_at_least shmctl 3 "Python: its shmctls went to ushm"
+	served_stat_at_least 3 "Python: its shmctls were answered by ushm"
 	served_exactly forked 1 "Python: its fork was announced to ushm"
 else
 	for i in 1 2 3 4 5 6 7; do

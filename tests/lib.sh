@@ -89,16 +89,22 @@ watchdog_disarm() {
 }
 watchdog_fire() {
 	local limit=$1 main=$2 what i
+	# Whoever reads the test's output (prove) may be gone, killed by
+	# its own time bound: the report then raises SIGPIPE, which must
+	# not stop the watchdog before it has killed the test.
+	trap '' TERM PIPE
 	what=$(cat "$USHM_WATCH_DIR/what" 2>/dev/null)
 	echo "not ok - time bound of ${limit} s exceeded while waiting for:" \
-		"${what:-the test to end} (killing the test's processes)"
+		"${what:-the test to end} (killing the test's processes)" \
+		2>/dev/null
 	: >"$USHM_WATCH_DIR/fired"
-	trap '' TERM
 	kill -TERM -- "-$main" 2>/dev/null
 	# Bounded: the test's EXIT trap stops its daemons.
 	for ((i = 0; i < 100; i++)); do
 		pid_gone "$main" && break
-		read -r -t 0.1 _ <>"$USHM_WATCH_DIR/tick"
+		# (The test's EXIT trap removes the fifo as it ends.)
+		[ -p "$USHM_WATCH_DIR/tick" ] || break
+		read -r -t 0.1 _ 2>/dev/null <>"$USHM_WATCH_DIR/tick"
 	done
 	kill -KILL -- "-$main" 2>/dev/null
 }

@@ -593,6 +593,10 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return &g.view;
 	if (g.view.refused)
 		return NULL;
+	/* A program may have closed our socket and reused its number: the
+	 * request below must not go to its file. */
+	if (!still_ours(g.fd))
+		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
 	r = roundtrip_fds(g.fd, &q, sizeof(q), &rep, fds, 2);
