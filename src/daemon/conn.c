@@ -635,6 +635,8 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		break;
 	case USHM__OP_DT:
 		res = serve_dt(srv, c, cr, q->id, q->count);
+		if (q->hdr.flags & USHM__DT_NOREPLY)
+			return 0; /* the client is not waiting */
 		break;
 	case USHM__OP_CTL:
 		memset(&out, 0, sizeof(out));

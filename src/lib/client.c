@@ -564,6 +564,15 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 	}
 }
 
+void ushm__post(const struct ushm__req *req, size_t len)
+{
+	/* No daemon starts for this: without one nothing is counted. */
+	if (ensure(0) < 0)
+		return;
+	if (send_req(g.fd, req, len) < 0)
+		drop_connection();
+}
+
 void ushm__client_respare(void)
 {
 	if (g.fd >= 0 && g.spare < 0)

@@ -149,6 +149,12 @@ void ushm__client_unlock(void);
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
 
+/* Sends req (of len bytes), which has no reply, on this process's
+ * connection.  Nothing to report: a request lost with a connection is
+ * made good by the attachments a new connection registers.  Caller holds
+ * the client lock. */
+void ushm__post(const struct ushm__req *req, size_t len);
+
 /* Takes the spare descriptor again after a reply's fd was closed. */
 void ushm__client_respare(void);
 

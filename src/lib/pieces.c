@@ -113,17 +113,18 @@ static void send_register(const struct ushm__attach_table *t,
 	}
 }
 
+/* The mappings are gone already: the daemon is told, without waiting
+ * for it (USHM__DT_NOREPLY). */
 static void send_detach(const struct ushm__attach *p, long n)
 {
 	struct ushm__req q;
-	struct ushm__rep rep;
 
 	memset(&q, 0, sizeof(q));
-	ushm__hdr_init(&q.hdr, USHM__OP_DT, sizeof(q), 0);
+	ushm__hdr_init(&q.hdr, USHM__OP_DT, sizeof(q), USHM__DT_NOREPLY);
 	q.id = p->id;
 	q.addr = p->addr;
 	q.count = (uint32_t)n;
-	ushm__transact(&q, sizeof(q), &rep, NULL);
+	ushm__post(&q, sizeof(q));
 }
 
 /* Sends what the change did to each segment, removals first. */

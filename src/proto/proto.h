@@ -69,6 +69,16 @@ enum {
 	USHM__GET_CAP_IPC_LOCK = 1u << 1,
 };
 
+/* DT flags. */
+enum {
+	/* No reply: the client has unmapped already (a detach cannot
+	 * fail once the library found the mapping), so it does not wait;
+	 * the daemon counts the detach when it reads the request, before
+	 * anything the client sends after it, and readers of the table
+	 * see the request pending until then. */
+	USHM__DT_NOREPLY = 1u << 0,
+};
+
 /* REGISTER flags. */
 enum {
 	/* The entries are new attachments (a child inherits its parent's

@@ -160,7 +160,9 @@ static void test_every_op(void)
 		msg.req.hdr.flags = op == USHM__OP_REGISTER ?
 					    USHM__REG_FORK | 1u << 4 :
 				    op == USHM__OP_GET ?
-					    USHM__GET_RETRY | 1u << 4 : 1;
+					    USHM__GET_RETRY | 1u << 4 :
+				    op == USHM__OP_DT ?
+					    USHM__DT_NOREPLY | 1u << 4 : 1;
 		is_int(ushm__req_check(&msg, n, 0), -EBADMSG,
 		       "%s: unknown header flag", name);
 		make_req(op);
