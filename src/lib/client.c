@@ -4,9 +4,11 @@
  * The connection belongs to the process that opened it, with the
  * identity it had then: before each request the library checks both.
  *  - After fork, the child must not share its parent's connection.  The
- *    atfork prepare handler opens a connection for the child and
- *    registers the parent's attachments on it, so that nattch counts the
- *    child before fork() returns, as on Linux; the child takes it over.
+ *    atfork prepare handler opens a connection for the child and queues
+ *    the parent's attachments on it without waiting for the daemon (the
+ *    daemon applies them before any later request: "The fork protocol"
+ *    in src/daemon/loop.c), so that nattch counts the child as soon as
+ *    fork() returns, as on Linux; the child takes the connection over.
  *  - After setuid/setgid/setgroups, the daemon must see the new identity
  *    (SO_PEERCRED and SO_PEERGROUPS are fixed at connect), so the
  *    library reconnects and moves its attachments to the new connection.
@@ -51,8 +53,6 @@ struct client {
 				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
 	int fork_fd;            /* prepared for the child during fork */
-	int fork_children_ok;   /* fork_children holds the list: */
-	char fork_children[8192]; /* this thread's children before fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
 	/* The daemon this process uses, fixed at its first connection:
@@ -71,6 +71,12 @@ static struct client g = {
 	.fork_fd = -1,
 };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* ushm__fork's hand-over from the parent's fork handler: set while this
+ * thread is inside ushm__fork, and the child's connection kept for it
+ * (per thread: two threads may fork one after the other). */
+static __thread int fork_naming;
+static __thread int fork_named_fd = -1;
 
 static void identity_now(struct identity *id)
 {
@@ -146,7 +152,10 @@ static int trusted(uid_t uid)
 	       (uid == getuid() && !ushm__privileged());
 }
 
-int ushm__connect(const char *socket_path)
+/* Connects to socket_path; with SOCK_NONBLOCK in type_flags, a daemon
+ * whose backlog is full is -EAGAIN rather than a wait, and the socket
+ * stays non-blocking. */
+static int connect_to(const char *socket_path, int type_flags)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred uc;
@@ -156,7 +165,7 @@ int ushm__connect(const char *socket_path)
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, socket_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | type_flags, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -187,6 +196,11 @@ fail:
 	return err;
 }
 
+int ushm__connect(const char *socket_path)
+{
+	return connect_to(socket_path, 0);
+}
+
 /* The gid this process's file accesses use (Linux decides group
  * membership by it); setfsgid with an invalid gid only reports it. */
 static gid_t current_fsgid(void)
@@ -200,7 +214,7 @@ static gid_t current_fsgid(void)
  * an fsgid set without privileges always is); an fsgid set while
  * privileged to something else is refused (EPERM), and then the
  * effective gid is sent instead. */
-static int send_req(int fd, const void *req, size_t len)
+static int send_req_flags(int fd, const void *req, size_t len, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
@@ -222,7 +236,7 @@ static int send_req(int fd, const void *req, size_t len)
 		cm->cmsg_len = CMSG_LEN(sizeof(uc));
 		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
 		do
-			n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno == EPERM && uc.gid != getegid()) {
 			uc.gid = getegid();
@@ -233,6 +247,11 @@ static int send_req(int fd, const void *req, size_t len)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EPIPE;
+}
+
+static int send_req(int fd, const void *req, size_t len)
+{
+	return send_req_flags(fd, req, len, 0);
 }
 
 /* Receives the reply to op; *fd gets a descriptor it carries (or -1).
@@ -319,7 +338,8 @@ static int64_t roundtrip(int fd, const void *req, size_t len,
 
 /* Registers the table's entries on fd, USHM__REG_MAX per request.  For
  * a child (USHM__REG_FORK), not the pieces fork does not copy
- * (MADV_DONTFORK). */
+ * (MADV_DONTFORK).  With USHM__REG_NOREPLY, only sends them (on a
+ * non-blocking fd: a full queue is -EAGAIN, never a wait). */
 static int register_table(int fd, uint32_t mode)
 {
 	union {
@@ -338,7 +358,7 @@ static int register_table(int fd, uint32_t mode)
 
 		memset(&m, 0, sizeof(m));
 		for (; i < g.table.n && k < USHM__REG_MAX; i++) {
-			if (mode == USHM__REG_FORK &&
+			if ((mode & USHM__REG_FORK) &&
 			    (g.table.v[i].advice & USHM__ADV_DONTFORK))
 				continue;
 			m.req.ent[k].id = g.table.v[i].id;
@@ -352,7 +372,11 @@ static int register_table(int fd, uint32_t mode)
 		m.req.count = k;
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), mode);
-		r = roundtrip(fd, &m.req, ushm__req_size(k), &rep, NULL);
+		if (mode & USHM__REG_NOREPLY)
+			r = send_req(fd, &m.req, ushm__req_size(k));
+		else
+			r = roundtrip(fd, &m.req, ushm__req_size(k), &rep,
+				      NULL);
 		if (r < 0)
 			return (int)r;
 	} while (i < g.table.n);
@@ -594,73 +618,12 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 	return r == -EPIPE ? -ECONNREFUSED : r;
 }
 
-#define CHILDREN_MAX 8192
-
 /*
- * This thread's children, as /proc lists them ("pid pid ...", newest
- * last), into buf.  Returns 0, or -1 when the list cannot be read or does
- * not fit (a thread with more than about a thousand children: then the
- * child is not named, and names itself with HELLO).
- */
-static int thread_children(char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
-		 (long)gettid());
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len);
-	close(fd);
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Is pid a word of the list? */
-static int listed(const char *list, long pid)
-{
-	char *end;
-
-	for (const char *p = list; *p;) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (v == pid)
-			return 1;
-		p = end;
-	}
-	return 0;
-}
-
-/* The child this fork made: the newest child now that was not one
- * before (0 when there is none: the fork failed). */
-static pid_t new_child(const char *before)
-{
-	char now[CHILDREN_MAX], *end;
-	long last = 0;
-
-	if (thread_children(now, sizeof(now)) < 0)
-		return 0;
-	for (const char *p = now; *p; p = end) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		last = v;
-	}
-	return last > 0 && !listed(before, last) ? (pid_t)last : 0;
-}
-
-/*
- * fork() handlers.  prepare runs in the parent before the fork with the
- * lock held until parent/child release it.  Only syscalls run in the
- * child handler (a multithreaded parent's child may not call malloc).
+ * fork() handlers (the fork protocol: src/daemon/loop.c).  prepare runs
+ * in the parent before the fork with the lock held until parent/child
+ * release it; nothing in them waits for the daemon.  Only syscalls run
+ * in the child handler (a multithreaded parent's child may not call
+ * malloc).
  */
 static void before_fork(void)
 {
@@ -674,37 +637,31 @@ static void before_fork(void)
 	identity_now(&now);
 	if (!identity_same(&now, &g.id) || !g.pinned)
 		return;
-	fd = ushm__connect(g.sock_path);
+	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
+	 * swamped) gets nothing now, and the child registers at its first
+	 * call instead. */
+	fd = connect_to(g.sock_path, SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (register_table(fd, USHM__REG_FORK) < 0) {
+	if (register_table(fd, USHM__REG_FORK | USHM__REG_NOREPLY) < 0 ||
+	    fcntl(fd, F_SETFL, 0) < 0) {
+		/* The daemon drops what it got with the connection. */
 		close(fd);
 		return;
 	}
 	g.fork_fd = fd;
-	g.fork_children_ok = thread_children(g.fork_children,
-					     sizeof(g.fork_children)) == 0;
 }
 
 static void after_fork_parent(void)
 {
-	pid_t child;
-
+	/* The child has its copy.  Under ushm__fork the caller names the
+	 * child on it first; a failed fork drops the registrations with
+	 * the close, as Linux drops a failed fork's mappings. */
 	if (g.fork_fd >= 0) {
-		/* Name the child: it may die before its own HELLO. */
-		child = g.fork_children_ok ? new_child(g.fork_children) : 0;
-		if (child > 0) {
-			struct ushm__req q;
-
-			memset(&q, 0, sizeof(q));
-			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
-			q.id = child;
-			send_req(g.fork_fd, &q, sizeof(q));
-		}
-		/* The child has its copy; a failed fork drops the
-		 * registrations with this close, as Linux drops a failed
-		 * fork's mappings. */
-		close(g.fork_fd);
+		if (fork_naming)
+			fork_named_fd = g.fork_fd;
+		else
+			close(g.fork_fd);
 	}
 	g.fork_fd = -1;
 	pthread_mutex_unlock(&g.lock);
@@ -724,16 +681,45 @@ static void after_fork_child(void)
 	if (g.fd >= 0 && fstat(g.fd, &st) == 0) {
 		g.sock_ino = st.st_ino;
 		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
-		/* No reply: the daemon just learns which process now uses
-		 * the connection, so that our exit is reported as ours. */
+		/* No reply: the daemon learns which process uses the
+		 * connection now, so that our exit is reported as ours. */
 		memset(&hello, 0, sizeof(hello));
 		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
-		if (send_req(g.fd, &hello, sizeof(hello)) < 0)
+		if (send_req_flags(g.fd, &hello, sizeof(hello),
+				   MSG_DONTWAIT) < 0)
 			drop_connection();
 	}
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = g.fd < 0 && g.table.n > 0;
 	pthread_mutex_unlock(&g.lock);
+}
+
+pid_t ushm__fork(pid_t (*real_fork)(void))
+{
+	pid_t pid;
+	int fd, saved;
+
+	fork_naming = 1;
+	pid = real_fork();
+	saved = errno;
+	fork_naming = 0;
+	if (pid != 0 && fork_named_fd >= 0) {
+		fd = fork_named_fd;
+		fork_named_fd = -1;
+		/* Named now, for a child killed before its HELLO: its exit
+		 * sets lpid to its pid, as on Linux.  No reply. */
+		if (pid > 0) {
+			struct ushm__req q;
+
+			memset(&q, 0, sizeof(q));
+			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
+			q.id = pid;
+			(void)send_req_flags(fd, &q, sizeof(q), MSG_DONTWAIT);
+		}
+		close(fd);
+	}
+	errno = saved;
+	return pid;
 }
 
 static void atfork_setup(void)
