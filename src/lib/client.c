@@ -14,6 +14,12 @@
  *    library reconnects and moves its attachments to the new connection.
  *  - When the daemon dies or is stopped, the next request reconnects
  *    (starting a daemon) and moves the attachments over as well.
+ *  - A daemon that does not answer (stopped by a debugger or SIGSTOP,
+ *    swamped) is waited for at most USHM_TIMEOUT seconds (default
+ *    TIMEOUT_DEFAULT_S) per call, then the call fails with ETIMEDOUT.
+ *    The connection is kept: the reply still owed is read (and an
+ *    attach it granted given back) before the next request.  Signal
+ *    handlers run while a call waits; the bound counts from the start.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -25,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
@@ -34,6 +41,10 @@
 #include <unistd.h>
 
 #define GROUPS_SEEN 64
+
+/* How long a call waits for the daemon, in seconds (USHM_TIMEOUT). */
+#define TIMEOUT_DEFAULT_S 10
+#define TIMEOUT_MAX_S 86400
 
 /* Who this process was when it connected. */
 struct identity {
@@ -52,6 +63,11 @@ struct client {
 	ino_t sock_ino;         /* the socket's inode: a program may close
 				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
+	int timeout_ms;         /* bound of a wait for the daemon (0: none;
+				   -1: not read from USHM_TIMEOUT yet) */
+	unsigned owed_op;       /* a reply that timed out is still owed on
+				   fd (its op), 0 if none */
+	int owed_id;            /* its request's id (AT: to give it back) */
 	int fork_fd;            /* prepared for the child during fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
@@ -69,6 +85,7 @@ static struct client g = {
 	.fd = -1,
 	.spare = -1,
 	.fork_fd = -1,
+	.timeout_ms = -1,
 };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -115,6 +132,69 @@ static void drop_connection(void)
 	if (still_ours(g.spare))
 		close(g.spare);
 	g.fd = g.spare = -1;
+	g.owed_op = 0;
+}
+
+/* USHM_TIMEOUT: whole seconds, 0 for no bound. */
+static int timeout_ms(void)
+{
+	int ms = __atomic_load_n(&g.timeout_ms, __ATOMIC_RELAXED);
+	const char *v;
+	char *end;
+	long s;
+
+	if (ms >= 0)
+		return ms;
+	v = ushm__env("USHM_TIMEOUT");
+	s = TIMEOUT_DEFAULT_S;
+	if (v && *v) {
+		errno = 0;
+		s = strtol(v, &end, 10);
+		if (*end || errno || s < 0 || s > TIMEOUT_MAX_S) {
+			ushm__say_once(USHM__SAY_BAD_TIMEOUT,
+				       "USHM_TIMEOUT=%s: not a number of "
+				       "seconds from 0 (no bound) to %d; "
+				       "using %d",
+				       v, TIMEOUT_MAX_S, TIMEOUT_DEFAULT_S);
+			s = TIMEOUT_DEFAULT_S;
+		}
+	}
+	/* Threads that read it at once store the same value. */
+	__atomic_store_n(&g.timeout_ms, (int)(s * 1000), __ATOMIC_RELAXED);
+	return (int)(s * 1000);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bounds connect, send and receive on fd by the timeout: the kernel
+ * then returns EAGAIN instead of waiting longer. */
+static int set_timeouts(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms <= 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The daemon did not answer in time: said once, with what to do. */
+static int timed_out(void)
+{
+	ushm__say_once(USHM__SAY_TIMEOUT,
+		       "the daemon has not answered for %d s (stopped, or "
+		       "overloaded?): the call fails with ETIMEDOUT; "
+		       "USHM_TIMEOUT sets the bound",
+		       timeout_ms() / 1000);
+	return -ETIMEDOUT;
 }
 
 static int identity_same(const struct identity *a, const struct identity *b)
@@ -168,8 +248,14 @@ static int connect_to(const char *socket_path, int type_flags)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | type_flags, 0);
 	if (fd < 0)
 		return -errno;
+	err = set_timeouts(fd, timeout_ms());
+	if (err < 0)
+		goto fail;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
+		/* A blocking connect that waited out SO_SNDTIMEO. */
+		if (err == -EAGAIN && !(type_flags & SOCK_NONBLOCK))
+			err = timed_out();
 		goto fail;
 	}
 	/* Only a daemon run by root or by this user is trusted with our
@@ -245,7 +331,9 @@ static int send_req_flags(int fd, const void *req, size_t len, int flags)
 		break;
 	}
 	if (n < 0)
-		return -errno;
+		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ?
+			       timed_out() :
+			       -errno;
 	return (size_t)n == len ? 0 : -EPIPE;
 }
 
@@ -266,18 +354,42 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	int fds[4], nfds = 0, err;
+	int fds[4], nfds = 0, err, reset = 0, bound = timeout_ms();
+	int64_t deadline = bound > 0 ? now_ms() + bound : 0;
 	ssize_t n;
 
 	*outfd = -1; /* defined on every return, success or not */
-	do {
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left;
+
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		/* A daemon that turned us away closed the socket with our
 		 * request unread: the first receive reports the reset, a
 		 * second one still finds the refusal queued before it. */
-		if (n < 0 && errno == ECONNRESET)
+		if (n < 0 && errno == ECONNRESET) {
+			reset = 1;
 			n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
+		}
+		if (n >= 0 || errno != EINTR)
+			break;
+		/* A signal's handler ran; SO_RCVTIMEO would start again
+		 * from zero, so wait for what is left of the bound. */
+		while (deadline) {
+			int r;
+
+			left = deadline - now_ms();
+			if (left <= 0)
+				return timed_out();
+			r = poll(&pfd, 1, (int)left);
+			if (r == 0)
+				return timed_out();
+			if (r > 0 || errno != EINTR)
+				break; /* recvmsg says what there is */
+		}
+	}
+	if (n < 0 && errno == EAGAIN && !reset)
+		return timed_out(); /* SO_RCVTIMEO ran out */
 	if (n < 0)
 		return errno == ECONNRESET || errno == EAGAIN ? -EPIPE :
 								-errno;
@@ -311,8 +423,10 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd)
 	return 0;
 }
 
-static int64_t roundtrip(int fd, const void *req, size_t len,
-			 struct ushm__rep *rep, int *outfd)
+/* Sends req and receives its reply.  *owed (when given) is set when the
+ * request went out but its reply did not come in time. */
+static int64_t roundtrip_owing(int fd, const void *req, size_t len,
+			       struct ushm__rep *rep, int *outfd, int *owed)
 {
 	const struct ushm__hdr *h = req;
 	int dummy, err;
@@ -329,11 +443,19 @@ static int64_t roundtrip(int fd, const void *req, size_t len,
 	if (err < 0)
 		return err == -ENOTCONN ? -EPIPE : err;
 	err = recv_rep(fd, rep, h->op, outfd ? outfd : &dummy);
+	if (err == -ETIMEDOUT && owed)
+		*owed = 1;
 	if (err < 0)
 		return err;
 	if (!outfd && dummy >= 0)
 		close(dummy);
 	return rep->result;
+}
+
+static int64_t roundtrip(int fd, const void *req, size_t len,
+			 struct ushm__rep *rep, int *outfd)
+{
+	return roundtrip_owing(fd, req, len, rep, outfd, NULL);
 }
 
 /* Registers the table's entries on fd, USHM__REG_MAX per request.  For
@@ -373,7 +495,8 @@ static int register_table(int fd, uint32_t mode)
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), mode);
 		if (mode & USHM__REG_NOREPLY)
-			r = send_req(fd, &m.req, ushm__req_size(k));
+			r = send_req_flags(fd, &m.req, ushm__req_size(k),
+					   MSG_DONTWAIT);
 		else
 			r = roundtrip(fd, &m.req, ushm__req_size(k), &rep,
 				      NULL);
@@ -533,10 +656,48 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Reads the reply a timed-out request still owes before the connection
+ * serves another: -ETIMEDOUT while the daemon still does not answer.  An
+ * attach it granted is given back (the caller was told it failed).
+ */
+static int64_t pay_owed(void)
+{
+	struct ushm__rep rep;
+	struct ushm__req q;
+	int fd, err, owed = 0;
+	int64_t r;
+
+	err = recv_rep(g.fd, &rep, g.owed_op, &fd);
+	if (err == -ETIMEDOUT)
+		return err;
+	if (fd >= 0)
+		close(fd);
+	if (err < 0) { /* the daemon went away: reconnect */
+		drop_connection();
+		return 0;
+	}
+	if (g.owed_op != USHM__OP_AT || rep.result < 0) {
+		g.owed_op = 0;
+		return 0;
+	}
+	memset(&q, 0, sizeof(q));
+	ushm__hdr_init(&q.hdr, USHM__OP_AT_UNDO, sizeof(q), 0);
+	q.id = g.owed_id;
+	g.owed_op = 0;
+	r = roundtrip_owing(g.fd, &q, sizeof(q), &rep, NULL, &owed);
+	if (owed) {
+		g.owed_op = USHM__OP_AT_UNDO;
+		g.owed_id = q.id;
+	}
+	return r == -ETIMEDOUT ? r : 0;
+}
+
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd)
 {
 	int64_t r;
+	int owed;
 
 	for (int attempt = 0;; attempt++) {
 		r = ensure(1);
@@ -549,6 +710,13 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 			backoff(attempt);
 			continue;
 		}
+		if (g.owed_op) {
+			r = pay_owed();
+			if (r < 0)
+				return r;
+			if (g.fd < 0)
+				continue; /* gone: reconnect at once */
+		}
 		/* A program using every low descriptor still gets the
 		 * segment's: it lands in the spare's slot. */
 		if (fd && g.spare >= 0) {
@@ -559,7 +727,12 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		/* The dead daemon may have served the first attempt. */
 		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
 			req->hdr.flags |= USHM__GET_RETRY;
-		r = roundtrip(g.fd, req, len, rep, fd);
+		owed = 0;
+		r = roundtrip_owing(g.fd, req, len, rep, fd, &owed);
+		if (owed) {
+			g.owed_op = req->hdr.op;
+			g.owed_id = req->id;
+		}
 		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
 			return r;
 		/* The daemon went away (or the program closed our socket):
