@@ -30,6 +30,7 @@ ok $? "the daemon runs (pid $daemon)"
 
 served_mark
 out=$(timeout 60 "${USHM_RUN_CMD[@]}" "$F" fork "$daemon" $N)
+kill -CONT "$daemon" # (the program continues it, unless it hung)
 is "$out" "$kernel" "fork with the daemon stopped: the same as the kernel"
 # Each child's inheritance was registered (the daemon applied them once
 # it ran again), and the program's calls went to ushm.
@@ -39,6 +40,7 @@ served_exactly shmctl 3 "both IPC_STATs and the IPC_RMID went to ushm"
 
 served_mark
 out=$(USHM_TIMEOUT=1 timeout 60 "${USHM_RUN_CMD[@]}" "$F" timeout "$daemon")
+kill -CONT "$daemon"
 is "$out" "shmat with the daemon stopped: Connection timed out, after about 1 s: yes
 IPC_STAT with the daemon stopped: Connection timed out, after about 1 s: yes
 the timer's handler ran while they waited: yes
