@@ -166,14 +166,20 @@ static void settle_done(struct ushm__server *srv, struct ushm__conn *c)
 		ushm__conn_close(srv, c); /* it would keep the loop awake */
 }
 
+/* Notes one settling pass serves: a fork's REGISTERs (48 attachments
+ * each) and its HELLO and FORKED.  A client that keeps sending notes gets
+ * no more served ahead of other clients' requests than this per barrier;
+ * the rest wait for the next one. */
+#define SETTLE_MAX 8
+
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c)
 {
-	while (c->settling && !c->dead) {
+	for (int i = 0; i < SETTLE_MAX && c->settling && !c->dead; i++) {
 		struct ushm__hdr h;
 		ssize_t n = recv(c->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
-			continue;
+			continue; /* (counted: a signal storm must not hold it) */
 		if (n < 0 && errno == EAGAIN)
 			return; /* nothing queued yet */
 		if (n == (ssize_t)sizeof(h) && h.magic == USHM__MAGIC &&
