@@ -164,6 +164,63 @@ static double ctl_bench(const char *name, enum ctl_op op)
 	return s[0].med / s[1].med;
 }
 
+/* fork + _exit + waitpid of a process holding one attachment of a 4 KiB
+ * segment: the child inherits it, its exit detaches it (ns per fork). */
+static double fork_once(int kernel, int id)
+{
+	void *p = kernel ? shmat(id, NULL, 0) : ushm_at(id, NULL, 0);
+	double t0 = now(), t;
+	long n = 0;
+
+	if (p == (void *)-1)
+		fatal("fork: shmat");
+	do {
+		for (int i = 0; i < 16; i++) {
+			int st;
+			pid_t pid = fork();
+
+			if (pid < 0)
+				fatal("fork");
+			if (pid == 0)
+				_exit(0);
+			if (waitpid(pid, &st, 0) != pid || st != 0)
+				fatal("waitpid");
+		}
+		n += 16;
+		t = now() - t0;
+	} while (t < BUDGET / 2);
+	if ((kernel ? shmdt(p) : ushm_dt(p)) < 0)
+		fatal("fork: shmdt");
+	return t / (double)n * 1e9;
+}
+
+static double fork_bench(void)
+{
+	double v[2][REPS];
+	struct stat3 s[2];
+	int kernel, r;
+
+	for (r = 0; r < REPS; r++)
+		for (kernel = 0; kernel < 2; kernel++) {
+			int id = kernel ? shmget(IPC_PRIVATE, 4096,
+						 IPC_CREAT | 0600) :
+					  ushm_get(IPC_PRIVATE, 4096,
+						   IPC_CREAT | 0600);
+
+			if (id < 0)
+				fatal("fork: shmget");
+			v[kernel][r] = fork_once(kernel, id);
+			if ((kernel ? shmctl : ushm_ctl)(id, IPC_RMID, NULL) <
+			    0)
+				fatal("fork: rmid");
+		}
+	s[0] = summarize(v[0], REPS);
+	s[1] = summarize(v[1], REPS);
+	row("fork + exit + waitpid, 1 attachment (ushm)", "ns/op", s[0]);
+	row("fork + exit + waitpid, 1 attachment (kernel)", "ns/op", s[1]);
+	return s[0].med / s[1].med;
+}
+
 /* ---------------- data path ---------------- */
 
 static double data_bench(void)
@@ -772,6 +829,7 @@ int main(int argc, char **argv)
 			{ "unpinned", -1, -1 } };
 	struct stat3 rtt[M_COUNT][3], tp[T_COUNT][6];
 	double r_create, r_lookup, r_at4, r_at64, r_stat, r_data, worst;
+	double r_fork;
 	const char *dir = argc > 1 ? argv[1] : ".";
 	char path[4096];
 	size_t si;
@@ -789,6 +847,7 @@ int main(int argc, char **argv)
 	r_at4 = ctl_bench("shmat + shmdt 4 KiB", AT_DT_4K);
 	r_at64 = ctl_bench("shmat + shmdt 64 MiB", AT_DT_64M);
 	r_stat = ctl_bench("IPC_STAT", STAT);
+	r_fork = fork_bench();
 	printf("data path\n");
 	r_data = data_bench();
 
@@ -859,6 +918,7 @@ int main(int argc, char **argv)
 	printf("ratio shmat_shmdt_vs_kernel %.2f\n", r_at4);
 	printf("ratio shmat_shmdt_64m_vs_kernel %.2f\n", r_at64);
 	printf("ratio create_rmid_vs_kernel %.2f\n", r_create);
+	printf("ratio fork_attached_vs_kernel %.2f\n", r_fork);
 	printf("ratio chan_rtt_cross_vs_spin %.2f\n",
 	       rtt[M_CHAN][0].med / rtt[M_SPIN][0].med);
 	printf("ratio wait_rtt_cross_vs_spin %.2f\n",

@@ -56,7 +56,6 @@
 
 /* As loop.c: events per epoll_wait, requests served on a departure. */
 #define MAX_EVENTS 64
-#define DEPART_DRAIN 32
 /* Passes one pump may take: far more than any input can queue. */
 #define MAX_PASSES 4096
 #define MAX_MAPS 64
@@ -179,13 +178,14 @@ static void server_setup(uint8_t cfg)
 	};
 
 	memset(&srv, 0, sizeof(srv));
-	srv.epfd = srv.listen_fd = srv.signal_fd = srv.reserve_fd = -1;
+	srv.epfd = srv.depfd = srv.listen_fd = srv.signal_fd = -1;
+	ushm__pub_init(&srv.pub); /* nothing published: no state directory */
+	srv.reserve_fd = -1;
 	CHECK(ushm__store_open(state_dir, &srv.store) == 0);
 	ushm__registry_init(&srv.reg, &lim, srv.store);
 	srv.max_conns_per_uid = 2;
 	CHECK(ushm__store_load(srv.store, &srv.reg) == 0);
-	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-	CHECK(srv.epfd >= 0);
+	CHECK(ushm__loop_open(&srv) == 0);
 	/* (It skips this process: the segments it maps get no orphan.) */
 	ushm__recover(&srv);
 	srv.listen_fd = socket(AF_UNIX,
@@ -229,6 +229,7 @@ static void server_free(void)
 	close(srv.listen_fd);
 	close(srv.reserve_fd);
 	close(srv.epfd);
+	close(srv.depfd);
 	ushm__store_close(srv.store);
 }
 
@@ -462,20 +463,8 @@ static void drain_all(void)
 /* ---- the loop ---- */
 
 /* ushm__server_run's passes (loop.c), without blocking, until nothing
- * is ready.  Departures first, then one request per client. */
-static void depart(struct ushm__conn *c)
-{
-	if (c->dead)
-		return;
-	ushm__conn_serve(&srv, c, DEPART_DRAIN);
-	ushm__conn_close(&srv, c);
-}
-
-static int is_hangup(const struct epoll_event *ev)
-{
-	return ev->events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
-}
-
+ * is ready.  The barrier (departures, new clients, what parents queued
+ * for their children) first, then one request per client. */
 static void pump(void)
 {
 	struct epoll_event ev[MAX_EVENTS];
@@ -488,17 +477,10 @@ static void pump(void)
 		CHECK(n >= 0);
 		if (n == 0)
 			break;
-		for (int i = 0; i < n; i++) {
-			struct ushm__item *it = ev[i].data.ptr;
-
-			if (it->type == ITEM_CONN && is_hangup(&ev[i]))
-				depart((struct ushm__conn *)it);
-			else if (it->type == ITEM_CONN_EXIT)
-				depart(ushm__conn_of_exit(it));
-			else if (it->type == ITEM_ORPHAN)
-				ushm__orphan_exit(&srv,
-						  (struct ushm__orphan *)it);
-		}
+		for (int i = 0; i < n; i++)
+			if (((struct ushm__item *)ev[i].data.ptr)->type ==
+			    ITEM_DEPARTURES)
+				ushm__loop_barrier(&srv, NULL);
 		for (int i = 0; i < n && !srv.stopping; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
@@ -507,8 +489,6 @@ static void pump(void)
 
 				if (!c->dead)
 					ushm__conn_serve(&srv, c, 1);
-			} else if (it->type == ITEM_LISTEN) {
-				ushm__conn_accept(&srv);
 			}
 		}
 		ushm__conn_reap(&srv);

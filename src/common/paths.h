@@ -103,6 +103,8 @@ enum ushm__complaint {
 	USHM__SAY_UNREACHABLE,
 	USHM__SAY_NOT_STARTED,
 	USHM__SAY_LOST,
+	USHM__SAY_TIMEOUT,
+	USHM__SAY_BAD_TIMEOUT,
 	USHM__SAY_COUNT
 };
 void ushm__say_once(enum ushm__complaint kind, const char *fmt, ...)

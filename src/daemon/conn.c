@@ -124,6 +124,7 @@ void ushm__conn_accept(struct ushm__server *srv)
 		c->peer_uid = uc.uid;
 		c->peer_gid = uc.gid;
 		c->undo.id = -1;
+		c->settling = 1;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) ==
 		    0) {
 			c->ngroups = (int)(glen / sizeof(gid_t));
@@ -139,6 +140,53 @@ void ushm__conn_accept(struct ushm__server *srv)
 		c->next = srv->conns;
 		srv->conns = c;
 		srv->nconns++;
+		/* A parent that connected for its child queued the child's
+		 * attachments before anything it did next: apply them now,
+		 * before any departure is handled. */
+		ushm__conn_settle(srv, c);
+	}
+}
+
+/* Sent without waiting for a reply: what a parent queues for its child
+ * during fork, and the child's HELLO. */
+static int is_note(const struct ushm__hdr *h)
+{
+	return (h->op == USHM__OP_REGISTER &&
+		(h->flags & USHM__REG_NOREPLY)) ||
+	       h->op == USHM__OP_HELLO || h->op == USHM__OP_FORKED;
+}
+
+/* c no longer needs the barrier's attention for its data. */
+static void settle_done(struct ushm__server *srv, struct ushm__conn *c)
+{
+	if (!c->settling)
+		return;
+	c->settling = 0;
+	if (ushm__loop_settled(srv, c->fd, &c->item) < 0)
+		ushm__conn_close(srv, c); /* it would keep the loop awake */
+}
+
+/* Notes one settling pass serves: a fork's REGISTERs (48 attachments
+ * each) and its HELLO and FORKED.  A client that keeps sending notes gets
+ * no more served ahead of other clients' requests than this per barrier;
+ * the rest wait for the next one. */
+#define SETTLE_MAX 8
+
+void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c)
+{
+	for (int i = 0; i < SETTLE_MAX && c->settling && !c->dead; i++) {
+		struct ushm__hdr h;
+		ssize_t n = recv(c->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue; /* (counted: a signal storm must not hold it) */
+		if (n < 0 && errno == EAGAIN)
+			return; /* nothing queued yet */
+		if (n == (ssize_t)sizeof(h) && h.magic == USHM__MAGIC &&
+		    h.version == USHM__PROTO_VERSION && is_note(&h))
+			ushm__conn_serve(srv, c, 1);
+		else /* a request that waits, an end, garbage: in order */
+			settle_done(srv, c);
 	}
 }
 
@@ -608,6 +656,7 @@ static int serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 }
 
 /* Serves one validated request; returns 0, or -1 to drop the client. */
+/* (A note names the child or registers for it: no reply.) */
 static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		 const struct ushm__cred *cr, const struct ushm__req *q)
 {
@@ -646,11 +695,24 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		rep.info = out.info;
 		break;
 	case USHM__OP_REGISTER:
+		if (q->hdr.flags & USHM__REG_NOREPLY)
+			c->for_child = !c->named;
 		res = serve_register(srv, c, cr, q);
+		if (q->hdr.flags & USHM__REG_NOREPLY)
+			return 0;
 		break;
 	case USHM__OP_HELLO:
-		return 0; /* the pid was taken from its credentials */
+		/* The pid was taken from its credentials. */
+		c->named = 1;
+		c->for_child = 0;
+		settle_done(srv, c);
+		return 0;
 	case USHM__OP_FORKED:
+		if (c->named) /* the child said HELLO first */
+			return 0;
+		c->named = 1;
+		c->for_child = 0;
+		settle_done(srv, c);
 		return serve_forked(srv, c, cr, q->id);
 	case USHM__OP_STATUS:
 		fill_status(srv, &rep.status);
@@ -773,7 +835,7 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 	for (int i = 0; i < max && !c->dead; i++) {
 		struct ushm__cred cr;
 		struct ucred uc = { 0 };
-		int gone;
+		int gone, for_child;
 		ssize_t n = receive(c, m.buf, sizeof(m.buf), &uc);
 		int err;
 
@@ -806,16 +868,26 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__conn_close(srv, c);
 			return;
 		}
-		c->pid = uc.pid;
+		/* A parent registering or naming its child on the child's
+		 * connection is not the process that will use it: neither
+		 * its pid nor its exit is the connection's (a child that
+		 * registers on its own connection is the peer it connected
+		 * as).  The child is watched from its first message on. */
+		for_child = (m.req.hdr.op == USHM__OP_REGISTER &&
+			     (m.req.hdr.flags & USHM__REG_FORK)) ||
+			    m.req.hdr.op == USHM__OP_FORKED;
+		if (!for_child)
+			c->pid = uc.pid;
 		cred_of(c, &uc, &cr);
-		/* A parent registering its child's connection is not the
-		 * process that will use it: watch it from the child's first
-		 * message on. */
-		gone = 0;
-		if (!(m.req.hdr.op == USHM__OP_REGISTER &&
-		      (m.req.hdr.flags & USHM__REG_FORK)) &&
-		    m.req.hdr.op != USHM__OP_FORKED)
-			gone = watch(srv, c, uc.pid);
+		/* A request that waits for its reply: everything sent
+		 * before it (forks, exits, hang-ups) is applied first. */
+		if (!is_note(&m.req.hdr)) {
+			settle_done(srv, c);
+			if (c->dead)
+				return;
+			ushm__loop_barrier(srv, c);
+		}
+		gone = for_child ? 0 : watch(srv, c, uc.pid);
 		/* A descriptor is for the process that asked: whoever else
 		 * holds the connection once it is gone gets none. */
 		if (gone && m.req.hdr.op == USHM__OP_AT) {

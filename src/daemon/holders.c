@@ -90,7 +90,7 @@ uint32_t ushm__holds_adopt(struct ushm__server *srv, struct ushm__conn *dst,
 	uint32_t moved = 0;
 
 	for (struct ushm__conn *c = srv->conns; c && moved < n; c = c->next)
-		if (c != dst && !c->dead && c->pid == pid)
+		if (c != dst && !c->dead && !c->for_child && c->pid == pid)
 			moved += ushm__holds_take(&c->holds, id, n - moved);
 	for (struct ushm__orphan *o = srv->orphans; o && moved < n;
 	     o = o->next)
@@ -115,7 +115,7 @@ uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
 	uint32_t n = 0;
 
 	for (struct ushm__conn *c = srv->conns; c; c = c->next)
-		if (c != self && !c->dead && c->pid == pid)
+		if (c != self && !c->dead && !c->for_child && c->pid == pid)
 			n += ushm__holds_count(&c->holds, id);
 	return n;
 }

@@ -1,14 +1,47 @@
 /*
- * loop.c - the event loop: one epoll set, one thread.
+ * loop.c - the event loop: one thread, two epoll sets.
  *
- * Each pass handles the hang-ups and process exits it was given before
- * any request.  That is what makes nattch right the moment a parent's
- * waitpid() returns: the child's exit closed its connection before the
- * parent was woken, so that hang-up is already pending when the parent's
- * next request arrives, and epoll reports it in the same pass or an
- * earlier one (its ready-list entry precedes the request's).  For the
- * same reason a pass serves one request per client: a second one read
- * in the same pass may have been sent after a hang-up this pass lacks.
+ * nattch must be exact at every observation, as on Linux: right after
+ * fork() returns, any process's IPC_STAT counts the child's inherited
+ * attachments; the moment a parent's waitpid() returns for a child that
+ * exited, was killed or exec'd, nattch no longer counts it.  Neither
+ * event waits on the daemon (fork, exec and exit must never block on
+ * it), so the daemon learns of them from messages and hang-ups that are
+ * already queued when a later request arrives.  The barrier makes that
+ * exact: before it serves any request that waits for a reply, the
+ * daemon handles everything pending in the departures set:
+ *  - new connections (accepted, and what a parent queued on them for
+ *    its child applied at once: ushm__conn_settle);
+ *  - what a settling connection holds (the parent's REGISTER, FORKED,
+ *    the child's HELLO);
+ *  - hang-ups (a child's exit or exec closes its connection before the
+ *    kernel wakes its parent) and process exits (pidfds, signalled
+ *    before the parent is woken as well): the holder's attachments are
+ *    released, after its last queued requests are served.
+ * Everything a client did before it sent a request is then reflected:
+ * the request was sent after the parent's fork() or waitpid() returned,
+ * so the connection, message or hang-up it depends on was queued first.
+ * The departures set holds only these sources (never a connection's
+ * ordinary requests), so the barrier costs one epoll_wait that returns
+ * nothing when nothing is pending.  New connections are handled before
+ * departures: a parent registered its child before it could exit.
+ *
+ * The fork protocol (src/lib/client.c is the other side):
+ *  1. fork's prepare handler, in the parent: connect a new connection
+ *     (non-blocking: a full backlog is a refusal, not a wait) and send
+ *     the attachments the child will inherit as REGISTER with
+ *     USHM__REG_FORK | USHM__REG_NOREPLY; nothing is read.
+ *  2. In the child, first thing: HELLO on that connection (no reply):
+ *     its pid, from its credentials, names the process whose exit ends
+ *     the connection.  The parent's copy is closed.
+ *  3. Under the shim, fork() itself is wrapped and knows the child's
+ *     pid: the parent sends FORKED(pid) (no reply) before closing its
+ *     copy, for a child killed before its first instruction.
+ *  4. The child's exit, exec or death closes the connection; the
+ *     barrier releases what it held before the parent's next request.
+ * When the connection cannot be made without waiting (daemon backlog
+ * full, its socket queue full), the child registers its inheritance at
+ * its first call instead: nattch misses it until then.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -26,18 +59,57 @@
  * its parent's FORKED, a last request): served before it goes. */
 #define DEPART_DRAIN 32
 
+int ushm__loop_open(struct ushm__server *srv)
+{
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0)
+		return -errno;
+	srv->depfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->depfd < 0)
+		return -errno;
+	srv->dep_item.type = ITEM_DEPARTURES;
+	return ushm__loop_add(srv, srv->depfd, &srv->dep_item, EPOLLIN);
+}
+
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		   uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = it };
+	struct epoll_event dep = { .events = EPOLLRDHUP | EPOLLIN,
+				   .data.ptr = it };
+	int set = srv->epfd;
 
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	switch (it->type) {
+	case ITEM_LISTEN:
+	case ITEM_CONN_EXIT:
+	case ITEM_ORPHAN:
+		set = srv->depfd;
+		break;
+	case ITEM_CONN:
+		/* Its hang-up, and its data while it settles. */
+		if (epoll_ctl(srv->depfd, EPOLL_CTL_ADD, fd, &dep) < 0)
+			return -errno;
+		break;
+	default:
+		break;
+	}
+	/* (A connection's fd leaves both sets when it is closed.) */
+	if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	/* What clients poll to see that the daemon has work pending (all
 	 * but its signals).  Failing to watch makes them ask the daemon. */
 	if (it->type != ITEM_SIGNAL)
 		(void)ushm__pub_watch(&srv->pub, fd, events);
 	return 0;
+}
+
+int ushm__loop_settled(struct ushm__server *srv, int fd,
+		       struct ushm__item *it)
+{
+	struct epoll_event dep = { .events = EPOLLRDHUP, .data.ptr = it };
+
+	return epoll_ctl(srv->depfd, EPOLL_CTL_MOD, fd, &dep) < 0 ? -errno :
+								    0;
 }
 
 uint64_t ushm__open_fds(void)
@@ -80,6 +152,58 @@ static int is_hangup(const struct epoll_event *ev)
 	return ev->events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
 }
 
+/* Rounds of the barrier: each handles what one epoll_wait returns.  A
+ * round that returns fewer than MAX_EVENTS saw everything pending; the
+ * bound keeps a flood of connections from holding a request forever. */
+#define BARRIER_ROUNDS 16
+
+void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
+{
+	struct epoll_event ev[MAX_EVENTS];
+
+	if (srv->in_barrier) /* serving a departing client's last requests */
+		return;
+	srv->in_barrier = 1;
+	for (int round = 0; round < BARRIER_ROUNDS; round++) {
+		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
+
+		if (n <= 0)
+			break;
+		/* New connections first (a parent registered its child
+		 * before it could exit), then settling data, then
+		 * departures. */
+		for (int i = 0; i < n; i++)
+			if (((struct ushm__item *)ev[i].data.ptr)->type ==
+			    ITEM_LISTEN)
+				ushm__conn_accept(srv);
+		for (int i = 0; i < n; i++) {
+			struct ushm__item *it = ev[i].data.ptr;
+
+			if (it->type == ITEM_CONN && !is_hangup(&ev[i]) &&
+			    !((struct ushm__conn *)it)->dead)
+				ushm__conn_settle(srv, (void *)it);
+		}
+		for (int i = 0; i < n; i++) {
+			struct ushm__item *it = ev[i].data.ptr;
+
+			if (it->type == ITEM_CONN && is_hangup(&ev[i])) {
+				if ((void *)it != self)
+					depart(srv, (void *)it);
+			} else if (it->type == ITEM_CONN_EXIT) {
+				struct ushm__conn *c = ushm__conn_of_exit(it);
+
+				if (c != self)
+					depart(srv, c);
+			} else if (it->type == ITEM_ORPHAN) {
+				ushm__orphan_exit(srv, (void *)it);
+			}
+		}
+		if (n < MAX_EVENTS)
+			break;
+	}
+	srv->in_barrier = 0;
+}
+
 int ushm__server_run(struct ushm__server *srv)
 {
 	struct epoll_event ev[MAX_EVENTS];
@@ -98,38 +222,27 @@ int ushm__server_run(struct ushm__server *srv)
 		 * publish.c): a client reading the table then knows that
 		 * what it read may be behind what the daemon has taken. */
 		ushm__pub_enter(&srv->pub);
-		/* Pass 1: departures.  A departing client's last requests
-		 * (a forked child's HELLO, say) are served first. */
+		/* Pass 1: departures, new clients, what parents queued for
+		 * their children (the barrier), and signals. */
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
-			if (it->type == ITEM_CONN && is_hangup(&ev[i]))
-				depart(srv, (void *)it);
-			else if (it->type == ITEM_CONN_EXIT) /* its process */
-				depart(srv, ushm__conn_of_exit(it));
-			else if (it->type == ITEM_ORPHAN)
-				ushm__orphan_exit(srv, (void *)it);
+			if (it->type == ITEM_DEPARTURES)
+				ushm__loop_barrier(srv, NULL);
 			else if (it->type == ITEM_SIGNAL)
 				read_signals(srv);
 		}
-		/* Pass 2: requests and new clients. */
+		/* Pass 2: one request per client, which is fair to the
+		 * others; level-triggered epoll brings the rest back.  Each
+		 * request that waits for a reply runs the barrier first. */
 		for (int i = 0; i < n && !srv->stopping; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
 			if (it->type == ITEM_CONN) {
 				struct ushm__conn *c = (void *)it;
 
-				/* One request per pass: the next one may
-				 * have been sent after a departure that
-				 * only the next epoll_wait reports (a
-				 * child's exit, then its parent's
-				 * IPC_STAT); level-triggered epoll
-				 * brings the rest back.  It is fair to
-				 * the other clients as well. */
 				if (!c->dead)
 					ushm__conn_serve(srv, c, 1);
-			} else if (it->type == ITEM_LISTEN) {
-				ushm__conn_accept(srv);
 			}
 		}
 		ushm__conn_reap(srv);

@@ -573,6 +573,8 @@ static void server_free(struct ushm__server *srv)
 		close(srv->reserve_fd);
 	if (srv->epfd >= 0)
 		close(srv->epfd);
+	if (srv->depfd >= 0)
+		close(srv->depfd);
 	ushm__pub_close(&srv->pub);
 	ushm__store_close(srv->store);
 }
@@ -637,9 +639,8 @@ static int start(struct ushm__server *srv, const struct options *o,
 	/* Without a table (logged) clients ask the daemon for everything. */
 	(void)ushm__pub_open(&srv->pub, ushm__store_dirfd(srv->store),
 			     &srv->reg);
-	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->epfd < 0)
-		return -errno;
+	if ((err = ushm__loop_open(srv)) < 0)
+		return err;
 	if ((err = setup_signals(srv)) < 0)
 		return err;
 	ushm__recover(srv);
@@ -672,7 +673,7 @@ static void release_inherited(struct ushm__server *srv, int inherited)
 
 int main(int argc, char **argv)
 {
-	struct ushm__server srv = { .epfd = -1, .listen_fd = -1,
+	struct ushm__server srv = { .epfd = -1, .depfd = -1, .listen_fd = -1,
 				    .signal_fd = -1, .reserve_fd = -1 };
 	struct options o;
 	int err, logfd = -1, inherited;

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_CONN_EXIT,
-		      ITEM_ORPHAN };
+		      ITEM_ORPHAN, ITEM_DEPARTURES };
 
 /* First member of everything registered in epoll. */
 struct ushm__item {
@@ -58,6 +58,15 @@ struct ushm__conn {
 	} undo;
 	int at_pending;   /* an AT whose mmap the client may not have done
 			     yet: its mappings are not to be recounted */
+	/* Accepted, and it may still hold what a parent queued for its
+	 * child without waiting (REGISTER FORK|NOREPLY, FORKED) before
+	 * the child's HELLO: served by the barrier (loop.c). */
+	int settling;
+	int named;        /* the child said HELLO (or its parent FORKED):
+			     c->pid is the process that uses it */
+	int for_child;    /* a parent registered a child's attachments on
+			     it, and the child is not named yet: not the
+			     parent's, whatever c->pid says */
 	int dead;         /* closed; freed at the end of the loop pass */
 	struct ushm__conn *next;
 };
@@ -73,6 +82,12 @@ struct ushm__orphan {
 
 struct ushm__server {
 	int epfd;
+	/* The departures set (loop.c): what must be handled before any
+	 * request is served: hang-ups, exits, new connections and what
+	 * a settling connection holds.  Itself in epfd. */
+	int depfd;
+	struct ushm__item dep_item;
+	int in_barrier;
 	int listen_fd;
 	int signal_fd;
 	int reserve_fd;   /* given up to accept-and-close when out of fds */
@@ -126,7 +141,13 @@ uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
 
 /* ---- conn.c ---- */
 
+/* Accepts every pending connection, serving at once what a parent queued
+ * on it for its child (ushm__conn_settle). */
 void ushm__conn_accept(struct ushm__server *srv);
+/* Serves the no-reply messages queued at the head of a settling
+ * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
+ * HELLO); the first request that waits for a reply settles it. */
+void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves at most max of the requests queued on c. */
@@ -175,8 +196,21 @@ void ushm__discard_fd(int fd);
 
 /* ---- loop.c ---- */
 
+/* Creates the two epoll sets.  0 or -errno. */
+int ushm__loop_open(struct ushm__server *srv);
+/* Watches fd for it: listeners, process exits and orphans go to the
+ * departures set, a connection to both (its hang-up and, while it
+ * settles, its data to the departures set). */
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		   uint32_t events);
+/* A settled connection: only its hang-up is a departure now.  0 or
+ * -errno. */
+int ushm__loop_settled(struct ushm__server *srv, int fd,
+		       struct ushm__item *it);
+/* Handles every departure, new connection and settling message pending
+ * now, except self's (the connection being served).  Called before each
+ * request that waits for a reply. */
+void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
 int ushm__server_run(struct ushm__server *srv);
 /* Descriptors the daemon holds (for STATUS and leak tests). */
 uint64_t ushm__open_fds(void);

@@ -4,14 +4,22 @@
  * The connection belongs to the process that opened it, with the
  * identity it had then: before each request the library checks both.
  *  - After fork, the child must not share its parent's connection.  The
- *    atfork prepare handler opens a connection for the child and
- *    registers the parent's attachments on it, so that nattch counts the
- *    child before fork() returns, as on Linux; the child takes it over.
+ *    atfork prepare handler opens a connection for the child and queues
+ *    the parent's attachments on it without waiting for the daemon (the
+ *    daemon applies them before any later request: "The fork protocol"
+ *    in src/daemon/loop.c), so that nattch counts the child as soon as
+ *    fork() returns, as on Linux; the child takes the connection over.
  *  - After setuid/setgid/setgroups, the daemon must see the new identity
  *    (SO_PEERCRED and SO_PEERGROUPS are fixed at connect), so the
  *    library reconnects and moves its attachments to the new connection.
  *  - When the daemon dies or is stopped, the next request reconnects
  *    (starting a daemon) and moves the attachments over as well.
+ *  - A daemon that does not answer (stopped by a debugger or SIGSTOP,
+ *    swamped) is waited for at most USHM_TIMEOUT seconds (default
+ *    TIMEOUT_DEFAULT_S) per call, then the call fails with ETIMEDOUT.
+ *    The connection is kept: the reply still owed is read (and an
+ *    attach it granted given back) before the next request.  Signal
+ *    handlers run while a call waits; the bound counts from the start.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
@@ -32,6 +41,10 @@
 #include <unistd.h>
 
 #define GROUPS_SEEN 64
+
+/* How long a call waits for the daemon, in seconds (USHM_TIMEOUT). */
+#define TIMEOUT_DEFAULT_S 10
+#define TIMEOUT_MAX_S 86400
 
 /* Who this process was when it connected. */
 struct identity {
@@ -50,9 +63,12 @@ struct client {
 	ino_t sock_ino;         /* the socket's inode: a program may close
 				   our descriptors and reuse the numbers */
 	struct identity id;     /* of the process when fd was opened */
+	int timeout_ms;         /* bound of a wait for the daemon (0: none;
+				   -1: not read from USHM_TIMEOUT yet) */
+	unsigned owed_op;       /* a reply that timed out is still owed on
+				   fd (its op), 0 if none */
+	int owed_id;            /* its request's id (AT: to give it back) */
 	int fork_fd;            /* prepared for the child during fork */
-	int fork_children_ok;   /* fork_children holds the list: */
-	char fork_children[8192]; /* this thread's children before fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
 	/* The daemon's published table, fetched on first use after each
@@ -72,9 +88,16 @@ static struct client g = {
 	.fd = -1,
 	.spare = -1,
 	.fork_fd = -1,
+	.timeout_ms = -1,
 	.view = { .watch_fd = -1 },
 };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* ushm__fork's hand-over from the parent's fork handler: set while this
+ * thread is inside ushm__fork, and the child's connection kept for it
+ * (per thread: two threads may fork one after the other). */
+static __thread int fork_naming;
+static __thread int fork_named_fd = -1;
 
 static void identity_now(struct identity *id)
 {
@@ -113,6 +136,69 @@ static void drop_connection(void)
 	if (still_ours(g.spare))
 		close(g.spare);
 	g.fd = g.spare = -1;
+	g.owed_op = 0;
+}
+
+/* USHM_TIMEOUT: whole seconds, 0 for no bound. */
+static int timeout_ms(void)
+{
+	int ms = __atomic_load_n(&g.timeout_ms, __ATOMIC_RELAXED);
+	const char *v;
+	char *end;
+	long s;
+
+	if (ms >= 0)
+		return ms;
+	v = ushm__env("USHM_TIMEOUT");
+	s = TIMEOUT_DEFAULT_S;
+	if (v && *v) {
+		errno = 0;
+		s = strtol(v, &end, 10);
+		if (*end || errno || s < 0 || s > TIMEOUT_MAX_S) {
+			ushm__say_once(USHM__SAY_BAD_TIMEOUT,
+				       "USHM_TIMEOUT=%s: not a number of "
+				       "seconds from 0 (no bound) to %d; "
+				       "using %d",
+				       v, TIMEOUT_MAX_S, TIMEOUT_DEFAULT_S);
+			s = TIMEOUT_DEFAULT_S;
+		}
+	}
+	/* Threads that read it at once store the same value. */
+	__atomic_store_n(&g.timeout_ms, (int)(s * 1000), __ATOMIC_RELAXED);
+	return (int)(s * 1000);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bounds connect, send and receive on fd by the timeout: the kernel
+ * then returns EAGAIN instead of waiting longer. */
+static int set_timeouts(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms <= 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The daemon did not answer in time: said once, with what to do. */
+static int timed_out(void)
+{
+	ushm__say_once(USHM__SAY_TIMEOUT,
+		       "the daemon has not answered for %d s (stopped, or "
+		       "overloaded?): the call fails with ETIMEDOUT; "
+		       "USHM_TIMEOUT sets the bound",
+		       timeout_ms() / 1000);
+	return -ETIMEDOUT;
 }
 
 static int identity_same(const struct identity *a, const struct identity *b)
@@ -150,7 +236,10 @@ static int trusted(uid_t uid)
 	       (uid == getuid() && !ushm__privileged());
 }
 
-int ushm__connect(const char *socket_path)
+/* Connects to socket_path; with SOCK_NONBLOCK in type_flags, a daemon
+ * whose backlog is full is -EAGAIN rather than a wait, and the socket
+ * stays non-blocking. */
+static int connect_to(const char *socket_path, int type_flags)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred uc;
@@ -160,11 +249,17 @@ int ushm__connect(const char *socket_path)
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, socket_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | type_flags, 0);
 	if (fd < 0)
 		return -errno;
+	err = set_timeouts(fd, timeout_ms());
+	if (err < 0)
+		goto fail;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
+		/* A blocking connect that waited out SO_SNDTIMEO. */
+		if (err == -EAGAIN && !(type_flags & SOCK_NONBLOCK))
+			err = timed_out();
 		goto fail;
 	}
 	/* Only a daemon run by root or by this user is trusted with our
@@ -191,6 +286,11 @@ fail:
 	return err;
 }
 
+int ushm__connect(const char *socket_path)
+{
+	return connect_to(socket_path, 0);
+}
+
 /* The gid this process's file accesses use (Linux decides group
  * membership by it); setfsgid with an invalid gid only reports it. */
 static gid_t current_fsgid(void)
@@ -204,7 +304,7 @@ static gid_t current_fsgid(void)
  * an fsgid set without privileges always is); an fsgid set while
  * privileged to something else is refused (EPERM), and then the
  * effective gid is sent instead. */
-static int send_req(int fd, const void *req, size_t len)
+static int send_req_flags(int fd, const void *req, size_t len, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
@@ -226,7 +326,7 @@ static int send_req(int fd, const void *req, size_t len)
 		cm->cmsg_len = CMSG_LEN(sizeof(uc));
 		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
 		do
-			n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno == EPERM && uc.gid != getegid()) {
 			uc.gid = getegid();
@@ -235,12 +335,19 @@ static int send_req(int fd, const void *req, size_t len)
 		break;
 	}
 	if (n < 0)
-		return -errno;
+		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ?
+			       timed_out() :
+			       -errno;
 	return (size_t)n == len ? 0 : -EPIPE;
 }
 
-/* Receives the reply to op; outfd[0..nout) get the descriptors it
- * carries (or -1).  -EPIPE when the daemon went away. */
+static int send_req(int fd, const void *req, size_t len)
+{
+	return send_req_flags(fd, req, len, 0);
+}
+
+/* Receives the reply to op; *fd gets a descriptor it carries (or -1).
+ * -EPIPE when the daemon went away. */
 static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 		    int nout)
 {
@@ -252,19 +359,43 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	int fds[4], nfds = 0, err;
+	int fds[4], nfds = 0, err, reset = 0, bound = timeout_ms();
+	int64_t deadline = bound > 0 ? now_ms() + bound : 0;
 	ssize_t n;
 
 	for (int i = 0; i < nout; i++)
 		outfd[i] = -1; /* defined on every return, success or not */
-	do {
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left;
+
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		/* A daemon that turned us away closed the socket with our
 		 * request unread: the first receive reports the reset, a
 		 * second one still finds the refusal queued before it. */
-		if (n < 0 && errno == ECONNRESET)
+		if (n < 0 && errno == ECONNRESET) {
+			reset = 1;
 			n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
+		}
+		if (n >= 0 || errno != EINTR)
+			break;
+		/* A signal's handler ran; SO_RCVTIMEO would start again
+		 * from zero, so wait for what is left of the bound. */
+		while (deadline) {
+			int r;
+
+			left = deadline - now_ms();
+			if (left <= 0)
+				return timed_out();
+			r = poll(&pfd, 1, (int)left);
+			if (r == 0)
+				return timed_out();
+			if (r > 0 || errno != EINTR)
+				break; /* recvmsg says what there is */
+		}
+	}
+	if (n < 0 && errno == EAGAIN && !reset)
+		return timed_out(); /* SO_RCVTIMEO ran out */
 	if (n < 0)
 		return errno == ECONNRESET || errno == EAGAIN ? -EPIPE :
 								-errno;
@@ -303,10 +434,11 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 	return 0;
 }
 
-/* One request and its reply, which may carry up to nout descriptors
- * into outfd (extra ones are closed). */
-static int64_t roundtrip_fds(int fd, const void *req, size_t len,
-			     struct ushm__rep *rep, int *outfd, int nout)
+/* Sends req and receives its reply.  *owed (when given) is set when the
+ * request went out but its reply did not come in time. */
+static int64_t roundtrip_owing(int fd, const void *req, size_t len,
+			       struct ushm__rep *rep, int *outfd, int nout,
+			       int *owed)
 {
 	const struct ushm__hdr *h = req;
 	int err;
@@ -320,19 +452,23 @@ static int64_t roundtrip_fds(int fd, const void *req, size_t len,
 	}
 	if (err < 0)
 		return err == -ENOTCONN ? -EPIPE : err;
+	/* Up to nout descriptors into outfd; any other is closed. */
 	err = recv_rep(fd, rep, h->op, outfd, nout);
+	if (err == -ETIMEDOUT && owed)
+		*owed = 1;
 	return err < 0 ? err : rep->result;
 }
 
 static int64_t roundtrip(int fd, const void *req, size_t len,
 			 struct ushm__rep *rep, int *outfd)
 {
-	return roundtrip_fds(fd, req, len, rep, outfd, outfd ? 1 : 0);
+	return roundtrip_owing(fd, req, len, rep, outfd, outfd ? 1 : 0, NULL);
 }
 
 /* Registers the table's entries on fd, USHM__REG_MAX per request.  For
  * a child (USHM__REG_FORK), not the pieces fork does not copy
- * (MADV_DONTFORK). */
+ * (MADV_DONTFORK).  With USHM__REG_NOREPLY, only sends them (on a
+ * non-blocking fd: a full queue is -EAGAIN, never a wait). */
 static int register_table(int fd, uint32_t mode)
 {
 	union {
@@ -351,7 +487,7 @@ static int register_table(int fd, uint32_t mode)
 
 		memset(&m, 0, sizeof(m));
 		for (; i < g.table.n && k < USHM__REG_MAX; i++) {
-			if (mode == USHM__REG_FORK &&
+			if ((mode & USHM__REG_FORK) &&
 			    (g.table.v[i].advice & USHM__ADV_DONTFORK))
 				continue;
 			m.req.ent[k].id = g.table.v[i].id;
@@ -365,7 +501,12 @@ static int register_table(int fd, uint32_t mode)
 		m.req.count = k;
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), mode);
-		r = roundtrip(fd, &m.req, ushm__req_size(k), &rep, NULL);
+		if (mode & USHM__REG_NOREPLY)
+			r = send_req_flags(fd, &m.req, ushm__req_size(k),
+					   MSG_DONTWAIT);
+		else
+			r = roundtrip(fd, &m.req, ushm__req_size(k), &rep,
+				      NULL);
 		if (r < 0)
 			return (int)r;
 	} while (i < g.table.n);
@@ -526,10 +667,48 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Reads the reply a timed-out request still owes before the connection
+ * serves another: -ETIMEDOUT while the daemon still does not answer.  An
+ * attach it granted is given back (the caller was told it failed).
+ */
+static int64_t pay_owed(void)
+{
+	struct ushm__rep rep;
+	struct ushm__req q;
+	int fd, err, owed = 0;
+	int64_t r;
+
+	err = recv_rep(g.fd, &rep, g.owed_op, &fd, 1);
+	if (err == -ETIMEDOUT)
+		return err;
+	if (fd >= 0)
+		close(fd);
+	if (err < 0) { /* the daemon went away: reconnect */
+		drop_connection();
+		return 0;
+	}
+	if (g.owed_op != USHM__OP_AT || rep.result < 0) {
+		g.owed_op = 0;
+		return 0;
+	}
+	memset(&q, 0, sizeof(q));
+	ushm__hdr_init(&q.hdr, USHM__OP_AT_UNDO, sizeof(q), 0);
+	q.id = g.owed_id;
+	g.owed_op = 0;
+	r = roundtrip_owing(g.fd, &q, sizeof(q), &rep, NULL, 0, &owed);
+	if (owed) {
+		g.owed_op = USHM__OP_AT_UNDO;
+		g.owed_id = q.id;
+	}
+	return r == -ETIMEDOUT ? r : 0;
+}
+
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd)
 {
 	int64_t r;
+	int owed;
 
 	for (int attempt = 0;; attempt++) {
 		r = ensure(1);
@@ -542,6 +721,13 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 			backoff(attempt);
 			continue;
 		}
+		if (g.owed_op) {
+			r = pay_owed();
+			if (r < 0)
+				return r;
+			if (g.fd < 0)
+				continue; /* gone: reconnect at once */
+		}
 		/* A program using every low descriptor still gets the
 		 * segment's: it lands in the spare's slot. */
 		if (fd && g.spare >= 0) {
@@ -552,7 +738,12 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		/* The dead daemon may have served the first attempt. */
 		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
 			req->hdr.flags |= USHM__GET_RETRY;
-		r = roundtrip(g.fd, req, len, rep, fd);
+		owed = 0;
+		r = roundtrip_owing(g.fd, req, len, rep, fd, fd ? 1 : 0, &owed);
+		if (owed) {
+			g.owed_op = req->hdr.op;
+			g.owed_id = req->id;
+		}
 		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
 			return r;
 		/* The daemon went away (or the program closed our socket):
@@ -583,7 +774,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
-	int fds[2];
+	int fds[2], owed = 0;
 	int64_t r;
 
 	/* No connection yet, or a child made without fork handlers whose
@@ -600,7 +791,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 		ushm__view_drop(&g.view);
 	if (g.view.base)
 		return &g.view;
-	if (g.view.refused)
+	if (g.view.refused || g.owed_op) /* a late reply to read first */
 		return NULL;
 	/* A program may have closed our socket and reused its number: the
 	 * request below must not go to its file. */
@@ -608,7 +799,11 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
-	r = roundtrip_fds(g.fd, &q, sizeof(q), &rep, fds, 2);
+	r = roundtrip_owing(g.fd, &q, sizeof(q), &rep, fds, 2, &owed);
+	if (owed) {
+		g.owed_op = USHM__OP_TABLE;
+		g.owed_id = 0;
+	}
 	if (r < 0) {
 		/* A daemon without a table (or of an older version):
 		 * never ask again on this connection.  A broken one is
@@ -662,73 +857,12 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 	return r == -EPIPE ? -ECONNREFUSED : r;
 }
 
-#define CHILDREN_MAX 8192
-
 /*
- * This thread's children, as /proc lists them ("pid pid ...", newest
- * last), into buf.  Returns 0, or -1 when the list cannot be read or does
- * not fit (a thread with more than about a thousand children: then the
- * child is not named, and names itself with HELLO).
- */
-static int thread_children(char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
-		 (long)gettid());
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len);
-	close(fd);
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Is pid a word of the list? */
-static int listed(const char *list, long pid)
-{
-	char *end;
-
-	for (const char *p = list; *p;) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (v == pid)
-			return 1;
-		p = end;
-	}
-	return 0;
-}
-
-/* The child this fork made: the newest child now that was not one
- * before (0 when there is none: the fork failed). */
-static pid_t new_child(const char *before)
-{
-	char now[CHILDREN_MAX], *end;
-	long last = 0;
-
-	if (thread_children(now, sizeof(now)) < 0)
-		return 0;
-	for (const char *p = now; *p; p = end) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		last = v;
-	}
-	return last > 0 && !listed(before, last) ? (pid_t)last : 0;
-}
-
-/*
- * fork() handlers.  prepare runs in the parent before the fork with the
- * lock held until parent/child release it.  Only syscalls run in the
- * child handler (a multithreaded parent's child may not call malloc).
+ * fork() handlers (the fork protocol: src/daemon/loop.c).  prepare runs
+ * in the parent before the fork with the lock held until parent/child
+ * release it; nothing in them waits for the daemon.  Only syscalls run
+ * in the child handler (a multithreaded parent's child may not call
+ * malloc).
  */
 static void before_fork(void)
 {
@@ -742,37 +876,31 @@ static void before_fork(void)
 	identity_now(&now);
 	if (!identity_same(&now, &g.id) || !g.pinned)
 		return;
-	fd = ushm__connect(g.sock_path);
+	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
+	 * swamped) gets nothing now, and the child registers at its first
+	 * call instead. */
+	fd = connect_to(g.sock_path, SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (register_table(fd, USHM__REG_FORK) < 0) {
+	if (register_table(fd, USHM__REG_FORK | USHM__REG_NOREPLY) < 0 ||
+	    fcntl(fd, F_SETFL, 0) < 0) {
+		/* The daemon drops what it got with the connection. */
 		close(fd);
 		return;
 	}
 	g.fork_fd = fd;
-	g.fork_children_ok = thread_children(g.fork_children,
-					     sizeof(g.fork_children)) == 0;
 }
 
 static void after_fork_parent(void)
 {
-	pid_t child;
-
+	/* The child has its copy.  Under ushm__fork the caller names the
+	 * child on it first; a failed fork drops the registrations with
+	 * the close, as Linux drops a failed fork's mappings. */
 	if (g.fork_fd >= 0) {
-		/* Name the child: it may die before its own HELLO. */
-		child = g.fork_children_ok ? new_child(g.fork_children) : 0;
-		if (child > 0) {
-			struct ushm__req q;
-
-			memset(&q, 0, sizeof(q));
-			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
-			q.id = child;
-			send_req(g.fork_fd, &q, sizeof(q));
-		}
-		/* The child has its copy; a failed fork drops the
-		 * registrations with this close, as Linux drops a failed
-		 * fork's mappings. */
-		close(g.fork_fd);
+		if (fork_naming)
+			fork_named_fd = g.fork_fd;
+		else
+			close(g.fork_fd);
 	}
 	g.fork_fd = -1;
 	pthread_mutex_unlock(&g.lock);
@@ -792,16 +920,45 @@ static void after_fork_child(void)
 	if (g.fd >= 0 && fstat(g.fd, &st) == 0) {
 		g.sock_ino = st.st_ino;
 		g.spare = fcntl(g.fd, F_DUPFD_CLOEXEC, g.fd);
-		/* No reply: the daemon just learns which process now uses
-		 * the connection, so that our exit is reported as ours. */
+		/* No reply: the daemon learns which process uses the
+		 * connection now, so that our exit is reported as ours. */
 		memset(&hello, 0, sizeof(hello));
 		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
-		if (send_req(g.fd, &hello, sizeof(hello)) < 0)
+		if (send_req_flags(g.fd, &hello, sizeof(hello),
+				   MSG_DONTWAIT) < 0)
 			drop_connection();
 	}
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = g.fd < 0 && g.table.n > 0;
 	pthread_mutex_unlock(&g.lock);
+}
+
+pid_t ushm__fork(pid_t (*real_fork)(void))
+{
+	pid_t pid;
+	int fd, saved;
+
+	fork_naming = 1;
+	pid = real_fork();
+	saved = errno;
+	fork_naming = 0;
+	if (pid != 0 && fork_named_fd >= 0) {
+		fd = fork_named_fd;
+		fork_named_fd = -1;
+		/* Named now, for a child killed before its HELLO: its exit
+		 * sets lpid to its pid, as on Linux.  No reply. */
+		if (pid > 0) {
+			struct ushm__req q;
+
+			memset(&q, 0, sizeof(q));
+			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
+			q.id = pid;
+			(void)send_req_flags(fd, &q, sizeof(q), MSG_DONTWAIT);
+		}
+		close(fd);
+	}
+	errno = saved;
+	return pid;
 }
 
 static void atfork_setup(void)

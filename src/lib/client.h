@@ -168,6 +168,15 @@ int ushm__client_socket(char *buf, size_t len);
  * wrappers (src/lib/libushm.map). */
 __attribute__((visibility("default"))) const char *ushm__used_socket(void);
 
+/*
+ * fork() for the shim's wrapper: calls real_fork (libc's), and in the
+ * parent names the child on the connection the fork handlers prepared
+ * for it (FORKED, no reply), so that a child killed before it runs is
+ * still known by its pid.  Exported in USHM_PRIVATE.
+ */
+__attribute__((visibility("default"))) pid_t
+ushm__fork(pid_t (*real_fork)(void));
+
 /* Sends req on a connection of its own and waits for the reply, without
  * starting a daemon (status, stop).  Returns the result or -errno. */
 int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);

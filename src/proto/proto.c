@@ -38,7 +38,8 @@ static const struct {
 	[USHM__OP_AT_UNDO] = { F_ID, 0 },
 	[USHM__OP_DT] = { F_ID | F_ADDR | F_COUNT, USHM__DT_NOREPLY },
 	[USHM__OP_CTL] = { F_ID | F_SHMFLG | F_SET | F_SIZE, 0 },
-	[USHM__OP_REGISTER] = { F_COUNT, USHM__REG_FORK | USHM__REG_ADOPT },
+	[USHM__OP_REGISTER] = { F_COUNT, USHM__REG_FORK | USHM__REG_ADOPT |
+						 USHM__REG_NOREPLY },
 	[USHM__OP_HELLO] = { 0, 0 },
 	[USHM__OP_STATUS] = { 0, 0 },
 	[USHM__OP_STOP] = { 0, 0 },
@@ -76,6 +77,8 @@ static int register_check(const struct ushm__req *r, size_t n)
 	if (r->count > USHM__REG_MAX || n != ushm__req_size(r->count))
 		return -EBADMSG;
 	if (mode != USHM__REG_FORK && mode != USHM__REG_ADOPT)
+		return -EBADMSG;
+	if ((r->hdr.flags & USHM__REG_NOREPLY) && mode != USHM__REG_FORK)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < r->count; i++) {
 		const struct ushm__reg_entry *e = &r->ent[i];

@@ -37,7 +37,8 @@ enum ushm__op {
 	USHM__OP_DT,        /* shmdt: id, addr, count = mappings removed */
 	USHM__OP_CTL,       /* shmctl: id, shmflg = cmd, set for IPC_SET */
 	USHM__OP_REGISTER,  /* count attachments this process already maps */
-	USHM__OP_HELLO,     /* no reply: a forked child announces itself */
+	USHM__OP_HELLO,     /* no reply: a forked child announces itself
+			       (its pid, from its credentials) */
 	USHM__OP_STATUS,    /* daemon status */
 	USHM__OP_STOP,      /* daemon exit, keeping every segment */
 	USHM__OP_HOLDERS,   /* who maps segment id: count = first entry */
@@ -88,6 +89,12 @@ enum {
 	 * an older connection or from before a daemon restart: move them
 	 * here silently, leaving the times and lpid as they are. */
 	USHM__REG_ADOPT = 1u << 1,
+	/* With USHM__REG_FORK: no reply.  A parent sends its child's
+	 * inherited attachments this way from inside fork(), which must
+	 * not wait on the daemon; the daemon applies them before it
+	 * serves any request that follows (see "The fork protocol" in
+	 * src/daemon/loop.c). */
+	USHM__REG_NOREPLY = 1u << 2,
 };
 
 struct ushm__hdr {

@@ -314,6 +314,14 @@ static void test_register(void)
 	msg.req.hdr.flags = 0;
 	is_int(ushm__req_check(&msg, n2, 0), -EBADMSG,
 	       "REGISTER with neither FORK nor ADOPT");
+	msg.req.hdr.flags = USHM__REG_FORK | USHM__REG_NOREPLY;
+	is_int(ushm__req_check(&msg, n2, 0), 0, "REGISTER FORK without reply");
+	msg.req.hdr.flags = USHM__REG_ADOPT | USHM__REG_NOREPLY;
+	is_int(ushm__req_check(&msg, n2, 0), -EBADMSG,
+	       "REGISTER ADOPT without reply (only a fork's goes unanswered)");
+	msg.req.hdr.flags = USHM__REG_NOREPLY;
+	is_int(ushm__req_check(&msg, n2, 0), -EBADMSG,
+	       "REGISTER without reply, neither FORK nor ADOPT");
 
 	/* Each bad entry is the second one, so that a check of only the
 	 * first would miss it. */

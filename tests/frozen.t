@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A stopped daemon (SIGSTOP: a debugger, an overloaded machine) never
+# holds up fork, exec or exit (issue 10, item 11): a program that holds an
+# attachment forks children that exit, exec and are killed while its
+# daemon is stopped, each fork and each wait returning at once, and once
+# the daemon runs again nattch and lpid are what the kernel gives.  A shm
+# call that waits on the stopped daemon gives up with ETIMEDOUT after
+# USHM_TIMEOUT seconds, signal handlers running meanwhile, and an attach
+# that timed out is given back.  The same program runs on the kernel for
+# the expected output; the daemon's counters prove ushm served the ushm
+# runs.
+. "$(dirname "$0")/lib.sh"
+ushm_env_setup
+kernel_lock_shared
+F=$BUILD/tests/progs/frozen
+N=30
+
+# Whatever happens, the daemon is not left stopped.
+at_exit 'd=$(ushm_live_daemon_pid) && kill -CONT "$d" 2>/dev/null'
+
+kernel=$(timeout 60 "$F" fork 0 $N)
+is "$kernel" "$N forks, each returned in time: yes
+exits, execs and kills, each reaped in time: yes
+after the children: nattch 1, lpid == last child: yes" "the kernel's output"
+
+"$USHM" daemon start >/dev/null
+daemon=$(ushm_live_daemon_pid)
+[ -n "$daemon" ]
+ok $? "the daemon runs (pid $daemon)"
+
+served_mark
+out=$(timeout 60 "${USHM_RUN_CMD[@]}" "$F" fork "$daemon" $N)
+kill -CONT "$daemon" # (the program continues it, unless it hung)
+is "$out" "$kernel" "fork with the daemon stopped: the same as the kernel"
+# Each child's inheritance was registered (the daemon applied them once
+# it ran again), and the program's calls went to ushm.
+served_at_least registered $N "every child's attachment was registered"
+served_exactly shmat 1 "the attach went to ushm"
+served_exactly shmctl 3 "both IPC_STATs and the IPC_RMID went to ushm"
+
+served_mark
+out=$(USHM_TIMEOUT=1 timeout 60 "${USHM_RUN_CMD[@]}" "$F" timeout "$daemon")
+kill -CONT "$daemon"
+is "$out" "shmat with the daemon stopped: Connection timed out, after about 1 s: yes
+IPC_STAT with the daemon stopped: Connection timed out, after about 1 s: yes
+the timer's handler ran while they waited: yes
+daemon continued: nattch 1" "a call on a stopped daemon gives up after USHM_TIMEOUT"
+served_at_least shmat 2 "the attaches went to ushm"
+done_testing
