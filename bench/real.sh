@@ -39,6 +39,10 @@ USHM_RUN=$BUILD/bin/ushm-run
 USHMD=$BUILD/bin/ushmd
 ROUNDS=${REAL_ROUNDS:-3}
 SELF=$TOP/bench/real.sh
+# Told to stop (^C, timeout), exit through the EXIT traps, which stop a
+# run's daemon and remove the scratch files.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ---- one run, inside its own IPC namespace ----
 
@@ -192,8 +196,23 @@ fi
 
 OUT=${BENCH_OUT:-$BUILD/bench/results}
 mkdir -p "$OUT" "$BUILD/bench/real"
-work=$(mktemp -d "${TMPDIR:-/tmp}/ushmbench-real.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# On /dev/shm when it can, as tests/lib.sh does: a short path, which a
+# ushm run's socket (work/RUN/sock) needs (108 bytes at most).
+base=/dev/shm
+[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+work=$(mktemp -d "$base/ushmbench-real.XXXXXX")
+# A run still going (the section told to stop) is stopped and waited
+# for first: its EXIT trap stops its daemon, through the socket in $work.
+run_pid=
+finish() {
+	trap '' TERM INT
+	if [ -n "$run_pid" ]; then
+		kill -TERM "$run_pid" 2>/dev/null || true
+		wait "$run_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap finish EXIT
 
 # prepare PROG: prints why PROG cannot run here, or nothing.
 prepare() {
@@ -268,8 +287,14 @@ for p in "${progs[@]}"; do
 			echo "bench: $label, run $r of $ROUNDS, $side" >&2
 			dir=$work/$name-$r-$side
 			mkdir "$dir"
-			res=$(unshare -i "$SELF" --one "$side" "$name" "$secs" "$dir" 2>&1 |
-				tail -1) || true
+			# In the background and waited for: a signal to this
+			# shell runs its trap at once, which stops the run.
+			unshare -i "$SELF" --one "$side" "$name" "$secs" "$dir" \
+				>"$dir.out" 2>&1 &
+			run_pid=$!
+			wait "$run_pid" || true
+			run_pid=
+			res=$(tail -1 "$dir.out")
 			case $res in
 			"rate "*)
 				v=${res#rate }
@@ -288,7 +313,7 @@ for p in "${progs[@]}"; do
 				break 2
 				;;
 			esac
-			rm -rf "$dir"
+			rm -rf "$dir" "$dir.out"
 		done
 	done
 	if [ -n "$bad" ]; then
