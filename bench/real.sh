@@ -7,14 +7,16 @@
 #                 target (bench/real/afl_target.c): execs/s
 #   PHP shmop     open an existing segment + read + close, in a loop
 #                 (bench/real/shmop.php): ops/s
-#   stress-ng     --shm-sysv 1: bogo ops/s (real time)
+#   stress-ng     --shm-sysv 1 --seed 1 (the same segment sizes on both
+#                 sides): bogo ops/s (real time)
 #
 # Every run has an IPC namespace of its own (unshare -i), so neither side
 # sees the other's segments and nothing is left in the machine's kernel
 # table.  The ushm side runs under ushm-run on a daemon of its own, on a
 # private socket and state directory, started in that namespace and
 # stopped after the run.  The sides alternate (kernel, ushm, kernel,
-# ushm, ...); each figure is the median of its runs, and each ratio is
+# ushm, ...); each figure is the median of its runs (each run's value
+# and each pair's ratio are printed as comments), and each ratio is
 # ushm's rate divided by the kernel's: HIGHER is better, unlike the cost
 # ratios bench.c prints above it.
 #
@@ -73,13 +75,14 @@ php_run() {
 		0x7265616c "$PHP_SECONDS" 2>"$dir/log"
 }
 
-# stress_ng_run DIR [RUNNER...]: stress-ng --shm-sysv 1 for STRESS_SECONDS;
+# stress_ng_run DIR [RUNNER...]: stress-ng --shm-sysv 1 for STRESS_SECONDS,
+# its random segment sizes from a fixed seed;
 # prints its bogo ops/s (real time) from its YAML report.
 stress_ng_run() {
 	local dir=$1
 	shift
 	(cd "$dir" && timeout $((STRESS_SECONDS + 60)) "$@" stress-ng \
-		--shm-sysv 1 --timeout "${STRESS_SECONDS}s" --metrics-brief \
+		--shm-sysv 1 --seed 1 --timeout "${STRESS_SECONDS}s" --metrics-brief \
 		--temp-path "$dir" --yaml "$dir/stress.yaml" >"$dir/log" 2>&1) ||
 		return 1
 	awk '$1 == "bogo-ops-per-second-real-time:" { r = $2 }
@@ -326,6 +329,13 @@ for p in "${progs[@]}"; do
 	row "$label (kernel)" "$km" "$kmin" "$kmax" "$unit"
 	row "$label (ushm)" "$um" "$umin" "$umax" "$unit"
 	echo "#   runs in order: ${all[*]}"
+	# Each ushm run against the kernel run just before it: the machine's
+	# load drifts, and a pair sees about the same load.
+	pairs=()
+	for ((i = 0; i < ${#k[@]}; i++)); do
+		pairs+=("$(awk -v u="${u[i]}" -v k="${k[i]}" 'BEGIN { printf "%.2f", u / k }')")
+	done
+	echo "#   ushm/kernel per pair: ${pairs[*]}"
 	ratios+=("ratio $rname $(awk -v u="$um" -v k="$km" 'BEGIN { printf "%.3f", u / k }')")
 done
 
