@@ -75,9 +75,9 @@ php_run() {
 		0x7265616c "$PHP_SECONDS" 2>"$dir/log"
 }
 
-# stress_ng_run DIR [RUNNER...]: stress-ng --shm-sysv 1 for STRESS_SECONDS,
-# its random segment sizes from a fixed seed;
-# prints its bogo ops/s (real time) from its YAML report.
+# stress_ng_run DIR [RUNNER...]: stress-ng --shm-sysv 1 for STRESS_SECONDS
+# (its random segment sizes from a fixed seed); prints its bogo ops/s
+# (real time) from its YAML report.
 stress_ng_run() {
 	local dir=$1
 	shift
