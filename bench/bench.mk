@@ -1,9 +1,12 @@
 # bench/bench.mk - make bench: ushm against the kernel and other IPC.
 # Not part of make check.  bench/run.sh runs the program on a private
-# daemon and writes its output, data and PNG plot into build/bench/results/
-# (it installs gnuplot first when it is missing, on Debian): a run leaves
-# the tree as it was.  make bench-publish runs it and then copies the
-# results over the committed ones in bench/results/, on purpose.
+# daemon, then real programs on the kernel and on ushm (bench/real.sh:
+# it installs AFL++, PHP and stress-ng when root on Debian, and skips
+# what is missing), and writes its output, data and PNG plot into
+# build/bench/results/ (it installs gnuplot first when it is missing, on
+# Debian): a run leaves the tree as it was.  make bench-publish runs it
+# and then copies the results over the committed ones in bench/results/,
+# on purpose.
 
 BENCH_BIN := $(BUILD)/bench/bench
 BENCH_RESULTS := $(BUILD)/bench/results

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# bench/run.sh - runs build/bench/bench on a private daemon, keeps its
-# output and data in $BENCH_OUT (default build/bench/results/: a run
-# never touches the committed bench/results/, which make bench-publish
-# updates), and plots them (PNG) with gnuplot, which it installs from
-# Debian's archive when missing.
+# bench/run.sh - runs build/bench/bench on a private daemon, then the
+# real programs (bench/real.sh: AFL++, PHP shmop, stress-ng, where they
+# are installed), keeps their output and data in $BENCH_OUT (default
+# build/bench/results/: a run never touches the committed bench/results/,
+# which make bench-publish updates), and plots them (PNG) with gnuplot,
+# which it installs from Debian's archive when missing.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
@@ -37,6 +38,7 @@ trap cleanup EXIT
 	     "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)," \
 	     "kernel $(uname -r)"
 	"$BUILD/bench/bench" "$OUT"
+	BUILD=$BUILD BENCH_OUT=$OUT "$TOP/bench/real.sh"
 } | tee "$OUT/bench.txt"
 
 if command -v gnuplot >/dev/null; then
