@@ -36,7 +36,8 @@ is "$out" "$kernel" "fork with the daemon stopped: the same as the kernel"
 # it ran again), and the program's calls went to ushm.
 served_at_least registered $N "every child's attachment was registered"
 served_exactly shmat 1 "the attach went to ushm"
-served_exactly shmctl 3 "both IPC_STATs and the IPC_RMID went to ushm"
+served_at_least shmctl 1 "the IPC_RMID went to ushm"
+served_stat_at_least 3 "both IPC_STATs were answered by ushm"
 
 served_mark
 out=$(USHM_TIMEOUT=1 timeout 60 "${USHM_RUN_CMD[@]}" "$F" timeout "$daemon")

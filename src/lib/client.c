@@ -779,7 +779,9 @@ const struct ushm__view *ushm__client_view(int own_count)
 
 	/* No connection yet, or a child made without fork handlers whose
 	 * inherited attachments are not counted yet: the daemon first. */
-	if (g.fd < 0 ||
+	/* A late reply still to read (a call that timed out): what it
+	 * did, and what undoes it, go through the daemon first. */
+	if (g.fd < 0 || g.owed_op ||
 	    (own_count && g.table.n > 0 && g.id.pid != getpid()))
 		return NULL;
 	/* nattch counts our attachments only while our connection holds
@@ -791,7 +793,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 		ushm__view_drop(&g.view);
 	if (g.view.base)
 		return &g.view;
-	if (g.view.refused || g.owed_op) /* a late reply to read first */
+	if (g.view.refused)
 		return NULL;
 	/* A program may have closed our socket and reused its number: the
 	 * request below must not go to its file. */
