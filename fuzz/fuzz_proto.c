@@ -111,9 +111,12 @@ static void req_accepted(const unsigned char *buf, size_t n, int nfds)
 	CHECK((f & F_SET) ||
 	      (r.set.uid == 0 && r.set.gid == 0 && r.set.mode == 0));
 	if (r.hdr.op == USHM__OP_REGISTER) {
-		uint32_t mode = r.hdr.flags;
+		uint32_t mode = r.hdr.flags & ~(uint32_t)USHM__REG_NOREPLY;
 
 		CHECK(mode == USHM__REG_FORK || mode == USHM__REG_ADOPT);
+		/* No reply only for a child's inheritance. */
+		CHECK(!(r.hdr.flags & USHM__REG_NOREPLY) ||
+		      mode == USHM__REG_FORK);
 		CHECK(r.count <= USHM__REG_MAX);
 		CHECK(n == ushm__req_size(r.count));
 		for (uint32_t i = 0; i < r.count; i++) {
@@ -125,11 +128,13 @@ static void req_accepted(const unsigned char *buf, size_t n, int nfds)
 		}
 	} else {
 		/* GET's flags: sent again after the daemon died; the
-		 * caller has CAP_IPC_LOCK. */
+		 * caller has CAP_IPC_LOCK.  DT's: no reply wanted. */
 		CHECK(r.hdr.flags == 0 ||
 		      (r.hdr.op == USHM__OP_GET &&
 		       !(r.hdr.flags &
-			 ~(USHM__GET_RETRY | USHM__GET_CAP_IPC_LOCK))));
+			 ~(USHM__GET_RETRY | USHM__GET_CAP_IPC_LOCK))) ||
+		      (r.hdr.op == USHM__OP_DT &&
+		       r.hdr.flags == USHM__DT_NOREPLY));
 		CHECK(n == sizeof(r));
 	}
 	if (r.hdr.op == USHM__OP_DT)
@@ -167,6 +172,8 @@ static void rep_accepted(const unsigned char *buf, size_t n, int nfds,
 	CHECK(r.hdr.op == op);
 	if (op == USHM__OP_AT && r.result >= 0)
 		CHECK(nfds == 1 && r.segsz > 0);
+	else if (op == USHM__OP_TABLE && r.result >= 0)
+		CHECK(nfds == 2);
 	else
 		CHECK(nfds == 0);
 	if (op == USHM__OP_HOLDERS) {
@@ -256,7 +263,7 @@ static void round_trip(const uint8_t *p, size_t n)
 
 	/* The daemon's reply to op: whatever fields, a result in errno
 	 * range or >= 0, strings it copied terminated, HOLDERS within its
-	 * page, AT with its descriptor and size. */
+	 * page, AT with its descriptor and size, TABLE with its two. */
 	take(&rep, sizeof(rep), &p, &n);
 	if (rep.result < -4095)
 		rep.result = -(rep.result & 4095);
@@ -272,6 +279,8 @@ static void round_trip(const uint8_t *p, size_t n)
 		if (rep.segsz == 0)
 			rep.segsz = 1;
 	}
+	if (op == USHM__OP_TABLE && rep.result >= 0)
+		nfds = 2; /* the table and the watch set */
 	ushm__hdr_init(&rep.hdr, op, sizeof(rep), 0);
 	CHECK(rep_check_copy(&rep, sizeof(rep), nfds, op) == 0);
 	/* A refusal answers any op, never with a descriptor. */

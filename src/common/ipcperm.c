@@ -23,6 +23,16 @@ int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
 	return 0;
 }
 
+int ushm__gid_member(gid_t fsgid, const gid_t *groups, int n, gid_t gid)
+{
+	if (fsgid == gid)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 int ushm__ipcowner(uid_t euid, const struct ushm__perm_of *p)
 {
 	if (euid == 0 || euid == p->uid || euid == p->cuid)

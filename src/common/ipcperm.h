@@ -32,6 +32,10 @@ typedef int (*ushm__in_group_fn)(const void *caller, gid_t gid);
 int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
 		  const struct ushm__perm_of *p, int flag);
 
+/* Linux's in_group_p: is gid the caller's fsgid or one of its n
+ * supplementary groups? */
+int ushm__gid_member(gid_t fsgid, const gid_t *groups, int n, gid_t gid);
+
 /* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK: the owner, the
  * creator or root.  0 or -EPERM. */
 int ushm__ipcowner(uid_t euid, const struct ushm__perm_of *p);

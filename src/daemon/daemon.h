@@ -286,6 +286,9 @@ int ushm__store_dirfd(const struct ushm__store *st);
 /* ---- publish.c: the table clients read ---- */
 
 void ushm__pub_init(struct ushm__pub *p);
+/* The row that publishes s (also what IPC_STAT answers). */
+void ushm__seg_to_row(const struct ushm__segment *s,
+		      struct ushm__table_row *row);
 /* Takes atime, dtime and lpid of r's loaded segments from the last
  * daemon's table, then publishes a new table of r and sets r->pub.
  * 0 or -errno (logged). */

@@ -635,7 +635,6 @@ static int start(struct ushm__server *srv, const struct options *o,
 			  strerror(-err));
 		return err;
 	}
-	ushm__registry_loaded(&srv->reg);
 	/* Without a table (logged) clients ask the daemon for everything. */
 	(void)ushm__pub_open(&srv->pub, ushm__store_dirfd(srv->store),
 			     &srv->reg);

@@ -248,21 +248,12 @@ int ushm__op_at(struct ushm__registry *r, const struct ushm__cred *c, int id,
 
 void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->key = s->m.key;
-	w->uid = s->m.uid;
-	w->gid = s->m.gid;
-	w->cuid = s->m.cuid;
-	w->cgid = s->m.cgid;
-	w->mode = s->m.mode;
-	w->seq = (uint32_t)ushm__id_seq(s->m.id);
-	w->segsz = s->m.segsz;
-	w->atime = s->m.atime;
-	w->dtime = s->m.dtime;
-	w->ctime = s->m.ctime;
-	w->cpid = s->m.cpid;
-	w->lpid = s->m.lpid;
-	w->nattch = s->nattch;
+	struct ushm__table_row row;
+
+	/* By way of its published row: the library's answers from the
+	 * table and the daemon's are made alike. */
+	ushm__seg_to_row(s, &row);
+	ushm__table_row_to_wire(&row, w);
 }
 
 static int info(struct ushm__registry *r, int cmd, struct ushm__wire_info *out)

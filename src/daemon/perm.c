@@ -12,12 +12,7 @@
  * fsgid (see struct ushm__cred). */
 int ushm__cred_in_group(const struct ushm__cred *c, gid_t gid)
 {
-	if (c->gid == gid)
-		return 1;
-	for (int i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == gid)
-			return 1;
-	return 0;
+	return ushm__gid_member(c->gid, c->groups, c->ngroups, gid);
 }
 
 static int cred_in_group(const void *caller, gid_t gid)

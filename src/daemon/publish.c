@@ -138,6 +138,27 @@ int ushm__pub_reserve(struct ushm__pub *p, int idx)
 	return reserve_row(p, (uint32_t)idx);
 }
 
+void ushm__seg_to_row(const struct ushm__segment *s,
+		      struct ushm__table_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->flags = USHM__ROW_USED;
+	row->id = s->m.id;
+	row->key = s->m.key;
+	row->mode = s->m.mode;
+	row->uid = s->m.uid;
+	row->gid = s->m.gid;
+	row->cuid = s->m.cuid;
+	row->cgid = s->m.cgid;
+	row->cpid = s->m.cpid;
+	row->lpid = s->m.lpid;
+	row->segsz = s->m.segsz;
+	row->atime = s->m.atime;
+	row->dtime = s->m.dtime;
+	row->ctime = s->m.ctime;
+	row->nattch = s->nattch;
+}
+
 /* keys_gen is a sequence lock over which row holds which key: odd while
  * a row gains or loses one (see table.h). */
 static void keys_begin(struct ushm__pub *p)
@@ -159,22 +180,7 @@ void ushm__pub_row(struct ushm__pub *p, const struct ushm__segment *s)
 	if (!p || !p->base)
 		return;
 	idx = ushm__id_index(s->m.id);
-	memset(&row, 0, sizeof(row));
-	row.flags = USHM__ROW_USED;
-	row.id = s->m.id;
-	row.key = s->m.key;
-	row.mode = s->m.mode;
-	row.uid = s->m.uid;
-	row.gid = s->m.gid;
-	row.cuid = s->m.cuid;
-	row.cgid = s->m.cgid;
-	row.cpid = s->m.cpid;
-	row.lpid = s->m.lpid;
-	row.segsz = s->m.segsz;
-	row.atime = s->m.atime;
-	row.dtime = s->m.dtime;
-	row.ctime = s->m.ctime;
-	row.nattch = s->nattch;
+	ushm__seg_to_row(s, &row);
 	cur = ushm__table_row_at(p->base, (uint32_t)idx);
 	/* The daemon is the only writer: its own reads need no lock. */
 	keyed = cur->flags != row.flags || cur->id != row.id ||

@@ -560,6 +560,8 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 			break;
 	}
 	closedir(d);
+	/* Slots were filled here, not through the registry's functions. */
+	ushm__registry_loaded(r);
 	if (err < 0)
 		return err;
 	/* Data files without metadata: creations or removals cut short. */

@@ -760,8 +760,9 @@ void ushm__post(const struct ushm__req *req, size_t len)
 	/* No daemon starts for this: without one nothing is counted. */
 	if (ensure(0) < 0)
 		return;
-	if (send_req(g.fd, req, len) < 0)
-		drop_connection();
+	/* A daemon gone is found by the next call's request, which then
+	 * reconnects and retries as for any daemon that died under it. */
+	(void)send_req(g.fd, req, len);
 }
 
 void ushm__client_respare(void)

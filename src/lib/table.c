@@ -128,12 +128,7 @@ static int caller_in_group(const void *arg, gid_t gid)
 			c->unknown = 1;
 		}
 	}
-	if (c->fsgid == gid)
-		return 1;
-	for (int i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == gid)
-			return 1;
-	return 0;
+	return ushm__gid_member(c->fsgid, c->groups, c->ngroups, gid);
 }
 
 /* ipcperm for this caller on row: 0, -EACCES, or USHM__ASK_DAEMON. */
@@ -249,26 +244,6 @@ static int daemon_busy(const struct ushm__view *v)
 	return epoll_wait(v->watch_fd, &ev, 1, 0) != 0;
 }
 
-static void row_to_wire(const struct ushm__table_row *row,
-			struct ushm__wire_ds *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->key = row->key;
-	w->uid = row->uid;
-	w->gid = row->gid;
-	w->cuid = row->cuid;
-	w->cgid = row->cgid;
-	w->mode = row->mode;
-	w->seq = (uint32_t)(row->id / (int32_t)USHM__TABLE_ROWS);
-	w->segsz = row->segsz;
-	w->atime = row->atime;
-	w->dtime = row->dtime;
-	w->ctime = row->ctime;
-	w->cpid = row->cpid;
-	w->lpid = row->lpid;
-	w->nattch = row->nattch;
-}
-
 /* The checks of the daemon's IPC_STAT and SHM_STAT[_ANY] (ushm__op_ctl,
  * stat_index). */
 int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
@@ -294,6 +269,6 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
 		return -EINVAL;
 	if (cmd != SHM_STAT_ANY && (err = may(&row, 0444)) != 0)
 		return err;
-	row_to_wire(&row, ds);
+	ushm__table_row_to_wire(&row, ds);
 	return cmd == IPC_STAT ? 0 : row.id;
 }

@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proto.h"
+
 #define USHM__TABLE_MAGIC 0x6c627474u /* "ttbl" */
 #define USHM__TABLE_VERSION 1u
 #define USHM__TABLE_ROWS 32768u /* Linux's IPCMNI: every index */
@@ -164,6 +166,28 @@ static inline void ushm__table_row_write(struct ushm__table_row *row,
 		__atomic_store_n(ushm__row_word(row, i), w[i],
 				 __ATOMIC_RELAXED);
 	__atomic_store_n(&row->seq, s + 1, __ATOMIC_RELEASE);
+}
+
+/* A row as IPC_STAT and SHM_STAT report it (the daemon's answers and
+ * the library's come from the same fields). */
+static inline void ushm__table_row_to_wire(const struct ushm__table_row *row,
+					   struct ushm__wire_ds *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->key = row->key;
+	w->uid = row->uid;
+	w->gid = row->gid;
+	w->cuid = row->cuid;
+	w->cgid = row->cgid;
+	w->mode = row->mode;
+	w->seq = (uint32_t)(row->id / (int32_t)USHM__TABLE_ROWS);
+	w->segsz = row->segsz;
+	w->atime = row->atime;
+	w->dtime = row->dtime;
+	w->ctime = row->ctime;
+	w->cpid = row->cpid;
+	w->lpid = row->lpid;
+	w->nattch = row->nattch;
 }
 
 #endif /* USHM_TABLE_H */
