@@ -267,15 +267,14 @@ static void hold_alive(struct ushm__pub *p)
 {
 	pthread_mutex_t *m = (pthread_mutex_t *)(void *)hdr(p)->alive;
 	pthread_mutexattr_t a;
-	int err;
 
 	_Static_assert(sizeof(pthread_mutex_t) <=
 			       sizeof(((struct ushm__table_hdr *)0)->alive),
 		       "the mutex fits");
-	if ((err = pthread_mutexattr_init(&a)) != 0 ||
-	    (err = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) ||
-	    (err = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) ||
-	    (err = pthread_mutex_init(m, &a)) || (err = pthread_mutex_lock(m))) {
+	if (pthread_mutexattr_init(&a) != 0 ||
+	    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(m, &a) != 0 || pthread_mutex_lock(m) != 0) {
 		ushm__pub_slow(p, "no robust mutex for the daemon's liveness");
 		return;
 	}
