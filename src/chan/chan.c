@@ -518,7 +518,7 @@ static int block(struct ushm_chan *ch, ready_fn ready, uint64_t arg,
 			atomic_store(waiting, 0);
 			return r > 0 ? 0 : r;
 		}
-		ushm__now(&slice);
+		ushm__monotonic_now(&slice);
 		slice.tv_nsec += slice_ns;
 		if (slice.tv_nsec >= 1000000000L) {
 			slice.tv_sec++;
