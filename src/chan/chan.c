@@ -186,16 +186,28 @@ USHM_API size_t ushm_chan_size(size_t capacity, unsigned int lanes)
 	return HDR_BYTES + (size_t)lanes * (LANE_BYTES + capacity);
 }
 
-USHM_API int ushm_chan_init(void *addr, size_t size, size_t capacity,
-			    unsigned int lanes)
+/* Sets errno from a -errno result: the public calls' convention. */
+static int fail(int r)
+{
+	errno = -r;
+	return -1;
+}
+
+static void *fail_null(int r)
+{
+	errno = -r;
+	return NULL;
+}
+
+/* Formats size bytes at addr as an empty channel; 0 or -EINVAL. */
+static int format(void *addr, size_t size, size_t capacity,
+		  unsigned int lanes)
 {
 	size_t need = ushm_chan_size(capacity, lanes);
 	struct chan_hdr *h = addr;
 
-	if (!addr || (uintptr_t)addr % LINE || !need || size < need) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!addr || (uintptr_t)addr % LINE || !need || size < need)
+		return -EINVAL;
 	/* Zeroed lanes are empty lanes; the magic goes last. */
 	memset(addr, 0, need);
 	h->version = CHAN_VERSION;
@@ -206,37 +218,44 @@ USHM_API int ushm_chan_init(void *addr, size_t size, size_t capacity,
 	return 0;
 }
 
+USHM_API int ushm_chan_init(void *addr, size_t size, size_t capacity,
+			    unsigned int lanes)
+{
+	int r = format(addr, size, capacity, lanes);
+
+	return r < 0 ? fail(r) : 0;
+}
+
 USHM_API int ushm_chan_create(key_t key, size_t capacity, unsigned int lanes,
 			      int mode)
 {
 	size_t size = ushm_chan_size(capacity, lanes);
-	int id, err;
+	int id, r;
 	void *p;
 
-	if (!size) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!size)
+		return fail(-EINVAL);
 	id = ushm_get(key, size, IPC_CREAT | IPC_EXCL | (mode & 0777));
 	if (id < 0)
 		return -1;
 	p = ushm_at(id, NULL, 0);
-	if (p == (void *)-1)
-		goto fail;
-	if (ushm_chan_init(p, size, capacity, lanes) < 0) {
-		err = errno;
-		(void)ushm_dt(p);
-		errno = err;
-		goto fail;
+	if (p == (void *)-1) {
+		r = -errno;
+		goto undo;
 	}
-	if (ushm_dt(p) < 0)
-		goto fail;
+	r = format(p, size, capacity, lanes);
+	if (r < 0) {
+		(void)ushm_dt(p);
+		goto undo;
+	}
+	if (ushm_dt(p) < 0) {
+		r = -errno;
+		goto undo;
+	}
 	return id;
-fail:
-	err = errno;
+undo:
 	(void)ushm_ctl(id, IPC_RMID, NULL);
-	errno = err;
-	return -1;
+	return fail(r);
 }
 
 /* Takes a place held by nobody or by a dead process. */
@@ -267,30 +286,25 @@ static int validate(const struct chan_hdr *h, size_t size)
 	return 0;
 }
 
-static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
-				      int *err)
+/* Opens the channel at addr as role: 0 and *out, or -errno. */
+static int open_mapping(void *addr, size_t size, int role,
+			struct ushm_chan **out)
 {
 	struct chan_hdr *h = addr;
 	struct ushm_chan *ch;
 	unsigned int i, lanes;
 	int r;
 
-	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER) {
-		*err = EINVAL;
-		return NULL;
-	}
+	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER)
+		return -EINVAL;
 	r = validate(h, size);
-	if (r < 0) {
-		*err = -r;
-		return NULL;
-	}
+	if (r < 0)
+		return r;
 	lanes = h->lanes;
 	ch = calloc(1, sizeof(*ch) + (role == USHM_CHAN_CONSUMER ?
 				      lanes * sizeof(struct view) : 0));
-	if (!ch) {
-		*err = ENOMEM;
-		return NULL;
-	}
+	if (!ch)
+		return -ENOMEM;
 	ch->h = h;
 	ch->size = size;
 	ch->role = role;
@@ -314,7 +328,8 @@ static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
 		}
 		atomic_store(&h->cons_cpu, sched_getcpu());
 		atomic_store(&h->consumer_ever, 1);
-		return ch;
+		*out = ch;
+		return 0;
 	}
 	r = -EBUSY;
 	for (i = 0; i < lanes && r < 0; i++)
@@ -327,40 +342,34 @@ static struct ushm_chan *open_mapping(void *addr, size_t size, int role,
 	ch->head_cache = atomic_load(&ch->lane->head);
 	atomic_store(&ch->lane->prod_cpu, sched_getcpu());
 	atomic_fetch_add(&h->producers_ever, 1);
-	return ch;
+	*out = ch;
+	return 0;
 fail:
 	free(ch);
-	*err = -r;
-	return NULL;
+	return r;
 }
 
 USHM_API struct ushm_chan *ushm_chan_open_at(void *addr, size_t size,
 					     enum ushm_chan_role role)
 {
 	struct ushm_chan *ch;
-	int err;
+	int r;
 
-	if (!addr || (uintptr_t)addr % LINE) {
-		errno = EINVAL;
-		return NULL;
-	}
-	ch = open_mapping(addr, size, role, &err);
-	if (!ch)
-		errno = err;
-	return ch;
+	if (!addr || (uintptr_t)addr % LINE)
+		return fail_null(-EINVAL);
+	r = open_mapping(addr, size, role, &ch);
+	return r < 0 ? fail_null(r) : ch;
 }
 
 USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role)
 {
 	struct shmid_ds ds;
 	struct ushm_chan *ch;
-	int id, err;
+	int id, r;
 	void *p;
 
-	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (role != USHM_CHAN_PRODUCER && role != USHM_CHAN_CONSUMER)
+		return fail_null(-EINVAL);
 	id = ushm_get(key, 0, 0);
 	if (id < 0)
 		return NULL;
@@ -371,11 +380,10 @@ USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role)
 	p = ushm_at(id, NULL, 0);
 	if (p == (void *)-1)
 		return NULL;
-	ch = open_mapping(p, ds.shm_segsz, role, &err);
-	if (!ch) {
+	r = open_mapping(p, ds.shm_segsz, role, &ch);
+	if (r < 0) {
 		(void)ushm_dt(p);
-		errno = err;
-		return NULL;
+		return fail_null(r);
 	}
 	ch->attached = 1;
 	return ch;
@@ -429,10 +437,8 @@ USHM_API int ushm_chan_close(struct ushm_chan *ch)
 	unsigned int i;
 	int r = 0;
 
-	if (!ch) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!ch)
+		return fail(-EINVAL);
 	h = ch->h;
 	if (ch->pid != (int32_t)getpid()) {
 		/* Inherited through fork: the place is the parent's. */
@@ -571,30 +577,26 @@ static int space_ready(struct ushm_chan *ch, uint64_t need)
 	return 0;
 }
 
-static void *reserve(struct ushm_chan *ch, size_t len,
-		     const struct timespec *timeout, int *err)
+/*
+ * Reserves room for a message of len bytes, waiting for it until the
+ * timeout: 0 and *out (where the payload goes), or -errno.
+ */
+static int reserve(struct ushm_chan *ch, size_t len,
+		   const struct timespec *timeout, void **out)
 {
 	uint64_t rec, off, need;
 	struct timespec abs;
 	int has, r;
 
-	if (ch->role != USHM_CHAN_PRODUCER) {
-		*err = EBADF;
-		return NULL;
-	}
-	if (ch->reserved != SIZE_MAX) {
-		*err = EINVAL;
-		return NULL;
-	}
-	if (len > ushm_chan_max_msg(ch)) {
-		*err = EMSGSIZE;
-		return NULL;
-	}
+	if (ch->role != USHM_CHAN_PRODUCER)
+		return -EBADF;
+	if (ch->reserved != SIZE_MAX)
+		return -EINVAL;
+	if (len > ushm_chan_max_msg(ch))
+		return -EMSGSIZE;
 	if (atomic_load_explicit(&ch->h->consumer, memory_order_relaxed) ==
-	    0 && atomic_load(&ch->h->consumer_ever)) {
-		*err = EPIPE;
-		return NULL;
-	}
+	    0 && atomic_load(&ch->h->consumer_ever))
+		return -EPIPE;
 	rec = rec_bytes(len);
 	off = ch->tail & ch->mask;
 	need = ch->cap - off < rec ? ch->cap - off + rec : rec;
@@ -608,10 +610,8 @@ static void *reserve(struct ushm_chan *ch, size_t len,
 				  consumer_gone, has ? &abs : NULL,
 				  timeout && !timeout->tv_sec &&
 				  !timeout->tv_nsec);
-		if (r < 0) {
-			*err = -r;
-			return NULL;
-		}
+		if (r < 0)
+			return r;
 	}
 	if (need != rec) {
 		/* Fill the end of the ring; the message starts at 0. */
@@ -621,7 +621,8 @@ static void *reserve(struct ushm_chan *ch, size_t len,
 	}
 	ch->wpos = ch->tail;
 	ch->reserved = len;
-	return ch->ring + off + REC_HDR;
+	*out = ch->ring + off + REC_HDR;
+	return 0;
 }
 
 static void commit(struct ushm_chan *ch, size_t len)
@@ -635,44 +636,35 @@ static void commit(struct ushm_chan *ch, size_t len)
 	wake_consumer(ch->h, 0);
 }
 
-static int timeout_errno(int err, const struct timespec *timeout)
+/* A zero timeout that expires is EAGAIN: the call never blocked. */
+static int timeout_err(int r, const struct timespec *timeout)
 {
-	if (err == ETIMEDOUT && timeout && !timeout->tv_sec &&
+	if (r == -ETIMEDOUT && timeout && !timeout->tv_sec &&
 	    !timeout->tv_nsec)
-		return EAGAIN;
-	return err;
+		return -EAGAIN;
+	return r;
 }
 
 USHM_API void *ushm_chan_reserve(struct ushm_chan *ch, size_t len,
 				 const struct timespec *timeout)
 {
 	void *p;
-	int err = EIO; /* set by every failure; defined for the analyzer */
+	int r;
 
-	if (!ch) {
-		errno = EINVAL;
-		return NULL;
-	}
-	p = reserve(ch, len, timeout, &err);
-	if (!p)
-		errno = timeout_errno(err, timeout);
-	return p;
+	if (!ch)
+		return fail_null(-EINVAL);
+	r = reserve(ch, len, timeout, &p);
+	return r < 0 ? fail_null(timeout_err(r, timeout)) : p;
 }
 
 USHM_API int ushm_chan_commit(struct ushm_chan *ch, size_t len)
 {
-	if (!ch) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (ch->role != USHM_CHAN_PRODUCER) {
-		errno = EBADF;
-		return -1;
-	}
-	if (ch->reserved == SIZE_MAX || len > ch->reserved) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!ch)
+		return fail(-EINVAL);
+	if (ch->role != USHM_CHAN_PRODUCER)
+		return fail(-EBADF);
+	if (ch->reserved == SIZE_MAX || len > ch->reserved)
+		return fail(-EINVAL);
 	commit(ch, len);
 	return 0;
 }
@@ -681,17 +673,13 @@ USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
 			    const struct timespec *timeout)
 {
 	void *p;
-	int err = EIO; /* set by every failure; defined for the analyzer */
+	int r;
 
-	if (!ch) {
-		errno = EINVAL;
-		return -1;
-	}
-	p = reserve(ch, len, timeout, &err);
-	if (!p) {
-		errno = timeout_errno(err, timeout);
-		return -1;
-	}
+	if (!ch)
+		return fail(-EINVAL);
+	r = reserve(ch, len, timeout, &p);
+	if (r < 0)
+		return fail(timeout_err(r, timeout));
 	memcpy(p, buf, len);
 	commit(ch, len);
 	return 0;
@@ -769,21 +757,21 @@ static int producers_closed(struct ushm_chan *ch)
 	return find(ch) ? 0 : -EPIPE;
 }
 
-static const void *peek(struct ushm_chan *ch, size_t *len,
-			const struct timespec *timeout, int *err)
+/*
+ * Waits until the timeout for the next message: 0, *out (where it lies)
+ * and *len, or -errno.
+ */
+static int peek(struct ushm_chan *ch, const void **out, size_t *len,
+		const struct timespec *timeout)
 {
 	struct timespec abs;
 	unsigned char *p;
 	int has, r;
 
-	if (ch->role != USHM_CHAN_CONSUMER) {
-		*err = EBADF;
-		return NULL;
-	}
-	if (ch->peeked) {
-		*err = EINVAL;
-		return NULL;
-	}
+	if (ch->role != USHM_CHAN_CONSUMER)
+		return -EBADF;
+	if (ch->peeked)
+		return -EINVAL;
 	if (!find(ch)) {
 		publish_all(ch);
 		r = ushm__deadline(timeout, &abs, &has);
@@ -794,10 +782,8 @@ static const void *peek(struct ushm_chan *ch, size_t *len,
 				  producers_gone, has ? &abs : NULL,
 				  timeout && !timeout->tv_sec &&
 				  !timeout->tv_nsec);
-		if (r < 0) {
-			*err = -r;
-			return NULL;
-		}
+		if (r < 0)
+			return r;
 	}
 	p = ring_of(lane_at(ch->h, ch->cur)) +
 	    (ch->views[ch->cur].head & ch->mask);
@@ -808,13 +794,12 @@ static const void *peek(struct ushm_chan *ch, size_t *len,
 	 */
 	if (*len > ushm_chan_max_msg(ch) ||
 	    rec_bytes(*len) > ch->views[ch->cur].tail -
-			      ch->views[ch->cur].head) {
-		*err = EBADMSG;
-		return NULL;
-	}
+			      ch->views[ch->cur].head)
+		return -EBADMSG;
 	ch->peeked = 1;
 	ch->peek_next = ch->views[ch->cur].head + rec_bytes(*len);
-	return p + REC_HDR;
+	*out = p + REC_HDR;
+	return 0;
 }
 
 /* Hands the space consumed in lane i back to its producer. */
@@ -860,32 +845,22 @@ USHM_API const void *ushm_chan_peek(struct ushm_chan *ch, size_t *len,
 				    const struct timespec *timeout)
 {
 	const void *p;
-	int err = EIO; /* set by every failure; defined for the analyzer */
+	int r;
 
-	if (!ch || !len) {
-		errno = EINVAL;
-		return NULL;
-	}
-	p = peek(ch, len, timeout, &err);
-	if (!p)
-		errno = timeout_errno(err, timeout);
-	return p;
+	if (!ch || !len)
+		return fail_null(-EINVAL);
+	r = peek(ch, &p, len, timeout);
+	return r < 0 ? fail_null(timeout_err(r, timeout)) : p;
 }
 
 USHM_API int ushm_chan_release(struct ushm_chan *ch)
 {
-	if (!ch) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (ch->role != USHM_CHAN_CONSUMER) {
-		errno = EBADF;
-		return -1;
-	}
-	if (!ch->peeked) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!ch)
+		return fail(-EINVAL);
+	if (ch->role != USHM_CHAN_CONSUMER)
+		return fail(-EBADF);
+	if (!ch->peeked)
+		return fail(-EINVAL);
 	release(ch);
 	return 0;
 }
@@ -895,22 +870,17 @@ USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
 {
 	const void *p;
 	size_t n;
-	int err = EIO; /* set by every failure; defined for the analyzer */
+	int r;
 
-	if (!ch) {
-		errno = EINVAL;
-		return -1;
-	}
-	p = peek(ch, &n, timeout, &err);
-	if (!p) {
-		errno = timeout_errno(err, timeout);
-		return -1;
-	}
+	if (!ch)
+		return fail(-EINVAL);
+	r = peek(ch, &p, &n, timeout);
+	if (r < 0)
+		return fail(timeout_err(r, timeout));
 	if (n > len) {
 		/* Leave it for a larger buffer. */
 		ch->peeked = 0;
-		errno = EMSGSIZE;
-		return -1;
+		return fail(-EMSGSIZE);
 	}
 	memcpy(buf, p, n);
 	release(ch);
