@@ -7,23 +7,37 @@
  * each writes its own ring, and the one consumer visits the lanes in turn.
  *
  * Positions (head, tail) count bytes for ever and are reduced modulo the
- * capacity, a power of two.  A record is an 8-byte header (the length)
- * and the payload, padded to 8 bytes; a record never wraps: when it does
- * not fit before the end of the ring, a PAD record fills the rest and the
- * message starts at offset 0.  A message is at most capacity / 2 - 8
- * bytes, so it always fits in an empty ring whatever the offset.
+ * capacity, a power of two.  A record is an 8-byte header (the length,
+ * then a seal) and the payload, padded to 8 bytes; a record never wraps:
+ * when it does not fit before the end of the ring, a PAD record fills the
+ * rest and the message starts at offset 0.  A message is at most
+ * capacity / 2 - 8 bytes, so it always fits in an empty ring whatever the
+ * offset, with the 8 bytes after it that the producer clears (below).
  *
- * The producer publishes with one store of tail (release); the consumer
- * frees with one store of head.  Sleeping: the side that finds nothing to
- * do raises a `waiting` flag, checks again, and sleeps on a futex word
- * that the other side bumps only when it sees the flag.  The flag store
- * and the check, and the position store and the look at the flag, must
- * each stay in order or a sleeper is missed.  The sleeper (slow path)
- * pays for both: it calls membarrier(2), which fences every CPU running
- * a registered process, so the fast path needs no fence at all.  Where
- * membarrier is missing, the fast path uses a sequentially consistent
- * store instead.  Nobody makes a system call while the other side is
- * awake.
+ * The producer publishes a record by storing its seal (release); the
+ * consumer polls the seal of the record at its head, not the producer's
+ * tail.  A short message and its header share a cache line, so one line
+ * crosses between the cores per message, which is what makes a round
+ * trip cost about what a pure spin on one shared line costs.  For the
+ * seal to mean "committed in this lap", whatever an earlier lap left in
+ * the ring must never look sealed where the consumer looks: before it
+ * seals a record, the producer clears the seal of the header slot right
+ * after it, where the consumer looks next (and a PAD is sealed only after
+ * the record at offset 0 it leads to).  The lane's tail is then the
+ * producer's own bookkeeping, read only by the next producer of the lane
+ * (which steps over what a producer killed between the seal and the tail
+ * store sealed).  The consumer frees space with one store of head, in
+ * batches.
+ *
+ * Sleeping: the side that finds nothing to do raises a `waiting` flag,
+ * checks again, and sleeps on a futex word that the other side bumps
+ * only when it sees the flag.  The flag store and the check, and the seal
+ * (or head) store and the look at the flag, must each stay in order or a
+ * sleeper is missed.  The sleeper (slow path) pays for both: it calls
+ * membarrier(2), which fences every CPU running a registered process, so
+ * the fast path needs no fence at all.  Where membarrier is missing, the
+ * fast path uses a sequentially consistent store instead.  Nobody makes
+ * a system call while the other side is awake.
  */
 #define _GNU_SOURCE
 #include "ushm.h"
@@ -41,12 +55,14 @@
 #include <unistd.h>
 
 #define CHAN_MAGIC 0x4e4148434d485355ULL /* "USHMCHAN" in memory */
-#define CHAN_VERSION 1u
+#define CHAN_VERSION 2u /* 2: records carry a seal */
 #define LINE 64
 #define HDR_BYTES 256
 #define LANE_BYTES 256
 #define REC_HDR 8
 #define PAD_MARK 0xffffffffu
+#define SEALED 1u
+#define NO_PAD UINT64_MAX
 #define MIN_CAP ((size_t)4096)
 #define MAX_CAP ((size_t)1 << 30)
 #define MAX_LANES 1024u
@@ -83,7 +99,7 @@ struct lane {
 	_Atomic uint32_t prod_waiting;
 	ushm_atomic_u32 space_seq;     /* the producer's futex */
 	char pad0[LINE - 16];
-	_Atomic uint64_t tail;          /* written by the producer */
+	_Atomic uint64_t tail;          /* the producer's, for the next one */
 	char pad1[LINE - 8];
 	_Atomic uint64_t head;          /* written by the consumer */
 	char pad2[LANE_BYTES - 2 * LINE - 8];
@@ -92,11 +108,20 @@ struct lane {
 _Static_assert(sizeof(struct chan_hdr) == HDR_BYTES, "header size");
 _Static_assert(sizeof(struct lane) == LANE_BYTES, "lane size");
 
+/* A record's header, at an 8-byte aligned offset of a ring. */
+struct rec {
+	uint32_t len;   /* payload bytes, or PAD_MARK */
+	uint32_t seal;  /* SEALED once committed in this lap, else 0 */
+};
+
+_Static_assert(sizeof(struct rec) == REC_HDR, "record header size");
+
 /* What the consumer knows of one lane. */
 struct view {
 	uint64_t head;
-	uint64_t tail;  /* last tail read: data up to here is committed */
 	uint64_t pub;   /* head as last published to the producer */
+	struct lane *lane;
+	unsigned char *ring;
 };
 
 struct ushm_chan {
@@ -106,6 +131,8 @@ struct ushm_chan {
 	int role;
 	int32_t pid;
 	uint64_t cap, mask;
+	size_t max_msg;
+	unsigned int lanes;     /* read once: the header is shared memory */
 	unsigned int spin;      /* adaptive spin budget */
 	int light;              /* registered for membarrier: no fences */
 	/* producer */
@@ -114,6 +141,7 @@ struct ushm_chan {
 	uint64_t tail;          /* where the next record goes */
 	uint64_t head_cache;    /* the consumer's head, as last read */
 	uint64_t wpos;          /* the reservation's record, when any */
+	uint64_t pad;           /* where its PAD goes, or NO_PAD */
 	size_t reserved;        /* its payload bytes; SIZE_MAX: none */
 	/* consumer */
 	unsigned int cur;       /* lane to look at first */
@@ -136,6 +164,16 @@ static unsigned char *ring_of(struct lane *l)
 static uint64_t rec_bytes(size_t len)
 {
 	return ((uint64_t)len + REC_HDR + 7) & ~(uint64_t)7;
+}
+
+static struct rec *rec_at(unsigned char *ring, uint64_t off)
+{
+	return (struct rec *)(void *)(ring + off);
+}
+
+static int sealed(const struct rec *r)
+{
+	return __atomic_load_n(&r->seal, __ATOMIC_ACQUIRE) != 0;
 }
 
 static inline void cpu_relax(void)
@@ -286,6 +324,37 @@ static int validate(const struct chan_hdr *h, size_t size)
 	return 0;
 }
 
+/*
+ * Where a new producer of the lane starts.  The last producer stored the
+ * tail after each seal; if it was killed between the two, the records it
+ * sealed past the tail (one, or a PAD and the one it leads to) are there
+ * for the consumer and must not be overwritten: step over them, up to
+ * the cleared slot that ends them.  A header that cannot be ends the walk
+ * (the consumer reports it as EBADMSG).
+ */
+static uint64_t resume_tail(const struct ushm_chan *ch)
+{
+	uint64_t t = atomic_load(&ch->lane->tail), walked = 0, off, step;
+	const struct rec *r;
+
+	while (walked < ch->cap) {
+		off = t & ch->mask;
+		r = rec_at(ch->ring, off);
+		if (!sealed(r))
+			break;
+		if (r->len == PAD_MARK)
+			step = ch->cap - off;
+		else if (r->len <= ch->max_msg &&
+			 off + rec_bytes(r->len) <= ch->cap)
+			step = rec_bytes(r->len);
+		else
+			break;
+		t += step;
+		walked += step;
+	}
+	return t;
+}
+
 /* Opens the channel at addr as role: 0 and *out, or -errno. */
 static int open_mapping(void *addr, size_t size, int role,
 			struct ushm_chan **out)
@@ -311,6 +380,8 @@ static int open_mapping(void *addr, size_t size, int role,
 	ch->pid = (int32_t)getpid();
 	ch->cap = h->capacity;
 	ch->mask = ch->cap - 1;
+	ch->max_msg = (size_t)(ch->cap / 2 - REC_HDR);
+	ch->lanes = lanes;
 	ch->spin = SPIN_MIN * 4;
 	ch->reserved = SIZE_MAX;
 	/* Without membarrier, every publication pays a full fence. */
@@ -320,11 +391,12 @@ static int open_mapping(void *addr, size_t size, int role,
 		if (r < 0)
 			goto fail;
 		for (i = 0; i < lanes; i++) {
-			struct lane *l = lane_at(h, i);
+			struct view *v = &ch->views[i];
 
-			ch->views[i].head = atomic_load(&l->head);
-			ch->views[i].tail = ch->views[i].head;
-			ch->views[i].pub = ch->views[i].head;
+			v->lane = lane_at(h, i);
+			v->ring = ring_of(v->lane);
+			v->head = atomic_load(&v->lane->head);
+			v->pub = v->head;
 		}
 		atomic_store(&h->cons_cpu, sched_getcpu());
 		atomic_store(&h->consumer_ever, 1);
@@ -338,7 +410,7 @@ static int open_mapping(void *addr, size_t size, int role,
 		goto fail;
 	ch->lane = lane_at(h, i - 1);
 	ch->ring = ring_of(ch->lane);
-	ch->tail = atomic_load(&ch->lane->tail);
+	ch->tail = resume_tail(ch);
 	ch->head_cache = atomic_load(&ch->lane->head);
 	atomic_store(&ch->lane->prod_cpu, sched_getcpu());
 	atomic_fetch_add(&h->producers_ever, 1);
@@ -390,10 +462,10 @@ USHM_API struct ushm_chan *ushm_chan_open(key_t key, enum ushm_chan_role role)
 }
 
 /*
- * Stores a position (tail or head) before the look at the peer's waiting
- * flag that follows.  The two must not be reordered (see the top): with
- * membarrier, the sleeper fences us and a compiler barrier is enough;
- * without, a sequentially consistent store does it.
+ * A seal (producer) or head (consumer) store comes before the look at the
+ * peer's waiting flag that follows.  The two must not be reordered (see
+ * the top): with membarrier, the sleeper fences us and a compiler barrier
+ * is enough; without, a sequentially consistent store does it.
  */
 static void publish_pos(_Atomic uint64_t *pos, uint64_t v, int light)
 {
@@ -405,28 +477,43 @@ static void publish_pos(_Atomic uint64_t *pos, uint64_t v, int light)
 	}
 }
 
-/* Wakes a sleeping consumer, if one sleeps. */
-static void wake_consumer(struct chan_hdr *h, int force)
+static void seal(struct rec *r, int light)
 {
-	if (force || atomic_load_explicit(&h->cons_waiting,
-					  memory_order_relaxed)) {
-		if (!force && !atomic_exchange(&h->cons_waiting, 0))
-			return;
-		atomic_fetch_add(&h->data_seq, 1);
-		/* The word is ours and aligned: waking cannot fail. */
-		(void)ushm__wake(&h->data_seq, INT_MAX);
+	if (light) {
+		__atomic_store_n(&r->seal, SEALED, __ATOMIC_RELEASE);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		__atomic_store_n(&r->seal, SEALED, __ATOMIC_SEQ_CST);
 	}
 }
 
-static void wake_producer(struct lane *l, int force)
+/*
+ * Wakes the sleepers of *seq (after taking their flag, unless forced).
+ * Out of line: the fast path only looks at the flag.
+ */
+static __attribute__((noinline)) void
+wake(_Atomic uint32_t *waiting, ushm_atomic_u32 *seq, int force)
+{
+	if (!force && !atomic_exchange(waiting, 0))
+		return;
+	atomic_fetch_add(seq, 1);
+	/* The word is ours and aligned: waking cannot fail. */
+	(void)ushm__wake(seq, INT_MAX);
+}
+
+/* Wakes a sleeping consumer, if one sleeps. */
+static inline void wake_consumer(struct chan_hdr *h, int force)
+{
+	if (force || atomic_load_explicit(&h->cons_waiting,
+					  memory_order_relaxed))
+		wake(&h->cons_waiting, &h->data_seq, force);
+}
+
+static inline void wake_producer(struct lane *l, int force)
 {
 	if (force || atomic_load_explicit(&l->prod_waiting,
-					  memory_order_relaxed)) {
-		if (!force && !atomic_exchange(&l->prod_waiting, 0))
-			return;
-		atomic_fetch_add(&l->space_seq, 1);
-		(void)ushm__wake(&l->space_seq, INT_MAX);
-	}
+					  memory_order_relaxed))
+		wake(&l->prod_waiting, &l->space_seq, force);
 }
 
 static void publish_all(struct ushm_chan *ch);
@@ -450,8 +537,8 @@ USHM_API int ushm_chan_close(struct ushm_chan *ch)
 			publish_all(ch);
 
 		if (atomic_compare_exchange_strong(&h->consumer, &me, 0))
-			for (i = 0; i < h->lanes; i++)
-				wake_producer(lane_at(h, i), 1);
+			for (i = 0; i < ch->lanes; i++)
+				wake_producer(ch->views[i].lane, 1);
 	} else {
 		int32_t me = ch->pid;
 
@@ -467,7 +554,7 @@ USHM_API int ushm_chan_close(struct ushm_chan *ch)
 
 USHM_API size_t ushm_chan_max_msg(const struct ushm_chan *ch)
 {
-	return ch ? (size_t)(ch->cap / 2 - REC_HDR) : 0;
+	return ch ? ch->max_msg : 0;
 }
 
 /* ---- blocking ---- */
@@ -578,61 +665,89 @@ static int space_ready(struct ushm_chan *ch, uint64_t need)
 }
 
 /*
+ * The ring looked too full for need bytes: waits until the timeout for
+ * them; 0 or -errno.  Out of line, so that the fast path around it saves
+ * no registers.
+ */
+static __attribute__((noinline)) int
+wait_space(struct ushm_chan *ch, uint64_t need, const struct timespec *timeout)
+{
+	struct timespec abs;
+	int has, r;
+
+	if (space_ready(ch, need) > 0)
+		return 0;
+	r = ushm__deadline(timeout, &abs, &has);
+	if (r < 0)
+		return r;
+	return block(ch, space_ready, need, &ch->lane->space_seq,
+		     &ch->lane->prod_waiting, &ch->lane->prod_cpu,
+		     &ch->h->cons_cpu, consumer_gone, has ? &abs : NULL,
+		     timeout && !timeout->tv_sec && !timeout->tv_nsec);
+}
+
+/*
  * Reserves room for a message of len bytes, waiting for it until the
  * timeout: 0 and *out (where the payload goes), or -errno.
  */
-static int reserve(struct ushm_chan *ch, size_t len,
+static inline __attribute__((always_inline)) int reserve(struct ushm_chan *ch, size_t len,
 		   const struct timespec *timeout, void **out)
 {
 	uint64_t rec, off, need;
-	struct timespec abs;
-	int has, r;
+	int r;
 
 	if (ch->role != USHM_CHAN_PRODUCER)
 		return -EBADF;
 	if (ch->reserved != SIZE_MAX)
 		return -EINVAL;
-	if (len > ushm_chan_max_msg(ch))
+	if (len > ch->max_msg)
 		return -EMSGSIZE;
 	if (atomic_load_explicit(&ch->h->consumer, memory_order_relaxed) ==
 	    0 && atomic_load(&ch->h->consumer_ever))
 		return -EPIPE;
 	rec = rec_bytes(len);
 	off = ch->tail & ch->mask;
-	need = ch->cap - off < rec ? ch->cap - off + rec : rec;
-	if (ch->tail + need - ch->head_cache > ch->cap &&
-	    space_ready(ch, need) <= 0) {
-		r = ushm__deadline(timeout, &abs, &has);
-		if (r == 0)
-			r = block(ch, space_ready, need, &ch->lane->space_seq,
-				  &ch->lane->prod_waiting,
-				  &ch->lane->prod_cpu, &ch->h->cons_cpu,
-				  consumer_gone, has ? &abs : NULL,
-				  timeout && !timeout->tv_sec &&
-				  !timeout->tv_nsec);
+	/* The record, the header slot after it, and the PAD if any. */
+	need = rec + REC_HDR + (ch->cap - off < rec ? ch->cap - off : 0);
+	if (ch->tail + need - ch->head_cache > ch->cap) {
+		r = wait_space(ch, need, timeout);
 		if (r < 0)
 			return r;
 	}
-	if (need != rec) {
-		/* Fill the end of the ring; the message starts at 0. */
-		*(uint32_t *)(ch->ring + off) = PAD_MARK;
-		ch->tail += ch->cap - off;
+	if (ch->cap - off < rec) {
+		/* A PAD fills the end of the ring; the message starts at 0. */
+		ch->pad = ch->tail;
+		ch->wpos = ch->tail + ch->cap - off;
 		off = 0;
+	} else {
+		ch->pad = NO_PAD;
+		ch->wpos = ch->tail;
 	}
-	ch->wpos = ch->tail;
 	ch->reserved = len;
 	*out = ch->ring + off + REC_HDR;
 	return 0;
 }
 
-static void commit(struct ushm_chan *ch, size_t len)
+static inline __attribute__((always_inline)) void
+commit(struct ushm_chan *ch, size_t len)
 {
-	uint64_t off = ch->wpos & ch->mask;
+	struct rec *r = rec_at(ch->ring, ch->wpos & ch->mask);
+	uint64_t end = ch->wpos + rec_bytes(len);
 
-	*(uint32_t *)(ch->ring + off) = (uint32_t)len;
-	ch->tail = ch->wpos + rec_bytes(len);
+	r->len = (uint32_t)len;
+	/* Not a record (yet), whatever an earlier lap left there. */
+	__atomic_store_n(&rec_at(ch->ring, end & ch->mask)->seal, 0,
+			 __ATOMIC_RELAXED);
+	seal(r, ch->light);
+	if (ch->pad != NO_PAD) {
+		/* Sealed last: the consumer follows it to offset 0. */
+		r = rec_at(ch->ring, ch->pad & ch->mask);
+		r->len = PAD_MARK;
+		seal(r, ch->light);
+	}
+	ch->tail = end;
 	ch->reserved = SIZE_MAX;
-	publish_pos(&ch->lane->tail, ch->tail, ch->light);
+	atomic_store_explicit(&ch->lane->tail, end, memory_order_relaxed);
 	wake_consumer(ch->h, 0);
 }
 
@@ -687,35 +802,37 @@ USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
 
 /* ---- consumer ---- */
 
-/*
- * Finds a lane with a committed record, starting at ch->cur; skips PAD
- * records.  Returns 1 and sets ch->cur, or 0 when every lane is empty.
- */
-static int find(struct ushm_chan *ch)
+/* Is a record sealed at the head of v?  Steps over a PAD. */
+static inline __attribute__((always_inline)) int
+has_record(const struct ushm_chan *ch, struct view *v)
 {
-	unsigned int n = ch->h->lanes, i, k;
+	uint64_t off = v->head & ch->mask;
+	const struct rec *r = rec_at(v->ring, off);
+
+	if (!sealed(r))
+		return 0;
+	if (r->len != PAD_MARK)
+		return 1;
+	/* A PAD is sealed after the record at offset 0 it leads to. */
+	v->head += ch->cap - off;
+	return sealed(rec_at(v->ring, 0));
+}
+
+/*
+ * Finds a lane with a committed record, starting at ch->cur.  Returns 1
+ * and sets ch->cur, or 0 when every lane is empty.
+ */
+static inline __attribute__((always_inline)) int find(struct ushm_chan *ch)
+{
+	unsigned int n = ch->lanes, i = ch->cur, k;
 
 	for (k = 0; k < n; k++) {
-		struct view *v;
-		struct lane *l;
-
-		i = ch->cur + k;
-		if (i >= n)
-			i -= n;
-		v = &ch->views[i];
-		l = lane_at(ch->h, i);
-		if (v->head == v->tail) {
-			v->tail = atomic_load_explicit(&l->tail,
-						       memory_order_acquire);
-			if (v->head == v->tail)
-				continue;
+		if (has_record(ch, &ch->views[i])) {
+			ch->cur = i;
+			return 1;
 		}
-		if (*(uint32_t *)(ring_of(l) + (v->head & ch->mask)) ==
-		    PAD_MARK)
-			v->head += ch->cap - (v->head & ch->mask);
-		/* A PAD is published together with the record after it. */
-		ch->cur = i;
-		return 1;
+		if (++i == n)
+			i = 0;
 	}
 	return 0;
 }
@@ -733,8 +850,8 @@ static int producers_gone(struct ushm_chan *ch)
 
 	if (!atomic_load(&h->producers_ever))
 		return 0;
-	for (i = 0; i < h->lanes; i++)
-		if (pid_alive(atomic_load(&lane_at(h, i)->producer)))
+	for (i = 0; i < ch->lanes; i++)
+		if (pid_alive(atomic_load(&ch->views[i].lane->producer)))
 			return 0;
 	/* All gone: what they committed is still to be read. */
 	return find(ch) ? 0 : -EPIPE;
@@ -751,65 +868,80 @@ static int producers_closed(struct ushm_chan *ch)
 
 	if (!atomic_load(&h->producers_ever))
 		return 0;
-	for (i = 0; i < h->lanes; i++)
-		if (atomic_load(&lane_at(h, i)->producer))
+	for (i = 0; i < ch->lanes; i++)
+		if (atomic_load(&ch->views[i].lane->producer))
 			return 0;
 	return find(ch) ? 0 : -EPIPE;
+}
+
+/*
+ * Every ring was empty: hands the space consumed back and waits until
+ * the timeout for a message; 0 (ch->cur has one) or -errno.  Out of
+ * line, as wait_space.
+ */
+static __attribute__((noinline)) int
+wait_data(struct ushm_chan *ch, const struct timespec *timeout)
+{
+	struct timespec abs;
+	int has, r;
+
+	publish_all(ch);
+	r = ushm__deadline(timeout, &abs, &has);
+	if (r == 0)
+		r = producers_closed(ch);
+	if (r < 0)
+		return r;
+	return block(ch, data_ready, 0, &ch->h->data_seq, &ch->h->cons_waiting,
+		     &ch->h->cons_cpu, &ch->views[ch->cur].lane->prod_cpu,
+		     producers_gone, has ? &abs : NULL,
+		     timeout && !timeout->tv_sec && !timeout->tv_nsec);
 }
 
 /*
  * Waits until the timeout for the next message: 0, *out (where it lies)
  * and *len, or -errno.
  */
-static int peek(struct ushm_chan *ch, const void **out, size_t *len,
+static inline __attribute__((always_inline)) int peek(struct ushm_chan *ch, const void **out, size_t *len,
 		const struct timespec *timeout)
 {
-	struct timespec abs;
-	unsigned char *p;
-	int has, r;
+	const struct rec *rec;
+	struct view *v;
+	uint64_t off;
+	size_t n;
+	int r;
 
 	if (ch->role != USHM_CHAN_CONSUMER)
 		return -EBADF;
 	if (ch->peeked)
 		return -EINVAL;
 	if (!find(ch)) {
-		publish_all(ch);
-		r = ushm__deadline(timeout, &abs, &has);
-		if (r == 0 && (r = producers_closed(ch)) == 0)
-			r = block(ch, data_ready, 0, &ch->h->data_seq,
-				  &ch->h->cons_waiting, &ch->h->cons_cpu,
-				  &lane_at(ch->h, ch->cur)->prod_cpu,
-				  producers_gone, has ? &abs : NULL,
-				  timeout && !timeout->tv_sec &&
-				  !timeout->tv_nsec);
+		r = wait_data(ch, timeout);
 		if (r < 0)
 			return r;
 	}
-	p = ring_of(lane_at(ch->h, ch->cur)) +
-	    (ch->views[ch->cur].head & ch->mask);
-	*len = *(uint32_t *)p;
+	v = &ch->views[ch->cur];
+	off = v->head & ch->mask;
+	rec = rec_at(v->ring, off);
+	n = rec->len;
 	/*
 	 * The memory is shared with other processes: a length that cannot
 	 * be (a stray write) must not send us reading past the ring.
 	 */
-	if (*len > ushm_chan_max_msg(ch) ||
-	    rec_bytes(*len) > ch->views[ch->cur].tail -
-			      ch->views[ch->cur].head)
+	if (n > ch->max_msg || off + rec_bytes(n) > ch->cap)
 		return -EBADMSG;
 	ch->peeked = 1;
-	ch->peek_next = ch->views[ch->cur].head + rec_bytes(*len);
-	*out = p + REC_HDR;
+	ch->peek_next = v->head + rec_bytes(n);
+	*len = n;
+	*out = (const unsigned char *)rec + REC_HDR;
 	return 0;
 }
 
-/* Hands the space consumed in lane i back to its producer. */
-static void publish(struct ushm_chan *ch, unsigned int i)
+/* Hands the space consumed in a lane back to its producer. */
+static void publish(struct ushm_chan *ch, struct view *v)
 {
-	struct lane *l = lane_at(ch->h, i);
-
-	ch->views[i].pub = ch->views[i].head;
-	publish_pos(&l->head, ch->views[i].head, ch->light);
-	wake_producer(l, 0);
+	v->pub = v->head;
+	publish_pos(&v->lane->head, v->head, ch->light);
+	wake_producer(v->lane, 0);
 }
 
 /* Before the consumer waits: every byte it consumed goes back. */
@@ -817,16 +949,17 @@ static void publish_all(struct ushm_chan *ch)
 {
 	unsigned int i;
 
-	for (i = 0; i < ch->h->lanes; i++)
+	for (i = 0; i < ch->lanes; i++)
 		if (ch->views[i].pub != ch->views[i].head)
-			publish(ch, i);
+			publish(ch, &ch->views[i]);
 }
 
-static void release(struct ushm_chan *ch)
+static inline __attribute__((always_inline)) void
+release(struct ushm_chan *ch)
 {
-	unsigned int i = ch->cur;
+	struct view *v = &ch->views[ch->cur];
 
-	ch->views[i].head = ch->peek_next;
+	v->head = ch->peek_next;
 	ch->peeked = 0;
 	/*
 	 * Space goes back in batches of an eighth of the ring (and always
@@ -834,10 +967,10 @@ static void release(struct ushm_chan *ch)
 	 * messages.  A producer that finds the ring full then still sees at
 	 * least 7/8 of it waiting for the consumer, which will publish.
 	 */
-	if (ch->views[i].head - ch->views[i].pub >= ch->cap / 8)
-		publish(ch, i);
+	if (v->head - v->pub >= ch->cap / 8)
+		publish(ch, v);
 	/* Take turns, so that no producer starves the others. */
-	if (++ch->cur == ch->h->lanes)
+	if (++ch->cur == ch->lanes)
 		ch->cur = 0;
 }
 
