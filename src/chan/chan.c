@@ -132,6 +132,7 @@ struct ushm_chan {
 	int32_t pid;
 	uint64_t cap, mask;
 	size_t max_msg;
+	uint64_t batch;         /* the consumer hands space back by this */
 	unsigned int lanes;     /* read once: the header is shared memory */
 	unsigned int spin;      /* adaptive spin budget */
 	int light;              /* registered for membarrier: no fences */
@@ -146,7 +147,7 @@ struct ushm_chan {
 	/* consumer */
 	unsigned int cur;       /* lane to look at first */
 	int peeked;             /* a peek is pending on lane cur */
-	uint64_t peek_next;     /* head after it */
+	size_t peek_len;        /* its length */
 	struct view views[];
 };
 
@@ -184,6 +185,49 @@ static inline void cpu_relax(void)
 	__asm__ __volatile__("yield");
 #else
 	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/*
+ * memcpy, but a message of up to 16 bytes (a round trip's, a counter's)
+ * is copied without a call into libc: that call is a good part of what
+ * a message costs on top of the pure spin.  Two overlapping word copies
+ * cover every length from w to 2w.
+ */
+static inline void copy_msg(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	uint64_t a, b;
+	uint32_t x, y;
+
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else {
+		while (n--)
+			*d++ = *s++;
+	}
+}
+
+/* Asks for a line in a state we may write (a hint: never faults). */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+	/* PREFETCHW, which GCC emits only with -mprfchw; a NOP on the
+	 * x86-64 processors that lack it. */
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
 #endif
 }
 
@@ -381,6 +425,7 @@ static int open_mapping(void *addr, size_t size, int role,
 	ch->cap = h->capacity;
 	ch->mask = ch->cap - 1;
 	ch->max_msg = (size_t)(ch->cap / 2 - REC_HDR);
+	ch->batch = ch->cap / 8;
 	ch->lanes = lanes;
 	ch->spin = SPIN_MIN * 4;
 	ch->reserved = SIZE_MAX;
@@ -686,16 +731,10 @@ wait_space(struct ushm_chan *ch, uint64_t need, const struct timespec *timeout)
 		     timeout && !timeout->tv_sec && !timeout->tv_nsec);
 }
 
-/*
- * Reserves room for a message of len bytes, waiting for it until the
- * timeout: 0 and *out (where the payload goes), or -errno.
- */
-static inline __attribute__((always_inline)) int reserve(struct ushm_chan *ch, size_t len,
-		   const struct timespec *timeout, void **out)
+/* May this handle send a message of len bytes now?  0 or -errno. */
+static inline __attribute__((always_inline)) int
+may_send(const struct ushm_chan *ch, size_t len)
 {
-	uint64_t rec, off, need;
-	int r;
-
 	if (ch->role != USHM_CHAN_PRODUCER)
 		return -EBADF;
 	if (ch->reserved != SIZE_MAX)
@@ -705,6 +744,22 @@ static inline __attribute__((always_inline)) int reserve(struct ushm_chan *ch, s
 	if (atomic_load_explicit(&ch->h->consumer, memory_order_relaxed) ==
 	    0 && atomic_load(&ch->h->consumer_ever))
 		return -EPIPE;
+	return 0;
+}
+
+/*
+ * Reserves room for a message of len bytes, waiting for it until the
+ * timeout: 0 and *out (where the payload goes), or -errno.
+ */
+static int reserve(struct ushm_chan *ch, size_t len,
+		   const struct timespec *timeout, void **out)
+{
+	uint64_t rec, off, need;
+	int r;
+
+	r = may_send(ch, len);
+	if (r < 0)
+		return r;
 	rec = rec_bytes(len);
 	off = ch->tail & ch->mask;
 	/* The record, the header slot after it, and the PAD if any. */
@@ -728,27 +783,42 @@ static inline __attribute__((always_inline)) int reserve(struct ushm_chan *ch, s
 	return 0;
 }
 
+/*
+ * Publishes the record at position wpos, whose len bytes of payload are
+ * in place, and the PAD at position pad before it (unless NO_PAD).
+ */
 static inline __attribute__((always_inline)) void
-commit(struct ushm_chan *ch, size_t len)
+seal_record(struct ushm_chan *ch, uint64_t wpos, uint64_t pad, size_t len)
 {
-	struct rec *r = rec_at(ch->ring, ch->wpos & ch->mask);
-	uint64_t end = ch->wpos + rec_bytes(len);
+	struct rec *r = rec_at(ch->ring, wpos & ch->mask);
+	uint64_t end = wpos + rec_bytes(len);
 
 	r->len = (uint32_t)len;
 	/* Not a record (yet), whatever an earlier lap left there. */
 	__atomic_store_n(&rec_at(ch->ring, end & ch->mask)->seal, 0,
 			 __ATOMIC_RELAXED);
 	seal(r, ch->light);
-	if (ch->pad != NO_PAD) {
+	if (pad != NO_PAD) {
 		/* Sealed last: the consumer follows it to offset 0. */
-		r = rec_at(ch->ring, ch->pad & ch->mask);
+		r = rec_at(ch->ring, pad & ch->mask);
 		r->len = PAD_MARK;
 		seal(r, ch->light);
 	}
 	ch->tail = end;
-	ch->reserved = SIZE_MAX;
 	atomic_store_explicit(&ch->lane->tail, end, memory_order_relaxed);
 	wake_consumer(ch->h, 0);
+	/*
+	 * Own the line after the next header slot before the next commit
+	 * needs it: its stores go out in order, and one that waits for a
+	 * line still in the consumer's cache holds the seal back.
+	 */
+	prefetch_w(ch->ring + ((end + LINE) & ch->mask));
+}
+
+static void commit(struct ushm_chan *ch, size_t len)
+{
+	seal_record(ch, ch->wpos, ch->pad, len);
+	ch->reserved = SIZE_MAX;
 }
 
 /* A zero timeout that expires is EAGAIN: the call never blocked. */
@@ -784,8 +854,10 @@ USHM_API int ushm_chan_commit(struct ushm_chan *ch, size_t len)
 	return 0;
 }
 
-USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
-			    const struct timespec *timeout)
+/* ushm_chan_send in every case: checks, waits, wraps. */
+static __attribute__((noinline)) int
+send_slow(struct ushm_chan *ch, const void *buf, size_t len,
+	  const struct timespec *timeout)
 {
 	void *p;
 	int r;
@@ -795,9 +867,33 @@ USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
 	r = reserve(ch, len, timeout, &p);
 	if (r < 0)
 		return fail(timeout_err(r, timeout));
-	memcpy(p, buf, len);
+	copy_msg(p, buf, len);
 	commit(ch, len);
 	return 0;
+}
+
+USHM_API int ushm_chan_send(struct ushm_chan *ch, const void *buf, size_t len,
+			    const struct timespec *timeout)
+{
+	/*
+	 * The common case, without the reservation's bookkeeping: a
+	 * consumer is there, the record fits before the end of the ring,
+	 * and the consumer's head as last read leaves room for it.
+	 */
+	if (ch && ch->role == USHM_CHAN_PRODUCER && ch->reserved == SIZE_MAX &&
+	    len <= ch->max_msg) {
+		uint64_t t = ch->tail, off = t & ch->mask, rec = rec_bytes(len);
+
+		if (ch->cap - off >= rec &&
+		    t + rec + REC_HDR - ch->head_cache <= ch->cap &&
+		    atomic_load_explicit(&ch->h->consumer,
+					 memory_order_relaxed) != 0) {
+			copy_msg(ch->ring + off + REC_HDR, buf, len);
+			seal_record(ch, t, NO_PAD, len);
+			return 0;
+		}
+	}
+	return send_slow(ch, buf, len, timeout);
 }
 
 /* ---- consumer ---- */
@@ -898,14 +994,15 @@ wait_data(struct ushm_chan *ch, const struct timespec *timeout)
 }
 
 /*
- * Waits until the timeout for the next message: 0, *out (where it lies)
- * and *len, or -errno.
+ * Waits until the timeout for the next message: 0, *out (where its
+ * payload lies) and *len, or -errno.  The message stays at the head of
+ * lane ch->cur.
  */
-static inline __attribute__((always_inline)) int peek(struct ushm_chan *ch, const void **out, size_t *len,
-		const struct timespec *timeout)
+static inline __attribute__((always_inline)) int
+next_message(struct ushm_chan *ch, const unsigned char **out, size_t *len,
+	     const struct timespec *timeout)
 {
 	const struct rec *rec;
-	struct view *v;
 	uint64_t off;
 	size_t n;
 	int r;
@@ -919,9 +1016,8 @@ static inline __attribute__((always_inline)) int peek(struct ushm_chan *ch, cons
 		if (r < 0)
 			return r;
 	}
-	v = &ch->views[ch->cur];
-	off = v->head & ch->mask;
-	rec = rec_at(v->ring, off);
+	off = ch->views[ch->cur].head & ch->mask;
+	rec = rec_at(ch->views[ch->cur].ring, off);
 	n = rec->len;
 	/*
 	 * The memory is shared with other processes: a length that cannot
@@ -929,8 +1025,6 @@ static inline __attribute__((always_inline)) int peek(struct ushm_chan *ch, cons
 	 */
 	if (n > ch->max_msg || off + rec_bytes(n) > ch->cap)
 		return -EBADMSG;
-	ch->peeked = 1;
-	ch->peek_next = v->head + rec_bytes(n);
 	*len = n;
 	*out = (const unsigned char *)rec + REC_HDR;
 	return 0;
@@ -954,20 +1048,21 @@ static void publish_all(struct ushm_chan *ch)
 			publish(ch, &ch->views[i]);
 }
 
+/*
+ * Consumes the record of rec bytes at the head of lane ch->cur (whose
+ * view is v): its space may go back to the producer at once.
+ */
 static inline __attribute__((always_inline)) void
-release(struct ushm_chan *ch)
+consume(struct ushm_chan *ch, struct view *v, uint64_t rec)
 {
-	struct view *v = &ch->views[ch->cur];
-
-	v->head = ch->peek_next;
-	ch->peeked = 0;
+	v->head += rec;
 	/*
 	 * Space goes back in batches of an eighth of the ring (and always
 	 * before the consumer waits): one shared store for many small
 	 * messages.  A producer that finds the ring full then still sees at
 	 * least 7/8 of it waiting for the consumer, which will publish.
 	 */
-	if (v->head - v->pub >= ch->cap / 8)
+	if (v->head - v->pub >= ch->batch)
 		publish(ch, v);
 	/* Take turns, so that no producer starves the others. */
 	if (++ch->cur == ch->lanes)
@@ -977,13 +1072,17 @@ release(struct ushm_chan *ch)
 USHM_API const void *ushm_chan_peek(struct ushm_chan *ch, size_t *len,
 				    const struct timespec *timeout)
 {
-	const void *p;
+	const unsigned char *p;
 	int r;
 
 	if (!ch || !len)
 		return fail_null(-EINVAL);
-	r = peek(ch, &p, len, timeout);
-	return r < 0 ? fail_null(timeout_err(r, timeout)) : p;
+	r = next_message(ch, &p, len, timeout);
+	if (r < 0)
+		return fail_null(timeout_err(r, timeout));
+	ch->peeked = 1;
+	ch->peek_len = *len;
+	return p;
 }
 
 USHM_API int ushm_chan_release(struct ushm_chan *ch)
@@ -994,28 +1093,77 @@ USHM_API int ushm_chan_release(struct ushm_chan *ch)
 		return fail(-EBADF);
 	if (!ch->peeked)
 		return fail(-EINVAL);
-	release(ch);
+	ch->peeked = 0;
+	consume(ch, &ch->views[ch->cur], rec_bytes(ch->peek_len));
 	return 0;
 }
 
-USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
-				const struct timespec *timeout)
+/* ushm_chan_recv in every case: checks, other lanes, waits, PADs. */
+static __attribute__((noinline)) ssize_t
+recv_slow(struct ushm_chan *ch, void *buf, size_t len,
+	  const struct timespec *timeout)
 {
-	const void *p;
+	const unsigned char *p;
 	size_t n;
 	int r;
 
 	if (!ch)
 		return fail(-EINVAL);
-	r = peek(ch, &p, &n, timeout);
+	r = next_message(ch, &p, &n, timeout);
 	if (r < 0)
 		return fail(timeout_err(r, timeout));
-	if (n > len) {
-		/* Leave it for a larger buffer. */
-		ch->peeked = 0;
-		return fail(-EMSGSIZE);
-	}
-	memcpy(buf, p, n);
-	release(ch);
+	if (n > len)
+		return fail(-EMSGSIZE); /* it stays, for a larger buffer */
+	copy_msg(buf, p, n);
+	consume(ch, &ch->views[ch->cur], rec_bytes(n));
 	return (ssize_t)n;
+}
+
+/*
+ * Until a record is sealed at the head of lane ch->cur (PADs stepped
+ * over), looks at the other lanes and waits: 0 or -errno.
+ */
+static __attribute__((noinline)) int
+recv_wait(struct ushm_chan *ch, const struct timespec *timeout)
+{
+	return find(ch) ? 0 : wait_data(ch, timeout);
+}
+
+USHM_API ssize_t ushm_chan_recv(struct ushm_chan *ch, void *buf, size_t len,
+				const struct timespec *timeout)
+{
+	int waited = 0, r;
+
+	if (!ch || ch->role != USHM_CHAN_CONSUMER || ch->peeked)
+		return recv_slow(ch, buf, len, timeout); /* says why not */
+	for (;;) {
+		/*
+		 * The common case, also right after a wait: a message that
+		 * fits buf is sealed at the head of the lane whose turn it
+		 * is (a PAD's length is no message's).
+		 */
+		struct view *v = &ch->views[ch->cur];
+		uint64_t off = v->head & ch->mask;
+		const struct rec *rec = rec_at(v->ring, off);
+		size_t n;
+
+		if (sealed(rec)) {
+			n = rec->len;
+			if (n <= len && n <= ch->max_msg &&
+			    off + rec_bytes(n) <= ch->cap) {
+				copy_msg(buf,
+					 (const unsigned char *)rec + REC_HDR,
+					 n);
+				consume(ch, v, rec_bytes(n));
+				return (ssize_t)n;
+			}
+		}
+		/* Too long for buf, or a length that cannot be: which. */
+		if (waited)
+			return recv_slow(ch, buf, len, timeout);
+		r = recv_wait(ch, timeout);
+		if (r < 0)
+			return fail(timeout_err(r, timeout));
+		waited = 1;
+	}
 }
