@@ -628,14 +628,16 @@ static int block(struct ushm_chan *ch, ready_fn ready, uint64_t arg,
 		return -EAGAIN;
 	cpu = sched_getcpu();
 	if (cpu != atomic_load_explicit(peer_cpu, memory_order_relaxed)) {
+		/* Look first: what came during the work before is not kept
+		 * waiting for a pause (tens of ns in a VM). */
 		for (i = 0; i < ch->spin; i++) {
-			cpu_relax();
 			r = ready(ch, arg);
 			if (r) {
 				if (r > 0 && ch->spin < SPIN_MAX)
 					ch->spin *= 2;
 				return r > 0 ? 0 : r;
 			}
+			cpu_relax();
 		}
 		if (ch->spin > SPIN_MIN)
 			ch->spin /= 2;
