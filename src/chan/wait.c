@@ -37,7 +37,7 @@ int ushm__membarrier(void)
 	return 0;
 }
 
-void ushm__now(struct timespec *ts)
+void ushm__monotonic_now(struct timespec *ts)
 {
 	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
 	(void)clock_gettime(CLOCK_MONOTONIC, ts);
@@ -56,7 +56,7 @@ int ushm__deadline(const struct timespec *rel, struct timespec *abs,
 		return 0;
 	if (!valid_ts(rel))
 		return -EINVAL;
-	ushm__now(abs);
+	ushm__monotonic_now(abs);
 	/* Saturate instead of overflowing on absurd timeouts. */
 	if (rel->tv_sec > INT_MAX) {
 		return 0;
@@ -75,7 +75,7 @@ int ushm__expired(const struct timespec *deadline)
 {
 	struct timespec now;
 
-	ushm__now(&now);
+	ushm__monotonic_now(&now);
 	return now.tv_sec > deadline->tv_sec ||
 	       (now.tv_sec == deadline->tv_sec &&
 		now.tv_nsec >= deadline->tv_nsec);

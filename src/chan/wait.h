@@ -30,8 +30,11 @@ int ushm__wake(ushm_atomic_u32 *word, int count);
 int ushm__membarrier_register(void);
 int ushm__membarrier(void);
 
-/* Now on CLOCK_MONOTONIC. */
-void ushm__now(struct timespec *ts);
+/*
+ * Now on CLOCK_MONOTONIC (the daemon's ushm__now is wall-clock seconds:
+ * another meaning, another name).
+ */
+void ushm__monotonic_now(struct timespec *ts);
 
 /*
  * Absolute deadline from a relative timeout; 0, or -EINVAL for a

@@ -1,7 +1,7 @@
 /*
  * chan_test - channels on ushm segments: messages of every size across
- * the wrap, zero copy, errors, header checks, timeouts, and peers killed
- * with SIGKILL.
+ * the wrap, zero copy, errors, header checks, records that cannot be
+ * mistaken, timeouts, and peers killed with SIGKILL.
  */
 #include "chantest.h"
 
@@ -194,6 +194,96 @@ static void corrupt(void)
 	n = ushm_chan_recv(c, buf, sizeof(buf), &zero);
 	ok(n < 0 && errno == EBADMSG, "a length that cannot be: "
 	       "EBADMSG (%s)", n < 0 ? strerror(errno) : "received");
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+	free(mem);
+}
+
+/*
+ * Old payload never passes for a record: every message is made of fake
+ * sealed headers (length 0, seal set, at each 8-byte offset), so that
+ * after a few laps the consumer's next header slot always lies on such
+ * bytes; after each message, the next receive must find nothing.
+ */
+static void no_phantom(void)
+{
+	size_t size = ushm_chan_size(4096, 1), len;
+	unsigned char *mem = aligned_alloc(64, size);
+	static unsigned char in[600], out[2048];
+	struct ushm_chan *p, *c;
+	unsigned int k, bad = 0, phantom = 0;
+	ssize_t n;
+
+	if (!mem || ushm_chan_init(mem, size, 4096, 1) < 0)
+		die("init");
+	p = ushm_chan_open_at(mem, size, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open_at(mem, size, USHM_CHAN_CONSUMER);
+	if (!p || !c)
+		die("open_at");
+	for (len = 0; len < sizeof(in); len++)
+		in[len] = len % 8 == 4; /* {len 0, seal 1} in either byte order */
+	for (k = 0; k < 3000; k++) {
+		len = (k * 37u) % sizeof(in);
+		if (ushm_chan_send(p, in, len, &zero) < 0)
+			die("send");
+		n = ushm_chan_recv(c, out, sizeof(out), &zero);
+		if (n != (ssize_t)len || memcmp(in, out, len))
+			bad++;
+		n = ushm_chan_recv(c, out, sizeof(out), &zero);
+		if (n >= 0 || errno != EAGAIN)
+			phantom++;
+	}
+	ok(bad == 0 && phantom == 0, "payloads shaped like sealed headers "
+	   "never arrive as messages (%u bad, %u phantoms)", bad, phantom);
+	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
+		die("close");
+	free(mem);
+}
+
+/*
+ * A producer killed after sealing a message but before storing the
+ * lane's tail (as if: the tail is set back by one message): the next
+ * producer of the lane continues after the sealed message instead of
+ * overwriting it.
+ */
+static void resume_after_seal(void)
+{
+	size_t size = ushm_chan_size(4096, 1);
+	unsigned char *mem = aligned_alloc(64, size);
+	static const char *const words[] = { "one", "two", "three", "four" };
+	struct ushm_chan *p, *c;
+	uint64_t tail;
+	char buf[16];
+	int i, good = 1;
+	ssize_t n;
+
+	if (!mem || ushm_chan_init(mem, size, 4096, 1) < 0)
+		die("init");
+	p = ushm_chan_open_at(mem, size, USHM_CHAN_PRODUCER);
+	c = ushm_chan_open_at(mem, size, USHM_CHAN_CONSUMER);
+	if (!p || !c)
+		die("open_at");
+	for (i = 0; i < 3; i++)
+		if (ushm_chan_send(p, words[i], strlen(words[i]), &zero) < 0)
+			die("send");
+	if (ushm_chan_close(p) < 0)
+		die("close");
+	/* The lane's tail: header (256), then the lane's second line. */
+	memcpy(&tail, mem + 256 + 64, sizeof(tail));
+	if (tail != 48)
+		die("layout: three 16-byte records expected");
+	tail = 32;
+	memcpy(mem + 256 + 64, &tail, sizeof(tail));
+	p = ushm_chan_open_at(mem, size, USHM_CHAN_PRODUCER);
+	if (!p || ushm_chan_send(p, words[3], strlen(words[3]), &zero) < 0)
+		die("reopen and send");
+	for (i = 0; i < 4; i++) {
+		n = ushm_chan_recv(c, buf, sizeof(buf), &zero);
+		good &= n == (ssize_t)strlen(words[i]) &&
+			!memcmp(buf, words[i], (size_t)n);
+	}
+	ok(good, "a message sealed past the lane's tail survives the next "
+	   "producer");
 	if (ushm_chan_close(p) < 0 || ushm_chan_close(c) < 0)
 		die("close");
 	free(mem);
@@ -439,6 +529,8 @@ int main(void)
 	zero_copy(test_key(2));
 	headers(test_key(3));
 	corrupt();
+	no_phantom();
+	resume_after_seal();
 	timeouts(test_key(4));
 	producer_killed(test_key(5));
 	consumer_killed(test_key(6));
