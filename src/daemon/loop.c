@@ -101,6 +101,8 @@ int ushm__server_run(struct ushm__server *srv)
 				ushm__orphan_exit(srv, (void *)it);
 			else if (it->type == ITEM_SIGNAL)
 				read_signals(srv);
+			else if (it->type == ITEM_KEEPER)
+				(void)ushm__store_keeper_lost(srv->store);
 		}
 		/* Pass 2: requests and new clients. */
 		for (int i = 0; i < n && !srv->stopping; i++) {
