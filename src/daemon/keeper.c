@@ -141,8 +141,9 @@ static int send_msg(int sock, uint32_t op, int idx, uint32_t count, int fd)
 
 /* Receives one message; *fd is the one descriptor it carried (-1: none).
  * Any other descriptor is closed.  Returns 1, 0 at end of stream, or
- * -errno (a malformed message: -EPROTO). */
-static int recv_msg(int sock, struct keeper_msg *m, int *fd)
+ * -errno (a malformed message: -EPROTO; none waiting with MSG_DONTWAIT in
+ * flags: -EAGAIN). */
+static int recv_msg(int sock, struct keeper_msg *m, int *fd, int flags)
 {
 	struct iovec iov = { m, sizeof(*m) };
 	union {
@@ -157,10 +158,11 @@ static int recv_msg(int sock, struct keeper_msg *m, int *fd)
 
 	*fd = -1;
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ? -ETIMEDOUT :
+								   -errno;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		size_t nfd;
 
@@ -251,35 +253,39 @@ static void serve_list(int conn, int *table)
 	(void)send_msg(conn, K_END, -1, sent, -1);
 }
 
-/* Serves one message from the daemon.  0, or -1 when the connection is
- * done. */
-static int serve_one(int conn, int *table, int *held)
+/* Serves every message the daemon has sent so far.  0, or -1 when the
+ * connection is done.  All of them: a daemon that died (and is being
+ * replaced by a new connection) may have left several, a segment each. */
+static int serve_all(int conn, int *table, int *held)
 {
-	struct keeper_msg m;
-	int fd, r = recv_msg(conn, &m, &fd);
+	for (;;) {
+		struct keeper_msg m = { 0 };
+		int fd, r = recv_msg(conn, &m, &fd, MSG_DONTWAIT);
 
-	if (r == -EPROTO)
-		return 0; /* ignored */
-	if (r <= 0)
-		return r == -EAGAIN || r == -ETIMEDOUT ? 0 : -1;
-	if (m.op == K_PUT && fd >= 0 && m.idx >= 0) {
-		if (table[m.idx] >= 0)
+		if (r == -EAGAIN)
+			return 0;
+		if (r == -EPROTO)
+			continue; /* ignored */
+		if (r <= 0)
+			return -1;
+		if (m.op == K_PUT && fd >= 0 && m.idx >= 0) {
+			if (table[m.idx] >= 0)
+				close(table[m.idx]);
+			else
+				(*held)++;
+			table[m.idx] = fd;
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (m.op == K_DROP && m.idx >= 0 && table[m.idx] >= 0) {
 			close(table[m.idx]);
-		else
-			(*held)++;
-		table[m.idx] = fd;
-		return 0;
+			table[m.idx] = -1;
+			(*held)--;
+		} else if (m.op == K_LIST) {
+			serve_list(conn, table);
+		}
 	}
-	if (fd >= 0)
-		close(fd);
-	if (m.op == K_DROP && m.idx >= 0 && table[m.idx] >= 0) {
-		close(table[m.idx]);
-		table[m.idx] = -1;
-		(*held)--;
-	} else if (m.op == K_LIST) {
-		serve_list(conn, table);
-	}
-	return 0;
 }
 
 static void keeper_main(int lfd, int dirfd) __attribute__((noreturn));
@@ -299,8 +305,10 @@ static void keeper_main(int lfd, int dirfd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	keep_only(lfd, dirfd);
+	/* fd -1: what MAP_ANONYMOUS asks for portably (cppcheck's POSIX
+	 * model wants a file). */
 	table = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); // cppcheck-suppress invalidFunctionArg
 	if (table == MAP_FAILED)
 		_exit(1);
 	for (int i = 0; i < USHM__IPCMNI; i++)
@@ -326,7 +334,7 @@ static void keeper_main(int lfd, int dirfd)
 		if ((p[1].revents & POLLIN) && state_gone(ino))
 			_exit(0);
 		if (conn >= 0 && p[2].revents &&
-		    serve_one(conn, table, &held) < 0) {
+		    serve_all(conn, table, &held) < 0) {
 			close(conn);
 			conn = -1;
 			if (held == 0)
@@ -342,8 +350,11 @@ static void keeper_main(int lfd, int dirfd)
 				continue;
 			}
 			set_timeouts(c);
-			if (conn >= 0)
+			if (conn >= 0) {
+				/* What the previous daemon sent first. */
+				(void)serve_all(conn, table, &held);
 				close(conn);
+			}
 			conn = c;
 		}
 	}
@@ -433,6 +444,8 @@ static int connect_keeper(struct ushm__keeper *k, int dirfd)
 	if (fd < 0)
 		return -errno;
 	sock_addr(&sa, dirfd);
+	/* (a stopped keeper's full backlog would block connect forever) */
+	set_timeouts(fd);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int err = -errno;
 
@@ -445,7 +458,6 @@ static int connect_keeper(struct ushm__keeper *k, int dirfd)
 		close(fd);
 		return -EPERM;
 	}
-	set_timeouts(fd);
 	k->fd = fd;
 	k->pid = read_pid(dirfd);
 	return 0;
@@ -456,8 +468,13 @@ int ushm__keeper_open(struct ushm__keeper *k, int dirfd)
 	int err;
 
 	k->fd = -1;
-	if (connect_keeper(k, dirfd) == 0)
-		return 0;
+	err = connect_keeper(k, dirfd);
+	/* Only when no keeper listens is another started: starting one
+	 * removes the socket of any other, which then ends, and with it
+	 * what it holds.  A keeper that is there but does not answer (a
+	 * stopped one) is an error for the administrator. */
+	if (err != -ENOENT && err != -ECONNREFUSED)
+		return err;
 	err = spawn(k, dirfd);
 	if (err < 0)
 		return err;
@@ -491,7 +508,7 @@ int ushm__keeper_drop(struct ushm__keeper *k, int idx)
 int ushm__keeper_take_all(struct ushm__keeper *k,
 			  void (*fn)(void *arg, int idx, int fd), void *arg)
 {
-	struct keeper_msg m;
+	struct keeper_msg m = { 0 };
 	uint32_t got = 0;
 	int fd, r;
 
@@ -501,7 +518,7 @@ int ushm__keeper_take_all(struct ushm__keeper *k,
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = recv_msg(k->fd, &m, &fd);
+		r = recv_msg(k->fd, &m, &fd, 0);
 		if (r == -EPROTO)
 			continue;
 		if (r <= 0)

@@ -36,7 +36,7 @@
  * changed it, keeping its bytes.
  */
 #define _GNU_SOURCE
-#include "daemon.h"
+#include "server.h"
 #include "keeper.h"
 #include "../common/crc32.h"
 #include "../common/paths.h"
@@ -322,6 +322,8 @@ int ushm__store_keeper_lost(struct ushm__store *st)
 		  "another and giving it every segment again", (long)was);
 	ushm__keeper_close(&st->keeper);
 	err = ushm__keeper_open(&st->keeper, st->dirfd);
+	if (err == 0)
+		(void)ushm__refuse_rights(st->keeper.fd); /* it sends none */
 	for (int i = 0; err == 0 && i < USHM__IPCMNI; i++)
 		if (st->data[i] >= 0 && !st->legacy[i]) {
 			err = ushm__keeper_put(&st->keeper, i, st->data[i]);
@@ -876,6 +878,9 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 			  USHM__KEEPER_SOCK);
 		return err;
 	}
+	/* The keeper has nothing more to give: the kernel refuses any
+	 * descriptor it would send from now on (where it can). */
+	(void)ushm__refuse_rights(st->keeper.fd);
 	load_ids(st, r);
 	fd = dup(st->dirfd);
 	if (fd < 0)

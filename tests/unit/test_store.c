@@ -612,6 +612,40 @@ static void test_data(void)
 	ushm__store_close(st);
 }
 
+/*
+ * A daemon that ends right after making segments may leave its messages
+ * to the keeper unread when the next daemon connects: the keeper reads
+ * them first, so every segment is there.
+ */
+static void test_handover(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *s;
+	int made = 0, n;
+
+	if (!is_int(reload(&st), 0, "load")) {
+		ushm__registry_free(&reg2);
+		ushm__store_close(st);
+		return;
+	}
+	n = reg2.in_use;
+	for (int i = 0; i < 300; i++)
+		made += add(&reg2, 0x7100 + i, 4096, &s) >= 0;
+	is_int(made, 300, "300 segments made");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+	is_int(reload(&st), 0, "load at once");
+	is_int(reg2.in_use, n + 300, "every one of them is back");
+	for (int i = 0; i < 300; i++) {
+		s = ushm__registry_find_key(&reg2, 0x7100 + i);
+		if (s)
+			ushm__registry_destroy(&reg2, s);
+	}
+	is_int(reg2.in_use, n, "and removed");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
 /* Removes everything under root (one level of files plus state/). */
 static void cleanup(void)
 {
@@ -650,6 +684,7 @@ int main(void)
 	test_leftovers();
 	test_ids();
 	test_data();
+	test_handover();
 
 	if (logfd >= 0)
 		close(logfd);
