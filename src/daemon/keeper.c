@@ -12,8 +12,9 @@
  * - The daemon starts it (fork, no exec) the first time it finds none
  *   answering at STATE/keeper.sock.  It runs as the daemon's user with
  *   nothing more: it leaves the daemon's session, closes every other
- *   descriptor, takes the default signal actions, and does nothing but
- *   hold descriptors.  Its pid is in STATE/keeper.pid.
+ *   descriptor, drops every capability (root's keeper included) with
+ *   no_new_privs set, takes the default signal actions, and does nothing
+ *   but hold descriptors.  Its pid is in STATE/keeper.pid.
  * - Its socket is in the state directory (0700, the daemon's user), and
  *   it serves only a peer of its own uid (SO_PEERCRED); the daemon, in
  *   turn, talks only to a keeper of its own uid.  These are the only
@@ -53,10 +54,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -288,10 +291,23 @@ static int serve_all(int conn, int *table, int *held)
 	}
 }
 
-static void keeper_main(int lfd, int dirfd) __attribute__((noreturn));
-static void keeper_main(int lfd, int dirfd)
+/* Gives up every capability (a root daemon's keeper needs none: its
+ * directory is its own) and any way of gaining one. */
+static void drop_privileges(void)
 {
-	char dir[64];
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	(void)syscall(SYS_capset, &h, d);
+}
+
+/* dir: "/proc/self/fd/DIRFD", made by the parent (no formatting here). */
+static void keeper_main(int lfd, int dirfd, const char *dir)
+	__attribute__((noreturn));
+static void keeper_main(int lfd, int dirfd, const char *dir)
+{
 	sigset_t none;
 	int *table, held = 0, conn = -1, ino;
 	size_t size = USHM__IPCMNI * sizeof(int);
@@ -305,6 +321,7 @@ static void keeper_main(int lfd, int dirfd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	keep_only(lfd, dirfd);
+	drop_privileges();
 	/* fd -1: what MAP_ANONYMOUS asks for portably (cppcheck's POSIX
 	 * model wants a file). */
 	table = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -313,8 +330,6 @@ static void keeper_main(int lfd, int dirfd)
 		_exit(1);
 	for (int i = 0; i < USHM__IPCMNI; i++)
 		table[i] = -1;
-	/* (snprintf of an int into a local buffer takes no lock) */
-	snprintf(dir, sizeof(dir), "/proc/self/fd/%d", dirfd);
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ino < 0 ||
 	    inotify_add_watch(ino, dir, IN_DELETE | IN_MOVED_FROM |
@@ -383,9 +398,11 @@ static int write_pid(int dirfd, pid_t pid)
 static int spawn(struct ushm__keeper *k, int dirfd)
 {
 	struct sockaddr_un sa;
+	char dir[64];
 	int lfd, err;
 	pid_t pid;
 
+	snprintf(dir, sizeof(dir), "/proc/self/fd/%d", dirfd);
 	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		return -errno;
@@ -407,7 +424,7 @@ static int spawn(struct ushm__keeper *k, int dirfd)
 		return err;
 	}
 	if (pid == 0)
-		keeper_main(lfd, dirfd);
+		keeper_main(lfd, dirfd, dir);
 	close(lfd);
 	k->child = pid;
 	if ((err = write_pid(dirfd, pid)) < 0)
