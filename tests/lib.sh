@@ -174,7 +174,22 @@ ushm_live_daemon_pid() {
 
 ushm_env_cleanup() {
 	ushmd_stop_dir "$USHM_STATE_DIR"
+	ushm_keeper_stop "$USHM_STATE_DIR"
 	[ -n "${USHM_TEST_DIR:-}" ] && rm -rf "$USHM_TEST_DIR"
+}
+
+# ushm_keeper_stop STATE: ends the keeper of state directory STATE (the
+# process that holds the segments while no daemon runs; it would end by
+# itself once STATE is removed), by the pid in STATE/keeper.pid, only if
+# that process is a keeper.
+ushm_keeper_stop() {
+	local pid
+	[ -n "$1" ] || return 0
+	pid=$(cat "$1/keeper.pid" 2>/dev/null)
+	[ -n "$pid" ] && ! pid_gone "$pid" &&
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ushmd-keeper ] &&
+		kill -TERM "$pid" 2>/dev/null && wait_for 5 pid_gone "$pid"
+	return 0
 }
 
 # ushmd_stop_dir STATE: stops the daemon of state directory STATE, if one

@@ -90,6 +90,7 @@ cleanup_small() {
 	local p
 	p=$(ushm_live_daemon_pid)
 	[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && wait_for 5 pid_gone "$p"
+	ushm_keeper_stop "$USHM_STATE_DIR"
 	umount "$SMALL"
 	ushm_env_cleanup
 }

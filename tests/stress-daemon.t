@@ -48,7 +48,8 @@ is "$(val calls_without_daemon)" 0 "no call failed for want of a daemon" \
 
 is "$("$USHM" daemon status | sed -n 's/^segments: //p')" 0 \
 	"no segment is left"
-is "$(ls "$USHM_STATE_DIR" | tr '\n' ' ')" "ids lock table ushmd.log ushmd.pid " \
+is "$(ls "$USHM_STATE_DIR" | tr '\n' ' ')" \
+	"ids keeper.pid keeper.sock lock table ushmd.log ushmd.pid " \
 	"no file is left in the state directory"
 summarize_stderr "$USHM_TEST_DIR/stress.err"
 done_testing

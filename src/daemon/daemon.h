@@ -94,7 +94,7 @@ struct ushm__segment {
 	struct ushm__seg_meta m;
 	uint64_t nattch;
 	uint32_t meta_gen; /* generation of the last record written */
-	dev_t dev;         /* of the data file, to recognise mappings */
+	dev_t dev;         /* of its memory, to recognise mappings */
 	ino_t ino;
 };
 
@@ -261,7 +261,8 @@ int ushm__read_ull(const char *path, unsigned long long *v);
  * -EBUSY when another daemon holds it. */
 int ushm__store_open(const char *dir, struct ushm__store **out);
 void ushm__store_close(struct ushm__store *st);
-/* Creates the data file of a new segment of size bytes. */
+/* Creates the memory of a new segment (a sealed memfd of its size, given
+ * to the keeper) and its record. */
 int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
 /* Writes s's metadata record (alternating slots, checksummed). */
 int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s);
@@ -270,12 +271,25 @@ int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx);
 /* Unlinks both files of s: 0, or -errno when its record could not go
  * (the segment still exists on disk). */
 int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s);
-/* Opens the data file of s for a client: O_RDONLY or O_RDWR, CLOEXEC. */
+/* Opens s's memory for a client: O_RDONLY or O_RDWR, CLOEXEC, a
+ * description of its own. */
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 			  int rdonly);
-/* Allocated bytes of s's data file (for SHM_INFO shm_rss). */
+/* Allocated bytes of s's memory (for SHM_INFO shm_rss). */
 uint64_t ushm__store_resident(struct ushm__store *st,
 			      const struct ushm__segment *s);
+/* Of those, the bytes the state directory's filesystem holds (only an
+ * old-format seg-N.data file's; sealed memory is not in it). */
+uint64_t ushm__store_on_fs(struct ushm__store *st,
+			   const struct ushm__segment *s);
+/* The index of the segment whose memory is (dev, ino), or -1: O(1). */
+int ushm__store_find(const struct ushm__store *st, dev_t dev, ino_t ino);
+/* The keeper's connection is watched in epoll set epfd with item as its
+ * data (again after each new keeper).  0, or -errno. */
+int ushm__store_watch_keeper(struct ushm__store *st, int epfd, void *item);
+/* The keeper hung up: starts another and gives it every segment.  0, or
+ * -errno (logged: segments would not outlive the daemon). */
+int ushm__store_keeper_lost(struct ushm__store *st);
 /* Loads every segment and the id allocator into r (at start-up).
  * Repairs what it can (a torn record falls back to the other slot) and
  * reports each repair in the log. */

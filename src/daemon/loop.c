@@ -231,6 +231,8 @@ int ushm__server_run(struct ushm__server *srv)
 				ushm__loop_barrier(srv, NULL);
 			else if (it->type == ITEM_SIGNAL)
 				read_signals(srv);
+			else if (it->type == ITEM_KEEPER)
+				(void)ushm__store_keeper_lost(srv->store);
 		}
 		/* Pass 2: one request per client, which is fair to the
 		 * others; level-triggered epoll brings the rest back.  Each

@@ -642,6 +642,11 @@ static int start(struct ushm__server *srv, const struct options *o,
 		return err;
 	if ((err = setup_signals(srv)) < 0)
 		return err;
+	/* The keeper's end is seen at once (see keeper.c). */
+	srv->keeper_item.type = ITEM_KEEPER;
+	if ((err = ushm__store_watch_keeper(srv->store, srv->epfd,
+					    &srv->keeper_item)) < 0)
+		return err;
 	ushm__recover(srv);
 	srv->listen_fd = inherited >= 0 ? inherited : listen_on(o);
 	if (srv->listen_fd < 0)

@@ -90,17 +90,20 @@ static int quota_allows(struct ushm__registry *r, uid_t uid, uint64_t pages)
 }
 
 /*
- * Segments live in files on the state directory's filesystem, a tmpfs
- * that allocates a page only when it is first touched: a full one would
- * answer that touch with SIGBUS.  Linux reserves a segment's memory when
- * it is made; ushm does the same against the filesystem's free space, so
- * that a segment that exists can always be used.  The reservation of an
- * existing segment is what it may still grow into (its size less what it
- * has allocated).  SHM_NORESERVE segments reserve nothing, as on Linux,
- * but only for the users the quotas spare (root, the daemon's own user):
- * in a daemon that serves several users, another user's unreserved
- * segment would fill the filesystem with pages reserved for everyone
- * else's, which would then SIGBUS on first touch.
+ * The state directory's filesystem is the budget of segment memory, as
+ * when segments were files in it: an administrator sizes that tmpfs (or
+ * /run) to bound what ushm may hold, and the default per-user quota is a
+ * share of it.  Linux reserves a segment's memory when it is made; ushm
+ * reserves its whole size in that budget, so that a segment that exists
+ * can always be used and one user's segments can never take what is
+ * reserved for another's.  A segment's memory is a sealed memfd (store.c),
+ * which cannot grow past its size and does not occupy the filesystem:
+ * the claims are counted here, against the free space.  SHM_NORESERVE
+ * segments claim only the pages they have, as on Linux, but only for the
+ * users the quotas spare (root, the daemon's own user); another user's
+ * SHM_NORESERVE segment reserves its whole size like any other.  (An
+ * old-format segment is a file in that filesystem: what it has allocated
+ * is already out of the free space.)
  */
 static int reserves(const struct ushm__registry *r, uid_t cuid, int shmflg)
 {
@@ -125,16 +128,19 @@ static int store_has_room(struct ushm__registry *r, uid_t uid, uint64_t size,
 		return 1;
 	for (int i = 0, max = ushm__registry_max_idx(r); i <= max; i++) {
 		const struct ushm__segment *s = r->slot[i];
-		uint64_t full, have;
+		uint64_t full, claim, on_fs;
 
-		if (!s || !reserves(r, s->m.cuid,
-				    (s->m.flags & USHM__SEGF_NORESERVE) ?
-					    SHM_NORESERVE : 0))
+		if (!s)
 			continue;
 		full = ushm__pages(r, s->m.segsz) * (uint64_t)r->page_size;
-		have = ushm__store_resident(r->store, s);
-		if (have < full)
-			reserved += full - have;
+		on_fs = ushm__store_on_fs(r->store, s);
+		claim = reserves(r, s->m.cuid,
+				 (s->m.flags & USHM__SEGF_NORESERVE) ?
+					 SHM_NORESERVE : 0) ?
+				full :
+				ushm__store_resident(r->store, s);
+		if (claim > on_fs)
+			reserved += claim - on_fs;
 	}
 	return reserved <= free_bytes && size <= free_bytes - reserved;
 }

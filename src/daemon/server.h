@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_CONN_EXIT,
-		      ITEM_ORPHAN, ITEM_DEPARTURES };
+		      ITEM_ORPHAN, ITEM_DEPARTURES, ITEM_KEEPER };
 
 /* First member of everything registered in epoll. */
 struct ushm__item {
@@ -91,7 +91,7 @@ struct ushm__server {
 	int listen_fd;
 	int signal_fd;
 	int reserve_fd;   /* given up to accept-and-close when out of fds */
-	struct ushm__item listen_item, signal_item;
+	struct ushm__item listen_item, signal_item, keeper_item;
 	struct ushm__registry reg;
 	struct ushm__store *store;
 	struct ushm__pub pub; /* the table clients read (publish.c) */

@@ -4,18 +4,40 @@
  *   lock             flock()ed by the running daemon: one daemon a directory
  *   ushmd.pid        its pid, for tools and tests
  *   ids              the id allocator (seq, last index)
- *   seg-N.data       segment with index N: its bytes (clients mmap this)
- *   seg-N.meta       its shmid_ds (minus nattch, which is derived)
+ *   seg-N.meta       segment with index N: its shmid_ds (minus nattch,
+ *                    which is derived)
+ *   keeper.sock      the keeper, which holds every segment's memory while
+ *   keeper.pid       no daemon runs (keeper.c)
+ *   seg-N.data       only from ushm versions before sealed memory: the
+ *                    segment's bytes as a file (see "Old state" below)
+ *
+ * A segment's bytes are a memfd sealed with F_SEAL_SHRINK, F_SEAL_GROW
+ * and F_SEAL_SEAL once it has its size: no client holding a descriptor
+ * (a writable one included) can shrink it (which would SIGBUS every other
+ * attacher), grow it (past the quotas and the reservation), or add a
+ * seal of its own (F_SEAL_FUTURE_WRITE would stop others' writable
+ * attaches).  The daemon holds each memfd, and reopens it through
+ * /proc/self/fd for each shmat (O_RDONLY for SHM_RDONLY); the keeper
+ * holds a copy, which the next daemon takes back at start-up.
  *
  * Metadata files hold two 128-byte slots, each a checksummed record with a
  * generation number; a write goes to the slot the previous write did not
  * use, so a torn write leaves the previous record intact and the loader
- * picks the newest valid one.  Creation writes data before metadata and
- * removal unlinks metadata before data, so a crash between the two steps
- * leaves a data file without metadata, which the loader deletes.
+ * picks the newest valid one.  Creation gives the memory to the keeper
+ * before it writes the record, and removal unlinks the record before the
+ * keeper drops the memory, so a crash between the two steps leaves memory
+ * without a record, which the loader discards.
+ *
+ * Old state: a state directory written by an earlier ushm has seg-N.data
+ * files.  A daemon that finds one (and no memfd for that index) keeps
+ * serving that file until the segment is removed: programs that still
+ * map it keep sharing it with new attachers.  Such a segment is not
+ * sealed; a restart sets its file back to the segment's size if a client
+ * changed it, keeping its bytes.
  */
 #define _GNU_SOURCE
-#include "daemon.h"
+#include "server.h"
+#include "keeper.h"
 #include "../common/crc32.h"
 #include "../common/paths.h"
 
@@ -25,8 +47,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,11 +81,76 @@ struct ids_rec {
 	int32_t last_idx;
 };
 
+/* Buckets of the inode index (a power of two). */
+#define INO_BUCKETS 4096
+
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
 struct ushm__store {
 	int dirfd;
 	int lockfd;
 	uint32_t ids_gen;
+	struct ushm__keeper keeper;
+	/* Where the keeper's hang-up is watched (0: not yet). */
+	int epfd;
+	void *keeper_item;
+	/* Each segment index's memory: a sealed memfd, an old-format
+	 * seg-N.data file (legacy[N]), or -1. */
+	int data[USHM__IPCMNI];
+	unsigned char legacy[USHM__IPCMNI];
+	/* (device, inode) of each data[N], and an index by inode: a line
+	 * of /proc/PID/maps is matched in O(1) (recover.c). */
+	dev_t dev[USHM__IPCMNI];
+	ino_t ino[USHM__IPCMNI];
+	int ino_head[INO_BUCKETS];
+	int ino_next[USHM__IPCMNI];
 };
+
+static unsigned ino_bucket(ino_t ino)
+{
+	return (unsigned)(((uint64_t)ino * 0x9e3779b97f4a7c15ull) >> 52) &
+	       (INO_BUCKETS - 1);
+}
+
+/* Records fd (whose stat is sb) as the memory of idx. */
+static void data_set(struct ushm__store *st, int idx, int fd,
+		     const struct stat *sb, int legacy)
+{
+	unsigned b = ino_bucket(sb->st_ino);
+
+	st->data[idx] = fd;
+	st->legacy[idx] = (unsigned char)legacy;
+	st->dev[idx] = sb->st_dev;
+	st->ino[idx] = sb->st_ino;
+	st->ino_next[idx] = st->ino_head[b];
+	st->ino_head[b] = idx;
+}
+
+/* Forgets and closes the memory of idx. */
+static void data_clear(struct ushm__store *st, int idx)
+{
+	int *pp;
+
+	if (st->data[idx] < 0)
+		return;
+	for (pp = &st->ino_head[ino_bucket(st->ino[idx])]; *pp >= 0;
+	     pp = &st->ino_next[*pp])
+		if (*pp == idx) {
+			*pp = st->ino_next[idx];
+			break;
+		}
+	close(st->data[idx]);
+	st->data[idx] = -1;
+	st->legacy[idx] = 0;
+}
+
+int ushm__store_find(const struct ushm__store *st, dev_t dev, ino_t ino)
+{
+	for (int i = st->ino_head[ino_bucket(ino)]; i >= 0; i = st->ino_next[i])
+		if (st->ino[i] == ino && st->dev[i] == dev)
+			return i;
+	return -1;
+}
 
 int ushm__store_dirfd(const struct ushm__store *st)
 {
@@ -125,6 +215,11 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	st->keeper.fd = -1;
+	for (int i = 0; i < USHM__IPCMNI; i++)
+		st->data[i] = st->ino_next[i] = -1;
+	for (int i = 0; i < INO_BUCKETS; i++)
+		st->ino_head[i] = -1;
 	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		err = -errno;
@@ -161,6 +256,12 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		goto fail_lock;
 	}
 	close(fd);
+	err = ushm__keeper_open(&st->keeper, st->dirfd);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "cannot reach or start the keeper: %s",
+			  strerror(-err));
+		goto fail_lock;
+	}
 	*out = st;
 	return 0;
 
@@ -178,9 +279,79 @@ void ushm__store_close(struct ushm__store *st)
 	if (!st)
 		return;
 	unlinkat(st->dirfd, "ushmd.pid", 0);
+	/* The keeper keeps the memory: segments outlive the daemon. */
+	ushm__keeper_close(&st->keeper);
+	for (int i = 0; i < USHM__IPCMNI; i++)
+		data_clear(st, i);
 	close(st->lockfd);
 	close(st->dirfd);
 	free(st);
+}
+
+static int watch_keeper(struct ushm__store *st)
+{
+	struct epoll_event ev = { .events = EPOLLRDHUP,
+				  .data.ptr = st->keeper_item };
+
+	if (st->epfd <= 0 || st->keeper.fd < 0)
+		return 0;
+	return epoll_ctl(st->epfd, EPOLL_CTL_ADD, st->keeper.fd, &ev) < 0 ?
+		       -errno :
+		       0;
+}
+
+int ushm__store_watch_keeper(struct ushm__store *st, int epfd, void *item)
+{
+	st->epfd = epfd;
+	st->keeper_item = item;
+	return watch_keeper(st);
+}
+
+/*
+ * The keeper no longer answers (it was killed, or stopped reading):
+ * another one is started and given every segment's memory, which this
+ * daemon still holds, so nothing is lost.  Until that succeeds, the
+ * segments would not survive the daemon's end: said loudly.
+ */
+int ushm__store_keeper_lost(struct ushm__store *st)
+{
+	pid_t was = st->keeper.pid;
+	int err, n = 0;
+
+	ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) is gone: starting "
+		  "another and giving it every segment again", (long)was);
+	ushm__keeper_close(&st->keeper);
+	err = ushm__keeper_open(&st->keeper, st->dirfd);
+	if (err == 0)
+		(void)ushm__refuse_rights(st->keeper.fd); /* it sends none */
+	for (int i = 0; err == 0 && i < USHM__IPCMNI; i++)
+		if (st->data[i] >= 0 && !st->legacy[i]) {
+			err = ushm__keeper_put(&st->keeper, i, st->data[i]);
+			n++;
+		}
+	if (err == 0)
+		err = watch_keeper(st);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "no keeper (%s): segments will be "
+			  "lost when this daemon ends; stop it and start it "
+			  "again to retry", strerror(-err));
+		ushm__keeper_close(&st->keeper);
+		return err;
+	}
+	ushm__log(USHM__LOG_WARN, "keeper pid %ld holds the %d segment(s)",
+		  (long)st->keeper.pid, n);
+	return 0;
+}
+
+/* Gives the keeper fd as idx's memory; once more with a new keeper if
+ * the current one does not take it. */
+static int keep(struct ushm__store *st, int idx, int fd)
+{
+	int err = ushm__keeper_put(&st->keeper, idx, fd);
+
+	if (err < 0 && ushm__store_keeper_lost(st) == 0)
+		err = ushm__keeper_put(&st->keeper, idx, fd);
+	return err;
 }
 
 static void name_of(char *buf, size_t len, int idx, const char *ext)
@@ -282,69 +453,109 @@ int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s)
 	return err;
 }
 
+/* A sealed memfd of size bytes: -EINVAL when the size is impossible,
+ * -ENOMEM when memory or descriptors are short. */
+static int sealed_memory(uint64_t size)
+{
+	int fd = memfd_create("ushm-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int err;
+
+	if (fd < 0)
+		return -ENOMEM;
+	if (size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) < 0) {
+		err = size > (uint64_t)INT64_MAX || errno == EFBIG ||
+				      errno == EINVAL ?
+			      -EINVAL :
+			      -ENOMEM;
+		close(fd);
+		return err;
+	}
+	if (fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
 int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 {
 	char name[64];
 	struct stat sb;
 	int fd, err, idx = ushm__id_index(s->m.id);
 
+	/* An old-format file of a removal cut short. */
 	name_of(name, sizeof(name), idx, "data");
-	/* A leftover of a crash between the two unlinks of a removal. */
 	unlinkat(st->dirfd, name, 0);
-	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | NOFOLLOW_CLOEXEC,
-		    0600);
+	data_clear(st, idx);
+	fd = sealed_memory(s->m.segsz);
 	if (fd < 0)
-		return errno == ENOSPC ? -ENOSPC : -ENOMEM;
-	if (ftruncate(fd, (off_t)s->m.segsz) < 0 || fstat(fd, &sb) < 0) {
-		err = errno == EFBIG || errno == EINVAL ? -EINVAL : -ENOMEM;
-		goto fail_unlink;
+		return fd;
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return -ENOMEM;
 	}
+	/* The keeper first: a record is never written for memory that
+	 * would not survive the daemon. */
+	err = keep(st, idx, fd);
+	if (err < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	data_set(st, idx, fd, &sb, 0);
 	s->dev = sb.st_dev;
 	s->ino = sb.st_ino;
 	s->meta_gen = 0;
 	err = ushm__store_save_meta(st, s);
 	if (err < 0) {
-		err = -ENOSPC;
-		goto fail_unlink;
+		(void)ushm__keeper_drop(&st->keeper, idx);
+		data_clear(st, idx);
+		name_of(name, sizeof(name), idx, "meta");
+		unlinkat(st->dirfd, name, 0);
+		return -ENOSPC;
 	}
-	close(fd);
 	return 0;
-
-fail_unlink:
-	close(fd);
-	unlinkat(st->dirfd, name, 0);
-	return err;
 }
 
 int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
 {
 	char name[64];
-	int idx = ushm__id_index(s->m.id);
+	int idx = ushm__id_index(s->m.id), err;
 
 	/* The record first: while it is there, the segment is. */
 	name_of(name, sizeof(name), idx, "meta");
 	if (unlinkat(st->dirfd, name, 0) < 0 && errno != ENOENT) {
-		int err = -errno;
-
+		err = -errno;
 		ushm__log(USHM__LOG_ERR, "unlink %s: %s; the segment is kept",
 			  name, strerror(errno));
 		return err;
 	}
-	name_of(name, sizeof(name), idx, "data");
-	if (unlinkat(st->dirfd, name, 0) < 0)
-		ushm__log(USHM__LOG_WARN, "unlink %s: %s (removed at the next "
-			  "start)", name, strerror(errno));
+	if (st->legacy[idx]) {
+		name_of(name, sizeof(name), idx, "data");
+		if (unlinkat(st->dirfd, name, 0) < 0)
+			ushm__log(USHM__LOG_WARN, "unlink %s: %s (removed at "
+				  "the next start)", name, strerror(errno));
+	} else if (st->data[idx] >= 0 &&
+		   (err = ushm__keeper_drop(&st->keeper, idx)) < 0) {
+		ushm__log(USHM__LOG_WARN, "segment %d: the keeper did not "
+			  "take its removal (%s); discarded at the next start",
+			  idx, strerror(-err));
+	}
+	data_clear(st, idx);
 	return 0;
 }
 
 int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 			  int rdonly)
 {
-	char name[64];
-	int fd;
+	char path[64];
+	int fd, idx = ushm__id_index(s->m.id);
 
-	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
-	fd = openat(st->dirfd, name, (rdonly ? O_RDONLY : O_RDWR) | NOFOLLOW_CLOEXEC);
+	if (st->data[idx] < 0)
+		return -EIDRM;
+	/* A description of its own, with the access asked for: a
+	 * read-only one cannot be made writable by any mprotect. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", st->data[idx]);
+	fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	return fd;
@@ -353,68 +564,102 @@ int ushm__store_open_data(struct ushm__store *st, const struct ushm__segment *s,
 uint64_t ushm__store_resident(struct ushm__store *st,
 			      const struct ushm__segment *s)
 {
-	char name[64];
 	struct stat sb;
+	int idx = ushm__id_index(s->m.id);
 
-	name_of(name, sizeof(name), ushm__id_index(s->m.id), "data");
-	if (fstatat(st->dirfd, name, &sb, 0) < 0)
+	if (st->data[idx] < 0 || fstat(st->data[idx], &sb) < 0)
 		return 0;
 	return (uint64_t)sb.st_blocks * 512;
 }
 
-/* Loads seg-N.meta into a new segment; checks it against its data file. */
-/*
- * A segment whose record cannot be trusted (both slots damaged, or not
- * matching its data file) is not served: guessing its owner or mode
- * would hand its bytes to the wrong users.  A creation cut short left
- * nothing to lose, so its files go; bytes that were written are kept
- * aside (NAME.damaged) for the administrator, never deleted.
- */
-static void drop(struct ushm__store *st, const char *meta, const char *data)
+uint64_t ushm__store_on_fs(struct ushm__store *st,
+			   const struct ushm__segment *s)
 {
-	char aside[80];
-	struct stat sb;
+	return st->legacy[ushm__id_index(s->m.id)] ?
+		       ushm__store_resident(st, s) :
+		       0;
+}
 
-	if (fstatat(st->dirfd, data, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    sb.st_blocks > 0) {
-		snprintf(aside, sizeof(aside), "%s.damaged", data);
-		if (renameat(st->dirfd, data, st->dirfd, aside) == 0) {
-			snprintf(aside, sizeof(aside), "%s.damaged", meta);
-			renameat(st->dirfd, meta, st->dirfd, aside);
-			ushm__log(USHM__LOG_ERR,
-				  "%s: no valid record; not served, its bytes "
-				  "kept in %s.damaged", meta, data);
-			return;
+/* Copies memfd's bytes into a new file name of the state directory.
+ * 0, or -errno (the partial copy is removed). */
+static int copy_out(struct ushm__store *st, int memfd, const char *name)
+{
+	struct stat sb;
+	off_t off = 0;
+	int out, err = 0;
+
+	if (fstat(memfd, &sb) < 0)
+		return -errno;
+	out = openat(st->dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
+					      NOFOLLOW_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	while (off < sb.st_size) {
+		ssize_t n = sendfile(out, memfd, &off,
+				     (size_t)(sb.st_size - off));
+
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			break;
 		}
 	}
-	ushm__log(USHM__LOG_ERR, "%s: no valid record or data file; dropped",
-		  meta);
+	close(out);
+	if (err < 0)
+		unlinkat(st->dirfd, name, 0);
+	return err;
+}
+
+/*
+ * A segment whose record cannot be trusted (both slots damaged, or not
+ * matching its memory) is not served: guessing its owner or mode would
+ * hand its bytes to the wrong users.  A creation cut short left nothing
+ * to lose, so it goes; bytes that were written are kept aside
+ * (seg-N.data.damaged, a file) for the administrator, never deleted.
+ */
+static void drop(struct ushm__store *st, int idx)
+{
+	char meta[64], data[64], aside[80];
+	struct stat sb;
+	int kept = 0, fd = st->data[idx];
+
+	name_of(meta, sizeof(meta), idx, "meta");
+	name_of(data, sizeof(data), idx, "data");
+	snprintf(aside, sizeof(aside), "%s.damaged", data);
+	if (fd >= 0 && !st->legacy[idx]) {
+		if (fstat(fd, &sb) == 0 && sb.st_blocks > 0)
+			kept = copy_out(st, fd, aside) == 0;
+		(void)ushm__keeper_drop(&st->keeper, idx);
+	}
+	data_clear(st, idx);
+	if (!kept && fstatat(st->dirfd, data, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode) && sb.st_blocks > 0)
+		kept = renameat(st->dirfd, data, st->dirfd, aside) == 0;
+	if (kept) {
+		snprintf(aside, sizeof(aside), "%s.damaged", meta);
+		renameat(st->dirfd, meta, st->dirfd, aside);
+		ushm__log(USHM__LOG_ERR, "%s: no valid record; not served, its "
+			  "bytes kept in %s.damaged", meta, data);
+		return;
+	}
+	ushm__log(USHM__LOG_ERR, "%s: no valid record or data; dropped", meta);
 	unlinkat(st->dirfd, meta, 0);
 	unlinkat(st->dirfd, data, 0);
 }
 
 /*
- * A data file whose size is not its record's: a client with a writable
- * descriptor truncated or extended it.  The record is the truth (the
- * size a segment has for its life): the file is set back to it, keeping
- * every byte the segment has, and the repair is logged.  The segment is
- * never dropped for it.
+ * An old-format data file whose size is not its record's: a client with
+ * a writable descriptor truncated or extended it.  The record is the
+ * truth (the size a segment has for its life): the file is set back to
+ * it, keeping every byte the segment has, and the repair is logged.  The
+ * segment is never dropped for it.
  */
-static int resize(struct ushm__store *st, const char *data,
-		  const struct ushm__segment *s, struct stat *sb)
+static int resize(int fd, const char *data, const struct ushm__segment *s,
+		  struct stat *sb)
 {
-	int fd = openat(st->dirfd, data, O_RDWR | NOFOLLOW_CLOEXEC);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)s->m.segsz) < 0 || fstat(fd, sb) < 0)
-		err = -errno;
-	close(fd);
-	if (err < 0) {
+	if (ftruncate(fd, (off_t)s->m.segsz) < 0 || fstat(fd, sb) < 0) {
 		ushm__log(USHM__LOG_ERR, "%s: cannot set it back to its "
-			  "size (%s)", data, strerror(-err));
-		return err;
+			  "size (%s)", data, strerror(errno));
+		return -errno;
 	}
 	ushm__log(USHM__LOG_WARN, "%s: a client changed its size; set back "
 		  "to the segment's %llu bytes", data,
@@ -422,12 +667,39 @@ static int resize(struct ushm__store *st, const char *data,
 	return 0;
 }
 
-static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
+/* The memory of idx when the keeper had none: an old-format data file,
+ * served as it is.  1 found, 0 none, -errno. */
+static int adopt_file(struct ushm__store *st, int idx,
+		      const struct ushm__segment *s)
+{
+	char data[64];
+	struct stat sb;
+	int fd;
+
+	name_of(data, sizeof(data), idx, "data");
+	fd = openat(st->dirfd, data, O_RDWR | NOFOLLOW_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    ((uint64_t)sb.st_size != s->m.segsz &&
+	     resize(fd, data, s, &sb) < 0)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	data_set(st, idx, fd, &sb, 1);
+	ushm__log(USHM__LOG_INFO, "%s: a segment of an earlier ushm, served "
+		  "from its file (not sealed) until it is removed", data);
+	return 1;
+}
+
+/* Loads seg-N.meta into a new segment, with its memory. */
+static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx,
+		    int *lost)
 {
 	char meta[64], data[64];
 	struct ushm__segment *s;
 	struct stat sb;
-	int fd, torn = 0;
+	int fd, torn = 0, err;
 	int64_t gen;
 
 	name_of(meta, sizeof(meta), idx, "meta");
@@ -442,15 +714,38 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 	}
 	gen = rec_read(fd, &s->m, sizeof(s->m), &torn);
 	close(fd);
-	if (gen < 0 || ushm__id_index(s->m.id) != idx || s->m.id < 0 ||
-	    fstatat(st->dirfd, data, &sb, 0) < 0) {
+	if (gen >= 0 && ushm__id_index(s->m.id) == idx && s->m.id >= 0 &&
+	    st->data[idx] < 0 && (err = adopt_file(st, idx, s)) <= 0) {
 		free(s);
-		drop(st, meta, data);
+		if (err < 0)
+			return err;
+		/* No memory anywhere: the keeper ended while no daemon
+		 * ran (or the machine restarted under a kept state).  As
+		 * after a reboot, the segment is gone. */
+		ushm__log(USHM__LOG_ERR, "%s: the segment's memory is gone "
+			  "(its keeper ended while no daemon ran); its record "
+			  "is removed", meta);
+		unlinkat(st->dirfd, meta, 0);
+		(*lost)++;
 		return 0;
 	}
-	if ((uint64_t)sb.st_size != s->m.segsz && resize(st, data, s, &sb) < 0) {
+	if (gen < 0 || ushm__id_index(s->m.id) != idx || s->m.id < 0 ||
+	    fstat(st->data[idx], &sb) < 0 ||
+	    (uint64_t)sb.st_size != s->m.segsz) {
 		free(s);
-		return -ENOMEM;
+		drop(st, idx);
+		return 0;
+	}
+	if (!st->legacy[idx] && faccessat(st->dirfd, data, F_OK,
+					  AT_SYMLINK_NOFOLLOW) == 0) {
+		char aside[80];
+
+		/* Both: an old file beside the sealed memory that serves
+		 * the segment; kept aside, never deleted. */
+		snprintf(aside, sizeof(aside), "%s.damaged", data);
+		renameat(st->dirfd, data, st->dirfd, aside);
+		ushm__log(USHM__LOG_WARN, "%s: not the segment's memory; kept "
+			  "in %s", data, aside);
 	}
 	s->meta_gen = (uint32_t)gen;
 	s->dev = sb.st_dev;
@@ -470,6 +765,26 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx)
 		(void)ushm__registry_save(r, s); /* logged if it fails */
 	}
 	return 0;
+}
+
+/* A descriptor the keeper gave back: kept if it is what store_create
+ * made (a memfd with exactly our seals), once per index. */
+static void take_one(void *arg, int idx, int fd)
+{
+	struct ushm__store *st = arg;
+	struct stat sb;
+
+	if (idx < 0 || idx >= USHM__IPCMNI || st->data[idx] >= 0 ||
+	    fcntl(fd, F_GET_SEALS) != SEALS || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		if (idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0)
+			ushm__log(USHM__LOG_WARN, "the keeper's memory for "
+				  "segment %d is not sealed memory: ignored",
+				  idx);
+		close(fd);
+		return;
+	}
+	data_set(st, idx, fd, &sb, 0);
 }
 
 /*
@@ -532,12 +847,40 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 	r->last_idx = ir.last_idx;
 }
 
+/*
+ * Start-up: takes back from the keeper every segment's memory, then
+ * reads every seg-N.meta.  The work is bounded by what the directory
+ * holds: one pass over its entries (names that are not seg-N.meta with N
+ * below USHM__IPCMNI cost a sscanf), one record of 256 bytes and one
+ * descriptor per segment; only the daemon's user can write there.
+ */
 int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd, err = 0;
+	int fd, err = 0, lost = 0;
 
+	err = ushm__keeper_take_all(&st->keeper, take_one, st);
+	if (err == -ECONNRESET || err == -EPIPE) {
+		/* A keeper that held nothing ends when its daemon goes:
+		 * this connection may have been queued as it did.  (One
+		 * killed meanwhile had its segments lost anyway.) */
+		ushm__keeper_close(&st->keeper);
+		err = ushm__keeper_open(&st->keeper, st->dirfd);
+		if (err == 0)
+			err = ushm__keeper_take_all(&st->keeper, take_one, st);
+	}
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) does not give "
+			  "the segments back (%s): if it is stopped, continue "
+			  "it; to discard every segment, remove %s",
+			  (long)st->keeper.pid, strerror(-err),
+			  USHM__KEEPER_SOCK);
+		return err;
+	}
+	/* The keeper has nothing more to give: the kernel refuses any
+	 * descriptor it would send from now on (where it can). */
+	(void)ushm__refuse_rights(st->keeper.fd);
 	load_ids(st, r);
 	fd = dup(st->dirfd);
 	if (fd < 0)
@@ -555,7 +898,7 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 		    de->d_name[len] != '\0' || idx < 0 ||
 		    idx >= USHM__IPCMNI)
 			continue;
-		err = load_one(st, r, idx);
+		err = load_one(st, r, idx, &lost);
 		if (err < 0)
 			break;
 	}
@@ -564,7 +907,20 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 	ushm__registry_loaded(r);
 	if (err < 0)
 		return err;
-	/* Data files without metadata: creations or removals cut short. */
+	if (lost)
+		ushm__log(USHM__LOG_ERR, "%d segment(s) lost: their keeper "
+			  "ended while no daemon ran (see %s in ushmd(8))",
+			  lost, USHM__KEEPER_SOCK);
+	/* Memory without a record: a creation or a removal cut short. */
+	for (int i = 0; i < USHM__IPCMNI; i++)
+		if (st->data[i] >= 0 && !r->slot[i]) {
+			ushm__log(USHM__LOG_INFO, "segment %d: memory without "
+				  "metadata; discarded", i);
+			if (!st->legacy[i])
+				(void)ushm__keeper_drop(&st->keeper, i);
+			data_clear(st, i);
+		}
+	/* Old-format data files without metadata: the same. */
 	fd = dup(st->dirfd);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)

@@ -56,6 +56,8 @@ else
 fi
 grep -q "^ExecStart=$P/bin/ushmd " "$D$P/lib/systemd/system/ushmd.service"
 is $? 0 "ushmd.service runs the installed ushmd"
+grep -q "^KillMode=process$" "$D$P/lib/systemd/system/ushmd.service"
+is $? 0 "ushmd.service stops the daemon only: its keeper keeps the segments"
 grep -q "^prefix=$P\$" "$D$P/lib/pkgconfig/ushm.pc"
 is $? 0 "ushm.pc: prefix"
 grep -v '^prefix=' "$D$P/lib/pkgconfig/ushm.pc" | grep -q "$P"

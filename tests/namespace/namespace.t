@@ -56,6 +56,12 @@ stop_all() {
 		kill -TERM "$pid" 2>/dev/null
 		wait_for 5 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	done
+	# Their keepers (which would keep this namespace's tmpfs alive),
+	# wherever a state directory was made here.
+	for f in $(find /run /tmp /dev/shm -maxdepth 6 -name keeper.pid \
+		2>/dev/null); do
+		ushm_keeper_stop "${f%/keeper.pid}"
+	done
 	[ -n "${ACT_PID:-}" ] && kill "$ACT_PID" 2>/dev/null
 	[ -n "${X_PID:-}" ] && kill "$X_PID" 2>/dev/null
 }

@@ -194,6 +194,34 @@ static int add(struct ushm__registry *r, int32_t key, uint64_t size,
 	return ushm__registry_add(r, &m, out);
 }
 
+/* Writes the record of an old-format segment of index idx (as an
+ * earlier ushm would have, generation 1 in slot 1). */
+static int craft(int idx, int32_t key, uint64_t size)
+{
+	struct ushm__seg_meta m = {
+		.id = 7 * USHM__IPCMNI + idx, .key = key,
+		.uid = 1001, .gid = 102, .cuid = 1003, .cgid = 104,
+		.mode = 0640, .segsz = size, .cpid = 1, .lpid = 1,
+	};
+	struct slot sl[2];
+	int fd, ok;
+
+	memset(sl, 0, sizeof(sl));
+	sl[1].magic = 0x63727375u;
+	sl[1].version = 1;
+	sl[1].gen = 1;
+	sl[1].len = sizeof(m);
+	memcpy(sl[1].payload, &m, sizeof(m));
+	sl[1].crc = ushm__crc32(&sl[1], offsetof(struct slot, crc));
+	fd = open(path(seg_file(idx, "meta")),
+		  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, sl, sizeof(sl)) == (ssize_t)sizeof(sl);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 static void test_crc(void)
 {
 	is_int(ushm__crc32("123456789", 9), 0xCBF43926u,
@@ -228,8 +256,14 @@ static void test_lock(void)
 	snprintf(sub, sizeof(sub), "%s/a/b", root);
 	is_int(ushm__store_open(sub, &st), 0, "store_open makes parents");
 	ushm__store_close(st);
-	snprintf(sub, sizeof(sub), "%s/a/b/lock", root);
-	unlink(sub);
+	/* (the keeper of a/b ends when its socket goes) */
+	for (int i = 0; i < 3; i++) {
+		static const char *const f[] = { "lock", "keeper.sock",
+						 "keeper.pid" };
+
+		snprintf(sub, sizeof(sub), "%s/a/b/%s", root, f[i]);
+		unlink(sub);
+	}
 	snprintf(sub, sizeof(sub), "%s/a/b", root);
 	rmdir(sub);
 	snprintf(sub, sizeof(sub), "%s/a", root);
@@ -241,7 +275,7 @@ static void test_roundtrip(void)
 	struct ushm__store *st;
 	struct ushm__segment *a, *b, *c, *d, copy_a, copy_c;
 	struct stat sb;
-	int ida, idb, idc;
+	int ida, idb, idc, fd;
 	uint32_t mode_a;
 	uint64_t ps, tot;
 
@@ -257,10 +291,23 @@ static void test_roundtrip(void)
 	idc = add(&reg, IPC_PRIVATE, 3 * ps + 1, &c);
 	is_int(ida, 5 * USHM__IPCMNI, "id of seq 5, index 0");
 	is_int(idc, 5 * USHM__IPCMNI + 2, "id of seq 5, index 2");
-	is_int(file_size("seg-0.data"), 10000, "data file of segsz bytes");
-	ok(stat(path("seg-0.data"), &sb) == 0 && sb.st_dev == a->dev &&
-		   sb.st_ino == a->ino,
-	   "dev and ino of the data file recorded");
+	ok(!exists("seg-0.data"), "no data file: the memory is a memfd");
+	fd = a ? ushm__store_open_data(st, a, 0) : -1;
+	ok(fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size == 10000,
+	   "memory of segsz bytes");
+	ok(fd >= 0 && sb.st_dev == a->dev && sb.st_ino == a->ino,
+	   "dev and ino of the memory recorded");
+	is_int(fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1,
+	       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
+	       "sealed: no shrinking, growing or further seals");
+	ok(fd >= 0 && ftruncate(fd, 4096) < 0 && errno == EPERM,
+	   "a writable descriptor cannot shrink it");
+	ok(fd >= 0 && ftruncate(fd, 20000) < 0 && errno == EPERM,
+	   "nor grow it");
+	is_int(ushm__store_find(st, a->dev, a->ino), 0,
+	       "found by device and inode");
+	if (fd >= 0)
+		close(fd);
 	is_int(file_size("seg-0.meta"), 2 * SLOT, "meta file of two slots");
 	is_int(a->meta_gen, 1, "first record: generation 1");
 
@@ -437,7 +484,8 @@ static void test_leftovers(void)
 {
 	struct ushm__store *st;
 	struct ushm__segment *s;
-	int id, n, lost, bad;
+	char buf[4];
+	int id, n, lost, bad, fd;
 
 	/* Start from what is there (c and d of the round trip). */
 	is_int(reload(&st), 0, "load");
@@ -445,16 +493,16 @@ static void test_leftovers(void)
 
 	/* A data file without meta: a creation cut short. */
 	ok(make_file("seg-77.data", 4096) == 0, "a stray seg-77.data");
-	/* A meta without data: the daemon's order of steps never leaves
-	 * one, but a data file deleted by hand does. */
-	lost = ushm__id_index(add(&reg2, 0x6060, 4096, &s));
-	ok(lost >= 0 && unlink(path(seg_file(lost, "data"))) == 0,
-	   "a segment's data file unlinked");
-	/* A data file of the wrong size: a client truncated it. */
-	bad = ushm__id_index(add(&reg2, 0x6161, 4096, &s));
-	ok(bad >= 0 && write_bytes(seg_file(bad, "data"), "kept", 4) == 0 &&
-		   truncate(path(seg_file(bad, "data")), 100) == 0,
-	   "another's data file written, then truncated");
+	/* An old-format segment (a data file and its record), whose file a
+	 * client truncated. */
+	bad = 90;
+	ok(craft(bad, 0x6161, 4096) == 0 && make_file("seg-90.data", 4096) == 0 &&
+		   write_bytes("seg-90.data", "kept", 4) == 0 &&
+		   truncate(path("seg-90.data"), 100) == 0,
+	   "an old-format segment, its file written, then truncated");
+	/* A record without memory: the keeper ended while no daemon ran. */
+	lost = 91;
+	ok(craft(lost, 0x6060, 4096) == 0, "a record whose memory is gone");
 	/* Names that are not the store's are left alone. */
 	ok(make_file("seg-x.data", 1) == 0, "seg-x.data");
 	ok(make_file("seg-78.data~", 1) == 0, "seg-78.data~");
@@ -463,27 +511,38 @@ static void test_leftovers(void)
 
 	is_int(reload(&st), 0, "load with leftovers");
 	ok(!exists("seg-77.data"), "data without meta is removed");
-	ok(!exists(seg_file(lost, "meta")), "meta without data is dropped");
+	ok(!exists(seg_file(lost, "meta")), "a record without memory is removed");
 	ok(ushm__registry_find_key(&reg2, 0x6060) == NULL,
 	   "and its segment not loaded");
-	ok(ushm__registry_find_key(&reg2, 0x6161) != NULL,
-	   "a data file of the wrong size: the segment is kept");
+	ok(log_has("the segment's memory is gone"), "which is logged");
+	s = ushm__registry_find_key(&reg2, 0x6161);
+	ok(s != NULL, "an old-format segment of the wrong size is kept");
 	is_int(file_size(seg_file(bad, "data")), 4096,
 	       "its file set back to the segment's size");
 	ok(starts_with(seg_file(bad, "data"), "kept"), "with its bytes");
+	fd = s ? ushm__store_open_data(st, s, 1) : -1;
+	ok(fd >= 0 && read(fd, buf, 4) == 4 && memcmp(buf, "kept", 4) == 0,
+	   "and served from that file");
+	if (fd >= 0)
+		close(fd);
 	ok(exists("seg-x.data") && exists("seg-78.data~"),
 	   "other names left alone");
 	is_int(reg2.in_use, n + 1, "the others loaded as before (and that one)");
+	if (s) {
+		ushm__registry_destroy(&reg2, s);
+		ok(!exists(seg_file(bad, "data")) &&
+			   !exists(seg_file(bad, "meta")),
+		   "removing it unlinks its file and record");
+	}
 
 	/* store_remove on its own. */
 	id = ushm__id_index(add(&reg2, 0x6262, 1, &s));
 	ok(id >= 0 && exists(seg_file(id, "meta")) &&
-		   exists(seg_file(id, "data")),
-	   "a new segment's files");
+		   !exists(seg_file(id, "data")),
+	   "a new segment's record (and no data file)");
 	if (id >= 0)
 		ushm__store_remove(st, s);
-	ok(!exists(seg_file(id, "meta")) && !exists(seg_file(id, "data")),
-	   "store_remove unlinks both files");
+	ok(!exists(seg_file(id, "meta")), "store_remove unlinks the record");
 	ushm__registry_free(&reg2);
 	ushm__store_close(st);
 	unlink(path("seg-x.data"));
@@ -572,6 +631,40 @@ static void test_data(void)
 	ushm__store_close(st);
 }
 
+/*
+ * A daemon that ends right after making segments may leave its messages
+ * to the keeper unread when the next daemon connects: the keeper reads
+ * them first, so every segment is there.
+ */
+static void test_handover(void)
+{
+	struct ushm__store *st;
+	struct ushm__segment *s;
+	int made = 0, n;
+
+	if (!is_int(reload(&st), 0, "load")) {
+		ushm__registry_free(&reg2);
+		ushm__store_close(st);
+		return;
+	}
+	n = reg2.in_use;
+	for (int i = 0; i < 300; i++)
+		made += add(&reg2, 0x7100 + i, 4096, &s) >= 0;
+	is_int(made, 300, "300 segments made");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+	is_int(reload(&st), 0, "load at once");
+	is_int(reg2.in_use, n + 300, "every one of them is back");
+	for (int i = 0; i < 300; i++) {
+		s = ushm__registry_find_key(&reg2, 0x7100 + i);
+		if (s)
+			ushm__registry_destroy(&reg2, s);
+	}
+	is_int(reg2.in_use, n, "and removed");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+}
+
 /* Removes everything under root (one level of files plus state/). */
 static void cleanup(void)
 {
@@ -610,6 +703,7 @@ int main(void)
 	test_leftovers();
 	test_ids();
 	test_data();
+	test_handover();
 
 	if (logfd >= 0)
 		close(logfd);
