@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ipc.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -465,12 +466,27 @@ static void drain_all(void)
 /* ushm__server_run's passes (loop.c), without blocking, until nothing
  * is ready.  The barrier (departures, new clients, what parents queued
  * for their children) first, then one request per client. */
+/* The most one pass of the loop may take (a sanitizer build is slow):
+ * no request may cost the daemon more than what its caller holds, and
+ * none may block it (a /proc scan of every holder, a descriptor whose
+ * close waits) -- a pass past this is a stall every user would feel. */
+#define PASS_BOUND_NS (2 * 1000000000LL)
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void pump(void)
 {
 	struct epoll_event ev[MAX_EVENTS];
 
 	for (int pass = 0; pass < MAX_PASSES && !srv.stopping; pass++) {
 		int n = epoll_wait(srv.epfd, ev, MAX_EVENTS, 0);
+		long long t0 = mono_ns();
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -493,6 +509,8 @@ static void pump(void)
 		}
 		ushm__conn_reap(&srv);
 		ushm__orphan_reap(&srv);
+		/* Time per request is an invariant too. */
+		CHECK(mono_ns() - t0 < PASS_BOUND_NS);
 		drain_all();
 		check_invariants();
 	}

@@ -365,7 +365,7 @@ void ushm__pub_close(struct ushm__pub *p)
 {
 	/* Readers see the daemon gone (and the C library's list of robust
 	 * mutexes keeps no entry in memory about to be unmapped). */
-	if (p->alive_held)
+	if (p->alive_held && p->base)
 		pthread_mutex_unlock((pthread_mutex_t *)(void *)hdr(p)->alive);
 	p->alive_held = 0;
 	if (p->base)
