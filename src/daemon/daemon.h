@@ -217,9 +217,6 @@ int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
  * last attachment of a SHM_DEST segment destroys it, and returns 1. */
 int ushm__registry_recount(struct ushm__registry *r, struct ushm__segment *s,
 			   int64_t n);
-/* Publishes s after a change made outside the registry's functions
- * (times put back). */
-void ushm__registry_changed(struct ushm__registry *r, struct ushm__segment *s);
 /* Pages uid has locked; charges (pages > 0) or uncharges (< 0) them.
  * Charging returns -ENOMEM when out of memory for the record. */
 uint64_t ushm__memlock_get(const struct ushm__registry *r, uid_t uid);

@@ -270,16 +270,35 @@ int ushm__registry_reap(struct ushm__registry *r, struct ushm__segment *s)
  * Attaches and detaches change nattch, a time and lpid: all of it goes to
  * the published row, which is in the state directory and so persisted
  * the moment it is stored (the record file is written only for what
- * shmget and shmctl change).  So they cannot fail.
+ * shmget and shmctl change), and cannot fail.  A daemon that could not
+ * publish a table keeps them in the record, as before there was one.
  */
+static int store_times(struct ushm__registry *r, struct ushm__segment *s)
+{
+	if (r->pub && r->pub->base) {
+		ushm__pub_row(r->pub, s);
+		return 0;
+	}
+	return ushm__registry_save(r, s);
+}
+
 int ushm__registry_attach(struct ushm__registry *r, struct ushm__segment *s,
 			  uint32_t n, pid_t pid, int64_t now)
 {
+	int64_t atime = s->m.atime;
+	pid_t lpid = s->m.lpid;
+	int err;
+
 	s->nattch += n;
 	s->m.atime = now;
 	s->m.lpid = pid;
-	ushm__pub_row(r->pub, s);
-	return 0;
+	err = store_times(r, s);
+	if (err < 0) {
+		s->nattch -= n;
+		s->m.atime = atime;
+		s->m.lpid = lpid;
+	}
+	return err;
 }
 
 int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
@@ -290,7 +309,8 @@ int ushm__registry_detach(struct ushm__registry *r, struct ushm__segment *s,
 	s->m.lpid = pid;
 	if (ushm__registry_reap(r, s))
 		return 1;
-	ushm__pub_row(r->pub, s);
+	/* Logged if it fails: the detach has happened all the same. */
+	(void)store_times(r, s);
 	return 0;
 }
 
@@ -306,9 +326,4 @@ int ushm__registry_recount(struct ushm__registry *r, struct ushm__segment *s,
 		return 1;
 	ushm__pub_row(r->pub, s);
 	return 0;
-}
-
-void ushm__registry_changed(struct ushm__registry *r, struct ushm__segment *s)
-{
-	ushm__pub_row(r->pub, s);
 }
