@@ -332,6 +332,9 @@ int ushm__proc_field(const char *path, const char *name, char *val,
 		     size_t len);
 /* The kB figure of field (e.g. "MemTotal") in /proc/meminfo, or 0. */
 unsigned long long ushm__meminfo_kb(const char *field);
+/* The pid written in file name of directory dirfd (a pid file), or 0
+ * when there is none. */
+pid_t ushm__pid_file(int dirfd, const char *name);
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * 0; -ENOENT when pid is gone or being reaped; another -errno. */
 int ushm__proc_stat(pid_t pid, char *state, long *ppid);

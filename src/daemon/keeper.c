@@ -438,19 +438,7 @@ static int spawn(struct ushm__keeper *k, int dirfd)
  * listen(): the daemon that started the keeper). */
 static pid_t read_pid(int dirfd)
 {
-	char buf[32];
-	ssize_t n;
-	int fd = openat(dirfd, USHM__KEEPER_PID,
-			O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (pid_t)strtol(buf, NULL, 10);
+	return ushm__pid_file(dirfd, USHM__KEEPER_PID);
 }
 
 static int connect_keeper(struct ushm__keeper *k, int dirfd)

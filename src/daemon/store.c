@@ -161,19 +161,10 @@ int ushm__store_dirfd(const struct ushm__store *st)
  * gone, not a zombie)? */
 static int holder_running(struct ushm__store *st)
 {
-	char buf[32], state;
-	ssize_t n;
-	int fd = openat(st->dirfd, "ushmd.pid", O_RDONLY | NOFOLLOW_CLOEXEC);
+	pid_t pid = ushm__pid_file(st->dirfd, "ushmd.pid");
+	char state;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return ushm__proc_stat((pid_t)strtol(buf, NULL, 10), &state, NULL) ==
-		       0 &&
+	return pid > 0 && ushm__proc_stat(pid, &state, NULL) == 0 &&
 	       state != 'Z' && state != 'X';
 }
 
