@@ -778,10 +778,10 @@ const struct ushm__view *ushm__client_view(int own_count)
 	int fds[2], owed = 0;
 	int64_t r;
 
-	/* No connection yet, or a child made without fork handlers whose
-	 * inherited attachments are not counted yet: the daemon first. */
-	/* A late reply still to read (a call that timed out): what it
-	 * did, and what undoes it, go through the daemon first. */
+	/* The daemon first: with no connection yet; with a late reply
+	 * still to read (a call that timed out: what it did, and what
+	 * undoes it, go through the daemon); or in a child made without
+	 * fork handlers, whose inherited attachments are not counted yet. */
 	if (g.fd < 0 || g.owed_op ||
 	    (own_count && g.table.n > 0 && g.id.pid != getpid()))
 		return NULL;
@@ -808,10 +808,11 @@ const struct ushm__view *ushm__client_view(int own_count)
 		g.owed_id = 0;
 	}
 	if (r < 0) {
-		/* A daemon without a table (or of an older version):
-		 * never ask again on this connection.  A broken one is
-		 * found by the call's own request. */
-		g.view.refused = !daemon_gone(r);
+		/* A daemon without a table (or of an older version, which
+		 * does not know the request): never ask again on this
+		 * connection.  A broken or slow one is found by the call's
+		 * own request. */
+		g.view.refused = r == -ENOSYS || r == -EINVAL || r == -EPROTO;
 		return NULL;
 	}
 	if (ushm__view_map(&g.view, fds) < 0)
