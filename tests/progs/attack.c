@@ -57,33 +57,9 @@ static void req(struct ushm__req *q, unsigned op)
 /* Sends q with our credentials and descriptor fd (-1: none). */
 static int send_req(int s, const struct ushm__req *q, int fd)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(struct ucred)) +
-		       CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)q, sizeof(*q) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b };
-	struct ucred uc = { getpid(), geteuid(), getegid() };
-	struct cmsghdr *cm;
+	struct ucred uc = our_creds();
 
-	memset(&u, 0, sizeof(u));
-	mh.msg_controllen = fd >= 0 ? sizeof(u.b) :
-				      CMSG_SPACE(sizeof(struct ucred));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_CREDENTIALS;
-	cm->cmsg_len = CMSG_LEN(sizeof(uc));
-	memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-	if (fd >= 0) {
-		cm = CMSG_NXTHDR(&mh, cm);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return send_msg(s, q, sizeof(*q), &uc, fd);
 }
 
 /* A TCP connection over loopback whose close will linger: its peer is
@@ -274,24 +250,12 @@ static int register_attack(const char *sock, int seconds, int first)
 	}
 	end = now_us() + (int64_t)seconds * 1000000;
 	while (now_us() < end) {
-		struct ucred uc = { getpid(), geteuid(), getegid() };
-		union {
-			char c[CMSG_SPACE(sizeof(struct ucred))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { &m, ushm__req_size(USHM__REG_MAX) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.c,
-				     .msg_controllen = sizeof(u.c) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		struct ucred uc = our_creds();
 		struct ushm__rep rep;
 		int64_t t0 = now_us();
 
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_CREDENTIALS;
-		cm->cmsg_len = CMSG_LEN(sizeof(uc));
-		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-		if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ||
+		if (send_msg(s, &m, ushm__req_size(USHM__REG_MAX), &uc, -1) <
+			    0 ||
 		    recv(s, &rep, sizeof(rep), 0) <= 0)
 			break;
 		if (now_us() - t0 > worst)

@@ -31,42 +31,9 @@
 static int send_as(int s, const void *buf, size_t len, int fd, int creds,
 		   const struct ucred *forged)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	size_t clen = 0;
+	struct ucred uc = forged ? *forged : our_creds();
 
-	memset(&u, 0, sizeof(u));
-	mh.msg_control = u.b;
-	mh.msg_controllen = sizeof(u.b);
-	cm = CMSG_FIRSTHDR(&mh);
-	if (creds || forged) {
-		struct ucred uc = { getpid(), geteuid(), getegid() };
-
-		if (forged)
-			uc = *forged;
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_CREDENTIALS;
-		cm->cmsg_len = CMSG_LEN(sizeof(uc));
-		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-		clen += CMSG_SPACE(sizeof(uc));
-		cm = CMSG_NXTHDR(&mh, cm);
-	}
-	if (fd >= 0) {
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		clen += CMSG_SPACE(sizeof(int));
-	}
-	mh.msg_controllen = clen;
-	if (clen == 0)
-		mh.msg_control = NULL;
-	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return send_msg(s, buf, len, creds || forged ? &uc : NULL, fd);
 }
 
 static int sendit(int s, const void *buf, size_t len, int fd, int creds)

@@ -34,17 +34,9 @@ static void result(const char *what, int rc)
 
 static int at(const char *sock, int id)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(struct ucred))];
-		struct cmsghdr align;
-	} u;
 	struct ushm__req q;
 	struct ushm__rep rep;
-	struct ucred uc = { getpid(), geteuid(), getegid() };
-	struct iovec iov = { &q, sizeof(q) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm;
+	struct ucred uc = our_creds();
 	struct stat sb;
 	int s = dial(sock), fd = -1, nfds;
 	off_t size;
@@ -53,13 +45,7 @@ static int at(const char *sock, int id)
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_AT, sizeof(q), 0);
 	q.id = id;
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_CREDENTIALS;
-	cm->cmsg_len = CMSG_LEN(sizeof(uc));
-	memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ||
+	if (send_msg(s, &q, sizeof(q), &uc, -1) < 0 ||
 	    recv_reply(s, &rep, &fd, &nfds) <= 0 || fd < 0 ||
 	    fstat(fd, &sb) < 0) {
 		printf("no descriptor\n");

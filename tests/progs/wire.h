@@ -1,6 +1,7 @@
 /*
  * wire.h - what the test programs that speak the wire protocol by hand
- * (attack, hostile) share: connecting to a daemon's socket, and
+ * (attack, hostile, sealtool) share: connecting to a daemon's socket,
+ * sending a message with credentials and a descriptor as asked, and
  * receiving a reply with the descriptors it may carry.
  */
 #ifndef USHM_TESTS_WIRE_H
@@ -30,6 +31,55 @@ static int dial(const char *path)
 		exit(2);
 	}
 	return fd;
+}
+
+/* This process's credentials as the library sends them (pid, euid,
+ * egid). */
+static struct ucred our_creds(void)
+{
+	struct ucred uc = { getpid(), geteuid(), getegid() };
+
+	return uc;
+}
+
+/* Sends the len bytes of buf on s with SCM_CREDENTIALS uc (NULL: none)
+ * and descriptor fd (-1: none).  0 or -errno. */
+static int send_msg(int s, const void *buf, size_t len,
+		    const struct ucred *uc, int fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) +
+		       CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b,
+			     .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
+	size_t clen = 0;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	if (uc) {
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_CREDENTIALS;
+		cm->cmsg_len = CMSG_LEN(sizeof(*uc));
+		memcpy(CMSG_DATA(cm), uc, sizeof(*uc));
+		clen += CMSG_SPACE(sizeof(*uc));
+		cm = CMSG_NXTHDR(&mh, cm);
+	}
+	if (fd >= 0) {
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		clen += CMSG_SPACE(sizeof(int));
+	}
+	mh.msg_controllen = clen;
+	if (clen == 0)
+		mh.msg_control = NULL;
+	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 /* Receives one reply on s into *rep.  The first descriptor it carried
