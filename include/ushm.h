@@ -142,7 +142,10 @@ struct ushm_daemon_counters {
 	uint64_t table;          /* processes that took the published table:
 				    they answer shmget of an existing key
 				    and IPC_STAT from it themselves */
-	uint64_t reserved[7];    /* zero; room to grow without a new ABI */
+	uint64_t shmat_kept;     /* of shmat: attaches of a descriptor the
+				    process kept from an earlier shmat,
+				    told to the daemon without waiting */
+	uint64_t reserved[6];    /* zero; room to grow without a new ABI */
 };
 
 /*

@@ -148,12 +148,38 @@ void ushm__conn_accept(struct ushm__server *srv)
 }
 
 /* Sent without waiting for a reply: what a parent queues for its child
- * during fork, and the child's HELLO. */
+ * during fork, the child's HELLO, and a shmat or shmdt done already. */
 static int is_note(const struct ushm__hdr *h)
 {
 	return (h->op == USHM__OP_REGISTER &&
 		(h->flags & USHM__REG_NOREPLY)) ||
-	       h->op == USHM__OP_HELLO || h->op == USHM__OP_FORKED;
+	       (h->op == USHM__OP_DT && (h->flags & USHM__DT_NOREPLY)) ||
+	       h->op == USHM__OP_HELLO || h->op == USHM__OP_FORKED ||
+	       h->op == USHM__OP_ATTACHED;
+}
+
+/* Is the next message queued on c a note?  1 yes, 0 no (a request, an
+ * end, garbage, or nothing queued yet). */
+static int note_next(struct ushm__conn *c)
+{
+	struct ushm__hdr h;
+	ssize_t n;
+
+	do
+		n = recv(c->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(h) && h.magic == USHM__MAGIC &&
+	       h.version == USHM__PROTO_VERSION && is_note(&h);
+}
+
+/* Notes one pass serves from one connection: bounded, so that a client
+ * that keeps sending notes cannot hold another's request. */
+#define NOTES_MAX 64
+
+void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c)
+{
+	for (int i = 0; i < NOTES_MAX && !c->dead && note_next(c); i++)
+		ushm__conn_serve(srv, c, 1);
 }
 
 /* c no longer needs the barrier's attention for its data. */
@@ -310,7 +336,8 @@ static void undo_record(struct ushm__conn *c, const struct ushm__segment *s,
 	c->undo.new_lpid = s->m.lpid;
 }
 
-/* shmat: check, count, and hand over a descriptor of the right mode. */
+/* shmat: check, count, and hand over a descriptor of the right mode
+ * (fd NULL: ATTACHED, the client mapped one it kept: check and count). */
 static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 		    const struct ushm__cred *cr, const struct ushm__req *q,
 		    struct ushm__rep *rep, int *fd)
@@ -323,27 +350,63 @@ static int serve_at(struct ushm__server *srv, struct ushm__conn *c,
 	err = ushm__op_at(&srv->reg, cr, q->id, q->shmflg, &s);
 	if (err < 0)
 		return err;
-	*fd = ushm__store_open_data(srv->store, s, !!(q->shmflg & SHM_RDONLY));
-	if (*fd < 0)
-		return *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd;
+	if (fd) {
+		*fd = ushm__store_open_data(srv->store, s,
+					    !!(q->shmflg & SHM_RDONLY));
+		if (*fd < 0)
+			return *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd;
+	}
 	if (ushm__holds_add(&c->holds, s->m.id, 1) < 0) {
-		close(*fd);
-		*fd = -1;
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto fail;
 	}
 	atime = s->m.atime;
 	lpid = s->m.lpid;
 	err = ushm__registry_attach(&srv->reg, s, 1, cr->pid, ushm__now());
 	if (err < 0) {
 		ushm__holds_take(&c->holds, s->m.id, 1);
-		close(*fd);
-		*fd = -1;
-		return err;
+		goto fail;
 	}
+	if (!fd) /* ATTACHED: mapped already, nothing to undo */
+		return 0;
 	undo_record(c, s, atime, lpid);
 	c->at_pending = 1;
 	rep->segsz = s->m.segsz;
 	return 0;
+fail:
+	if (fd) {
+		close(*fd);
+		*fd = -1;
+	}
+	return err;
+}
+
+/*
+ * shmctl.  IPC_RMID and IPC_SET change what decides a shmat, which
+ * clients check against the published row when they attach from a
+ * descriptor they kept (src/lib/attach.c): the row's gen goes odd first,
+ * and then every ATTACHED already sent is counted, as of before the
+ * change; a client whose ATTACHED comes later sees gen moved and asks
+ * (SYNC) whether it was refused.
+ */
+static int64_t serve_ctl(struct ushm__server *srv, struct ushm__conn *c,
+			 const struct ushm__cred *cr, const struct ushm__req *q,
+			 struct ushm__ctl_out *out)
+{
+	int changes = (q->shmflg == IPC_RMID || q->shmflg == IPC_SET) &&
+		      ushm__registry_find_id(&srv->reg, q->id);
+	int idx = ushm__id_index(q->id);
+	int64_t res;
+
+	if (changes) {
+		ushm__pub_gen_begin(&srv->pub, idx);
+		ushm__loop_notes(srv, c);
+	}
+	res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set, q->size,
+			   ushm__now(), out);
+	if (changes)
+		ushm__pub_gen_end(&srv->pub, idx);
+	return res;
 }
 
 /* The client could not map what AT gave it: uncount it, and put atime
@@ -679,6 +742,18 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 	case USHM__OP_AT:
 		res = serve_at(srv, c, cr, q, &rep, &fd);
 		break;
+	case USHM__OP_ATTACHED:
+		/* Checked as AT is, as the process is now: a refusal (the
+		 * segment changed since the client looked) is what its SYNC
+		 * reports (src/lib/attach.c). */
+		res = serve_at(srv, c, cr, q, &rep, NULL);
+		if (res < 0)
+			c->attached_err = (int)res;
+		return 0;
+	case USHM__OP_SYNC:
+		res = c->attached_err;
+		c->attached_err = 0;
+		break;
 	case USHM__OP_AT_UNDO:
 		res = serve_at_undo(srv, c, q->id);
 		break;
@@ -689,8 +764,7 @@ static int serve(struct ushm__server *srv, struct ushm__conn *c,
 		break;
 	case USHM__OP_CTL:
 		memset(&out, 0, sizeof(out));
-		res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set,
-				   q->size, ushm__now(), &out);
+		res = serve_ctl(srv, c, cr, q, &out);
 		rep.ds = out.ds;
 		rep.info = out.info;
 		break;

@@ -312,6 +312,11 @@ int ushm__pub_reserve(struct ushm__pub *p, int idx);
  * the highest index in use). */
 void ushm__pub_row(struct ushm__pub *p, const struct ushm__segment *s);
 void ushm__pub_clear(struct ushm__pub *p, int idx, int max_idx);
+/* Around a change of what decides a shmat of row idx's segment
+ * (IPC_RMID, IPC_SET): clients that attach from descriptors they kept
+ * see it (see publish.c). */
+void ushm__pub_gen_begin(struct ushm__pub *p, int idx);
+void ushm__pub_gen_end(struct ushm__pub *p, int idx);
 /* Around taking an event from the kernel and publishing what it did
  * (see publish.c); each returns 1 if it changed the state. */
 int ushm__pub_enter(struct ushm__pub *p);

@@ -18,12 +18,16 @@
  *    kernel wakes its parent) and process exits (pidfds, signalled
  *    before the parent is woken as well): the holder's attachments are
  *    released, after its last queued requests are served.
+ * Before all of these it serves the notes at the head of every
+ * connection with data: a shmdt or shmat the client did without waiting
+ * (USHM__DT_NOREPLY, ATTACHED), which came before anything above.
  * Everything a client did before it sent a request is then reflected:
  * the request was sent after the parent's fork() or waitpid() returned,
  * so the connection, message or hang-up it depends on was queued first.
  * The departures set holds only these sources (never a connection's
  * ordinary requests), so the barrier costs one epoll_wait that returns
- * nothing when nothing is pending.  New connections are handled before
+ * nothing when nothing is pending (and one more on the main set for the
+ * notes).  New connections are handled before
  * departures: a parent registered its child before it could exit.
  *
  * The fork protocol (src/lib/client.c is the other side):
@@ -164,6 +168,9 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	if (srv->in_barrier) /* serving a departing client's last requests */
 		return;
 	srv->in_barrier = 1;
+	/* Notes first: a parent's shmat or shmdt came before the fork
+	 * whose child's registration the rounds below apply. */
+	ushm__loop_notes(srv, self);
 	for (int round = 0; round < BARRIER_ROUNDS; round++) {
 		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
 
@@ -202,6 +209,20 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			break;
 	}
 	srv->in_barrier = 0;
+}
+
+void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct ushm__item *it = ev[i].data.ptr;
+
+		if (it->type == ITEM_CONN && (void *)it != self &&
+		    !((struct ushm__conn *)it)->dead && (ev[i].events & EPOLLIN))
+			ushm__conn_notes(srv, (void *)it);
+	}
 }
 
 int ushm__server_run(struct ushm__server *srv)

@@ -157,6 +157,8 @@ void ushm__seg_to_row(const struct ushm__segment *s,
 	row->dtime = s->m.dtime;
 	row->ctime = s->m.ctime;
 	row->nattch = s->nattch;
+	row->dev = s->dev;
+	row->ino = s->ino;
 }
 
 /* keys_gen is a sequence lock over which row holds which key: odd while
@@ -182,6 +184,7 @@ void ushm__pub_row(struct ushm__pub *p, const struct ushm__segment *s)
 	idx = ushm__id_index(s->m.id);
 	ushm__seg_to_row(s, &row);
 	cur = ushm__table_row_at(p->base, (uint32_t)idx);
+	row.gen = cur->gen; /* the row's own (ushm__pub_gen_begin) */
 	/* The daemon is the only writer: its own reads need no lock. */
 	keyed = cur->flags != row.flags || cur->id != row.id ||
 		cur->key != row.key ||
@@ -202,12 +205,37 @@ void ushm__pub_clear(struct ushm__pub *p, int idx, int max_idx)
 	if (!p || !p->base)
 		return;
 	memset(&row, 0, sizeof(row));
+	row.gen = ushm__table_row_at(p->base, (uint32_t)idx)->gen;
 	keys_begin(p);
 	ushm__table_row_write(ushm__table_row_at(p->base, (uint32_t)idx), &row);
 	keys_end(p);
 	/* Lowered after the row is cleared: a reader scanning up to the
 	 * old bound finds it empty. */
 	__atomic_store_n(&hdr(p)->max_idx, max_idx, __ATOMIC_RELEASE);
+}
+
+/*
+ * gen: odd while the daemon changes what decides a shmat of the row's
+ * segment.  The fence orders the odd gen before whatever the daemon
+ * reads next (the pending messages it then serves): a client that sent
+ * its ATTACHED and then reads gen either sees it odd or changed, or its
+ * message is among those the daemon finds (src/lib/attach.c).
+ */
+void ushm__pub_gen_begin(struct ushm__pub *p, int idx)
+{
+	if (!p || !p->base)
+		return;
+	__atomic_fetch_add(&ushm__table_row_at(p->base, (uint32_t)idx)->gen, 1,
+			   __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void ushm__pub_gen_end(struct ushm__pub *p, int idx)
+{
+	if (!p || !p->base)
+		return;
+	__atomic_fetch_add(&ushm__table_row_at(p->base, (uint32_t)idx)->gen, 1,
+			   __ATOMIC_RELEASE);
 }
 
 /*

@@ -58,6 +58,8 @@ struct ushm__conn {
 	} undo;
 	int at_pending;   /* an AT whose mmap the client may not have done
 			     yet: its mappings are not to be recounted */
+	int attached_err; /* -errno of the last ATTACHED refused since
+			     the last SYNC (which reports it), or 0 */
 	/* Accepted, and it may still hold what a parent queued for its
 	 * child without waiting (REGISTER FORK|NOREPLY, FORKED) before
 	 * the child's HELLO: served by the barrier (loop.c). */
@@ -148,6 +150,10 @@ void ushm__conn_accept(struct ushm__server *srv);
  * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
  * HELLO); the first request that waits for a reply settles it. */
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
+/* Serves the no-reply messages queued at the head of c (shmdt and shmat
+ * the client did already, fork notes): what it did before it sent
+ * anything that waits. */
+void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves at most max of the requests queued on c. */
@@ -211,6 +217,11 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
  * now, except self's (the connection being served).  Called before each
  * request that waits for a reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
+/* Serves the notes queued at the head of every connection but self
+ * (ushm__conn_notes): the last part of the barrier, and what a change
+ * of a segment's permissions or existence runs after it made the row's
+ * gen odd. */
+void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self);
 int ushm__server_run(struct ushm__server *srv);
 /* Descriptors the daemon holds (for STATUS and leak tests). */
 uint64_t ushm__open_fds(void);

@@ -151,107 +151,6 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	return r < 0 ? fail(r) : (int)r;
 }
 
-/* Sets *addr to where shmat maps (0: wherever mmap likes, unless
- * *fixed), by do_shmat's rules for shmaddr.  0 or -EINVAL. */
-static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
-		      int *fixed)
-{
-	uintptr_t lba = page_size();
-
-	*addr = (uintptr_t)shmaddr;
-	*fixed = 0;
-	if (*addr) {
-		if (*addr & (lba - 1)) {
-			if (!(shmflg & SHM_RND))
-				return -EINVAL;
-			*addr &= ~(lba - 1);
-			if (!*addr && (shmflg & SHM_REMAP))
-				return -EINVAL;
-		}
-		*fixed = 1;
-	} else if (shmflg & SHM_REMAP) {
-		return -EINVAL;
-	}
-	return 0;
-}
-
-void *ushm_at(int shmid, const void *shmaddr, int shmflg)
-{
-	struct ushm__attach_table *t;
-	struct ushm__attach a;
-	struct ushm__req q;
-	struct ushm__rep rep;
-	int fixed, fd = -1, prot, flags, err;
-	uintptr_t addr;
-	int64_t r;
-	void *p;
-
-	if (shmid < 0)
-		return (void *)(intptr_t)fail(-EINVAL);
-	r = at_address(shmaddr, shmflg, &addr, &fixed);
-	if (r < 0)
-		return (void *)(intptr_t)fail(r);
-	req_init(&q, USHM__OP_AT, 0);
-	q.id = shmid;
-	q.shmflg = shmflg;
-	q.addr = (uint64_t)addr;
-	t = ushm__client_lock();
-	r = ushm__transact(&q, sizeof(q), &rep, &fd);
-	if (r < 0)
-		goto fail_unlock;
-	prot = (shmflg & SHM_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
-	if (shmflg & SHM_EXEC)
-		prot |= PROT_EXEC;
-	flags = MAP_SHARED;
-	/* Linux checks that the range does not wrap before it maps. */
-	if (fixed && !(shmflg & SHM_REMAP) && addr + rep.segsz < addr) {
-		close(fd);
-		r = -EINVAL;
-		goto fail_undo;
-	}
-	if (fixed)
-		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
-	p = ushm__sys_mmap((void *)addr, rep.segsz, prot, flags, fd, 0);
-	err = errno;
-	memset(&a, 0, sizeof(a));
-	close(fd);
-	ushm__client_respare();
-	if (p == MAP_FAILED || (fixed && (uintptr_t)p != addr)) {
-		/* Linux's overlap check reports EINVAL, not EEXIST. */
-		r = (p == MAP_FAILED && err != EEXIST) ? -err : -EINVAL;
-		if (p != MAP_FAILED)
-			ushm__sys_munmap(p, rep.segsz);
-		goto fail_undo;
-	}
-	a.addr = (uintptr_t)p;
-	a.len = (rep.segsz + page_size() - 1) & ~(page_size() - 1);
-	a.seglen = a.len;
-	a.att = ++t->next_att;
-	a.id = shmid;
-	a.rdonly = !!(shmflg & SHM_RDONLY);
-	a.prot = prot;
-	/* SHM_REMAP: the new mapping replaced whatever was there, as an
-	 * munmap would have. */
-	if (fixed && (shmflg & SHM_REMAP))
-		ushm__pieces_cut(t, a.addr, a.addr + a.len);
-	if (ushm__table_add(t, &a) < 0) {
-		ushm__sys_munmap(p, rep.segsz);
-		r = -ENOMEM;
-		goto fail_undo;
-	}
-	ushm__client_unlock();
-	return p;
-
-fail_undo:
-	req_init(&q, USHM__OP_AT_UNDO, 0);
-	q.id = shmid;
-	ushm__transact(&q, sizeof(q), &rep, NULL);
-fail_unlock:
-	ushm__client_respare();
-	ushm__client_unlock();
-	return (void *)(intptr_t)fail(r);
-}
-
 int ushm_dt(const void *shmaddr)
 {
 	uintptr_t addr = (uintptr_t)shmaddr;
@@ -262,6 +161,7 @@ int ushm_dt(const void *shmaddr)
 		return fail(-EINVAL);
 	t = ushm__client_lock();
 	err = ushm__pieces_detach(t, addr);
+	ushm__kept_sweep();
 	ushm__client_unlock();
 	return err < 0 ? fail(err) : 0;
 }
@@ -368,6 +268,11 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 	r = call(&q, &rep, NULL);
 	if (r < 0)
 		return fail(r);
+	if (cmd == IPC_RMID) { /* a descriptor kept of it may go now */
+		ushm__client_lock();
+		ushm__kept_sweep();
+		ushm__client_unlock();
+	}
 	err = ctl_copy_out(cmd, &rep, buf);
 	return err < 0 ? fail(err) : (int)r;
 }
@@ -409,7 +314,8 @@ int ushm_daemon_counters(struct ushm_daemon_counters *c)
 		return fail(r);
 	memset(c, 0, sizeof(*c));
 	c->shmget = n[USHM__OP_GET];
-	c->shmat = n[USHM__OP_AT];
+	c->shmat = n[USHM__OP_AT] + n[USHM__OP_ATTACHED];
+	c->shmat_kept = n[USHM__OP_ATTACHED];
 	c->shmat_undo = n[USHM__OP_AT_UNDO];
 	c->shmdt = n[USHM__OP_DT];
 	c->shmctl = n[USHM__OP_CTL];

@@ -122,6 +122,26 @@ int64_t ushm__table_get(int32_t key, uint64_t size, int shmflg);
 /* IPC_STAT, SHM_STAT, SHM_STAT_ANY into *ds: the call's result, -errno,
  * or USHM__ASK_DAEMON.  Caller holds the client lock. */
 int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds);
+/* shmat from a kept descriptor (kept.c): a stable copy of id's row if
+ * the row decides the attach without the daemon: 1, with the attach
+ * permitted (acc: ipcperm's flag) without asking which groups the caller
+ * is in, and gen even; 0 otherwise (no table, no such segment, SHM_DEST,
+ * a change under way, a refusal or a group question: the daemon
+ * decides).  Caller holds the client lock. */
+struct ushm__table_row;
+int ushm__table_at_row(int id, int acc, struct ushm__table_row *row);
+/* gen of id's row now (sequentially consistent: read after a send). */
+uint32_t ushm__table_gen_now(int id);
+/* Does the table show segment id?  1 (*row: its stable copy), 0 no such
+ * segment, -1 the table cannot say now.  Caller holds the client lock. */
+int ushm__table_row_state(int id, struct ushm__table_row *row);
+
+/* ---- shmat.c ---- */
+
+/* Lets go of the descriptors kept from earlier shmats whose segment the
+ * table shows removed, SHM_DEST or replaced (see shmat.c).  Caller holds
+ * the client lock. */
+void ushm__kept_sweep(void);
 
 /* ---- client.c ---- */
 
@@ -148,6 +168,10 @@ void ushm__client_unlock(void);
  */
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
+/* Sends a note (a message the daemon does not answer) on this process's
+ * own connection, if it has one now: 0, or -errno (-ENOTCONN: none;
+ * nothing was sent).  Never connects.  Caller holds the client lock. */
+int ushm__notify(const struct ushm__req *req, size_t len);
 
 /* Sends req (of len bytes), which has no reply, on this process's
  * connection.  Nothing to report: a request lost with a connection is

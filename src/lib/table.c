@@ -272,3 +272,56 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
 	ushm__table_row_to_wire(&row, ds);
 	return cmd == IPC_STAT ? 0 : row.id;
 }
+
+/* ipcperm's group question, for a caller that would rather not answer
+ * it: notes that it was asked. */
+static int group_asked(const void *arg, gid_t gid)
+{
+	(void)gid;
+	*(int *)(uintptr_t)arg = 1;
+	return 0;
+}
+
+int ushm__table_at_row(int id, int acc, struct ushm__table_row *row)
+{
+	const struct ushm__view *v;
+	struct ushm__perm_of p;
+	int asked = 0;
+
+	if (id < 0 || !(v = usable_view(0)) ||
+	    !read_row(v, (uint32_t)id % USHM__TABLE_ROWS, row))
+		return 0;
+	if (!(row->flags & USHM__ROW_USED) || row->id != id ||
+	    (row->mode & SHM_DEST_BIT) || (row->gen & 1))
+		return 0;
+	if ((acc & (int)(row->mode >> 6) & (int)(row->mode >> 3) &
+	     (int)row->mode & 07) == (acc & 07))
+		return 1; /* every triple grants it: whoever asks */
+	p = (struct ushm__perm_of){ row->mode, row->uid, row->gid, row->cuid,
+				    row->cgid };
+	if (ushm__ipcperm(geteuid(), group_asked, &asked, &p, acc) != 0 ||
+	    asked)
+		return 0;
+	return 1;
+}
+
+uint32_t ushm__table_gen_now(int id)
+{
+	const struct ushm__view *v = ushm__client_view(0);
+
+	if (!v || !v->base)
+		return 1; /* odd: never what a caller saw */
+	return __atomic_load_n(&ushm__table_row_at(v->base, (uint32_t)id %
+						   USHM__TABLE_ROWS)->gen,
+			       __ATOMIC_SEQ_CST);
+}
+
+int ushm__table_row_state(int id, struct ushm__table_row *row)
+{
+	const struct ushm__view *v;
+
+	if (id < 0 || !(v = usable_view(0)) ||
+	    !read_row(v, (uint32_t)id % USHM__TABLE_ROWS, row))
+		return -1;
+	return (row->flags & USHM__ROW_USED) && row->id == id;
+}

@@ -46,6 +46,8 @@ static const struct {
 	[USHM__OP_HOLDERS] = { F_ID | F_COUNT, 0 },
 	[USHM__OP_FORKED] = { F_ID, 0 },
 	[USHM__OP_TABLE] = { 0, 0 },
+	[USHM__OP_ATTACHED] = { F_ID | F_SHMFLG | F_ADDR, 0 },
+	[USHM__OP_SYNC] = { 0, 0 },
 };
 
 static int unused_fields_zero(const struct ushm__req *r, unsigned fields)

@@ -47,6 +47,12 @@ enum ushm__op {
 	USHM__OP_TABLE,     /* the published table: the reply carries its
 			       fd (read-only) and the watch set's
 			       (src/proto/table.h) */
+	USHM__OP_ATTACHED,  /* no reply: shmat of a descriptor the process
+			       kept from an earlier AT (id, shmflg, addr):
+			       count it as AT would (see src/lib/attach.c) */
+	USHM__OP_SYNC,      /* reply once everything sent before it is
+			       served: the result is the -errno of the last
+			       ATTACHED refused since the last SYNC, or 0 */
 	USHM__OP_END
 };
 

@@ -37,7 +37,7 @@
 #include "proto.h"
 
 #define USHM__TABLE_MAGIC 0x6c627474u /* "ttbl" */
-#define USHM__TABLE_VERSION 1u
+#define USHM__TABLE_VERSION 2u /* 2: rows carry gen, dev and ino */
 #define USHM__TABLE_ROWS 32768u /* Linux's IPCMNI: every index */
 
 struct ushm__table_hdr {
@@ -83,7 +83,19 @@ struct ushm__table_row {
 	uint64_t segsz;
 	int64_t atime, dtime, ctime;
 	uint64_t nattch;
-	uint8_t pad[40];
+	/* The segment's data file (its memfd): a descriptor a client kept
+	 * from an earlier shmat is this segment's only if it matches. */
+	uint64_t dev, ino;
+	/* Even: what decides a shmat (the row's id, owner, mode) is
+	 * stable; odd while the daemon changes it (IPC_RMID, IPC_SET),
+	 * after which it is 2 more.  Never reset, not even when the row is
+	 * cleared: a client that attached from the row and then finds gen
+	 * unchanged knows the daemon will count its attach before any
+	 * such change (see "shmat from a kept descriptor" in
+	 * src/lib/attach.c). */
+	uint32_t gen;
+	uint32_t pad1;
+	uint8_t pad[16];
 };
 
 _Static_assert(sizeof(struct ushm__table_hdr) == 128, "two cache lines");

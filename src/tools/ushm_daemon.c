@@ -34,7 +34,7 @@ static const char usage_text[] =
 "        state_dir), then the requests it served since it started, one\n"
 "        'served_KIND: count' line each (shmget, shmat, shmat_undo,\n"
 "        shmdt, shmctl, registered, hello, forked, status, stop,\n"
-"        holders); exit 1 when no daemon runs\n"
+"        holders, table, shmat_kept); exit 1 when no daemon runs\n"
 "stop    ask the daemon to exit and wait until it has; its segments and\n"
 "        their contents are kept, and the next daemon recovers them\n"
 "\n"
@@ -90,6 +90,7 @@ static void print_counters(FILE *out, const struct ushm_daemon_counters *c)
 		{ "hello", c->hello },     { "forked", c->forked },
 		{ "status", c->status },   { "stop", c->stop },
 		{ "holders", c->holders }, { "table", c->table },
+		{ "shmat_kept", c->shmat_kept },
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)

@@ -11,9 +11,12 @@
  *                          returned in time; continue the daemon, print
  *                          nattch and whether lpid is the last child's
  *   frozen timeout DAEMON  (USHM_TIMEOUT=1) attach, stop the daemon, then
- *                          shmat and IPC_STAT while a 100 ms timer's
- *                          handler runs: print how each failed and
- *                          whether in about a second; continue the
+ *                          attach again as before (which needs no
+ *                          daemon: whether it returned at once), then
+ *                          shmat read-only (a first: the daemon must
+ *                          answer it) and IPC_STAT while a 100 ms
+ *                          timer's handler runs: print how each failed
+ *                          and whether in about a second; continue the
  *                          daemon, print nattch (the attach that timed
  *                          out must not count)
  */
@@ -176,7 +179,7 @@ static int timeouts(pid_t daemon)
 	struct itimerval every = { { 0, 100000 }, { 0, 100000 } }, off;
 	struct sigaction sa;
 	struct shmid_ds ds;
-	void *p, *q;
+	void *p, *q, *r;
 	int id = mkseg(&p), err;
 	double t0;
 
@@ -189,8 +192,13 @@ static int timeouts(pid_t daemon)
 	signal_daemon(daemon, SIGSTOP);
 	t0 = now();
 	q = shmat(id, NULL, 0);
+	printf("shmat as before with the daemon stopped: %s at once: %s\n",
+	       q == (void *)-1 ? strerror(errno) : "succeeded",
+	       yesno(now() - t0 < 0.5));
+	t0 = now();
+	r = shmat(id, NULL, SHM_RDONLY);
 	err = errno;
-	report("shmat", q == (void *)-1, err, now() - t0);
+	report("shmat", r == (void *)-1, err, now() - t0);
 	t0 = now();
 	err = shmctl(id, IPC_STAT, &ds) == 0 ? 0 : errno;
 	report("IPC_STAT", err != 0, err, now() - t0);
@@ -202,7 +210,9 @@ static int timeouts(pid_t daemon)
 	if (shmctl(id, IPC_STAT, &ds) != 0)
 		die("IPC_STAT");
 	printf("daemon continued: nattch %lu\n", (unsigned long)ds.shm_nattch);
-	if (shmdt(p) != 0 || shmctl(id, IPC_RMID, NULL) != 0)
+	if (shmdt(p) != 0 || (q != (void *)-1 && shmdt(q) != 0) ||
+	    (r != (void *)-1 && shmdt(r) != 0) ||
+	    shmctl(id, IPC_RMID, NULL) != 0)
 		die("cleanup");
 	return 0;
 }

@@ -45,6 +45,8 @@ static const struct op_desc ops[USHM__OP_END] = {
 	[USHM__OP_HOLDERS] = { "HOLDERS", F_ID | F_COUNT },
 	[USHM__OP_FORKED] = { "FORKED", F_ID },
 	[USHM__OP_TABLE] = { "TABLE", 0 },
+	[USHM__OP_ATTACHED] = { "ATTACHED", F_ID | F_SHMFLG | F_ADDR },
+	[USHM__OP_SYNC] = { "SYNC", 0 },
 };
 
 /* Room for any message and more, aligned for the structures. */

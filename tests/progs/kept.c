@@ -1,0 +1,222 @@
+/*
+ * kept - a plain System V program that attaches and detaches on request,
+ * so that a test can change a segment between its calls (it knows nothing
+ * of ushm; under ushm-run, a shmat after the first of a segment maps a
+ * descriptor the library kept).  One command per line on stdin, one
+ * answer line on stdout, flushed:
+ *
+ *   at ID [ro]    shmat (SHM_RDONLY with ro): "ok", or the errno's name
+ *   dt            shmdt of the last attachment still held
+ *   nattch ID     IPC_STAT: "nattch N", or the errno's name
+ *   cycle ID N    N times: shmat, IPC_STAT, write, shmdt, IPC_STAT; then
+ *                 whether every nattch and every byte was right
+ *   race ID       shmat, IPC_STAT, shmdt until shmat fails; prints
+ *                 "looping" after 100 rounds (the test then removes the
+ *                 segment), then how it stopped and how often IPC_STAT
+ *                 failed while the segment was attached
+ *   forkat ID     a child shmats, reads nattch, shmdts and exits; prints
+ *                 what it saw and nattch after its exit
+ *   closefds      closes every descriptor above 2 (as daemons do) and
+ *                 opens /dev/null on the numbers up to 1100
+ *   memfds        how many open descriptors are memfds
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HELD_MAX 64
+
+static void *held[HELD_MAX];
+static int nheld;
+
+static long nattch(int id)
+{
+	struct shmid_ds ds;
+
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return -errno;
+	return (long)ds.shm_nattch;
+}
+
+static const char *errname(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "?";
+}
+
+static void cycle(int id, long n)
+{
+	long base = nattch(id), bad_n = 0, bad_data = 0;
+
+	for (long i = 0; i < n; i++) {
+		unsigned char *p = shmat(id, NULL, 0);
+
+		if (p == (void *)-1) {
+			printf("cycle %ld: shmat %s\n", i, errname(errno));
+			return;
+		}
+		if (i > 0 && p[0] != (unsigned char)(i - 1))
+			bad_data++;
+		p[0] = (unsigned char)i;
+		bad_n += nattch(id) != base + 1;
+		shmdt(p);
+		bad_n += nattch(id) != base;
+	}
+	printf("%ld cycles: nattch %s, data %s\n", n, bad_n ? "wrong" : "right",
+	       bad_data ? "wrong" : "right");
+}
+
+static void race(int id)
+{
+	long rounds = 0, inconsistent = 0;
+
+	for (;;) {
+		void *p = shmat(id, NULL, 0);
+
+		if (p == (void *)-1) {
+			printf("stopped: %s; IPC_STAT failed while attached: "
+			       "%ld\n", errname(errno), inconsistent);
+			return;
+		}
+		inconsistent += nattch(id) < 1;
+		shmdt(p);
+		if (++rounds == 100) {
+			printf("looping\n");
+			fflush(stdout);
+		}
+	}
+}
+
+static void forkat(int id)
+{
+	int pfd[2], st;
+	char buf[64] = "";
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		void *p = shmat(id, NULL, 0);
+		char out[64];
+		int n;
+
+		if (p == (void *)-1)
+			n = snprintf(out, sizeof(out), "child shmat %s",
+				     errname(errno));
+		else
+			n = snprintf(out, sizeof(out), "child nattch %ld",
+				     nattch(id));
+		if (p != (void *)-1)
+			shmdt(p);
+		if (write(pfd[1], out, (size_t)n) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	printf("%s; after its exit nattch %ld\n", buf, nattch(id));
+}
+
+static void closefds(void)
+{
+	for (int fd = 3; fd < 1100; fd++)
+		close(fd);
+	for (int fd = 3; fd < 1100; fd++) {
+		int n = open("/dev/null", O_RDONLY);
+
+		if (n < 0)
+			break;
+	}
+	printf("closed\n");
+}
+
+static void memfds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char path[300], link[256];
+	int n = 0;
+
+	if (!d) {
+		printf("? %s\n", errname(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strncmp(link, "/memfd:", 7) == 0;
+		}
+	}
+	closedir(d);
+	printf("memfds %d\n", n);
+}
+
+int main(void)
+{
+	char line[128], cmd[16], arg[16];
+	long a;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		int n = sscanf(line, "%15s %li %15s", cmd, &a, arg);
+
+		if (n >= 2 && strcmp(cmd, "at") == 0) {
+			int fl = n == 3 && strcmp(arg, "ro") == 0 ? SHM_RDONLY :
+								   0;
+			void *p = shmat((int)a, NULL, fl);
+
+			if (p == (void *)-1) {
+				printf("%s\n", errname(errno));
+			} else if (nheld == HELD_MAX) {
+				printf("too many\n");
+			} else {
+				held[nheld++] = p;
+				printf("ok\n");
+			}
+		} else if (n == 1 && strcmp(cmd, "dt") == 0) {
+			if (nheld == 0)
+				printf("nothing held\n");
+			else if (shmdt(held[--nheld]) < 0)
+				printf("%s\n", errname(errno));
+			else
+				printf("ok\n");
+		} else if (n == 2 && strcmp(cmd, "nattch") == 0) {
+			long v = nattch((int)a);
+
+			if (v < 0)
+				printf("%s\n", errname((int)-v));
+			else
+				printf("nattch %ld\n", v);
+		} else if (n == 3 && strcmp(cmd, "cycle") == 0) {
+			cycle((int)a, strtol(arg, NULL, 0));
+		} else if (n == 2 && strcmp(cmd, "race") == 0) {
+			race((int)a);
+		} else if (n == 2 && strcmp(cmd, "forkat") == 0) {
+			forkat((int)a);
+		} else if (n == 1 && strcmp(cmd, "closefds") == 0) {
+			closefds();
+		} else if (n == 1 && strcmp(cmd, "memfds") == 0) {
+			memfds();
+		} else {
+			printf("? %s", line);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
