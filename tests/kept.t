@@ -96,6 +96,7 @@ converse() {
 	read -r -u 4 ANSWER
 	echo "race -> $ANSWER"
 	ask memfds
+	ask races 100
 	exec 3>&- 4<&-
 	wait $asker
 	echo "exit $?"

@@ -14,6 +14,10 @@
  *                 "looping" after 100 rounds (the test then removes the
  *                 segment), then how it stopped and how often IPC_STAT
  *                 failed while the segment was attached
+ *   races N       N times: a new segment, attached and detached once;
+ *                 then a child removes it after a random pause of up
+ *                 to 200 us while the parent loops as race does: how
+ *                 often IPC_STAT failed while attached, in all
  *   forkat ID     a child shmats, reads nattch, shmdts and exits; prints
  *                 what it saw and nattch after its exit
  *   closefds      closes every descriptor above 2 (as daemons do) and
@@ -30,6 +34,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HELD_MAX 64
@@ -94,6 +99,52 @@ static void race(int id)
 			fflush(stdout);
 		}
 	}
+}
+
+/* One race of races: 1 if IPC_STAT failed while attached. */
+static int race_once(unsigned seed)
+{
+	int id = shmget(IPC_PRIVATE, 4096, 0600), bad = 0, st;
+	void *p;
+	pid_t pid;
+
+	if (id < 0 || (p = shmat(id, NULL, 0)) == (void *)-1)
+		return -1;
+	shmdt(p);
+	pid = fork();
+	if (pid == 0) {
+		struct timespec ts = { 0, (long)(seed % 200) * 1000 };
+
+		nanosleep(&ts, NULL);
+		_exit(shmctl(id, IPC_RMID, NULL) == 0 ? 0 : 1);
+	}
+	if (pid < 0)
+		return -1;
+	while ((p = shmat(id, NULL, 0)) != (void *)-1) {
+		bad |= nattch(id) < 1;
+		shmdt(p);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return -1;
+	return bad;
+}
+
+static void races(long n)
+{
+	long bad = 0;
+
+	srand((unsigned)getpid());
+	for (long i = 0; i < n; i++) {
+		int r = race_once((unsigned)rand());
+
+		if (r < 0) {
+			printf("race %ld: %s\n", i, errname(errno));
+			return;
+		}
+		bad += r;
+	}
+	printf("%ld races: IPC_STAT failed while attached in %ld\n", n, bad);
 }
 
 static void forkat(int id)
@@ -207,6 +258,8 @@ int main(void)
 			cycle((int)a, strtol(arg, NULL, 0));
 		} else if (n == 2 && strcmp(cmd, "race") == 0) {
 			race((int)a);
+		} else if (n == 2 && strcmp(cmd, "races") == 0) {
+			races(a);
 		} else if (n == 2 && strcmp(cmd, "forkat") == 0) {
 			forkat((int)a);
 		} else if (n == 1 && strcmp(cmd, "closefds") == 0) {
