@@ -321,6 +321,8 @@ void ushm__pub_gen_end(struct ushm__pub *p, int idx);
  * (see publish.c); each returns 1 if it changed the state. */
 int ushm__pub_enter(struct ushm__pub *p);
 int ushm__pub_leave(struct ushm__pub *p);
+/* Wakes clients waiting for the epoch to move (after a pass). */
+void ushm__pub_wake(struct ushm__pub *p);
 /* Sends every reader to the daemon from now on (logged once). */
 void ushm__pub_slow(struct ushm__pub *p, const char *why);
 /* Adds fd to the watch set.  0 or -errno (and readers go slow). */

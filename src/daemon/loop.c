@@ -271,6 +271,7 @@ int ushm__server_run(struct ushm__server *srv)
 		ushm__conn_reap(srv);
 		ushm__orphan_reap(srv);
 		ushm__pub_leave(&srv->pub);
+		ushm__pub_wake(&srv->pub);
 	}
 	return 0;
 }

@@ -27,6 +27,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TABLE_NAME "table"
@@ -263,6 +266,23 @@ int ushm__pub_leave(struct ushm__pub *p)
 	p->busy = 0;
 	__atomic_fetch_add(&hdr(p)->epoch, 1, __ATOMIC_RELEASE);
 	return 1;
+}
+
+/*
+ * Wakes the clients waiting for the epoch to move (a client whose own
+ * shmdt or shmat note is still queued waits for the pass that serves it,
+ * rather than ask: src/lib/table.c).  A futex on the epoch's low word,
+ * which clients wait on through their read-only mapping of the file: a
+ * shared futex, keyed by the file, not the address.  Once per pass of
+ * the loop; a waiter that read the epoch before a change returns at
+ * once (the value differs), so no change is missed.
+ */
+void ushm__pub_wake(struct ushm__pub *p)
+{
+	if (!p || !p->base)
+		return;
+	(void)syscall(SYS_futex, ushm__table_epoch_word(p->base), FUTEX_WAKE,
+		      INT_MAX, NULL, NULL, 0);
 }
 
 void ushm__pub_slow(struct ushm__pub *p, const char *why)

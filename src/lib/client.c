@@ -68,6 +68,8 @@ struct client {
 	unsigned owed_op;       /* a reply that timed out is still owed on
 				   fd (its op), 0 if none */
 	int owed_id;            /* its request's id (AT: to give it back) */
+	int notes_inflight;     /* notes sent since the last reply: the
+				   daemon may not have served them yet */
 	int fork_fd;            /* prepared for the child during fork */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
@@ -744,6 +746,8 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 			g.owed_op = req->hdr.op;
 			g.owed_id = req->id;
 		}
+		if (!daemon_gone(r) && !owed)
+			g.notes_inflight = 0; /* served before the reply */
 		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
 			return r;
 		/* The daemon went away (or the program closed our socket):
@@ -776,7 +780,15 @@ int ushm__notify(const struct ushm__req *req, size_t len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == len ? 0 : -EPIPE;
+	if ((size_t)n != len)
+		return -EPIPE;
+	g.notes_inflight = 1;
+	return 0;
+}
+
+int ushm__client_notes_inflight(void)
+{
+	return g.notes_inflight;
 }
 
 void ushm__post(const struct ushm__req *req, size_t len)

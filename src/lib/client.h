@@ -172,6 +172,9 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
  * own connection, if it has one now: 0, or -errno (-ENOTCONN: none;
  * nothing was sent).  Never connects.  Caller holds the client lock. */
 int ushm__notify(const struct ushm__req *req, size_t len);
+/* Has the process sent notes since its last reply (which the daemon may
+ * still be serving)?  Caller holds the client lock. */
+int ushm__client_notes_inflight(void);
 
 /* Sends req (of len bytes), which has no reply, on this process's
  * connection.  Nothing to report: a request lost with a connection is

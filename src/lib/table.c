@@ -29,13 +29,16 @@
 #include "../proto/table.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/fsuid.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Attempts at a stable row (or key scan) before asking the daemon. */
@@ -244,6 +247,20 @@ static int daemon_busy(const struct ushm__view *v)
 	return epoll_wait(v->watch_fd, &ev, 1, 0) != 0;
 }
 
+/* Passes of the daemon's loop a reader waits for, and how long each. */
+#define PASS_WAITS 2
+#define PASS_WAIT_NS 2000000L
+
+/* Sleeps until the epoch is no longer e (the daemon wakes the futex on
+ * its low word after each pass: publish.c), or PASS_WAIT_NS. */
+static void wait_pass(const struct ushm__view *v, uint64_t e)
+{
+	struct timespec ts = { 0, PASS_WAIT_NS };
+
+	(void)syscall(SYS_futex, ushm__table_epoch_word(v->base), FUTEX_WAIT,
+		      (uint32_t)e, &ts, NULL, 0);
+}
+
 /* The checks of the daemon's IPC_STAT and SHM_STAT[_ANY] (ushm__op_ctl,
  * stat_index). */
 int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
@@ -257,9 +274,17 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
 	if (id < 0 || !(v = usable_view(1)))
 		return USHM__ASK_DAEMON;
 	h = hdr(v);
-	e1 = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE);
-	if ((e1 & 1) || daemon_busy(v))
-		return USHM__ASK_DAEMON;
+	for (int wait = 0;; wait++) {
+		e1 = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE);
+		if (!(e1 & 1) && !daemon_busy(v))
+			break;
+		/* Our own shmdt or shmat, told without waiting, may be
+		 * what is pending: the pass that serves it is shorter than
+		 * a round trip.  Otherwise, or after that, ask. */
+		if (wait == PASS_WAITS || !ushm__client_notes_inflight())
+			return USHM__ASK_DAEMON;
+		wait_pass(v, e1);
+	}
 	if (!read_row(v, (uint32_t)id % USHM__TABLE_ROWS, &row))
 		return USHM__ASK_DAEMON;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);

@@ -114,6 +114,16 @@ ushm__table_row_at(void *base, uint32_t idx)
 	       idx;
 }
 
+/* The epoch's low 32 bits, the word clients wait on with a futex (and
+ * the daemon wakes after each pass). */
+static inline uint32_t *ushm__table_epoch_word(const void *base)
+{
+	const struct ushm__table_hdr *h = base;
+
+	return (uint32_t *)(uintptr_t)&h->epoch +
+	       (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+}
+
 /* Is the daemon that publishes the table at base alive?  Its liveness
  * word holds its tid (its pid: one thread) until it dies. */
 static inline int ushm__table_daemon_alive(const void *base)
