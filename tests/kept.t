@@ -119,5 +119,16 @@ fi
 echo "$ushm" | grep -q "cycle ID 300 -> 300 cycles: nattch right, data right"
 ok $? "300 shmat+shmdt cycles: nattch and data right"
 served_at_least shmat_kept 300 "shmats of a kept descriptor"
+
+# The daemon's side of the race between a kept shmat and a change, step
+# by step on the wire (the races above rarely land in the window).
+waiting_for "gencheck"
+out=$(timeout 60 "$BUILD/tests/progs/gencheck" "$USHM_SOCKET")
+is "$out" "IPC_RMID moved gen, and left it even: yes
+an ATTACHED after the removal: SYNC says EINVAL
+IPC_SET moved gen, and left it even: yes
+SYNC with nothing refused since: ok
+an ATTACHED before the removal: nattch 1, SHM_DEST yes
+after A detaches: IPC_STAT EINVAL (destroyed)" "a change moves gen; ATTACHED before it counts, after it is refused"
 echo "$ushm" | sed 's/^/#   /'
 done_testing
