@@ -3,11 +3,12 @@
  * this process's attachments, and the daemon autostart.
  *
  * A process has one connection and one table (libushm is a process-wide
- * resource, as the kernel's SysV tables are); both live in one struct
- * guarded by one mutex, and pthread_atfork handlers make a forked child
- * take over its own connection with its inherited attachments counted.
- * Internal functions return 0 (or a value) or -errno; only api.c turns
- * that into -1 and errno.
+ * resource, as the kernel's SysV tables are); both live in the session
+ * (session.c), guarded by one mutex, the client lock; the connection's
+ * messages are transport.c's, and the fork protocol (forkproto.c) makes
+ * a forked child take over its own connection with its inherited
+ * attachments counted.  Internal functions return 0 (or a value) or
+ * -errno; only api.c turns that into -1 and errno.
  */
 #ifndef USHM_CLIENT_H
 #define USHM_CLIENT_H
@@ -123,7 +124,7 @@ int64_t ushm__table_get(int32_t key, uint64_t size, int shmflg);
  * or USHM__ASK_DAEMON.  Caller holds the client lock. */
 int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds);
 
-/* ---- client.c ---- */
+/* ---- session.c: the process's connection ---- */
 
 /* The published table of this process's daemon, fetched on first use;
  * NULL when calls must go to the daemon (no connection yet, no table,
@@ -168,6 +169,12 @@ int ushm__client_socket(char *buf, size_t len);
  * wrappers (src/lib/libushm.map). */
 __attribute__((visibility("default"))) const char *ushm__used_socket(void);
 
+/* Sends req on a connection of its own and waits for the reply, without
+ * starting a daemon (status, stop).  Returns the result or -errno. */
+int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
+
+/* ---- forkproto.c ---- */
+
 /*
  * fork() for the shim's wrapper: calls real_fork (libc's), and in the
  * parent names the child on the connection the fork handlers prepared
@@ -177,10 +184,6 @@ __attribute__((visibility("default"))) const char *ushm__used_socket(void);
 __attribute__((visibility("default"))) pid_t
 ushm__fork(pid_t (*real_fork)(void));
 
-/* Sends req on a connection of its own and waits for the reply, without
- * starting a daemon (status, stop).  Returns the result or -errno. */
-int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
-
 /* ---- spawn.c ---- */
 
 /* Starts a daemon for socket_path keeping its segments in state_dir
@@ -189,11 +192,11 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
  * explained once on stderr. */
 int ushm__autostart(const char *socket_path, const char *state_dir);
 
+/* ---- transport.c (the rest: transport.h) ---- */
+
 /* Moves fd to a high number, out of the way of programs that expect
  * low ones free; returns the new fd (fd closed), or fd itself. */
 int ushm__move_high(int fd);
-
-/* ---- connect (client.c) ---- */
 
 /* Connects to socket_path; checks the daemon runs as root or as us
  * (-EACCES otherwise, explained once on stderr).  Returns the fd or
