@@ -144,11 +144,24 @@ void ushm__client_unlock(void);
  * starting a daemon) when needed.  A broken connection is re-established
  * once, re-registering this process's attachments, and the request sent
  * again.  *fd receives a descriptor the reply carries (or -1); fd may be
- * NULL for ops that carry none.  Caller holds the client lock.  Returns
- * the reply's result (>= 0, or -errno from the daemon) or -errno.
+ * NULL for ops that carry none.  Returns the reply's result (>= 0, or
+ * -errno from the daemon) or -errno.
+ *
+ * Caller holds the client lock, and holds it on return; but while a
+ * daemon starts, or one that died is waited for, the lock is let go
+ * (see session.c), before the request is sent: the caller must not
+ * carry across the call anything it read under the lock, except the
+ * attachment table's address.
  */
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
+
+/* ushm__transact for a caller in the middle of a change of the
+ * attachment table, which must keep the lock throughout: it starts no
+ * daemon and waits for none to come back (without one, nothing is
+ * counted, and the next connection registers the whole table). */
+int64_t ushm__transact_held(struct ushm__req *req, size_t len,
+			    struct ushm__rep *rep);
 
 /* Sends req (of len bytes), which has no reply, on this process's
  * connection.  Nothing to report: a request lost with a connection is

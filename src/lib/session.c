@@ -12,6 +12,14 @@
  *    library reconnects and moves its attachments to the new connection.
  *  - When the daemon dies or is stopped, the next request reconnects
  *    (starting a daemon) and moves the attachments over as well.
+ *
+ * One mutex, the client lock, guards all of it.  What it never covers:
+ * starting a daemon, and the pauses between attempts while a daemon
+ * that died is replaced; a call that needs the daemon lets go of the
+ * lock for those (they take up to seconds), so that the process's other
+ * threads go on with calls that need no daemon (shmdt, a lookup in the
+ * published table), the mapping wrappers and fork.  What it does cover,
+ * and why, is said at ushm__transact.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -279,8 +287,12 @@ static int daemon_starting(int64_t r)
 	return no_daemon(r) || daemon_gone(r);
 }
 
-/* Starts a daemon where this process's is to be, and waits until it
- * accepts clients.  0 or -errno. */
+/*
+ * Starts a daemon where this process's is to be, and waits until it
+ * accepts clients (ushm__autostart: up to seconds, serialised with other
+ * starters by a lock file), without the client lock: called with it
+ * held, takes it again before it returns.  0 or -errno.
+ */
 static int start_daemon(void)
 {
 	char path[sizeof(g.sock_path)], state[sizeof(g.state_dir)];
@@ -289,33 +301,58 @@ static int start_daemon(void)
 	err = daemon_place(path, sizeof(path), state, sizeof(state));
 	if (err < 0)
 		return err;
-	return ushm__autostart(path, state);
+	pthread_mutex_unlock(&g.lock);
+	err = ushm__autostart(path, state);
+	pthread_mutex_lock(&g.lock);
+	return err;
 }
 
-/* Waits a little longer at each attempt: 10, 20, ... 70 ms. */
+/* Waits a little longer at each attempt, 10, 20, ... 70 ms, without the
+ * client lock (held on entry and on return). */
 static void backoff(int attempt)
 {
 	struct timespec ts = { 0, attempt * 10 * 1000 * 1000L };
 
+	pthread_mutex_unlock(&g.lock);
 	nanosleep(&ts, NULL);
+	pthread_mutex_lock(&g.lock);
 }
 
-int64_t ushm__transact(struct ushm__req *req, size_t len,
-		       struct ushm__rep *rep, int *fd)
+/*
+ * ushm__transact and ushm__transact_held.  With may_wait, a daemon is
+ * started when none answers, and one that died is waited for, without
+ * the lock (start_daemon, backoff); everything is looked at again once
+ * it is retaken (another thread may have connected meanwhile, or
+ * forked, or changed identity).  Nothing of ours is in flight then: the
+ * wait comes before the request is sent, or after the daemon it went to
+ * died.
+ *
+ * What stays under the lock is the exchange itself, connect, send and
+ * receive, bounded by USHM_TIMEOUT (transport.c), and it must: the
+ * connection carries one request at a time and its replies are not
+ * tagged, so the lock is what pairs a reply with its request (and the
+ * owed late reply with its undo); a shmat holds it from the daemon's
+ * grant until the table has the new piece, so that a fork (whose
+ * handlers take it) never copies a table that differs from what the
+ * daemon counted; and a connection is set up (the table registered on
+ * it) as one step.
+ */
+static int64_t transact(struct ushm__req *req, size_t len,
+			struct ushm__rep *rep, int *fd, int may_wait)
 {
 	int64_t r;
 
 	for (int attempt = 0;; attempt++) {
 		r = ensure();
-		if (no_daemon(r)) {
+		if (may_wait && no_daemon(r)) {
 			r = start_daemon();
 			if (r == 0)
 				r = ensure();
 		}
 		/* No daemon at the first attempt is an answer; after one
 		 * died under us, its successor may still be on its way. */
-		if (r < 0 && (attempt == 0 || attempt == ATTEMPTS - 1 ||
-			      !daemon_starting(r)))
+		if (r < 0 && (!may_wait || attempt == 0 ||
+			      attempt == ATTEMPTS - 1 || !daemon_starting(r)))
 			return r;
 		if (r < 0) {
 			backoff(attempt);
@@ -342,9 +379,21 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		 * the next attempt reconnects, a new daemon recovers our
 		 * attachments, and we adopt them. */
 		ushm__link_drop(&g.link);
-		if (attempt > 0)
+		if (attempt > 0 && may_wait)
 			backoff(attempt);
 	}
+}
+
+int64_t ushm__transact(struct ushm__req *req, size_t len,
+		       struct ushm__rep *rep, int *fd)
+{
+	return transact(req, len, rep, fd, 1);
+}
+
+int64_t ushm__transact_held(struct ushm__req *req, size_t len,
+			    struct ushm__rep *rep)
+{
+	return transact(req, len, rep, NULL, 0);
 }
 
 void ushm__post(const struct ushm__req *req, size_t len)

@@ -1,0 +1,180 @@
+/*
+ * startwait - a plain System V program with two threads: one makes a
+ * call that must wait for a daemon to start, the other meanwhile detaches
+ * a segment, which needs no daemon; for tests/startwait.t.  It knows
+ * nothing of ushm: on its own it exercises the kernel (DAEMON 0), under
+ * ushm-run a daemon it kills first, so that the call's library must
+ * start another one.
+ *
+ *   startwait DAEMON   attach a segment; with DAEMON, SIGKILL it and wait
+ *                      until it is gone; then thread A creates a segment
+ *                      while, with DAEMON, the new daemon is held back
+ *                      (the starter, $STARTWAIT_STARTED and $STARTWAIT_GO:
+ *                      tests/startwait.t), and thread B detaches the
+ *                      first one; print whether the detach returned
+ *                      within DETACH_BOUND_MS and what each call gave,
+ *                      then let the daemon start (with DAEMON) and print
+ *                      the first segment's nattch
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Far above what a shmdt costs, far below the test's bound: the daemon
+ * is held back until this has passed. */
+#define DETACH_BOUND_MS 5000
+
+static void die(const char *what)
+{
+	fprintf(stderr, "startwait: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static int create_id = -1; /* thread A's shmget */
+static int create_errno;
+static int detach_result = -2; /* thread B's shmdt */
+static int detach_errno;
+static void *attached;
+static int detached_pipe[2];
+
+static void *create_thread(void *arg)
+{
+	(void)arg;
+	create_id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	create_errno = errno;
+	return NULL;
+}
+
+static void *detach_thread(void *arg)
+{
+	(void)arg;
+	detach_result = shmdt(attached);
+	detach_errno = errno;
+	if (write(detached_pipe[1], "d", 1) != 1)
+		die("write");
+	return NULL;
+}
+
+/* SIGKILLs pid and waits until it has ended (pidfd: readable then). */
+static void kill_and_wait(pid_t pid)
+{
+	struct pollfd pfd;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		die("pidfd_open");
+	if (kill(pid, SIGKILL) < 0)
+		die("kill");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1)
+		die("waiting for the daemon to end");
+	close(fd);
+}
+
+/* The starter opens STARTWAIT_STARTED for writing once it runs (the
+ * open for reading returns then), and reads STARTWAIT_GO before it
+ * execs the daemon. */
+static void starter_running(void)
+{
+	const char *path = getenv("STARTWAIT_STARTED");
+	char c;
+	int fd;
+
+	if (!path)
+		die("STARTWAIT_STARTED unset");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open STARTWAIT_STARTED");
+	if (read(fd, &c, 1) != 1)
+		die("read STARTWAIT_STARTED");
+	close(fd);
+}
+
+static void starter_go(void)
+{
+	const char *path = getenv("STARTWAIT_GO");
+	int fd;
+
+	if (!path)
+		die("STARTWAIT_GO unset");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open STARTWAIT_GO");
+	if (write(fd, "go\n", 3) != 3)
+		die("write STARTWAIT_GO");
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	pid_t daemon;
+	pthread_t a, b;
+	struct shmid_ds ds;
+	struct pollfd pfd;
+	int id, in_time, err;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: startwait DAEMON\n");
+		return 2;
+	}
+	daemon = (pid_t)atoi(argv[1]);
+	if (pipe2(detached_pipe, O_CLOEXEC) < 0)
+		die("pipe");
+	id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	if (id < 0)
+		die("shmget");
+	attached = shmat(id, NULL, 0);
+	if (attached == (void *)-1)
+		die("shmat");
+	if (daemon > 0)
+		kill_and_wait(daemon);
+
+	err = pthread_create(&a, NULL, create_thread, NULL);
+	if (err) {
+		errno = err;
+		die("pthread_create");
+	}
+	/* Thread A is now waiting for the daemon it started. */
+	if (daemon > 0)
+		starter_running();
+	err = pthread_create(&b, NULL, detach_thread, NULL);
+	if (err) {
+		errno = err;
+		die("pthread_create");
+	}
+	pfd.fd = detached_pipe[0];
+	pfd.events = POLLIN;
+	do
+		in_time = poll(&pfd, 1, DETACH_BOUND_MS);
+	while (in_time < 0 && errno == EINTR);
+	if (daemon > 0)
+		starter_go();
+	if (pthread_join(a, NULL) != 0 || pthread_join(b, NULL) != 0)
+		die("pthread_join");
+
+	printf("shmdt while another thread's shmget waits for a daemon to "
+	       "start: returned in time: %s\n", in_time == 1 ? "yes" : "no");
+	printf("shmdt: %s\n", detach_result == 0 ? "0" :
+	       strerror(detach_errno));
+	printf("the waiting shmget: %s\n", create_id >= 0 ? "a new id" :
+	       strerror(create_errno));
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		die("IPC_STAT");
+	printf("nattch of the detached segment: %lu\n",
+	       (unsigned long)ds.shm_nattch);
+	if (shmctl(id, IPC_RMID, NULL) < 0)
+		die("IPC_RMID");
+	if (create_id >= 0 && shmctl(create_id, IPC_RMID, NULL) < 0)
+		die("IPC_RMID");
+	return 0;
+}
