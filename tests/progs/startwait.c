@@ -81,37 +81,25 @@ static void kill_and_wait(pid_t pid)
 	close(fd);
 }
 
-/* The starter opens STARTWAIT_STARTED for writing once it runs (the
- * open for reading returns then), and reads STARTWAIT_GO before it
- * execs the daemon. */
-static void starter_running(void)
+/* Reads (or, with to_write, writes) one message on the fifo the
+ * environment variable name gives.  The starter holds both fifos open
+ * read-write: it says it runs on STARTWAIT_STARTED, and execs the daemon
+ * once a line comes on STARTWAIT_GO. */
+static void fifo_message(const char *name, int to_write)
 {
-	const char *path = getenv("STARTWAIT_STARTED");
-	char c;
+	const char *path = getenv(name);
+	char buf[4] = "go\n";
 	int fd;
 
-	if (!path)
-		die("STARTWAIT_STARTED unset");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!path) {
+		errno = EINVAL;
+		die(name);
+	}
+	fd = open(path, (to_write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
-		die("open STARTWAIT_STARTED");
-	if (read(fd, &c, 1) != 1)
-		die("read STARTWAIT_STARTED");
-	close(fd);
-}
-
-static void starter_go(void)
-{
-	const char *path = getenv("STARTWAIT_GO");
-	int fd;
-
-	if (!path)
-		die("STARTWAIT_GO unset");
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open STARTWAIT_GO");
-	if (write(fd, "go\n", 3) != 3)
-		die("write STARTWAIT_GO");
+		die(name);
+	if ((to_write ? write(fd, buf, 3) : read(fd, buf, 1)) < 1)
+		die(name);
 	close(fd);
 }
 
@@ -146,7 +134,7 @@ int main(int argc, char **argv)
 	}
 	/* Thread A is now waiting for the daemon it started. */
 	if (daemon > 0)
-		starter_running();
+		fifo_message("STARTWAIT_STARTED", 0);
 	err = pthread_create(&b, NULL, detach_thread, NULL);
 	if (err) {
 		errno = err;
@@ -158,7 +146,7 @@ int main(int argc, char **argv)
 		in_time = poll(&pfd, 1, DETACH_BOUND_MS);
 	while (in_time < 0 && errno == EINTR);
 	if (daemon > 0)
-		starter_go();
+		fifo_message("STARTWAIT_GO", 1);
 	if (pthread_join(a, NULL) != 0 || pthread_join(b, NULL) != 0)
 		die("pthread_join");
 
