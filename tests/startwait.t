@@ -4,8 +4,9 @@
 # on meanwhile.  The program attaches a segment, its daemon is killed
 # (SIGKILL), then one thread creates a segment, which must start a new
 # daemon (held back here by its starter until the program says go), while
-# another detaches the first segment, which needs no daemon: the detach
-# must return while the daemon is still held back.  The same program runs
+# another detaches the first segment, which needs no daemon, and the
+# main thread forks a child that exits: the detach and the fork must
+# return while the daemon is still held back.  The same program runs
 # on the kernel for the expected output; the new daemon's counters prove
 # ushm started it and served the create.
 . "$(dirname "$0")/lib.sh"
@@ -15,6 +16,7 @@ P=$BUILD/tests/progs/startwait
 
 kernel=$(timeout 60 "$P" 0)
 is "$kernel" "shmdt while another thread's shmget waits for a daemon to start: returned in time: yes
+fork meanwhile: returned in time: yes
 shmdt: 0
 the waiting shmget: a new id
 nattch of the detached segment: 0" "the kernel's output"
@@ -43,7 +45,7 @@ ok $? "the daemon runs (pid $first)"
 
 served_mark
 out=$(USHM_DAEMON=$STARTER timeout 60 "${USHM_RUN_CMD[@]}" "$P" "$first")
-is "$out" "$kernel" "a detach goes on while another thread's call starts a daemon"
+is "$out" "$kernel" "a detach and a fork go on while another thread's call starts a daemon"
 second=$(ushm_live_daemon_pid)
 ok $([ -n "$second" ] && [ "$second" != "$first" ]; echo $?) \
 	"the call started a new daemon (pid ${second:-none})"

@@ -11,8 +11,9 @@
  *                      while, with DAEMON, the new daemon is held back
  *                      (the starter, $STARTWAIT_STARTED and $STARTWAIT_GO:
  *                      tests/startwait.t), and thread B detaches the
- *                      first one; print whether the detach returned
- *                      within DETACH_BOUND_MS and what each call gave,
+ *                      first one, then the main thread forks a child
+ *                      that exits; print whether the detach and the fork
+ *                      returned within BOUND_MS and what each call gave,
  *                      then let the daemon start (with DAEMON) and print
  *                      the first segment's nattch
  */
@@ -27,11 +28,22 @@
 #include <string.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Far above what a shmdt costs, far below the test's bound: the daemon
- * is held back until this has passed. */
-#define DETACH_BOUND_MS 5000
+/* Far above what a shmdt or a fork costs, far below the test's bound:
+ * the daemon is held back until the detach has returned or this has
+ * passed. */
+#define BOUND_MS 5000
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void die(const char *what)
 {
@@ -109,7 +121,9 @@ int main(int argc, char **argv)
 	pthread_t a, b;
 	struct shmid_ds ds;
 	struct pollfd pfd;
-	int id, in_time, err;
+	int id, in_time, fork_in_time, err, st;
+	double t0;
+	pid_t child;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: startwait DAEMON\n");
@@ -143,8 +157,19 @@ int main(int argc, char **argv)
 	pfd.fd = detached_pipe[0];
 	pfd.events = POLLIN;
 	do
-		in_time = poll(&pfd, 1, DETACH_BOUND_MS);
+		in_time = poll(&pfd, 1, BOUND_MS);
 	while (in_time < 0 && errno == EINTR);
+	/* fork's handlers take the library's lock too. */
+	t0 = now_ms();
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0)
+		_exit(0);
+	if (waitpid(child, &st, 0) != child)
+		die("waitpid");
+	fork_in_time = now_ms() - t0 < BOUND_MS && WIFEXITED(st) &&
+		       WEXITSTATUS(st) == 0;
 	if (daemon > 0)
 		fifo_message("STARTWAIT_GO", 1);
 	if (pthread_join(a, NULL) != 0 || pthread_join(b, NULL) != 0)
@@ -152,6 +177,8 @@ int main(int argc, char **argv)
 
 	printf("shmdt while another thread's shmget waits for a daemon to "
 	       "start: returned in time: %s\n", in_time == 1 ? "yes" : "no");
+	printf("fork meanwhile: returned in time: %s\n",
+	       fork_in_time ? "yes" : "no");
 	printf("shmdt: %s\n", detach_result == 0 ? "0" :
 	       strerror(detach_errno));
 	printf("the waiting shmget: %s\n", create_id >= 0 ? "a new id" :
