@@ -30,7 +30,7 @@
  * notes).  New connections are handled before
  * departures: a parent registered its child before it could exit.
  *
- * The fork protocol (src/lib/client.c is the other side):
+ * The fork protocol (src/lib/forkproto.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
  *     (non-blocking: a full backlog is a refusal, not a wait) and send
  *     the attachments the child will inherit as REGISTER with

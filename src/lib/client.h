@@ -3,11 +3,12 @@
  * this process's attachments, and the daemon autostart.
  *
  * A process has one connection and one table (libushm is a process-wide
- * resource, as the kernel's SysV tables are); both live in one struct
- * guarded by one mutex, and pthread_atfork handlers make a forked child
- * take over its own connection with its inherited attachments counted.
- * Internal functions return 0 (or a value) or -errno; only api.c turns
- * that into -1 and errno.
+ * resource, as the kernel's SysV tables are); both live in the session
+ * (session.c), guarded by one mutex, the client lock; the connection's
+ * messages are transport.c's, and the fork protocol (forkproto.c) makes
+ * a forked child take over its own connection with its inherited
+ * attachments counted.  Internal functions return 0 (or a value) or
+ * -errno; only api.c turns that into -1 and errno.
  */
 #ifndef USHM_CLIENT_H
 #define USHM_CLIENT_H
@@ -143,7 +144,7 @@ int ushm__table_row_state(int id, struct ushm__table_row *row);
  * the client lock. */
 void ushm__kept_sweep(void);
 
-/* ---- client.c ---- */
+/* ---- session.c: the process's connection ---- */
 
 /* The published table of this process's daemon, fetched on first use;
  * NULL when calls must go to the daemon (no connection yet, no table,
@@ -163,8 +164,14 @@ void ushm__client_unlock(void);
  * starting a daemon) when needed.  A broken connection is re-established
  * once, re-registering this process's attachments, and the request sent
  * again.  *fd receives a descriptor the reply carries (or -1); fd may be
- * NULL for ops that carry none.  Caller holds the client lock.  Returns
- * the reply's result (>= 0, or -errno from the daemon) or -errno.
+ * NULL for ops that carry none.  Returns the reply's result (>= 0, or
+ * -errno from the daemon) or -errno.
+ *
+ * Caller holds the client lock, and holds it on return; but while a
+ * daemon starts, or one that died is waited for, the lock is let go
+ * (see session.c), before the request is sent: the caller must not
+ * carry across the call anything it read under the lock, except the
+ * attachment table's address.
  */
 int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
@@ -175,6 +182,13 @@ int ushm__notify(const struct ushm__req *req, size_t len);
 /* Has the process sent notes since its last reply (which the daemon may
  * still be serving)?  Caller holds the client lock. */
 int ushm__client_notes_inflight(void);
+
+/* ushm__transact for a caller in the middle of a change of the
+ * attachment table, which must keep the lock throughout: it starts no
+ * daemon and waits for none to come back (without one, nothing is
+ * counted, and the next connection registers the whole table). */
+int64_t ushm__transact_held(struct ushm__req *req, size_t len,
+			    struct ushm__rep *rep);
 
 /* Sends req (of len bytes), which has no reply, on this process's
  * connection.  Nothing to report: a request lost with a connection is
@@ -195,6 +209,12 @@ int ushm__client_socket(char *buf, size_t len);
  * wrappers (src/lib/libushm.map). */
 __attribute__((visibility("default"))) const char *ushm__used_socket(void);
 
+/* Sends req on a connection of its own and waits for the reply, without
+ * starting a daemon (status, stop).  Returns the result or -errno. */
+int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
+
+/* ---- forkproto.c ---- */
+
 /*
  * fork() for the shim's wrapper: calls real_fork (libc's), and in the
  * parent names the child on the connection the fork handlers prepared
@@ -204,10 +224,6 @@ __attribute__((visibility("default"))) const char *ushm__used_socket(void);
 __attribute__((visibility("default"))) pid_t
 ushm__fork(pid_t (*real_fork)(void));
 
-/* Sends req on a connection of its own and waits for the reply, without
- * starting a daemon (status, stop).  Returns the result or -errno. */
-int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
-
 /* ---- spawn.c ---- */
 
 /* Starts a daemon for socket_path keeping its segments in state_dir
@@ -216,11 +232,11 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep);
  * explained once on stderr. */
 int ushm__autostart(const char *socket_path, const char *state_dir);
 
+/* ---- transport.c (the rest: transport.h) ---- */
+
 /* Moves fd to a high number, out of the way of programs that expect
  * low ones free; returns the new fd (fd closed), or fd itself. */
 int ushm__move_high(int fd);
-
-/* ---- connect (client.c) ---- */
 
 /* Connects to socket_path; checks the daemon runs as root or as us
  * (-EACCES otherwise, explained once on stderr).  Returns the fd or

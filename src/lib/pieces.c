@@ -108,7 +108,9 @@ static void send_register(const struct ushm__attach_table *t,
 		m.req.count = k;
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), USHM__REG_FORK);
-		ushm__transact(&m.req, ushm__req_size(k), &rep, NULL);
+		/* In the middle of a change of t: the lock stays held, so
+		 * no daemon is started for this (client.h). */
+		ushm__transact_held(&m.req, ushm__req_size(k), &rep);
 		n -= k;
 	}
 }

@@ -411,6 +411,11 @@ int ushm__autostart(const char *socket_path, const char *state)
 	} else {
 		err = spawn_daemon(socket_path, state);
 	}
-	close(lfd); /* releases the lock */
+	/* Released by name, not by the close alone: a thread of ours may
+	 * have forked meanwhile (the client lock is not held while a
+	 * daemon starts), and the child's copy of lfd would keep the lock
+	 * of their shared open file until it exits or execs. */
+	(void)flock(lfd, LOCK_UN); /* (the close below frees it if not) */
+	close(lfd);
 	return err;
 }

@@ -1,0 +1,139 @@
+/*
+ * forkproto.c - the client's side of the fork protocol (the daemon's:
+ * "The fork protocol" in src/daemon/loop.c).
+ *
+ * After fork, the child must not share its parent's connection.  The
+ * prepare handler opens a connection for the child and queues the
+ * parent's attachments on it without waiting for the daemon (the daemon
+ * applies them before any later request), so that nattch counts the
+ * child as soon as fork() returns, as on Linux; the child takes the
+ * connection over and says who it is (HELLO).  The shim's fork
+ * (ushm__fork) also names the child from the parent (FORKED), for a
+ * child killed before it runs.
+ *
+ * prepare runs in the parent before the fork with the client lock held
+ * until the parent or child handler lets go of it; nothing in them waits
+ * for the daemon.  Only system calls run in the child handler (a
+ * multithreaded parent's child may not call malloc).
+ */
+#define _GNU_SOURCE
+#include "client.h"
+#include "session.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The connection prepared for the child of the fork in progress, or -1.
+ * Only touched by the fork handlers, under the client lock. */
+static int fork_fd = -1;
+
+/* ushm__fork's hand-over from the parent's fork handler: set while this
+ * thread is inside ushm__fork, and the child's connection kept for it
+ * (per thread: two threads may fork one after the other). */
+static __thread int fork_naming;
+static __thread int fork_named_fd = -1;
+
+static void before_fork(void)
+{
+	char path[108];
+	int fd;
+
+	ushm__session_lock();
+	fork_fd = -1;
+	if (!ushm__session_forkable(path, sizeof(path)))
+		return;
+	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
+	 * swamped) gets nothing now, and the child registers at its first
+	 * call instead. */
+	fd = ushm__connect_nowait(path);
+	if (fd < 0)
+		return;
+	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY) <
+		    0 ||
+	    fcntl(fd, F_SETFL, 0) < 0) {
+		/* The daemon drops what it got with the connection. */
+		close(fd);
+		return;
+	}
+	fork_fd = fd;
+}
+
+static void after_fork_parent(void)
+{
+	/* The child has its copy.  Under ushm__fork the caller names the
+	 * child on it first; a failed fork drops the registrations with
+	 * the close, as Linux drops a failed fork's mappings. */
+	if (fork_fd >= 0) {
+		if (fork_naming)
+			fork_named_fd = fork_fd;
+		else
+			close(fork_fd);
+	}
+	fork_fd = -1;
+	ushm__client_unlock();
+}
+
+static void after_fork_child(void)
+{
+	struct ushm__req hello;
+	int fd = fork_fd;
+
+	fork_fd = -1;
+	/* No reply: the daemon learns which process uses the connection
+	 * now, so that our exit is reported as ours.  (sendmsg, fstat,
+	 * fcntl and close are async-signal-safe.) */
+	if (fd >= 0) {
+		memset(&hello, 0, sizeof(hello));
+		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
+		if (ushm__send(fd, &hello, sizeof(hello), MSG_DONTWAIT) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	ushm__session_child(fd);
+}
+
+pid_t ushm__fork(pid_t (*real_fork)(void))
+{
+	pid_t pid;
+	int fd, saved;
+
+	fork_naming = 1;
+	pid = real_fork();
+	saved = errno;
+	fork_naming = 0;
+	if (pid != 0 && fork_named_fd >= 0) {
+		fd = fork_named_fd;
+		fork_named_fd = -1;
+		/* Named now, for a child killed before its HELLO: its exit
+		 * sets lpid to its pid, as on Linux.  No reply. */
+		if (pid > 0) {
+			struct ushm__req q;
+
+			memset(&q, 0, sizeof(q));
+			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
+			q.id = pid;
+			(void)ushm__send(fd, &q, sizeof(q), MSG_DONTWAIT);
+		}
+		close(fd);
+	}
+	errno = saved;
+	return pid;
+}
+
+static void install_handlers(void)
+{
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+void ushm__fork_protocol_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, install_handlers);
+}

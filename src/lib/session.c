@@ -1,0 +1,568 @@
+/*
+ * session.c - the process's one connection to ushmd and what hangs on
+ * it: the table of its attachments, the daemon it uses, the published
+ * table view.
+ *
+ * The connection belongs to the process that opened it, with the
+ * identity it had then: before each request the library checks both.
+ *  - After fork, the child must not share its parent's connection: the
+ *    fork protocol (forkproto.c) gives it one of its own.
+ *  - After setuid/setgid/setgroups, the daemon must see the new identity
+ *    (SO_PEERCRED and SO_PEERGROUPS are fixed at connect), so the
+ *    library reconnects and moves its attachments to the new connection.
+ *  - When the daemon dies or is stopped, the next request reconnects
+ *    (starting a daemon) and moves the attachments over as well.
+ *
+ * One mutex, the client lock, guards all of it.  What it never covers:
+ * starting a daemon, and the pauses between attempts while a daemon
+ * that died is replaced; a call that needs the daemon lets go of the
+ * lock for those (they take up to seconds), so that the process's other
+ * threads go on with calls that need no daemon (shmdt, a lookup in the
+ * published table), the mapping wrappers and fork.  What it does cover,
+ * and why, is said at ushm__transact.
+ */
+#define _GNU_SOURCE
+#include "client.h"
+#include "session.h"
+#include "transport.h"
+#include "../common/paths.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GROUPS_SEEN 64
+
+/* Who this process was when it connected. */
+struct identity {
+	pid_t pid;
+	uid_t euid;
+	gid_t egid;
+	int ngroups;
+	uint32_t groups_hash;
+};
+
+struct session {
+	pthread_mutex_t lock;
+	struct ushm__link link; /* the connection (link.fd -1: none) */
+	int notes_inflight;     /* notes sent since the last reply: the
+				   daemon may not have served them yet */
+	struct identity id;     /* of the process when link.fd was opened */
+	int register_fork;      /* connect with the table as new attaches */
+	struct ushm__attach_table table;
+	/* The daemon's published table, fetched on first use after each
+	 * connection (see table.c). */
+	struct ushm__view view;
+	/* The daemon this process uses, fixed at its first connection:
+	 * kept across fork and setuid (a process keeps its namespace, as
+	 * it keeps its kernel), never rediscovered. */
+	int pinned;
+	char sock_path[108];
+	char state_dir[256];
+};
+
+/* libushm's one piece of process-wide state (see client.h). */
+static struct session g = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.link = USHM__LINK_NONE,
+	.view = { .watch_fd = -1 },
+};
+
+static void identity_now(struct identity *id)
+{
+	gid_t groups[GROUPS_SEEN];
+	int n = getgroups(GROUPS_SEEN, groups);
+	uint32_t h = 2166136261u;
+
+	id->pid = getpid();
+	id->euid = geteuid();
+	id->egid = getegid();
+	if (n < 0) /* more groups than we look at: compare the count */
+		n = getgroups(0, NULL);
+	else
+		for (int i = 0; i < n; i++)
+			h = (h ^ (uint32_t)groups[i]) * 16777619u;
+	id->ngroups = n;
+	id->groups_hash = h;
+}
+
+static int identity_same(const struct identity *a, const struct identity *b)
+{
+	return a->euid == b->euid && a->egid == b->egid &&
+	       a->ngroups == b->ngroups && a->groups_hash == b->groups_hash;
+}
+
+int ushm__session_register(int fd, uint32_t mode)
+{
+	union {
+		struct ushm__req req;
+		char buf[USHM__MSG_MAX];
+	} m;
+	struct ushm__rep rep;
+	size_t i = 0;
+
+	_Static_assert(sizeof(struct ushm__req) +
+			       USHM__REG_MAX * sizeof(struct ushm__reg_entry) <=
+		       USHM__MSG_MAX, "REGISTER fits a message");
+	do {
+		uint32_t k = 0;
+		int64_t r;
+
+		memset(&m, 0, sizeof(m));
+		for (; i < g.table.n && k < USHM__REG_MAX; i++) {
+			if ((mode & USHM__REG_FORK) &&
+			    (g.table.v[i].advice & USHM__ADV_DONTFORK))
+				continue;
+			m.req.ent[k].id = g.table.v[i].id;
+			m.req.ent[k].rdonly = (uint32_t)g.table.v[i].rdonly;
+			m.req.ent[k].addr = g.table.v[i].addr;
+			m.req.ent[k].len = g.table.v[i].len;
+			k++;
+		}
+		if (k == 0)
+			break;
+		m.req.count = k;
+		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
+			       ushm__req_size(k), mode);
+		if (mode & USHM__REG_NOREPLY)
+			r = ushm__send(fd, &m.req, ushm__req_size(k),
+				       MSG_DONTWAIT);
+		else
+			r = ushm__roundtrip(fd, &m.req, ushm__req_size(k), &rep,
+					    NULL, 0, NULL);
+		if (r < 0)
+			return (int)r;
+	} while (i < g.table.n);
+	return 0;
+}
+
+/* Where this process's daemon is: the socket it has used, else the one
+ * the environment names now, and its state directory. */
+static int daemon_place(char *path, size_t plen, char *state, size_t slen)
+{
+	int err;
+
+	if (g.pinned) {
+		snprintf(path, plen, "%s", g.sock_path);
+		snprintf(state, slen, "%s", g.state_dir);
+		return 0;
+	}
+	err = ushm__socket_path(path, plen);
+	if (err == 0)
+		err = ushm__state_dir_for(path, state, slen);
+	return err;
+}
+
+/*
+ * A connection for this process as it is now, to a daemon that runs (it
+ * starts none: see start_daemon).  The old one, if any, stays open
+ * until the new one has taken the attachments over, so that the daemon
+ * never sees them dropped.
+ */
+static int establish(void)
+{
+	char path[sizeof(g.sock_path)], state[sizeof(g.state_dir)];
+	struct identity now;
+	int fd, err;
+	uint32_t mode;
+
+	err = daemon_place(path, sizeof(path), state, sizeof(state));
+	if (err < 0)
+		return err;
+	fd = ushm__connect(path);
+	if (fd < 0) {
+		if (g.pinned && fd != -ECONNREFUSED && fd != -ENOENT)
+			ushm__say_once(USHM__SAY_LOST,
+				       "%s: this process used the daemon there "
+				       "and can no longer reach it (%s); it "
+				       "keeps its daemon across fork, setuid "
+				       "and exec rather than switch to another: "
+				       "make that socket reachable (the system "
+				       "daemon's is open to all)",
+				       path, strerror(-fd));
+		else if (fd == -EACCES || fd == -EPERM)
+			ushm__say_once(USHM__SAY_UNREACHABLE,
+				       "%s: cannot connect to the daemon (%s): "
+				       "the socket or a directory above it is "
+				       "closed to you (uid %lu); use the system "
+				       "daemon (" USHM__SYSTEM_SOCKET ") or set "
+				       "USHM_SOCKET to one you may reach",
+				       path, strerror(-fd),
+				       (unsigned long)geteuid());
+		return fd;
+	}
+	identity_now(&now);
+	if (g.table.n > 0) {
+		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
+		err = ushm__session_register(fd, mode);
+		if (err < 0) {
+			close(fd);
+			return err;
+		}
+	}
+	g.register_fork = 0;
+	ushm__link_drop(&g.link);
+	/* The table of whichever daemon this is: fetched again on use. */
+	ushm__view_drop(&g.view);
+	ushm__link_take(&g.link, fd);
+	g.id = now;
+	if (!g.pinned) {
+		memcpy(g.sock_path, path, sizeof(g.sock_path));
+		memcpy(g.state_dir, state, sizeof(g.state_dir));
+		/* Published last: readers without the lock (exec) see
+		 * either no path or a whole one. */
+		__atomic_store_n(&g.pinned, 1, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* Makes sure g.link belongs to this process with its current identity,
+ * connecting to a daemon that runs if not. */
+static int ensure(void)
+{
+	struct identity now;
+
+	if (g.link.fd >= 0 && g.id.pid != getpid()) {
+		/* A child made without fork handlers (clone, vfork that
+		 * did not exec): its copy of the parent's connection is not
+		 * its own, and its inherited mappings are not counted. */
+		ushm__link_drop(&g.link);
+		ushm__pieces_forked(&g.table);
+		g.register_fork = g.table.n > 0;
+	}
+	if (g.link.fd >= 0 && !ushm__link_ours(&g.link, g.link.fd)) {
+		/* The program closed it (a daemon closing every fd), and the
+		 * number may be in use for something else now: so may the
+		 * table's descriptor be, which is not ours to close. */
+		g.view.watch_fd = -1;
+		ushm__link_forget(&g.link);
+	}
+	if (g.link.fd >= 0) {
+		identity_now(&now);
+		if (identity_same(&now, &g.id))
+			return 0;
+	}
+	return establish();
+}
+
+const struct ushm__attach_table *ushm__client_table(void)
+{
+	return &g.table;
+}
+
+struct ushm__attach_table *ushm__client_lock(void)
+{
+	ushm__fork_protocol_setup();
+	pthread_mutex_lock(&g.lock);
+	return &g.table;
+}
+
+void ushm__client_unlock(void)
+{
+	pthread_mutex_unlock(&g.lock);
+}
+
+/* Attempts at a request whose daemon dies under it; the daemon that
+ * replaces it may die too (restarted in a loop, killed while it
+ * recovers). */
+#define ATTEMPTS 8
+
+/* Did the daemon just go away (rather than refuse the request)? */
+static int daemon_gone(int64_t r)
+{
+	return r == -EPIPE || r == -EBADF || r == -ENOTSOCK;
+}
+
+/* Nothing answers at the socket. */
+static int no_daemon(int64_t r)
+{
+	return r == -ECONNREFUSED || r == -ENOENT;
+}
+
+/* A new daemon is not up yet (its predecessor still exiting, say). */
+static int daemon_starting(int64_t r)
+{
+	return no_daemon(r) || daemon_gone(r);
+}
+
+/*
+ * Starts a daemon where this process's is to be, and waits until it
+ * accepts clients (ushm__autostart: up to seconds, serialised with other
+ * starters by a lock file), without the client lock: called with it
+ * held, takes it again before it returns.  0 or -errno.
+ */
+static int start_daemon(void)
+{
+	char path[sizeof(g.sock_path)], state[sizeof(g.state_dir)];
+	int err;
+
+	err = daemon_place(path, sizeof(path), state, sizeof(state));
+	if (err < 0)
+		return err;
+	pthread_mutex_unlock(&g.lock);
+	err = ushm__autostart(path, state);
+	pthread_mutex_lock(&g.lock);
+	return err;
+}
+
+/* Waits a little longer at each attempt, 10, 20, ... 70 ms, without the
+ * client lock (held on entry and on return). */
+static void backoff(int attempt)
+{
+	struct timespec ts = { 0, attempt * 10 * 1000 * 1000L };
+
+	pthread_mutex_unlock(&g.lock);
+	nanosleep(&ts, NULL);
+	pthread_mutex_lock(&g.lock);
+}
+
+/*
+ * ushm__transact and ushm__transact_held.  With may_wait, a daemon is
+ * started when none answers, and one that died is waited for, without
+ * the lock (start_daemon, backoff); everything is looked at again once
+ * it is retaken (another thread may have connected meanwhile, or
+ * forked, or changed identity).  Nothing of ours is in flight then: the
+ * wait comes before the request is sent, or after the daemon it went to
+ * died.
+ *
+ * What stays under the lock is the exchange itself, connect, send and
+ * receive, bounded by USHM_TIMEOUT (transport.c), and it must: the
+ * connection carries one request at a time and its replies are not
+ * tagged, so the lock is what pairs a reply with its request (and the
+ * owed late reply with its undo); a shmat holds it from the daemon's
+ * grant until the table has the new piece, so that a fork (whose
+ * handlers take it) never copies a table that differs from what the
+ * daemon counted; and a connection is set up (the table registered on
+ * it) as one step.
+ */
+static int64_t transact(struct ushm__req *req, size_t len,
+			struct ushm__rep *rep, int *fd, int may_wait)
+{
+	int64_t r;
+
+	for (int attempt = 0;; attempt++) {
+		r = ensure();
+		if (may_wait && no_daemon(r)) {
+			r = start_daemon();
+			if (r == 0)
+				r = ensure();
+		}
+		/* No daemon at the first attempt is an answer; after one
+		 * died under us, its successor may still be on its way. */
+		if (r < 0 && (!may_wait || attempt == 0 ||
+			      attempt == ATTEMPTS - 1 || !daemon_starting(r)))
+			return r;
+		if (r < 0) {
+			backoff(attempt);
+			continue;
+		}
+		if (g.link.owed_op) {
+			r = ushm__link_pay_owed(&g.link);
+			if (r < 0)
+				return r;
+			if (g.link.fd < 0)
+				continue; /* gone: reconnect at once */
+		}
+		/* A program using every low descriptor still gets the
+		 * segment's: it lands in the spare's slot. */
+		if (fd)
+			ushm__link_unspare(&g.link);
+		/* The dead daemon may have served the first attempt. */
+		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
+			req->hdr.flags |= USHM__GET_RETRY;
+		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0);
+		if (!daemon_gone(r) && !g.link.owed_op)
+			g.notes_inflight = 0; /* served before the reply */
+		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
+			return r;
+		/* The daemon went away (or the program closed our socket):
+		 * the next attempt reconnects, a new daemon recovers our
+		 * attachments, and we adopt them. */
+		ushm__link_drop(&g.link);
+		if (attempt > 0 && may_wait)
+			backoff(attempt);
+	}
+}
+
+int64_t ushm__transact(struct ushm__req *req, size_t len,
+		       struct ushm__rep *rep, int *fd)
+{
+	return transact(req, len, rep, fd, 1);
+}
+
+int64_t ushm__transact_held(struct ushm__req *req, size_t len,
+			    struct ushm__rep *rep)
+{
+	return transact(req, len, rep, NULL, 0);
+}
+
+/*
+ * A note on this process's own connection, without credentials of ours:
+ * the kernel attaches the sender's pid, effective uid and effective gid,
+ * which is all a note needs (a shmdt is the connection's; an ATTACHED is
+ * sent only when the caller's group membership did not decide it).
+ * Three system calls where a request costs nine.  -ENOTCONN when the
+ * process has no connection of its own now (nothing was sent).
+ */
+int ushm__notify(const struct ushm__req *req, size_t len)
+{
+	struct iovec iov = { (void *)req, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (g.link.fd < 0 || g.id.pid != getpid() ||
+	    !ushm__link_ours(&g.link, g.link.fd))
+		return -ENOTCONN;
+	do
+		n = sendmsg(g.link.fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EPIPE;
+	g.notes_inflight = 1;
+	return 0;
+}
+
+int ushm__client_notes_inflight(void)
+{
+	return g.notes_inflight;
+}
+
+void ushm__post(const struct ushm__req *req, size_t len)
+{
+	if (ushm__notify(req, len) == 0)
+		return;
+	/* No daemon starts for this: without one nothing is counted. */
+	if (ensure() < 0)
+		return;
+	/* A daemon gone is found by the next call's request, which then
+	 * reconnects and retries as for any daemon that died under it. */
+	(void)ushm__send(g.link.fd, req, len, 0);
+}
+
+void ushm__client_respare(void)
+{
+	ushm__link_respare(&g.link);
+}
+
+const struct ushm__view *ushm__client_view(int own_count)
+{
+	struct ushm__req q;
+	struct ushm__rep rep;
+	int fds[2];
+	int64_t r;
+
+	/* The daemon first: with no connection yet; with a late reply
+	 * still to read (a call that timed out: what it did, and what
+	 * undoes it, go through the daemon); or in a child made without
+	 * fork handlers, whose inherited attachments are not counted yet. */
+	if (g.link.fd < 0 || g.link.owed_op ||
+	    (own_count && g.table.n > 0 && g.id.pid != getpid()))
+		return NULL;
+	/* nattch counts our attachments only while our connection holds
+	 * them: a program that closed it (and maybe reused its number)
+	 * has them re-registered by the daemon path first. */
+	if (own_count && g.table.n > 0 && !ushm__link_ours(&g.link, g.link.fd))
+		return NULL;
+	if (g.view.base && g.view.watch_fd < 0) /* lost with the connection */
+		ushm__view_drop(&g.view);
+	if (g.view.base)
+		return &g.view;
+	if (g.view.refused)
+		return NULL;
+	/* A program may have closed our socket and reused its number: the
+	 * request below must not go to its file. */
+	if (!ushm__link_ours(&g.link, g.link.fd))
+		return NULL;
+	memset(&q, 0, sizeof(q));
+	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
+	r = ushm__link_call(&g.link, &q, sizeof(q), &rep, fds, 2);
+	if (r < 0) {
+		/* A daemon without a table (or of an older version, which
+		 * does not know the request): never ask again on this
+		 * connection.  A broken or slow one is found by the call's
+		 * own request. */
+		g.view.refused = r == -ENOSYS || r == -EINVAL || r == -EPROTO;
+		return NULL;
+	}
+	if (ushm__view_map(&g.view, fds) < 0)
+		return NULL;
+	return &g.view;
+}
+
+const char *ushm__used_socket(void)
+{
+	if (__atomic_load_n(&g.pinned, __ATOMIC_ACQUIRE))
+		return g.sock_path;
+	return ushm__env("USHM_SOCKET");
+}
+
+int ushm__client_socket(char *buf, size_t len)
+{
+	int err = 0;
+
+	ushm__client_lock();
+	if (g.pinned) {
+		if ((size_t)snprintf(buf, len, "%s", g.sock_path) >= len)
+			err = -ENAMETOOLONG;
+	} else {
+		err = ushm__socket_path(buf, len);
+	}
+	ushm__client_unlock();
+	return err;
+}
+
+int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
+{
+	char path[108];
+	int64_t r;
+	int fd;
+
+	r = ushm__client_socket(path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = ushm__connect(path);
+	if (fd < 0)
+		return fd;
+	r = ushm__roundtrip(fd, req, req->hdr.size, rep, NULL, 0, NULL);
+	close(fd);
+	/* Connected, but the daemon closed without answering: it was on
+	 * its way out, so there is no daemon to report on. */
+	return r == -EPIPE ? -ECONNREFUSED : r;
+}
+
+/* ---- for the fork protocol (session.h) ---- */
+
+void ushm__session_lock(void)
+{
+	pthread_mutex_lock(&g.lock);
+}
+
+int ushm__session_forkable(char *path, size_t len)
+{
+	struct identity now;
+
+	if (g.link.fd < 0 || g.table.n == 0 || g.id.pid != getpid())
+		return 0;
+	identity_now(&now);
+	if (!identity_same(&now, &g.id) || !g.pinned)
+		return 0;
+	return (size_t)snprintf(path, len, "%s", g.sock_path) < len;
+}
+
+void ushm__session_child(int fd)
+{
+	ushm__link_drop(&g.link);
+	ushm__pieces_forked(&g.table);
+	if (fd >= 0)
+		ushm__link_take(&g.link, fd);
+	g.id.pid = getpid();
+	/* Without a prepared connection, register on first use. */
+	g.register_fork = fd < 0 && g.table.n > 0;
+	pthread_mutex_unlock(&g.lock);
+}

@@ -1,0 +1,43 @@
+/*
+ * session.h - what the session (session.c: the process's one connection,
+ * its attachment table and daemon) and the fork protocol (forkproto.c)
+ * offer each other.  Private to those two files.
+ */
+#ifndef USHM_SESSION_H
+#define USHM_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- session.c, for the fork handlers ---- */
+
+/* Takes the client lock, as ushm__client_lock does, for fork's prepare
+ * handler (which must not run pthread_once). */
+void ushm__session_lock(void);
+
+/* Caller holds the lock.  Are this process's attachments counted on a
+ * connection of its own, made with the identity it has now?  Then path
+ * receives the socket of its daemon and the answer is 1; else 0 (a child
+ * then registers them at its first call). */
+int ushm__session_forkable(char *path, size_t len);
+
+/* Registers the attachment table's entries on fd, USHM__REG_MAX per
+ * request; for a child (USHM__REG_FORK), not the pieces fork does not
+ * copy (MADV_DONTFORK).  With USHM__REG_NOREPLY, only sends them (on a
+ * non-blocking fd: a full queue is -EAGAIN, never a wait).  Caller holds
+ * the lock.  0 or -errno. */
+int ushm__session_register(int fd, uint32_t mode);
+
+/* In a child after fork, with the lock its parent held: takes fd (a
+ * connection its attachments are registered on, or -1: register them
+ * at the first call) in place of the parent's, drops the pieces it did
+ * not inherit, and lets go of the lock.  Async-signal-safe. */
+void ushm__session_child(int fd);
+
+/* ---- forkproto.c ---- */
+
+/* Installs the fork handlers (once; the first lock of the client state
+ * does it). */
+void ushm__fork_protocol_setup(void);
+
+#endif /* USHM_SESSION_H */
