@@ -190,6 +190,29 @@ void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c)
 	}
 }
 
+/* Detaches sent without a reply, as shmdt is (it never waits for the
+ * daemon), that one barrier serves per connection; a client that sends
+ * more before it asks anything of another process is rare, and the
+ * bound keeps a flood from holding up the request being served. */
+#define DRAIN_MAX 64
+
+void ushm__conn_drain(struct ushm__server *srv, struct ushm__conn *c)
+{
+	for (int i = 0; i < DRAIN_MAX && !c->dead; i++) {
+		struct ushm__hdr h;
+		ssize_t n = recv(c->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(h) || h.magic != USHM__MAGIC ||
+		    h.version != USHM__PROTO_VERSION ||
+		    !(is_note(&h) || (h.op == USHM__OP_DT &&
+				      (h.flags & USHM__DT_NOREPLY))))
+			return; /* nothing, or served in its turn */
+		ushm__conn_serve(srv, c, 1);
+	}
+}
+
 void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c)
 {
 	if (c->dead)

@@ -17,13 +17,18 @@
  *  - hang-ups (a child's exit or exec closes its connection before the
  *    kernel wakes its parent) and process exits (pidfds, signalled
  *    before the parent is woken as well): the holder's attachments are
- *    released, after its last queued requests are served.
+ *    released, after its last queued requests are served;
+ *  - then, on every other connection, the detaches queued without a
+ *    reply (shmdt returns without waiting for the daemon; a process
+ *    that detached and then told another one, which asks, must find
+ *    the detach applied, as Linux has).
  * Everything a client did before it sent a request is then reflected:
  * the request was sent after the parent's fork() or waitpid() returned,
  * so the connection, message or hang-up it depends on was queued first.
  * The departures set holds only these sources (never a connection's
- * ordinary requests), so the barrier costs one epoll_wait that returns
- * nothing when nothing is pending.  New connections are handled before
+ * ordinary requests), so the barrier costs two epoll_waits that return
+ * nothing when nothing is pending (the second, of the main set, finds
+ * the connections with requests queued, whose heads are looked at).  New connections are handled before
  * departures: a parent registered its child before it could exit.
  *
  * The fork protocol (src/lib/client.c is the other side):
@@ -197,6 +202,26 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			} else if (it->type == ITEM_ORPHAN) {
 				ushm__orphan_exit(srv, (void *)it);
 			}
+		}
+		if (n < MAX_EVENTS)
+			break;
+	}
+	/* Detaches sent without a reply (shmdt never waits for the
+	 * daemon) on any other connection, ready in the main set: on Linux
+	 * a shmdt that returned is seen by every later IPC_STAT, and a
+	 * request that was sent after it (a child detaches, then tells its
+	 * parent, which asks) must see it too, whatever order this pass
+	 * takes the connections in, and also on a connection accepted just
+	 * now, which is in no pass's events yet. */
+	for (int round = 0; round < BARRIER_ROUNDS; round++) {
+		int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, 0);
+
+		for (int i = 0; i < n; i++) {
+			struct ushm__item *it = ev[i].data.ptr;
+
+			if (it->type == ITEM_CONN && (void *)it != self &&
+			    !((struct ushm__conn *)it)->dead)
+				ushm__conn_drain(srv, (void *)it);
 		}
 		if (n < MAX_EVENTS)
 			break;

@@ -148,6 +148,10 @@ void ushm__conn_accept(struct ushm__server *srv);
  * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
  * HELLO); the first request that waits for a reply settles it. */
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
+/* Serves the no-reply messages queued at the head of c (a detach, whose
+ * shmdt has returned; notes), up to a bound: the barrier applies them
+ * before another process's request is answered. */
+void ushm__conn_drain(struct ushm__server *srv, struct ushm__conn *c);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves at most max of the requests queued on c. */
@@ -208,8 +212,9 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 int ushm__loop_settled(struct ushm__server *srv, int fd,
 		       struct ushm__item *it);
 /* Handles every departure, new connection and settling message pending
- * now, except self's (the connection being served).  Called before each
- * request that waits for a reply. */
+ * now, and every detach queued without a reply, except self's (the
+ * connection being served).  Called before each request that waits for a
+ * reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
 int ushm__server_run(struct ushm__server *srv);
 /* Descriptors the daemon holds (for STATUS and leak tests). */
