@@ -33,7 +33,9 @@
 #define CONF_MAX_IDS 8192
 #define CONF_MAX_KEYS 256
 
-/* A program that hangs is killed (and cleaned up) after this long. */
+/* A program that hangs is killed (and cleaned up) after this long, times
+ * USHM_TEST_TIME_SCALE when the suite says it runs slower (the sanitizer
+ * pass: 3), as every time bound of the tests is. */
 #define CONF_TIMEOUT 20
 
 static int conf_ids[CONF_MAX_IDS];
@@ -210,6 +212,17 @@ conf_negkey(int n)
 	return conf_claim(key);
 }
 
+/* USHM_TEST_TIME_SCALE (a whole number, 1 when unset or not one). */
+static unsigned
+conf_time_scale(void)
+{
+	const char *v = getenv("USHM_TEST_TIME_SCALE");
+	char *end;
+	unsigned long n = v ? strtoul(v, &end, 10) : 0;
+
+	return v && *v && !*end && n >= 1 && n <= 100 ? (unsigned)n : 1;
+}
+
 static void
 conf_init(void)
 {
@@ -222,7 +235,7 @@ conf_init(void)
 	sa.sa_handler = on_alarm;
 	if (sigaction(SIGALRM, &sa, NULL) != 0)
 		die("sigaction");
-	alarm(CONF_TIMEOUT);
+	alarm(CONF_TIMEOUT * conf_time_scale());
 	/* Line buffering would do, but say() flushes anyway. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
