@@ -12,7 +12,9 @@ CONF_BIN=$BUILD/tests/conformance
 # Programs that fill the kernel's machine-wide table (SHMMNI): their
 # kernel runs hold the kernel lock exclusively, the others shared.
 CONF_EXCLUSIVE=" limits "
-CONF_TIMEOUT=${CONF_TIMEOUT:-120}
+# Per program, as long as the lib.sh bounds are (scaled in the sanitizer
+# pass); the programs' own alarm (conf.h) is 100 s, scaled the same.
+CONF_TIMEOUT=${CONF_TIMEOUT:-$((120 * ${USHM_TEST_TIME_SCALE:-1}))}
 CONF_MAX_DIFF=${CONF_MAX_DIFF:-200}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX") || exit 1
