@@ -10,10 +10,10 @@
  * already queued when a later request arrives.  The barrier makes that
  * exact: before it serves any request that waits for a reply, the
  * daemon handles everything pending in the departures set:
- *  - new connections (accepted, and what a parent queued on them for
- *    its child applied at once: ushm__conn_settle);
  *  - what a settling connection holds (the parent's REGISTER, FORKED,
  *    the child's HELLO);
+ *  - new connections (accepted, and what a parent queued on them for
+ *    its child applied at once: ushm__conn_settle);
  *  - hang-ups (a child's exit or exec closes its connection before the
  *    kernel wakes its parent) and process exits (pidfds, signalled
  *    before the parent is woken as well): the holder's attachments are
@@ -28,8 +28,10 @@
  * The departures set holds only these sources (never a connection's
  * ordinary requests), so the barrier costs two epoll_waits that return
  * nothing when nothing is pending (the second, of the main set, finds
- * the connections with requests queued, whose heads are looked at).  New connections are handled before
- * departures: a parent registered its child before it could exit.
+ * the connections with requests queued, whose heads are looked at).
+ * New connections are handled before departures (a parent registered
+ * its child before it could exit), and after what the connections
+ * already taken hold (a child named itself before it could fork).
  *
  * The fork protocol (src/lib/client.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
@@ -174,13 +176,14 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 
 		if (n <= 0)
 			break;
-		/* New connections first (a parent registered its child
-		 * before it could exit), then settling data, then
+		/* What connections already taken hold first: a child's
+		 * HELLO (or its parent's FORKED) names the process that a
+		 * new connection's REGISTER comes from when that child
+		 * forks in turn, and that REGISTER copies what the named
+		 * connection holds (once the child has exited, nothing
+		 * else shows it).  Then new connections (a parent
+		 * registered its child before it could exit), then
 		 * departures. */
-		for (int i = 0; i < n; i++)
-			if (((struct ushm__item *)ev[i].data.ptr)->type ==
-			    ITEM_LISTEN)
-				ushm__conn_accept(srv);
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
@@ -188,6 +191,10 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			    !((struct ushm__conn *)it)->dead)
 				ushm__conn_settle(srv, (void *)it);
 		}
+		for (int i = 0; i < n; i++)
+			if (((struct ushm__item *)ev[i].data.ptr)->type ==
+			    ITEM_LISTEN)
+				ushm__conn_accept(srv);
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
