@@ -3,7 +3,8 @@
 # holds up fork, exec or exit (issue 10, item 11): a program that holds an
 # attachment forks children that exit, exec and are killed while its
 # daemon is stopped, each fork and each wait returning at once, and once
-# the daemon runs again nattch and lpid are what the kernel gives.  A shm
+# the daemon runs again nattch and lpid are what the kernel gives; a
+# child's shmdt made meanwhile is counted by its parent's next IPC_STAT.  A shm
 # call that waits on the stopped daemon gives up with ETIMEDOUT after
 # USHM_TIMEOUT seconds, signal handlers running meanwhile, and an attach
 # that timed out is given back.  The same program runs on the kernel for
@@ -38,6 +39,21 @@ served_at_least registered $N "every child's attachment was registered"
 served_exactly shmat 1 "the attach went to ushm"
 served_at_least shmctl 1 "the IPC_RMID went to ushm"
 served_stat_at_least 3 "both IPC_STATs were answered by ushm"
+
+# shmdt does not wait for the daemon either: a child detaches while the
+# daemon is stopped, tells its parent, and the parent's IPC_STAT, queued
+# behind the detach (the daemon is continued only then), must count it
+# as Linux does.  The daemon takes the new connection, the detach on it
+# and the request in one pass: the request was answered first.
+kernel=$(timeout 60 "$F" detach 0)
+is "$kernel" "child detached, daemon stopped: nattch 1, lpid == child: yes
+child: exit 0" "the kernel's output (a child's detach)"
+served_mark
+out=$(timeout 60 "${USHM_RUN_CMD[@]}" "$F" detach "$daemon")
+kill -CONT "$daemon"
+is "$out" "$kernel" "a child's detach, the daemon stopped: the same as the kernel"
+served_at_least shmdt 1 "the child's detach went to ushm"
+served_at_least shmctl 1 "the IPC_STAT after it went to the daemon"
 
 served_mark
 out=$(USHM_TIMEOUT=1 timeout 60 "${USHM_RUN_CMD[@]}" "$F" timeout "$daemon")

@@ -10,25 +10,27 @@
  * already queued when a later request arrives.  The barrier makes that
  * exact: before it serves any request that waits for a reply, the
  * daemon handles everything pending in the departures set:
- *  - new connections (accepted, and what a parent queued on them for
- *    its child applied at once: ushm__conn_settle);
  *  - what a settling connection holds (the parent's REGISTER, FORKED,
  *    the child's HELLO);
+ *  - new connections (accepted, and what a parent queued on them for
+ *    its child applied at once: ushm__conn_settle);
  *  - hang-ups (a child's exit or exec closes its connection before the
  *    kernel wakes its parent) and process exits (pidfds, signalled
  *    before the parent is woken as well): the holder's attachments are
  *    released, after its last queued requests are served.
- * Before all of these it serves the notes at the head of every
+ * Before all of these it serves the notes at the head of every other
  * connection with data: a shmdt or shmat the client did without waiting
  * (USHM__DT_NOREPLY, ATTACHED), which came before anything above.
  * Everything a client did before it sent a request is then reflected:
  * the request was sent after the parent's fork() or waitpid() returned,
  * so the connection, message or hang-up it depends on was queued first.
  * The departures set holds only these sources (never a connection's
- * ordinary requests), so the barrier costs one epoll_wait that returns
- * nothing when nothing is pending (and one more on the main set for the
- * notes).  New connections are handled before
- * departures: a parent registered its child before it could exit.
+ * ordinary requests), so the barrier costs two epoll_waits that return
+ * nothing when nothing is pending (the first, of the main set, finds
+ * the connections with messages queued, whose heads are looked at).
+ * New connections are handled before departures (a parent registered
+ * its child before it could exit), and after what the connections
+ * already taken hold (a child named itself before it could fork).
  *
  * The fork protocol (src/lib/forkproto.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
@@ -176,13 +178,14 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 
 		if (n <= 0)
 			break;
-		/* New connections first (a parent registered its child
-		 * before it could exit), then settling data, then
+		/* What connections already taken hold first: a child's
+		 * HELLO (or its parent's FORKED) names the process that a
+		 * new connection's REGISTER comes from when that child
+		 * forks in turn, and that REGISTER copies what the named
+		 * connection holds (once the child has exited, nothing
+		 * else shows it).  Then new connections (a parent
+		 * registered its child before it could exit), then
 		 * departures. */
-		for (int i = 0; i < n; i++)
-			if (((struct ushm__item *)ev[i].data.ptr)->type ==
-			    ITEM_LISTEN)
-				ushm__conn_accept(srv);
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
@@ -190,6 +193,10 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			    !((struct ushm__conn *)it)->dead)
 				ushm__conn_settle(srv, (void *)it);
 		}
+		for (int i = 0; i < n; i++)
+			if (((struct ushm__item *)ev[i].data.ptr)->type ==
+			    ITEM_LISTEN)
+				ushm__conn_accept(srv);
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
@@ -211,17 +218,32 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	srv->in_barrier = 0;
 }
 
+/*
+ * On Linux a shmdt or shmat that returned is seen by every later call;
+ * here it is a note queued on its process's connection.  A request sent
+ * after it (a child detaches, then tells its parent, which asks) must
+ * see it, whatever order a pass takes the connections in: so the notes
+ * at the head of every other connection with data in the main set are
+ * served first.  (Those of a connection accepted during the barrier are
+ * served as it settles.)
+ */
 void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
 {
 	struct epoll_event ev[MAX_EVENTS];
-	int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, 0);
 
-	for (int i = 0; i < n; i++) {
-		struct ushm__item *it = ev[i].data.ptr;
+	for (int round = 0; round < BARRIER_ROUNDS; round++) {
+		int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, 0);
 
-		if (it->type == ITEM_CONN && (void *)it != self &&
-		    !((struct ushm__conn *)it)->dead && (ev[i].events & EPOLLIN))
-			ushm__conn_notes(srv, (void *)it);
+		for (int i = 0; i < n; i++) {
+			struct ushm__item *it = ev[i].data.ptr;
+
+			if (it->type == ITEM_CONN && (void *)it != self &&
+			    !((struct ushm__conn *)it)->dead &&
+			    (ev[i].events & EPOLLIN))
+				ushm__conn_notes(srv, (void *)it);
+		}
+		if (n < MAX_EVENTS)
+			break;
 	}
 }
 

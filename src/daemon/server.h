@@ -151,8 +151,8 @@ void ushm__conn_accept(struct ushm__server *srv);
  * HELLO); the first request that waits for a reply settles it. */
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
 /* Serves the no-reply messages queued at the head of c (shmdt and shmat
- * the client did already, fork notes): what it did before it sent
- * anything that waits. */
+ * the client did already, fork notes), up to a bound: what it did before
+ * it sent anything that waits. */
 void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
@@ -213,7 +213,8 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
  * -errno. */
 int ushm__loop_settled(struct ushm__server *srv, int fd,
 		       struct ushm__item *it);
-/* Handles every departure, new connection and settling message pending
+/* Handles every note queued without a reply (shmdt, shmat of a kept
+ * descriptor), departure, new connection and settling message pending
  * now, except self's (the connection being served).  Called before each
  * request that waits for a reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);

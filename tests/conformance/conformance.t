@@ -12,7 +12,9 @@ CONF_BIN=$BUILD/tests/conformance
 # Programs that fill the kernel's machine-wide table (SHMMNI): their
 # kernel runs hold the kernel lock exclusively, the others shared.
 CONF_EXCLUSIVE=" limits "
-CONF_TIMEOUT=${CONF_TIMEOUT:-120}
+# Per program, as long as the lib.sh bounds are (scaled in the sanitizer
+# pass); the programs' own alarm (conf.h) is 100 s, scaled the same.
+CONF_TIMEOUT=${CONF_TIMEOUT:-$((120 * ${USHM_TEST_TIME_SCALE:-1}))}
 CONF_MAX_DIFF=${CONF_MAX_DIFF:-200}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX") || exit 1
@@ -82,6 +84,7 @@ run_kernel() {
 	*) kernel_lock_shared ;;
 	esac
 	# The lock's descriptor stays here: nothing else may hold it.
+	local t0=$EPOCHREALTIME
 	"$prog" >"$out.out" 2>"$out.err" </dev/null 9>&- &
 	pid=$!
 	# A watchdog that holds none of our output open.
@@ -98,6 +101,7 @@ run_kernel() {
 	kill "$sleeper" 2>/dev/null
 	wait "$sleeper" 2>/dev/null
 	echo "$rc" >"$out.rc"
+	run_times "$t0" >"$out.time"
 	ids=$(leftovers "$pid")
 	if [ -n "$ids" ]; then
 		for id in $ids; do
@@ -109,23 +113,56 @@ run_kernel() {
 	flock -u 9
 }
 
+# run_times START: how long a run took (from $EPOCHREALTIME START) and
+# the machine's load as it ended: a difference seen once under load is
+# told from one that shows every time.
+run_times() {
+	local end=$EPOCHREALTIME us load
+	us=$((10#${end//[.,]/} - 10#${1//[.,]/}))
+	read -r load _ </proc/loadavg
+	printf '%d.%02d s, load %s\n' $((us / 1000000)) \
+		$((us % 1000000 / 10000)) "$load"
+}
+
 # Under ushm-run, with a daemon of its own (started on first use), and
 # the kernel's SysV calls out of reach (ushm_run, nokernel).  Its status
-# afterwards (the requests it served) is kept in $out.status.
+# afterwards (the requests it served) is kept in $out.status, and the
+# end of its log in $out.log (its directory goes with the subshell).
 run_ushm() {
 	local prog=$1 out=$2
 	(
 		ushm_env_setup
+		t0=$EPOCHREALTIME
 		timeout -k 5 "$CONF_TIMEOUT" "${USHM_RUN_CMD[@]}" --trap "$prog" \
 			>"$out.out" 2>"$out.err" </dev/null 9>&-
 		echo $? >"$out.rc"
+		run_times "$t0" >"$out.time"
 		"$USHM" daemon status 2>/dev/null >"$out.status"
+		tail -n 20 "$USHM_STATE_DIR/ushmd.log" >"$out.log" 2>/dev/null
 	)
 }
 
-# Prefixes lines with "# ", at most CONF_MAX_DIFF of them.
+# Prefixes lines with "# ", at most CONF_MAX_DIFF of them, on stderr: the
+# diagnostics of a failure, which prove shows without -v (make check's
+# log, CI's), and which sanitizers.t passes on from its own prove run.
 comment() {
-	head -n "$CONF_MAX_DIFF" | sed 's/^/# /'
+	head -n "$CONF_MAX_DIFF" | sed 's/^/# /' >&2
+}
+
+# ushm_side NAME K U: all there is to know of a failed comparison once
+# the scratch directory is gone: each run's exit status, time and stderr,
+# what the daemon served and the end of its log.
+ushm_side() {
+	local name=$1 k=$2 u=$3
+	{
+		echo "kernel run of $name: exit $(cat "$k.rc"), $(cat "$k.time")"
+		[ -s "$k.err" ] && head -n 20 "$k.err"
+		echo "ushm run of $name: exit $(cat "$u.rc"), $(cat "$u.time")"
+		[ -s "$u.err" ] && head -n 20 "$u.err"
+		echo "the daemon's counters:"
+		grep -E '^(pid|served_[a-z]+):' "$u.status"
+		[ -s "$u.log" ] && { echo "the end of the daemon's log:"; cat "$u.log"; }
+	} 2>/dev/null | comment
 }
 
 # Known differences (see the file): "program|prefix|why" per line.
@@ -235,16 +272,16 @@ for prog in "${progs[@]}"; do
 	served=$(sed -n 's/^served_shmget: //p' "$u.status")
 	if [ "${served:-0}" -lt 1 ]; then
 		ok 1 "$name (ushm served none of its calls: no shmget)"
-		comment <"$u.status"
+		ushm_side "$name" "$k" "$u"
 	elif cmp -s "$k.cmp" "$u.cmp"; then
 		ok 0 "$name"
 	else
 		ok 1 "$name"
-		diff -u --label kernel --label ushm "$k.cmp" "$u.cmp" | comment
-		if [ -s "$u.err" ]; then
-			echo "stderr under ushm-run:"
-			head -n 20 "$u.err"
-		fi | comment
+		{
+			echo "$name: the kernel's output (-) and ushm's (+) differ:"
+			diff -u --label kernel --label ushm "$k.cmp" "$u.cmp"
+		} | comment
+		ushm_side "$name" "$k" "$u"
 	fi
 done
 [ "$TAP_FAILED" = 0 ]

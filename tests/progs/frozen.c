@@ -19,9 +19,16 @@
  *                          and whether in about a second; continue the
  *                          daemon, print nattch (the attach that timed
  *                          out must not count)
+ *   frozen detach DAEMON   attach, stop the daemon, fork a child that
+ *                          detaches (shmdt does not wait for the daemon)
+ *                          and lives on; IPC_STAT, the daemon continued
+ *                          only once the request waits behind the
+ *                          child's detach: print nattch and whether lpid
+ *                          is the child's (as Linux: its shmdt returned)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,13 +62,13 @@ static const char *yesno(int b)
 	return b ? "yes" : "no";
 }
 
-/* The state letter of process pid ('T' stopped), '?' when unreadable. */
-static char state_of(pid_t pid)
+/* The state letter in DIR/stat ('T' stopped), '?' when unreadable. */
+static char state_of_path(const char *dir)
 {
-	char path[64], buf[512], *rp, st = '?';
+	char path[128], buf[512], *rp, st = '?';
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	snprintf(path, sizeof(path), "%s/stat", dir);
 	f = fopen(path, "re");
 	if (!f)
 		return st;
@@ -69,6 +76,15 @@ static char state_of(pid_t pid)
 		st = rp[2];
 	fclose(f);
 	return st;
+}
+
+/* The state letter of process pid. */
+static char state_of(pid_t pid)
+{
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%ld", (long)pid);
+	return state_of_path(dir);
 }
 
 /* SIGSTOP or SIGCONT to the daemon, and wait (5 s at most) until it is
@@ -217,12 +233,93 @@ static int timeouts(pid_t daemon)
 	return 0;
 }
 
+/* What the waker needs: whom to continue, and whose request to wait for. */
+struct waker {
+	pid_t daemon;
+	pid_t tid;		/* the thread that asks */
+	volatile int asking;	/* it is about to */
+};
+
+/* The state letter of this process's thread tid, '?' when unreadable. */
+static char task_state(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld", (long)tid);
+	return state_of_path(path);
+}
+
+/* Continues the daemon once the asking thread sleeps (S) in its call:
+ * its request is then queued for the stopped daemon. */
+static void *wake_when_asked(void *arg)
+{
+	struct waker *w = arg;
+	struct timespec tick = { 0, 1000 * 1000 };
+
+	for (int i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&w->asking, __ATOMIC_ACQUIRE) &&
+		    task_state(w->tid) == 'S')
+			break;
+		nanosleep(&tick, NULL);
+	}
+	signal_daemon(w->daemon, SIGCONT);
+	return NULL;
+}
+
+static int detach(pid_t daemon)
+{
+	struct waker w = { .daemon = daemon, .tid = gettid() };
+	int tell[2], go[2], r;
+	struct shmid_ds ds;
+	pthread_t thread;
+	pid_t pid;
+	void *p;
+	int id = mkseg(&p);
+	char c = 0;
+
+	if (pipe(tell) != 0 || pipe(go) != 0)
+		die("pipe");
+	signal_daemon(daemon, SIGSTOP);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		r = shmdt(p);
+		if (write(tell[1], &c, 1) != 1)
+			_exit(3);
+		(void)!read(go[0], &c, 1);
+		_exit(r == 0 ? 0 : 1);
+	}
+	if (read(tell[0], &c, 1) != 1)
+		die("read");
+	if (daemon > 0 && (errno = pthread_create(&thread, NULL,
+						  wake_when_asked, &w)) != 0)
+		die("pthread_create");
+	__atomic_store_n(&w.asking, 1, __ATOMIC_RELEASE);
+	if (shmctl(id, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	if (daemon > 0 && (errno = pthread_join(thread, NULL)) != 0)
+		die("pthread_join");
+	printf("child detached, daemon stopped: nattch %lu, lpid == child: "
+	       "%s\n", (unsigned long)ds.shm_nattch,
+	       yesno(ds.shm_lpid == pid));
+	if (write(go[1], &c, 1) != 1 || waitpid(pid, &r, 0) != pid)
+		die("child");
+	printf("child: exit %d\n", WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+	if (shmdt(p) != 0 || shmctl(id, IPC_RMID, NULL) != 0)
+		die("cleanup");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "fork") == 0)
 		return forks((pid_t)atol(argv[2]), atoi(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "timeout") == 0)
 		return timeouts((pid_t)atol(argv[2]));
-	fprintf(stderr, "usage: frozen fork DAEMON N | timeout DAEMON\n");
+	if (argc == 3 && strcmp(argv[1], "detach") == 0)
+		return detach((pid_t)atol(argv[2]));
+	fprintf(stderr, "usage: frozen fork DAEMON N | timeout DAEMON | "
+		"detach DAEMON\n");
 	return 2;
 }

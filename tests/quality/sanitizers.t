@@ -67,12 +67,15 @@ done
 rc=$?
 ok $rc "the suite passes under ASan and UBSan (${#tests[@]} tests)"
 # On failure the inner run's output is kept, and its failures go to
-# stderr, which prove shows without -v (make check's log in CI).
+# stderr, which prove shows without -v (make check's log in CI): with the
+# diagnostics the failed tests wrote (conformance.t's diff of a program
+# and both runs' stderr come to some 250 lines), since build-san/tmp is
+# gone with CI's machine.
 if [ $rc != 0 ]; then
 	cp "$out" "$SAN/tmp/sanitizers-last.log"
 	{
 		grep -E '^(not ok|#)|Dubious|Failed|^Test Summary' "$out" |
-			head -n 150
+			head -n 500
 		echo "# the whole run: $SAN/tmp/sanitizers-last.log"
 	} | sed 's/^#*/# /' >&2
 fi
