@@ -80,7 +80,7 @@ void ushm__limits_refresh(struct ushm__limits *lim)
 int ushm__limits_overcommit(const struct ushm__limits *lim)
 {
 	unsigned long long mode = 0;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (lim->live & USHM__LIVE_OVERCOMMIT)
 		return read_value(lim->overcommit_fd, &v) == 0 ? (int)v : 0;
