@@ -50,6 +50,7 @@ served_stat_at_least 600 "forkkill: and every IPC_STAT"
 served_at_least forked 1 "forkkill: the forks were announced to ushm"
 
 is "$("$USHM" ls | awk '$2 ~ /^[0-9]+$/' | wc -l)" "0" "no segment left"
-is "$(ls "$USHM_STATE_DIR" | grep -c '^seg-')" "0" "no backing file left"
+is "$(state_seg_files "$USHM_STATE_DIR")" "0" \
+	"no backing file or record left"
 is "$(fds)" "$base" "the daemon holds no more descriptors than before"
 done_testing

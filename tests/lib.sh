@@ -148,6 +148,21 @@ ushm_daemon_pid() {
 	cat "$USHM_STATE_DIR/ushmd.pid" 2>/dev/null
 }
 
+# How many files of segments the state directory DIR holds: seg-N.*,
+# except a cleared record (a seg-N.meta of zeroes, which a removal leaves
+# for the next segment at index N).
+state_seg_files() {
+	local f n=0
+	for f in "$1"/seg-*; do
+		[ -e "$f" ] || continue
+		case $f in
+		*.meta) [ -s "$f" ] && [ -z "$(tr -d '\0' <"$f")" ] && continue ;;
+		esac
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+
 # Has process PID ended?  A zombie has: where pid 1 does not reap
 # (containers), a dead daemon stays a zombie and kill -0 still succeeds.
 pid_gone() {

@@ -74,7 +74,10 @@ wait "$HOLDER"
 exec 4<&-
 run stat "$id" 2>/dev/null
 ok $([ $? -ne 0 ]; echo $?) "gone after the last detach"
-is "$(ls "$USHM_STATE_DIR" | grep -c '^seg-')" "0" "its files are gone"
+# (A removal clears seg-N.meta, zeroes, and leaves it for the next
+# segment at that index: state_seg_files does not count it.)
+is "$(state_seg_files "$USHM_STATE_DIR")" "0" \
+	"its files are gone, its record cleared"
 
 # 3. A holder that dies while no daemon runs: the new daemon does not count
 #    it, and destroys a removed segment it held.

@@ -58,12 +58,16 @@ struct ushm__limits {
 	 * config), and the sysctl files kept open for that. */
 	unsigned live;
 	int live_fd[3];
+	/* /proc/sys/vm/overcommit_memory, kept open when
+	 * USHM__LIVE_OVERCOMMIT is in live (ushm__limits_open). */
+	int overcommit_fd;
 };
 
 enum {
 	USHM__LIVE_SHMMAX = 1u << 0,
 	USHM__LIVE_SHMALL = 1u << 1,
 	USHM__LIVE_SHMMNI = 1u << 2,
+	USHM__LIVE_OVERCOMMIT = 1u << 3, /* set by ushm__limits_open */
 };
 
 /* Segment flags kept in the metadata. */
@@ -167,6 +171,9 @@ int ushm__hugetlb_check(const struct ushm__cred *c, uint64_t size,
 void ushm__limits_open(struct ushm__limits *lim);
 /* Re-reads the live limits (a pread each); the others stay. */
 void ushm__limits_refresh(struct ushm__limits *lim);
+/* The kernel's vm.overcommit_memory now (0 when it cannot be read): a
+ * pread of the file ushm__limits_open opened, else an open and a read. */
+int ushm__limits_overcommit(const struct ushm__limits *lim);
 void ushm__limits_close(struct ushm__limits *lim);
 
 /* ---- registry.c: the table, ids, keys, limits ---- */

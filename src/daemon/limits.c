@@ -7,6 +7,8 @@
  *
  * Cheap enough for every shmget: the three files are opened once and
  * re-read with one pread each (about a microsecond), no open, no stdio.
+ * So is vm.overcommit_memory, which decides how a new segment's size is
+ * checked against memory (ops.c).
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -15,6 +17,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#define OVERCOMMIT "/proc/sys/vm/overcommit_memory"
 
 static const char *const sysctl_path[3] = {
 	"/proc/sys/kernel/shmmax",
@@ -32,6 +36,11 @@ void ushm__limits_open(struct ushm__limits *lim)
 		if (lim->live_fd[i] < 0)
 			lim->live &= ~(1u << i);
 	}
+	lim->overcommit_fd = open(OVERCOMMIT, O_RDONLY | O_CLOEXEC);
+	if (lim->overcommit_fd >= 0)
+		lim->live |= USHM__LIVE_OVERCOMMIT;
+	else
+		lim->live &= ~(unsigned)USHM__LIVE_OVERCOMMIT;
 	ushm__limits_refresh(lim);
 }
 
@@ -68,8 +77,22 @@ void ushm__limits_refresh(struct ushm__limits *lim)
 	}
 }
 
+int ushm__limits_overcommit(const struct ushm__limits *lim)
+{
+	unsigned long long mode = 0;
+	uint64_t v = 0;
+
+	if (lim->live & USHM__LIVE_OVERCOMMIT)
+		return read_value(lim->overcommit_fd, &v) == 0 ? (int)v : 0;
+	ushm__read_ull(OVERCOMMIT, &mode);
+	return (int)mode;
+}
+
 void ushm__limits_close(struct ushm__limits *lim)
 {
+	if (lim->live & USHM__LIVE_OVERCOMMIT)
+		close(lim->overcommit_fd);
+	lim->overcommit_fd = -1;
 	for (int i = 0; i < 3; i++) {
 		if ((lim->live & (1u << i)) && lim->live_fd[i] >= 0)
 			close(lim->live_fd[i]);

@@ -13,6 +13,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 
 #define MODE_BITS 0777
 
@@ -34,14 +35,20 @@ int ushm__read_ull(const char *path, unsigned long long *v)
  * strict).  In the default heuristic mode a request larger than RAM plus
  * swap fails with ENOMEM; in strict mode (2), one larger than what is
  * left of CommitLimit does.  ushm's tmpfs files would accept any size, so
- * the same rule is applied here.
+ * the same rule is applied here.  RAM and swap are the kernel's
+ * totalram_pages and total_swap_pages, which sysinfo(2) reports in one
+ * call (/proc/meminfo, which formats fifty lines to give the same two
+ * numbers, cost 50 us a shmget); only strict mode needs meminfo's
+ * commit figures.
  */
-static int memory_fits(uint64_t size, int shmflg)
+static int memory_fits(const struct ushm__limits *lim, uint64_t size,
+		       int shmflg)
 {
-	unsigned long long mode = 0, limit, committed;
+	unsigned long long limit, committed;
 	uint64_t kb = size / 1024 + (size % 1024 != 0);
+	int mode = ushm__limits_overcommit(lim);
+	struct sysinfo si;
 
-	ushm__read_ull("/proc/sys/vm/overcommit_memory", &mode);
 	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
 		return 1;
 	if (mode == 2) {
@@ -49,7 +56,12 @@ static int memory_fits(uint64_t size, int shmflg)
 		committed = ushm__meminfo_kb("Committed_AS");
 		return committed < limit && kb <= limit - committed;
 	}
-	return kb <= ushm__meminfo_kb("MemTotal") + ushm__meminfo_kb("SwapTotal");
+	if (sysinfo(&si) < 0)
+		return kb <= ushm__meminfo_kb("MemTotal") +
+				     ushm__meminfo_kb("SwapTotal");
+	/* In KiB, as meminfo has them: no overflow for any real size. */
+	return kb <= ((uint64_t)si.totalram + si.totalswap) *
+			     (si.mem_unit ? si.mem_unit : 1) / 1024;
 }
 
 /*
@@ -169,7 +181,7 @@ static int newseg(struct ushm__registry *r, const struct ushm__cred *c,
 			return err;
 	} else if (size > INT64_MAX) {
 		return -EINVAL; /* larger than any file can be */
-	} else if (!memory_fits(size, shmflg)) {
+	} else if (!memory_fits(&r->lim, size, shmflg)) {
 		return -ENOMEM;
 	}
 	if (!store_has_room(r, c->uid, size, shmflg)) {

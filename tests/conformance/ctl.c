@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static size_t page;
@@ -243,6 +244,59 @@ set(void)
 	want.shm_perm.gid = 0;
 	want.shm_perm.mode = 0600;
 	say("IPC_SET back to root: %s", R(shmctl(id, IPC_SET, &want)));
+	rmseg(id);
+}
+
+/*
+ * IPC_STAT into buffers the process cannot wholly write: a read-only
+ * page, an inaccessible one, and one that starts 24 bytes before an
+ * inaccessible page (the kernel writes those 24 bytes, the start of
+ * shm_perm, and then fails).  Where ushm answers from its table it
+ * probes the buffer before it writes; the outcome must be the kernel's.
+ */
+static void
+stat_bad_buffers(void)
+{
+	int id = mkseg(IPC_PRIVATE, 100, 0600);
+	unsigned char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct shmid_ds *ds;
+	unsigned char *q;
+	int r, e;
+
+	if (p == MAP_FAILED || mprotect(p + page, page, PROT_NONE) < 0) {
+		say("mmap: %s", strerror(errno));
+		rmseg(id);
+		return;
+	}
+	/* A buffer in a read-only page. */
+	if (mprotect(p, page, PROT_READ) < 0)
+		say("mprotect: %s", strerror(errno));
+	say("IPC_STAT(read-only buf): %s",
+	    R(shmctl(id, IPC_STAT, (struct shmid_ds *)p)));
+	/* In a page with no access. */
+	say("IPC_STAT(PROT_NONE buf): %s",
+	    R(shmctl(id, IPC_STAT, (struct shmid_ds *)(p + page))));
+	/* Straddling a writable page and one with no access. */
+	if (mprotect(p, page, PROT_READ | PROT_WRITE) < 0)
+		say("mprotect: %s", strerror(errno));
+	memset(p, 0xa5, page);
+	ds = (struct shmid_ds *)(p + page - 24);
+	r = shmctl(id, IPC_STAT, ds);
+	e = errno;
+	say("IPC_STAT(buf ending in a PROT_NONE page): %s", res(r, e));
+	/* What landed before the fault: key, uid, gid, cuid, cgid, mode. */
+	q = p + page - 24;
+	say("  bytes before the fault: key %d uid %u gid %u cuid %u cgid %u "
+	    "mode %o, untouched before the buffer: %s",
+	    ds->shm_perm.__key, ds->shm_perm.uid, ds->shm_perm.gid,
+	    ds->shm_perm.cuid, ds->shm_perm.cgid,
+	    (unsigned)ds->shm_perm.mode & 0777, yesno(q[-1] == 0xa5));
+	/* Wholly writable, at the very end of the page: a valid buffer. */
+	ds = (struct shmid_ds *)(p + page - sizeof(*ds));
+	say("IPC_STAT(buf ending at the page's end): %s, mode %o",
+	    R(shmctl(id, IPC_STAT, ds)), (unsigned)ds->shm_perm.mode & 0777);
+	munmap(p, 2 * page);
 	rmseg(id);
 }
 
@@ -497,6 +551,7 @@ main(void)
 	stat_fields();
 	set();
 	bad();
+	stat_bad_buffers();
 	infos();
 	lock();
 	stat_any();

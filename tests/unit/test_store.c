@@ -99,6 +99,42 @@ static long long file_size(const char *name)
 	return stat(path(name), &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+/* Is a file all zeroes (and not empty)? */
+static int all_zero_file(const char *name)
+{
+	unsigned char buf[4096];
+	int fd = open(path(name), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i])
+			return 0;
+	return 1;
+}
+
+/* Copies slot i of meta file from into slot i of meta file to. */
+static int copy_slot(const char *from, const char *to, int i)
+{
+	unsigned char buf[SLOT];
+	int in = open(path(from), O_RDONLY | O_CLOEXEC);
+	int out = open(path(to), O_WRONLY | O_CLOEXEC);
+	int ok_ = in >= 0 && out >= 0 &&
+		  pread(in, buf, SLOT, (off_t)i * SLOT) == SLOT &&
+		  pwrite(out, buf, SLOT, (off_t)i * SLOT) == SLOT;
+
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok_ ? 0 : -1;
+}
+
 /* Is the log written since the last call free of / containing what? */
 static off_t log_seen;
 
@@ -273,10 +309,10 @@ static void test_lock(void)
 static void test_roundtrip(void)
 {
 	struct ushm__store *st;
-	struct ushm__segment *a, *b, *c, *d, copy_a, copy_c;
+	struct ushm__segment *a, *b, *c, *d, *e, copy_a, copy_c;
 	struct stat sb;
 	int ida, idb, idc, fd;
-	uint32_t mode_a;
+	uint32_t mode_a, g0 = 0;
 	uint64_t ps, tot;
 
 	if (ushm__store_open(state, &st) < 0) {
@@ -333,10 +369,14 @@ static void test_roundtrip(void)
 			     (int64_t)ushm__pages(&reg, c->m.segsz));
 	ushm__registry_save(&reg, c);
 
-	/* Remove b: both its files go; its index is not reused. */
+	/* Remove b: its record is cleared (the file stays, for the next
+	 * segment at index 1: no file made and unlinked per segment);
+	 * its index is not reused. */
 	ushm__registry_destroy(&reg, b);
-	ok(!exists("seg-1.meta") && !exists("seg-1.data"),
-	   "destroy removes both files of index 1");
+	ok(!slot_valid("seg-1.meta", 0, &g0) &&
+	   !slot_valid("seg-1.meta", 1, &g0) && all_zero_file("seg-1.meta") &&
+	   !exists("seg-1.data"),
+	   "destroy clears the record of index 1, both slots zero");
 	copy_a = *a;
 	copy_c = *c;
 	tot = reg.shm_tot;
@@ -389,6 +429,20 @@ static void test_roundtrip(void)
 	/* The allocator goes on where it was. */
 	is_int(add(&reg2, 0x5353, 1, &d), 5 * USHM__IPCMNI + 3,
 	       "the next id continues after the last one");
+	ok(!log_has("no valid record"), "a cleared record is passed over");
+
+	/* A segment at a cleared index whose file holds an older valid
+	 * record (a's generation 2, put there by hand): the new segment's
+	 * first record (generation 1) clears the other slot as it is
+	 * written, so it is the one loaded. */
+	ok(copy_slot("seg-0.meta", "seg-1.meta", 0) == 0 &&
+	   slot_valid("seg-1.meta", 0, &g0) && g0 == 2,
+	   "a stale record of generation 2 in seg-1.meta's slot 0");
+	reg2.last_idx = 0; /* so that index 1 comes next */
+	is_int(add(&reg2, 0x5454, 1, &e), 5 * USHM__IPCMNI + 1,
+	       "a new segment at index 1");
+	ok(!slot_valid("seg-1.meta", 0, &g0) && slot_valid("seg-1.meta", 1, &g0) &&
+	   g0 == 1, "its first record written, the stale slot cleared");
 	ushm__registry_free(&reg2);
 	ushm__pub_close(&pub);
 	ushm__store_close(st);
@@ -531,8 +585,8 @@ static void test_leftovers(void)
 	if (s) {
 		ushm__registry_destroy(&reg2, s);
 		ok(!exists(seg_file(bad, "data")) &&
-			   !exists(seg_file(bad, "meta")),
-		   "removing it unlinks its file and record");
+			   all_zero_file(seg_file(bad, "meta")),
+		   "removing it unlinks its file and clears its record");
 	}
 
 	/* store_remove on its own. */
@@ -542,7 +596,8 @@ static void test_leftovers(void)
 	   "a new segment's record (and no data file)");
 	if (id >= 0)
 		ushm__store_remove(st, s);
-	ok(!exists(seg_file(id, "meta")), "store_remove unlinks the record");
+	ok(all_zero_file(seg_file(id, "meta")),
+	   "store_remove clears the record (both slots zero)");
 	ushm__registry_free(&reg2);
 	ushm__store_close(st);
 	unlink(path("seg-x.data"));
