@@ -11,9 +11,7 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 static const char *const sysctl_path[3] = {
@@ -35,31 +33,14 @@ void ushm__limits_open(struct ushm__limits *lim)
 	ushm__limits_refresh(lim);
 }
 
-/* The number in sysctl file fd; 0 or -errno. */
-static int read_value(int fd, uint64_t *v)
-{
-	char buf[32], *end;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	unsigned long long x;
-
-	if (n <= 0)
-		return n < 0 ? -errno : -EINVAL;
-	buf[n] = '\0';
-	errno = 0;
-	x = strtoull(buf, &end, 10);
-	if (errno || end == buf)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 void ushm__limits_refresh(struct ushm__limits *lim)
 {
 	uint64_t *dst[3] = { &lim->shmmax, &lim->shmall, &lim->shmmni };
-	uint64_t v = 0;
+	unsigned long long v = 0;
 
 	for (int i = 0; i < 3; i++) {
-		if (!(lim->live & (1u << i)) || read_value(lim->live_fd[i], &v))
+		if (!(lim->live & (1u << i)) ||
+		    ushm__read_number_fd(lim->live_fd[i], &v) < 0)
 			continue;
 		/* Linux caps shmmni at IPCMNI; so do ids here. */
 		if (i == 2 && v > USHM__IPCMNI)

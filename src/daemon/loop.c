@@ -46,7 +46,6 @@
 #define _GNU_SOURCE
 #include "server.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -110,20 +109,6 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
 
 	return epoll_ctl(srv->depfd, EPOLL_CTL_MOD, fd, &dep) < 0 ? -errno :
 								    0;
-}
-
-uint64_t ushm__open_fds(void)
-{
-	uint64_t n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the directory stream's own descriptor */
 }
 
 static void read_signals(struct ushm__server *srv)

@@ -201,7 +201,7 @@ static uint64_t kernel_limit(const char *name, uint64_t dflt)
 	unsigned long long v;
 
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	return ushm__read_ull(path, &v) ? v : dflt;
+	return ushm__read_number(path, &v) == 0 ? v : dflt;
 }
 
 static int parse_args(struct options *o, int argc, char **argv)

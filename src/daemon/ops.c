@@ -16,18 +16,6 @@
 
 #define MODE_BITS 0777
 
-int ushm__read_ull(const char *path, unsigned long long *v)
-{
-	FILE *f = fopen(path, "re");
-	int ok;
-
-	if (!f)
-		return 0;
-	ok = fscanf(f, "%llu", v) == 1;
-	fclose(f);
-	return ok;
-}
-
 /*
  * Linux charges a segment's size against the memory commit limit when it
  * is created, unless SHM_NORESERVE asks it not to (and overcommit is not
@@ -41,7 +29,8 @@ static int memory_fits(uint64_t size, int shmflg)
 	unsigned long long mode = 0, limit, committed;
 	uint64_t kb = size / 1024 + (size % 1024 != 0);
 
-	ushm__read_ull("/proc/sys/vm/overcommit_memory", &mode);
+	/* (Unreadable: the heuristic mode, Linux's default.) */
+	(void)ushm__read_number("/proc/sys/vm/overcommit_memory", &mode);
 	if (mode == 1 || ((shmflg & SHM_NORESERVE) && mode != 2))
 		return 1;
 	if (mode == 2) {

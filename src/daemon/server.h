@@ -212,7 +212,5 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
  * request that waits for a reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
 int ushm__server_run(struct ushm__server *srv);
-/* Descriptors the daemon holds (for STATUS and leak tests). */
-uint64_t ushm__open_fds(void);
 
 #endif /* USHM_SERVER_H */
