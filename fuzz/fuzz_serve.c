@@ -2,18 +2,19 @@
  * fuzz_serve.c - libFuzzer target for ushmd's request handling, end to
  * end, inside one process.
  *
- * Each input gets a server of its own, set up as main.c sets one up: a
- * store in a fresh state directory, a registry with small limits, a
- * listening SEQPACKET socket (abstract, so no path to clean up) and an
- * epoll set.  Up to FS_CLIENTS client sockets of this process connect to
- * it and send the input's messages (serve_input.h), with the credentials,
- * descriptors and hang-ups the input asks for.  The daemon's own
- * functions do the work: the harness's pump() is the body of
- * ushm__server_run with a zero timeout (accept, serve one request per
- * client per pass, departures first), so what runs is what runs in
- * ushmd.  Replies are read back, checked with ushm__rep_check (what the
- * daemon sends, the library must accept), descriptors in them mapped
- * when asked and closed.
+ * Each input gets a server of its own, opened by the daemon's own
+ * ushm__server_open (server.c): a store in a fresh state directory, a
+ * registry with small limits and a listening SEQPACKET socket (abstract,
+ * so no path to clean up), without the daemon's signal handling (the
+ * process's signals are libFuzzer's) and without publishing the table.
+ * Up to FS_CLIENTS client sockets of this process connect to it and send
+ * the input's messages (serve_input.h), with the credentials,
+ * descriptors and hang-ups the input asks for.  The harness's pump()
+ * runs the daemon's own loop, ushm__server_pass, with a zero timeout
+ * (accept, serve one request per client per pass, departures first), so
+ * what runs is what runs in ushmd.  Replies are read back, checked with
+ * ushm__rep_check (what the daemon sends, the library must accept),
+ * descriptors in them mapped when asked and closed.
  *
  * After every pass the registry's books must balance (see
  * check_invariants); at the end of the input, once every client has
@@ -36,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ipc.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -55,8 +55,6 @@
 		}                                                          \
 	} while (0)
 
-/* As loop.c: events per epoll_wait, requests served on a departure. */
-#define MAX_EVENTS 64
 /* Passes one pump may take: far more than any input can queue. */
 #define MAX_PASSES 4096
 #define MAX_MAPS 64
@@ -152,7 +150,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* ---- the server: setup and teardown as main.c's start/server_free ---- */
+/* ---- the server: the daemon's own open and close (server.c) ---- */
 
 /* The lowest descriptor not in use. */
 static int lowest_free_fd(void)
@@ -164,8 +162,22 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
-/* As main.c's start(): the store (loaded: empty at first, the previous
- * daemon's after a restart), the epoll set, recovery, the listener. */
+/* The listening socket, as main.c would be handed one by systemd. */
+static int listener(void)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0);
+
+	CHECK(fd >= 0);
+	rights_refused = ushm__refuse_rights(fd);
+	CHECK(rights_refused >= 0);
+	CHECK(bind(fd, (struct sockaddr *)&listen_addr, listen_len) == 0);
+	CHECK(listen(fd, 16) == 0);
+	return fd;
+}
+
+/* The store (loaded: empty at first, the previous daemon's after a
+ * restart), the epoll sets, recovery, the listener. */
 static void server_setup(uint8_t cfg)
 {
 	struct ushm__limits lim = {
@@ -177,61 +189,33 @@ static void server_setup(uint8_t cfg)
 			(cfg & FS_CFG_QUOTA) ? 8 * (uint64_t)page_size : 0,
 		.owner_uid = (cfg & FS_CFG_OWNER) ? 1000 : geteuid(),
 	};
+	char name[sizeof(listen_addr.sun_path) + 1];
+	struct ushm__server_conf conf = {
+		.state_dir = state_dir,
+		.socket_path = name,
+		.lim = &lim,
+		.max_conns_per_uid = 2,
+		.log_level = USHM__LOG_DEBUG,
+		/* The daemon's signals, its table and its log file are
+		 * not the harness's. */
+		.flags = 0,
+	};
 
-	memset(&srv, 0, sizeof(srv));
-	srv.epfd = srv.depfd = srv.listen_fd = srv.signal_fd = -1;
-	ushm__pub_init(&srv.pub); /* nothing published: no state directory */
-	srv.reserve_fd = -1;
-	CHECK(ushm__store_open(state_dir, &srv.store) == 0);
-	ushm__registry_init(&srv.reg, &lim, srv.store);
-	srv.max_conns_per_uid = 2;
-	CHECK(ushm__store_load(srv.store, &srv.reg) == 0);
-	CHECK(ushm__loop_open(&srv) == 0);
-	/* (It skips this process: the segments it maps get no orphan.) */
-	ushm__recover(&srv);
-	srv.listen_fd = socket(AF_UNIX,
-			       SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	CHECK(srv.listen_fd >= 0);
-	rights_refused = ushm__refuse_rights(srv.listen_fd);
-	CHECK(rights_refused >= 0);
-	CHECK(bind(srv.listen_fd, (struct sockaddr *)&listen_addr,
-		   listen_len) == 0);
-	CHECK(listen(srv.listen_fd, 16) == 0);
-	srv.listen_item.type = ITEM_LISTEN;
-	CHECK(ushm__loop_add(&srv, srv.listen_fd, &srv.listen_item,
-			     EPOLLIN) == 0);
-	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	snprintf(name, sizeof(name), "@%s", listen_addr.sun_path + 1);
+	conf.listen_fd = listener();
+	CHECK(ushm__server_open(&srv, &conf) == 0);
 	CHECK(srv.reserve_fd >= 0);
-	srv.started = ushm__now();
-	snprintf(srv.socket_path, sizeof(srv.socket_path), "@%s",
-		 listen_addr.sun_path + 1);
-	snprintf(srv.state_dir, sizeof(srv.state_dir), "%s", state_dir);
 	/* Room for one client (its socket, its connection), then
 	 * connections are refused as by a daemon short of descriptors. */
 	if (cfg & FS_CFG_FD_CEILING)
 		srv.fd_ceiling = lowest_free_fd() + 3;
 }
 
-/* As main.c's server_free(); the state directory stays for a restart. */
+/* As ushmd stops; the state directory stays for a restart. */
 static void server_free(void)
 {
-	for (struct ushm__conn *c = srv.conns; c; c = c->next)
-		if (!c->dead)
-			ushm__conn_close(&srv, c);
-	ushm__conn_reap(&srv);
-	for (struct ushm__orphan *o = srv.orphans; o; o = o->next)
-		if (!o->dead) {
-			close(o->pidfd);
-			o->dead = 1;
-		}
-	ushm__orphan_reap(&srv);
+	ushm__server_close(&srv);
 	CHECK(srv.conns == NULL && srv.orphans == NULL);
-	ushm__registry_free(&srv.reg);
-	close(srv.listen_fd);
-	close(srv.reserve_fd);
-	close(srv.epfd);
-	close(srv.depfd);
-	ushm__store_close(srv.store);
 }
 
 /* ---- invariants ---- */
@@ -463,9 +447,6 @@ static void drain_all(void)
 
 /* ---- the loop ---- */
 
-/* ushm__server_run's passes (loop.c), without blocking, until nothing
- * is ready.  The barrier (departures, new clients, what parents queued
- * for their children) first, then one request per client. */
 /* The most one pass of the loop may take (a sanitizer build is slow):
  * no request may cost the daemon more than what its caller holds, and
  * none may block it (a /proc scan of every holder, a descriptor whose
@@ -480,35 +461,20 @@ static long long mono_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The daemon's passes (server.c), without blocking, until nothing is
+ * ready: the barrier (departures, new clients, what parents queued for
+ * their children) first, then one request per client. */
 static void pump(void)
 {
-	struct epoll_event ev[MAX_EVENTS];
-
 	for (int pass = 0; pass < MAX_PASSES && !srv.stopping; pass++) {
-		int n = epoll_wait(srv.epfd, ev, MAX_EVENTS, 0);
 		long long t0 = mono_ns();
+		int n = ushm__server_pass(&srv, 0);
 
-		if (n < 0 && errno == EINTR)
+		if (n == -EINTR)
 			continue;
 		CHECK(n >= 0);
 		if (n == 0)
 			break;
-		for (int i = 0; i < n; i++)
-			if (((struct ushm__item *)ev[i].data.ptr)->type ==
-			    ITEM_DEPARTURES)
-				ushm__loop_barrier(&srv, NULL);
-		for (int i = 0; i < n && !srv.stopping; i++) {
-			struct ushm__item *it = ev[i].data.ptr;
-
-			if (it->type == ITEM_CONN) {
-				struct ushm__conn *c = (void *)it;
-
-				if (!c->dead)
-					ushm__conn_serve(&srv, c, 1);
-			}
-		}
-		ushm__conn_reap(&srv);
-		ushm__orphan_reap(&srv);
 		/* Time per request is an invariant too. */
 		CHECK(mono_ns() - t0 < PASS_BOUND_NS);
 		drain_all();

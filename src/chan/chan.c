@@ -42,9 +42,9 @@
 #define _GNU_SOURCE
 #include "ushm.h"
 #include "wait.h"
+#include "../common/procfs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -237,27 +237,19 @@ static inline void prefetch_w(const void *p)
  */
 static int pid_alive(int32_t pid)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
+	char state;
+	int err;
 
 	if (pid <= 0)
 		return 0;
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno != ENOENT;  /* no /proc: trust kill */
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
+	err = ushm__proc_stat(pid, &state, NULL);
+	if (err == -ENOENT) /* gone, or being reaped */
+		return 0;
+	if (err < 0) /* unreadable: trust kill */
 		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return 1;
-	return p[2] != 'Z' && p[2] != 'X';
+	return state != 'Z' && state != 'X';
 }
 
 USHM_API size_t ushm_chan_size(size_t capacity, unsigned int lanes)

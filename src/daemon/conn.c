@@ -598,14 +598,10 @@ static int holders_range(void *arg, struct ushm__segment *s, uint64_t start,
  * effective, saved, fs) are all id? */
 static int all_ids_are(pid_t pid, const char *field, unsigned long id)
 {
-	char path[64], val[128];
 	unsigned long v[4];
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	return ushm__proc_field(path, field, val, sizeof(val)) &&
-	       sscanf(val, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) ==
-		       4 &&
-	       v[0] == id && v[1] == id && v[2] == id && v[3] == id;
+	return ushm__proc_ids(pid, field, v) == 0 && v[0] == id &&
+	       v[1] == id && v[2] == id && v[3] == id;
 }
 
 /*

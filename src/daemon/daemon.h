@@ -15,6 +15,7 @@
 
 #include "../proto/proto.h"
 #include "../proto/table.h"
+#include "../common/procfs.h"
 
 /* Linux's id scheme: shmid = seq * IPCMNI + index. */
 #define USHM__IPCMNI 32768
@@ -255,9 +256,6 @@ int ushm__op_ctl(struct ushm__registry *r, const struct ushm__cred *c, int id,
 		 int cmd, const struct ushm__wire_set *set, uint64_t memlock,
 		 int64_t now, struct ushm__ctl_out *out);
 void ushm__meta_to_wire(const struct ushm__segment *s, struct ushm__wire_ds *w);
-/* Reads the number in a file such as /proc/sys/kernel/shmmax into *v.
- * Returns 1, or 0 when there is none. */
-int ushm__read_ull(const char *path, unsigned long long *v);
 
 /* ---- store.c: files in the state directory ---- */
 
@@ -338,20 +336,11 @@ int ushm__pub_watch(struct ushm__pub *p, int fd, uint32_t events);
  * set.  0 or -ENOSYS when there is no table. */
 int ushm__pub_fds(const struct ushm__pub *p, int fds[2]);
 
-/* ---- procfs.c: what the daemon reads in /proc ---- */
+/* ---- pidfile.c ---- */
 
-/* The value of field name in a "Name:  value" file such as /proc/meminfo
- * into val (the rest of the line).  1, or 0 when there is none. */
-int ushm__proc_field(const char *path, const char *name, char *val,
-		     size_t len);
-/* The kB figure of field (e.g. "MemTotal") in /proc/meminfo, or 0. */
-unsigned long long ushm__meminfo_kb(const char *field);
 /* The pid written in file name of directory dirfd (a pid file), or 0
  * when there is none. */
 pid_t ushm__pid_file(int dirfd, const char *name);
-/* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
- * 0; -ENOENT when pid is gone or being reaped; another -errno. */
-int ushm__proc_stat(pid_t pid, char *state, long *ppid);
 
 /* ---- log.c ---- */
 

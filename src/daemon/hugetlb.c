@@ -37,7 +37,7 @@ static unsigned long long pool_value(unsigned long long kb, const char *name)
 	unsigned long long v = 0;
 
 	snprintf(path, sizeof(path), POOLS "/hugepages-%llukB/%s", kb, name);
-	return ushm__read_ull(path, &v) ? v : 0;
+	return ushm__read_number(path, &v) == 0 ? v : 0;
 }
 
 /* Is there a pool of kb-sized huge pages? */
@@ -78,7 +78,8 @@ static int may_use_hugetlb(const struct ushm__cred *c, uint32_t get_flags)
 
 	if (get_flags & USHM__GET_CAP_IPC_LOCK)
 		return 1;
-	return ushm__read_ull("/proc/sys/vm/hugetlb_shm_group", &group) &&
+	return ushm__read_number("/proc/sys/vm/hugetlb_shm_group", &group) ==
+		       0 &&
 	       group <= (gid_t)-1 && ushm__cred_in_group(c, (gid_t)group);
 }
 

@@ -13,9 +13,7 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #define OVERCOMMIT "/proc/sys/vm/overcommit_memory"
@@ -44,31 +42,14 @@ void ushm__limits_open(struct ushm__limits *lim)
 	ushm__limits_refresh(lim);
 }
 
-/* The number in sysctl file fd; 0 or -errno. */
-static int read_value(int fd, uint64_t *v)
-{
-	char buf[32], *end;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	unsigned long long x;
-
-	if (n <= 0)
-		return n < 0 ? -errno : -EINVAL;
-	buf[n] = '\0';
-	errno = 0;
-	x = strtoull(buf, &end, 10);
-	if (errno || end == buf)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 void ushm__limits_refresh(struct ushm__limits *lim)
 {
 	uint64_t *dst[3] = { &lim->shmmax, &lim->shmall, &lim->shmmni };
-	uint64_t v = 0;
+	unsigned long long v = 0;
 
 	for (int i = 0; i < 3; i++) {
-		if (!(lim->live & (1u << i)) || read_value(lim->live_fd[i], &v))
+		if (!(lim->live & (1u << i)) ||
+		    ushm__read_number_fd(lim->live_fd[i], &v) < 0)
 			continue;
 		/* Linux caps shmmni at IPCMNI; so do ids here. */
 		if (i == 2 && v > USHM__IPCMNI)
@@ -80,12 +61,12 @@ void ushm__limits_refresh(struct ushm__limits *lim)
 int ushm__limits_overcommit(const struct ushm__limits *lim)
 {
 	unsigned long long mode = 0;
-	uint64_t v = 0;
 
+	/* (Unreadable: the heuristic mode, Linux's default.) */
 	if (lim->live & USHM__LIVE_OVERCOMMIT)
-		return read_value(lim->overcommit_fd, &v) == 0 ? (int)v : 0;
-	ushm__read_ull(OVERCOMMIT, &mode);
-	return (int)mode;
+		return ushm__read_number_fd(lim->overcommit_fd, &mode) == 0 ?
+			       (int)mode : 0;
+	return ushm__read_number(OVERCOMMIT, &mode) == 0 ? (int)mode : 0;
 }
 
 void ushm__limits_close(struct ushm__limits *lim)

@@ -1,5 +1,6 @@
 /*
- * loop.c - the event loop: one thread, two epoll sets.
+ * loop.c - the event loop: one thread, two epoll sets (server.c takes
+ * one pass at a time).
  *
  * nattch must be exact at every observation, as on Linux: right after
  * fork() returns, any process's IPC_STAT counts the child's inherited
@@ -52,12 +53,8 @@
 #define _GNU_SOURCE
 #include "server.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 64
@@ -116,31 +113,6 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
 
 	return epoll_ctl(srv->depfd, EPOLL_CTL_MOD, fd, &dep) < 0 ? -errno :
 								    0;
-}
-
-uint64_t ushm__open_fds(void)
-{
-	uint64_t n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the directory stream's own descriptor */
-}
-
-static void read_signals(struct ushm__server *srv)
-{
-	struct signalfd_siginfo si;
-
-	while (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-		ushm__log(USHM__LOG_INFO, "signal %u: stopping",
-			  si.ssi_signo);
-		srv->stopping = 1;
-	}
 }
 
 /* A client leaves (hang-up, or its process exited): its last requests
@@ -247,53 +219,3 @@ void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
 	}
 }
 
-int ushm__server_run(struct ushm__server *srv)
-{
-	struct epoll_event ev[MAX_EVENTS];
-
-	while (!srv->stopping) {
-		int n = epoll_wait(srv->epfd, ev, MAX_EVENTS, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ushm__log(USHM__LOG_ERR, "epoll_wait: %s",
-				  strerror(errno));
-			return -errno;
-		}
-		/* Every event is taken with the table's epoch odd (see
-		 * publish.c): a client reading the table then knows that
-		 * what it read may be behind what the daemon has taken. */
-		ushm__pub_enter(&srv->pub);
-		/* Pass 1: departures, new clients, what parents queued for
-		 * their children (the barrier), and signals. */
-		for (int i = 0; i < n; i++) {
-			struct ushm__item *it = ev[i].data.ptr;
-
-			if (it->type == ITEM_DEPARTURES)
-				ushm__loop_barrier(srv, NULL);
-			else if (it->type == ITEM_SIGNAL)
-				read_signals(srv);
-			else if (it->type == ITEM_KEEPER)
-				(void)ushm__store_keeper_lost(srv->store);
-		}
-		/* Pass 2: one request per client, which is fair to the
-		 * others; level-triggered epoll brings the rest back.  Each
-		 * request that waits for a reply runs the barrier first. */
-		for (int i = 0; i < n && !srv->stopping; i++) {
-			struct ushm__item *it = ev[i].data.ptr;
-
-			if (it->type == ITEM_CONN) {
-				struct ushm__conn *c = (void *)it;
-
-				if (!c->dead)
-					ushm__conn_serve(srv, c, 1);
-			}
-		}
-		ushm__conn_reap(srv);
-		ushm__orphan_reap(srv);
-		ushm__pub_leave(&srv->pub);
-		ushm__pub_wake(&srv->pub);
-	}
-	return 0;
-}

@@ -1,5 +1,6 @@
 /*
- * main.c - ushmd: start-up, configuration, shutdown.
+ * main.c - ushmd: configuration, start-up as a daemon (server.c is the
+ * server itself).
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -11,14 +12,11 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -201,7 +199,7 @@ static uint64_t kernel_limit(const char *name, uint64_t dflt)
 	unsigned long long v;
 
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	return ushm__read_ull(path, &v) ? v : dflt;
+	return ushm__read_number(path, &v) == 0 ? v : dflt;
 }
 
 static int parse_args(struct options *o, int argc, char **argv)
@@ -348,45 +346,8 @@ static int parse_args(struct options *o, int argc, char **argv)
 		o->lim.quota_segments =
 			o->lim.shmmni / QUOTA_SHARE ? o->lim.shmmni / QUOTA_SHARE :
 						      1;
-	/* quota_bytes needs the state filesystem's size: see start(). */
+	/* quota_bytes needs the state filesystem's size: see main(). */
 	return 0;
-}
-
-/* Binds the listening socket.  A socket file left by a dead daemon is
- * replaced; one a live daemon answers on is not. */
-static int listen_on(const struct options *o)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
-
-	err = ushm__mkdir_socket_dir(o->socket_path);
-	if (err < 0) {
-		ushm__log(USHM__LOG_ERR, "%s: cannot make its directory: %s",
-			  o->socket_path, strerror(-err));
-		return err;
-	}
-	strcpy(sa.sun_path, o->socket_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		ushm__log(USHM__LOG_ERR, "%s: another daemon answers there",
-			  o->socket_path);
-		close(fd);
-		return -EADDRINUSE;
-	}
-	unlink(o->socket_path);
-	if (ushm__refuse_rights(fd) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(o->socket_path, (mode_t)o->socket_mode) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
-		err = -errno;
-		ushm__log(USHM__LOG_ERR, "%s: %s", o->socket_path,
-			  strerror(errno));
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 /* Only 0-2, the readiness pipe and an inherited listening socket are
@@ -484,25 +445,6 @@ static int daemonize(void)
 	return 0;
 }
 
-static int setup_signals(struct ushm__server *srv)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	srv->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (srv->signal_fd < 0)
-		return -errno;
-	srv->signal_item.type = ITEM_SIGNAL;
-	return ushm__loop_add(srv, srv->signal_fd, &srv->signal_item,
-			      EPOLLIN);
-}
-
 /* Descriptors kept back from clients: the daemon's own work (a segment's
  * files to create, open for shmat or rewrite, /proc files to read) must
  * never find the table full of connections. */
@@ -541,44 +483,6 @@ static void redirect_std(int logfd)
 		dup2(logfd, 2);
 }
 
-static void server_free(struct ushm__server *srv)
-{
-	for (struct ushm__conn *c = srv->conns; c; c = c->next)
-		if (!c->dead)
-			ushm__conn_close(srv, c);
-	ushm__conn_reap(srv);
-	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
-		if (!o->dead) {
-			close(o->pidfd);
-			o->dead = 1;
-		}
-	ushm__orphan_reap(srv);
-	ushm__registry_free(&srv->reg);
-	if (srv->listen_fd >= 0) {
-		struct stat now;
-
-		/* Unlink the socket only if it is still ours: the path's
-		 * inode as bound (fstat of the socket would give the
-		 * socket's own inode, never the path's). */
-		if (srv->socket_bound.st_ino != 0 &&
-		    stat(srv->socket_path, &now) == 0 &&
-		    now.st_dev == srv->socket_bound.st_dev &&
-		    now.st_ino == srv->socket_bound.st_ino)
-			unlink(srv->socket_path);
-		close(srv->listen_fd);
-	}
-	if (srv->signal_fd >= 0)
-		close(srv->signal_fd);
-	if (srv->reserve_fd >= 0)
-		close(srv->reserve_fd);
-	if (srv->epfd >= 0)
-		close(srv->epfd);
-	if (srv->depfd >= 0)
-		close(srv->depfd);
-	ushm__pub_close(&srv->pub);
-	ushm__store_close(srv->store);
-}
-
 /* A quarter of the bytes segments can hold: shmall's pages, or the
  * state filesystem's size (the real bound of a tmpfs), whichever is
  * smaller, without overflow (the kernel's default shmall is near 2^64
@@ -599,117 +503,59 @@ static uint64_t default_quota_bytes(const struct ushm__server *srv,
 	return total >= page ? total / page * page : page;
 }
 
-/* Opens the store, recovers, listens.  A daemonized ushmd logs to
- * DIR/ushmd.log from the moment the directory is there (*logfd). */
-static int start(struct ushm__server *srv, const struct options *o,
-		 int *logfd, int inherited)
+/* The connections one user may hold, when not given: a quarter of the
+ * daemon's descriptors if that is fewer than the default. */
+static uint64_t conns_per_uid(const struct options *o, int fd_ceiling)
 {
-	int err;
-
-	err = ushm__store_open(o->state_dir, &srv->store);
-	if (err < 0) {
-		ushm__log(USHM__LOG_ERR, "%s: %s", o->state_dir,
-			  err == -EBUSY ? "another ushmd is using it" :
-					  strerror(-err));
-		return err;
-	}
-	if (o->daemonize) {
-		*logfd = openat(ushm__store_dirfd(srv->store), "ushmd.log",
-				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
-					O_CLOEXEC,
-				0600);
-		if (*logfd >= 0)
-			ushm__log_setup(o->log_level, *logfd, 2);
-	}
-	ushm__registry_init(&srv->reg, &o->lim, srv->store);
-	if (srv->reg.lim.quota_bytes == QUOTA_DEFAULT)
-		srv->reg.lim.quota_bytes = default_quota_bytes(srv, &o->lim);
-	srv->max_conns_per_uid = o->max_conns_per_uid;
-	if (o->conns_default && srv->fd_ceiling > 0 &&
-	    srv->max_conns_per_uid > (uint64_t)srv->fd_ceiling / QUOTA_SHARE)
-		srv->max_conns_per_uid =
-			(uint64_t)srv->fd_ceiling / QUOTA_SHARE;
-	err = ushm__store_load(srv->store, &srv->reg);
-	if (err < 0) {
-		ushm__log(USHM__LOG_ERR, "%s: cannot load: %s", o->state_dir,
-			  strerror(-err));
-		return err;
-	}
-	/* Without a table (logged) clients ask the daemon for everything. */
-	(void)ushm__pub_open(&srv->pub, ushm__store_dirfd(srv->store),
-			     &srv->reg);
-	if ((err = ushm__loop_open(srv)) < 0)
-		return err;
-	if ((err = setup_signals(srv)) < 0)
-		return err;
-	/* The keeper's end is seen at once (see keeper.c). */
-	srv->keeper_item.type = ITEM_KEEPER;
-	if ((err = ushm__store_watch_keeper(srv->store, srv->epfd,
-					    &srv->keeper_item)) < 0)
-		return err;
-	ushm__recover(srv);
-	srv->listen_fd = inherited >= 0 ? inherited : listen_on(o);
-	if (srv->listen_fd < 0)
-		return srv->listen_fd;
-	if (inherited < 0 && stat(o->socket_path, &srv->socket_bound) < 0)
-		memset(&srv->socket_bound, 0, sizeof(srv->socket_bound));
-	srv->listen_item.type = ITEM_LISTEN;
-	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
-	if (err < 0)
-		return err;
-	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	srv->started = ushm__now();
-	snprintf(srv->socket_path, sizeof(srv->socket_path), "%s",
-		 o->socket_path);
-	snprintf(srv->state_dir, sizeof(srv->state_dir), "%s", o->state_dir);
-	return 0;
-}
-
-/* The socket's owner (systemd) keeps it bound for the next start:
- * close an inherited one without unlinking its path. */
-static void release_inherited(struct ushm__server *srv, int inherited)
-{
-	if (inherited >= 0 && srv->listen_fd == inherited) {
-		close(srv->listen_fd);
-		srv->listen_fd = -1;
-	}
+	if (o->conns_default && fd_ceiling > 0 &&
+	    o->max_conns_per_uid > (uint64_t)fd_ceiling / QUOTA_SHARE)
+		return (uint64_t)fd_ceiling / QUOTA_SHARE;
+	return o->max_conns_per_uid;
 }
 
 int main(int argc, char **argv)
 {
-	struct ushm__server srv = { .epfd = -1, .depfd = -1, .listen_fd = -1,
-				    .signal_fd = -1, .reserve_fd = -1 };
+	struct ushm__server srv;
+	struct ushm__server_conf conf = { .listen_fd = -1 };
 	struct options o;
-	int err, logfd = -1, inherited;
+	int err;
 
-	ushm__pub_init(&srv.pub);
 	if (parse_args(&o, argc, argv) < 0)
 		return 2;
-	inherited = activation_socket();
-	if (inherited < -1) {
+	conf.listen_fd = activation_socket();
+	if (conf.listen_fd < -1) {
 		fprintf(stderr, "ushmd: LISTEN_FDS: not one listening "
-			"SOCK_SEQPACKET socket: %s\n", strerror(-inherited));
+			"SOCK_SEQPACKET socket: %s\n", strerror(-conf.listen_fd));
 		return 1;
 	}
-	if (inherited >= 0)
-		activation_path(inherited, &o);
-	close_inherited(o.ready_fd, inherited);
+	if (conf.listen_fd >= 0)
+		activation_path(conf.listen_fd, &o);
+	close_inherited(o.ready_fd, conf.listen_fd);
 	ushm__limits_open(&o.lim);
 	umask(077);
 	if (chdir("/") < 0)
 		return 1;
-	srv.fd_ceiling = raise_fd_limit();
+	conf.fd_ceiling = raise_fd_limit();
 	if (o.daemonize && daemonize() < 0) {
 		perror("ushmd: fork");
 		return 1;
 	}
 	ushm__log_setup(o.log_level, 2, -1);
-	err = start(&srv, &o, &logfd, inherited);
+	conf.state_dir = o.state_dir;
+	conf.socket_path = o.socket_path;
+	conf.socket_mode = o.socket_mode;
+	conf.lim = &o.lim;
+	conf.max_conns_per_uid = conns_per_uid(&o, conf.fd_ceiling);
+	conf.log_level = o.log_level;
+	conf.flags = USHM__SERVER_SIGNALS | USHM__SERVER_PUBLISH |
+		     (o.daemonize ? USHM__SERVER_LOG_FILE : 0);
+	err = ushm__server_open(&srv, &conf);
 	if (err < 0) {
-		release_inherited(&srv, inherited);
-		server_free(&srv);
+		ushm__server_close(&srv);
 		return 1;
 	}
+	if (srv.reg.lim.quota_bytes == QUOTA_DEFAULT)
+		srv.reg.lim.quota_bytes = default_quota_bytes(&srv, &o.lim);
 	ushm__log(USHM__LOG_INFO,
 		  "serving %s from %s: %d segment(s); shmmax %" PRIu64
 		  " shmall %" PRIu64 " shmmni %" PRIu64 "; per user: %" PRIu64
@@ -718,10 +564,11 @@ int main(int argc, char **argv)
 		  o.lim.shmall, o.lim.shmmni, srv.reg.lim.quota_segments,
 		  srv.reg.lim.quota_bytes, srv.max_conns_per_uid);
 	if (o.daemonize) {
-		redirect_std(logfd);
+		redirect_std(srv.log_fd);
 		ushm__log_setup(o.log_level, 2, -1);
-		if (logfd >= 0) {
-			close(logfd);
+		if (srv.log_fd >= 0) {
+			close(srv.log_fd);
+			srv.log_fd = -1;
 			/* On the segments' filesystem: bounded. */
 			ushm__log_bound(ushm__store_dirfd(srv.store),
 					"ushmd.log", LOG_MAX_BYTES);
@@ -736,7 +583,6 @@ int main(int argc, char **argv)
 	}
 	err = ushm__server_run(&srv);
 	ushm__log(USHM__LOG_INFO, "stopped; segments kept in %s", o.state_dir);
-	release_inherited(&srv, inherited);
-	server_free(&srv);
+	ushm__server_close(&srv);
 	return err < 0 ? 1 : 0;
 }

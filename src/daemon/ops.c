@@ -17,18 +17,6 @@
 
 #define MODE_BITS 0777
 
-int ushm__read_ull(const char *path, unsigned long long *v)
-{
-	FILE *f = fopen(path, "re");
-	int ok;
-
-	if (!f)
-		return 0;
-	ok = fscanf(f, "%llu", v) == 1;
-	fclose(f);
-	return ok;
-}
-
 /*
  * Linux charges a segment's size against the memory commit limit when it
  * is created, unless SHM_NORESERVE asks it not to (and overcommit is not

@@ -93,6 +93,8 @@ struct ushm__server {
 	int listen_fd;
 	int signal_fd;
 	int reserve_fd;   /* given up to accept-and-close when out of fds */
+	int log_fd;       /* STATE/ushmd.log (USHM__SERVER_LOG_FILE), until
+			     main() takes it over */
 	struct ushm__item listen_item, signal_item, keeper_item;
 	struct ushm__registry reg;
 	struct ushm__store *store;
@@ -223,8 +225,48 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
  * of a segment's permissions or existence runs after it made the row's
  * gen odd. */
 void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self);
+
+/* ---- server.c: the server's life ---- */
+
+/* What the server is to be (ushm__server_open). */
+struct ushm__server_conf {
+	const char *state_dir;
+	/* Clients connect to listen_fd when it is a socket already
+	 * listening (systemd's, the fuzzer's), which the server then owns;
+	 * else (-1) socket_path is bound, with socket_mode.  socket_path
+	 * is also what STATUS shows. */
+	const char *socket_path;
+	int listen_fd;
+	int socket_mode;
+	const struct ushm__limits *lim; /* copied */
+	uint64_t max_conns_per_uid;     /* 0: no limit */
+	int fd_ceiling;                 /* 0: none */
+	int log_level;                  /* of the log file */
+	unsigned flags;                 /* USHM__SERVER_* */
+};
+
+/* Stop at SIGTERM, SIGINT or SIGHUP (blocked, read from a signalfd) and
+ * ignore SIGPIPE: the whole process's signals, so a daemon's choice. */
+#define USHM__SERVER_SIGNALS 1u
+/* Publish the table clients read (publish.c). */
+#define USHM__SERVER_PUBLISH 2u
+/* Log to STATE/ushmd.log from the moment the state directory is open
+ * (srv->log_fd). */
+#define USHM__SERVER_LOG_FILE 4u
+
+/* Opens the store, loads and recovers the segments, listens.  0 or
+ * -errno (logged); either way ushm__server_close undoes it. */
+int ushm__server_open(struct ushm__server *srv,
+		      const struct ushm__server_conf *conf);
+/* One pass of the loop: waits up to timeout_ms (-1: for ever, 0: not at
+ * all) for what is ready and takes it.  The number of events taken (0:
+ * none within the timeout), or -errno (-EINTR: a signal, call again). */
+int ushm__server_pass(struct ushm__server *srv, int timeout_ms);
+/* Passes until a signal (or an error: -errno) stops the server. */
 int ushm__server_run(struct ushm__server *srv);
-/* Descriptors the daemon holds (for STATUS and leak tests). */
-uint64_t ushm__open_fds(void);
+/* Closes every connection and everything the server holds; the
+ * segments stay in the store.  A stopping server detaches nothing: its
+ * clients' mappings outlive it, and the next daemon recovers them. */
+void ushm__server_close(struct ushm__server *srv);
 
 #endif /* USHM_SERVER_H */

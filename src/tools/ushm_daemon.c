@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "ushm_cli.h"
+#include "../common/procfs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -137,19 +138,12 @@ static void sleep_ms(long ms)
  * it, it stays one); a process we may not signal (EPERM) still runs. */
 static int still_runs(pid_t pid)
 {
-	char path[64], state = 0;
-	FILE *f;
+	char state;
 
 	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%jd/stat", (intmax_t)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state != 0 && state != 'Z' && state != 'X';
+	return ushm__proc_stat(pid, &state, NULL) == 0 && state != 'Z' &&
+	       state != 'X';
 }
 
 /*

@@ -1,0 +1,281 @@
+/*
+ * server.c - the server's life: open, run one pass at a time, close.
+ *
+ * ushmd's main() and the fuzzer of the serve path (fuzz/fuzz_serve.c)
+ * both go through here, so that what the fuzzer drives is the daemon's
+ * own setup and its own loop.  A pass waits (up to a timeout: the daemon
+ * waits for ever, the fuzzer not at all) for what is ready, then takes
+ * it in the order loop.c explains: departures, new clients and signals
+ * first, then one request per ready client.  What differs between the
+ * two is chosen by the caller: the listening socket (bound here, or one
+ * it hands over), and whether the server takes the process's signals,
+ * publishes the table and logs to its state directory.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+#include "../common/paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Events one pass takes. */
+#define PASS_EVENTS 64
+
+/* Binds the listening socket.  A socket file left by a dead daemon is
+ * replaced; one a live daemon answers on is not. */
+static int listen_on(const char *path, int mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		ushm__log(USHM__LOG_ERR, "%s: path too long for a socket",
+			  path);
+		return -ENAMETOOLONG;
+	}
+	err = ushm__mkdir_socket_dir(path);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: cannot make its directory: %s",
+			  path, strerror(-err));
+		return err;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		ushm__log(USHM__LOG_ERR, "%s: another daemon answers there",
+			  path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	if (ushm__refuse_rights(fd) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, (mode_t)mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+		err = -errno;
+		ushm__log(USHM__LOG_ERR, "%s: %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int setup_signals(struct ushm__server *srv)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	srv->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (srv->signal_fd < 0)
+		return -errno;
+	srv->signal_item.type = ITEM_SIGNAL;
+	return ushm__loop_add(srv, srv->signal_fd, &srv->signal_item,
+			      EPOLLIN);
+}
+
+int ushm__server_open(struct ushm__server *srv,
+		      const struct ushm__server_conf *conf)
+{
+	int err;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->epfd = srv->depfd = srv->signal_fd = srv->reserve_fd = -1;
+	srv->log_fd = -1;
+	/* Ours from now on, closed by ushm__server_close whatever happens. */
+	srv->listen_fd = conf->listen_fd;
+	ushm__pub_init(&srv->pub);
+	srv->fd_ceiling = conf->fd_ceiling;
+	srv->max_conns_per_uid = conf->max_conns_per_uid;
+	snprintf(srv->socket_path, sizeof(srv->socket_path), "%s",
+		 conf->socket_path);
+	snprintf(srv->state_dir, sizeof(srv->state_dir), "%s",
+		 conf->state_dir);
+
+	err = ushm__store_open(conf->state_dir, &srv->store);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: %s", conf->state_dir,
+			  err == -EBUSY ? "another ushmd is using it" :
+					  strerror(-err));
+		return err;
+	}
+	if (conf->flags & USHM__SERVER_LOG_FILE) {
+		srv->log_fd = openat(ushm__store_dirfd(srv->store), "ushmd.log",
+				     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+					     O_CLOEXEC,
+				     0600);
+		if (srv->log_fd >= 0)
+			ushm__log_setup(conf->log_level, srv->log_fd, 2);
+	}
+	ushm__registry_init(&srv->reg, conf->lim, srv->store);
+	err = ushm__store_load(srv->store, &srv->reg);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "%s: cannot load: %s",
+			  conf->state_dir, strerror(-err));
+		return err;
+	}
+	/* Without a table (logged) clients ask the daemon for everything. */
+	if (conf->flags & USHM__SERVER_PUBLISH)
+		(void)ushm__pub_open(&srv->pub, ushm__store_dirfd(srv->store),
+				     &srv->reg);
+	if ((err = ushm__loop_open(srv)) < 0)
+		return err;
+	if ((conf->flags & USHM__SERVER_SIGNALS) &&
+	    (err = setup_signals(srv)) < 0)
+		return err;
+	/* The keeper's end is seen at once (see keeper.c). */
+	srv->keeper_item.type = ITEM_KEEPER;
+	if ((err = ushm__store_watch_keeper(srv->store, srv->epfd,
+					    &srv->keeper_item)) < 0)
+		return err;
+	ushm__recover(srv);
+	if (srv->listen_fd < 0) {
+		srv->listen_fd = listen_on(conf->socket_path,
+					   conf->socket_mode);
+		if (srv->listen_fd < 0)
+			return srv->listen_fd;
+		/* What ushm__server_close may unlink: the path as bound. */
+		if (stat(conf->socket_path, &srv->socket_bound) < 0)
+			memset(&srv->socket_bound, 0,
+			       sizeof(srv->socket_bound));
+	}
+	srv->listen_item.type = ITEM_LISTEN;
+	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
+	if (err < 0)
+		return err;
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->started = ushm__now();
+	return 0;
+}
+
+static void read_signals(struct ushm__server *srv)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		ushm__log(USHM__LOG_INFO, "signal %u: stopping",
+			  si.ssi_signo);
+		srv->stopping = 1;
+	}
+}
+
+int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
+{
+	struct epoll_event ev[PASS_EVENTS];
+	int n = epoll_wait(srv->epfd, ev, PASS_EVENTS, timeout_ms);
+
+	if (n < 0) {
+		int err = -errno;
+
+		if (err != -EINTR)
+			ushm__log(USHM__LOG_ERR, "epoll_wait: %s",
+				  strerror(-err));
+		return err;
+	}
+	/* Every event is taken with the table's epoch odd (see
+	 * publish.c): a client reading the table then knows that
+	 * what it read may be behind what the daemon has taken. */
+	ushm__pub_enter(&srv->pub);
+	/* Pass 1: departures, new clients, what parents queued for
+	 * their children (the barrier), and signals. */
+	for (int i = 0; i < n; i++) {
+		struct ushm__item *it = ev[i].data.ptr;
+
+		if (it->type == ITEM_DEPARTURES)
+			ushm__loop_barrier(srv, NULL);
+		else if (it->type == ITEM_SIGNAL)
+			read_signals(srv);
+		else if (it->type == ITEM_KEEPER)
+			(void)ushm__store_keeper_lost(srv->store);
+	}
+	/* Pass 2: one request per client, which is fair to the
+	 * others; level-triggered epoll brings the rest back.  Each
+	 * request that waits for a reply runs the barrier first. */
+	for (int i = 0; i < n && !srv->stopping; i++) {
+		struct ushm__item *it = ev[i].data.ptr;
+
+		if (it->type == ITEM_CONN) {
+			struct ushm__conn *c = (void *)it;
+
+			if (!c->dead)
+				ushm__conn_serve(srv, c, 1);
+		}
+	}
+	ushm__conn_reap(srv);
+	ushm__orphan_reap(srv);
+	ushm__pub_leave(&srv->pub);
+	ushm__pub_wake(&srv->pub);
+	return n;
+}
+
+int ushm__server_run(struct ushm__server *srv)
+{
+	while (!srv->stopping) {
+		int n = ushm__server_pass(srv, -1);
+
+		if (n < 0 && n != -EINTR)
+			return n;
+	}
+	return 0;
+}
+
+void ushm__server_close(struct ushm__server *srv)
+{
+	for (struct ushm__conn *c = srv->conns; c; c = c->next)
+		if (!c->dead)
+			ushm__conn_close(srv, c);
+	ushm__conn_reap(srv);
+	for (struct ushm__orphan *o = srv->orphans; o; o = o->next)
+		if (!o->dead) {
+			close(o->pidfd);
+			o->dead = 1;
+		}
+	ushm__orphan_reap(srv);
+	ushm__registry_free(&srv->reg);
+	if (srv->listen_fd >= 0) {
+		struct stat now;
+
+		/* Unlink the socket only if it is still ours: the path's
+		 * inode as bound (fstat of the socket would give the
+		 * socket's own inode, never the path's).  A socket handed
+		 * over stays: its owner (systemd) keeps it bound for the
+		 * next start. */
+		if (srv->socket_bound.st_ino != 0 &&
+		    stat(srv->socket_path, &now) == 0 &&
+		    now.st_dev == srv->socket_bound.st_dev &&
+		    now.st_ino == srv->socket_bound.st_ino)
+			unlink(srv->socket_path);
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	if (srv->signal_fd >= 0)
+		close(srv->signal_fd);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->depfd >= 0)
+		close(srv->depfd);
+	if (srv->log_fd >= 0)
+		close(srv->log_fd);
+	srv->signal_fd = srv->reserve_fd = srv->epfd = srv->depfd = -1;
+	srv->log_fd = -1;
+	ushm__pub_close(&srv->pub);
+	ushm__store_close(srv->store);
+	srv->store = NULL;
+}
