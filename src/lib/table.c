@@ -288,7 +288,13 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
 	if (!read_row(v, (uint32_t)id % USHM__TABLE_ROWS, &row))
 		return USHM__ASK_DAEMON;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&h->epoch, __ATOMIC_RELAXED) != e1)
+	/* Still its daemon's: a daemon that died meanwhile left its epoch
+	 * as it was, and its watch set empty (its descriptors closed with
+	 * it), but the kernel marked its liveness word first (a dying
+	 * process's robust futexes are released before its files are
+	 * closed). */
+	if (__atomic_load_n(&h->epoch, __ATOMIC_RELAXED) != e1 ||
+	    !ushm__table_daemon_alive(v->base))
 		return USHM__ASK_DAEMON;
 	if (!(row.flags & USHM__ROW_USED) || (cmd == IPC_STAT && row.id != id))
 		return -EINVAL;
