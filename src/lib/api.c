@@ -278,10 +278,19 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 	if (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY) {
 		/* Answered from the published table when nothing the
 		 * daemon has pending could change it. */
+		struct ushm__pass pass = { 0 };
+
 		memset(&rep, 0, sizeof(rep));
-		ushm__client_lock();
-		r = ushm__table_stat(shmid, cmd, &rep.ds);
-		ushm__client_unlock();
+		for (;;) {
+			ushm__client_lock();
+			r = ushm__table_stat(shmid, cmd, &rep.ds, &pass);
+			ushm__client_unlock();
+			if (r != USHM__WAIT_PASS)
+				break;
+			/* Not under the lock: other threads' calls go on. */
+			ushm__table_wait_pass(&pass);
+			pass.waits++;
+		}
 		if (r != USHM__ASK_DAEMON) {
 			if (r < 0)
 				return fail(r);

@@ -120,9 +120,25 @@ void ushm__view_drop(struct ushm__view *v);
 /* shmget of an existing key: the id, -errno, or USHM__ASK_DAEMON.
  * Caller holds the client lock. */
 int64_t ushm__table_get(int32_t key, uint64_t size, int shmflg);
+/* What a reader waits for instead of asking: the daemon's next pass
+ * (USHM__WAIT_PASS). */
+#define USHM__WAIT_PASS (INT64_MIN + 1)
+struct ushm__pass {
+	int waits;            /* passes waited for so far (the caller's) */
+	const uint32_t *word; /* the futex the daemon wakes after a pass */
+	uint32_t seen;        /* its value when the reader looked */
+};
 /* IPC_STAT, SHM_STAT, SHM_STAT_ANY into *ds: the call's result, -errno,
- * or USHM__ASK_DAEMON.  Caller holds the client lock. */
-int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds);
+ * USHM__ASK_DAEMON, or USHM__WAIT_PASS: the process's own notes may be
+ * what the daemon has pending; the caller lets go of the client lock,
+ * calls ushm__table_wait_pass(pass), counts it in pass->waits and asks
+ * again.  Caller holds the client lock. */
+int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds,
+			 struct ushm__pass *pass);
+/* Sleeps until the daemon's pass after pass->seen, or 2 ms.  Without the
+ * client lock: the word may be unmapped meanwhile, which only ends the
+ * wait (EFAULT). */
+void ushm__table_wait_pass(const struct ushm__pass *pass);
 /* shmat from a kept descriptor (kept.c): a stable copy of id's row if
  * the row decides the attach without the daemon: 1, with the attach
  * permitted (acc: ipcperm's flag) without asking which groups the caller

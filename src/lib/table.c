@@ -251,19 +251,20 @@ static int daemon_busy(const struct ushm__view *v)
 #define PASS_WAITS 2
 #define PASS_WAIT_NS 2000000L
 
-/* Sleeps until the epoch is no longer e (the daemon wakes the futex on
- * its low word after each pass: publish.c), or PASS_WAIT_NS. */
-static void wait_pass(const struct ushm__view *v, uint64_t e)
+/* The daemon wakes the futex on the epoch's low word after each pass
+ * (publish.c). */
+void ushm__table_wait_pass(const struct ushm__pass *pass)
 {
 	struct timespec ts = { 0, PASS_WAIT_NS };
 
-	(void)syscall(SYS_futex, ushm__table_epoch_word(v->base), FUTEX_WAIT,
-		      (uint32_t)e, &ts, NULL, 0);
+	(void)syscall(SYS_futex, pass->word, FUTEX_WAIT, pass->seen, &ts,
+		      NULL, 0);
 }
 
 /* The checks of the daemon's IPC_STAT and SHM_STAT[_ANY] (ushm__op_ctl,
  * stat_index). */
-int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
+int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds,
+			 struct ushm__pass *pass)
 {
 	const struct ushm__table_hdr *h;
 	const struct ushm__view *v;
@@ -274,16 +275,16 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds)
 	if (id < 0 || !(v = usable_view(1)))
 		return USHM__ASK_DAEMON;
 	h = hdr(v);
-	for (int wait = 0;; wait++) {
-		e1 = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE);
-		if (!(e1 & 1) && !daemon_busy(v))
-			break;
+	e1 = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE);
+	if ((e1 & 1) || daemon_busy(v)) {
 		/* Our own shmdt or shmat, told without waiting, may be
 		 * what is pending: the pass that serves it is shorter than
 		 * a round trip.  Otherwise, or after that, ask. */
-		if (wait == PASS_WAITS || !ushm__client_notes_inflight())
+		if (pass->waits >= PASS_WAITS || !ushm__client_notes_inflight())
 			return USHM__ASK_DAEMON;
-		wait_pass(v, e1);
+		pass->word = ushm__table_epoch_word(v->base);
+		pass->seen = (uint32_t)e1;
+		return USHM__WAIT_PASS;
 	}
 	if (!read_row(v, (uint32_t)id % USHM__TABLE_ROWS, &row))
 		return USHM__ASK_DAEMON;
