@@ -131,7 +131,9 @@ time_bound() {
 # A private daemon: USHM_SOCKET and USHM_STATE_DIR point into a fresh
 # directory on a tmpfs; the library autostarts ushmd there on first use.
 ushm_env_setup() {
-	local base=/dev/shm
+	# USHM_TEST_BASE: where a harness that may stop the test wants its
+	# files (tests/quality/mutation.t), else /dev/shm.
+	local base=${USHM_TEST_BASE:-/dev/shm}
 	[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
 	# Named after the test, so that anything left behind names its
 	# owner.

@@ -47,13 +47,18 @@ ok $([ ${#tests[@]} -ge 10 ] || [ -n "${MUT_ONLY:-}" ]; echo $?) \
 # run_mutated TEST OUT: runs TEST on the stand-in, its output in OUT;
 # prints "failed", "passed", "skipped" or "hung".
 run_mutated() {
-	local t=$1 out=$2 pid line verdict=passed i
+	local t=$1 out=$2 pid line verdict=passed i base
 	rm -f "$out.fifo"
 	mkfifo "$out.fifo" || return 1
 	# Its scratch files in a directory of ours: a test stopped before
 	# its cleanup leaves nothing behind (removed with $work).
 	mkdir -p "$out.tmp" || return 1
-	TMPDIR=$out.tmp USHM_PRELOAD=$work/empty.so USHM_TEST_NOKERNEL=0 \
+	# Its daemon's directory too (lib.sh puts it in /dev/shm): one of
+	# ours there, short enough for a socket's path.
+	base=$(mktemp -d /dev/shm/ushm-mut.XXXXXX 2>/dev/null) ||
+		base=$(mktemp -d /tmp/ushm-mut.XXXXXX) || return 1
+	TMPDIR=$out.tmp USHM_TEST_BASE=$base USHM_PRELOAD=$work/empty.so \
+		USHM_TEST_NOKERNEL=0 \
 		setsid unshare --ipc "$TOP/$t" >"$out.fifo" 2>"$out.err" \
 		</dev/null &
 	pid=$!
@@ -82,6 +87,10 @@ run_mutated() {
 	exec 7<&-
 	wait "$pid"
 	local status=$?
+	# A daemon it started, in a session of its own, outlives a test
+	# stopped before its cleanup: found by its socket's path.
+	pkill -TERM -f -- "--socket $base/" 2>/dev/null
+	rm -rf "$base"
 	# A test that printed no "not ok" but exited non-zero failed too.
 	[ "$verdict" = passed ] && [ "$status" != 0 ] && verdict=failed
 	rm -f "$out.fifo"
