@@ -30,13 +30,6 @@ static int fail(int64_t err)
 	return -1;
 }
 
-static uintptr_t page_size(void)
-{
-	long ps = sysconf(_SC_PAGESIZE);
-
-	return ps > 0 ? (uintptr_t)ps : 4096;
-}
-
 /* getrandom's flag for bytes that need no entropy and never block
  * (Linux 5.6; glibc's headers name it from 2.36). */
 #ifndef GRND_INSECURE
@@ -198,7 +191,7 @@ int ushm_dt(const void *shmaddr)
 	struct ushm__attach_table *t;
 	int err;
 
-	if (addr & (page_size() - 1))
+	if (addr & (ushm__page_size() - 1))
 		return fail(-EINVAL);
 	t = ushm__client_lock();
 	err = ushm__pieces_detach(t, addr);

@@ -93,6 +93,8 @@ int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr);
 
 /* The system calls themselves, not the shim's wrappers (which take the
  * client lock): the library's own mappings. */
+/* The page size (sysconf; 4096 if it cannot say). */
+uintptr_t ushm__page_size(void);
 void *ushm__sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		     off_t off);
 int ushm__sys_munmap(void *addr, size_t len);

@@ -53,7 +53,7 @@ int ushm__sys_munmap(void *addr, size_t len)
 	return (int)syscall(SYS_munmap, addr, len);
 }
 
-static uintptr_t page_size(void)
+uintptr_t ushm__page_size(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 
@@ -306,7 +306,7 @@ void ushm__pieces_forked(struct ushm__attach_table *t)
 void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 			size_t old_len, uintptr_t now, size_t new_len)
 {
-	uintptr_t page = page_size();
+	uintptr_t page = ushm__page_size();
 	struct touched tc = { 0 };
 	size_t i;
 

@@ -66,15 +66,6 @@ static struct kept kept[KEPT_MAX] = {
 };
 static uint64_t kept_clock;
 
-static uintptr_t page_size(void)
-{
-	static uintptr_t ps;
-
-	if (!ps)
-		ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-	return ps;
-}
-
 /* Is k's descriptor still the one we kept (a program may close every
  * descriptor and reuse the numbers)? */
 static int still_kept(const struct kept *k)
@@ -193,7 +184,7 @@ static void *map_attach(struct ushm__attach_table *t, int shmid, int shmflg,
 	}
 	memset(&a, 0, sizeof(a));
 	a.addr = (uintptr_t)p;
-	a.len = (segsz + page_size() - 1) & ~(page_size() - 1);
+	a.len = (segsz + ushm__page_size() - 1) & ~(ushm__page_size() - 1);
 	a.seglen = a.len;
 	a.att = ++t->next_att;
 	a.id = shmid;
@@ -281,7 +272,7 @@ static int attach_kept(struct ushm__attach_table *t, int shmid, int shmflg,
 static int at_address(const void *shmaddr, int shmflg, uintptr_t *addr,
 		      int *fixed)
 {
-	uintptr_t lba = page_size();
+	uintptr_t lba = ushm__page_size();
 
 	*addr = (uintptr_t)shmaddr;
 	*fixed = 0;

@@ -316,14 +316,10 @@ static int group_asked(const void *arg, gid_t gid)
 
 int ushm__table_at_row(int id, int acc, struct ushm__table_row *row)
 {
-	const struct ushm__view *v;
 	struct ushm__perm_of p;
 	int asked = 0;
 
-	if (id < 0 || !(v = usable_view(0)) ||
-	    !read_row(v, (uint32_t)id % USHM__TABLE_ROWS, row))
-		return 0;
-	if (!(row->flags & USHM__ROW_USED) || row->id != id ||
+	if (ushm__table_row_state(id, row) != 1 ||
 	    (row->mode & SHM_DEST_BIT) || (row->gen & 1))
 		return 0;
 	if ((acc & (int)(row->mode >> 6) & (int)(row->mode >> 3) &
