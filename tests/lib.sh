@@ -283,6 +283,7 @@ ok() {
 		echo "ok $TAP_N - $*"
 	else
 		echo "not ok $TAP_N - $*"
+		echo "#   failed: $TAP_N - $*" >&2
 		TAP_FAILED=$((TAP_FAILED + 1))
 	fi
 }
@@ -292,7 +293,9 @@ is() {
 		ok 0 "$@"
 	else
 		ok 1 "$@"
-		printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
+		# On stderr, like tap.h's: prove shows it without -v, so a
+		# failure in CI can be read from its log.
+		printf '#   got:  %s\n#   want: %s\n' "$got" "$want" >&2
 	fi
 }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }

@@ -66,7 +66,6 @@ void ushm__conn_accept(struct ushm__server *srv)
 		socklen_t len = sizeof(uc);
 		gid_t groups[USHM__NGROUPS_MAX];
 		socklen_t glen = sizeof(groups);
-		int one = 1;
 		int fd = accept4(srv->listen_fd, NULL, NULL,
 				 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -92,9 +91,8 @@ void ushm__conn_accept(struct ushm__server *srv)
 			}
 			return; /* EAGAIN, or an error for the next pass */
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
-			       sizeof(one)) < 0) {
+		/* (SO_PASSCRED comes from the listener: server.c.) */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
 			close(fd);
 			continue;
 		}

@@ -154,6 +154,15 @@ int ushm__server_open(struct ushm__server *srv,
 			memset(&srv->socket_bound, 0,
 			       sizeof(srv->socket_bound));
 	}
+	/* Every message must carry its sender's credentials, those a
+	 * client attaches or, for a note sent without, the kernel's.  The
+	 * kernel attaches its own only if the receiving socket asks, and a
+	 * connection accepted takes the flag from the listener at accept:
+	 * set on the connection after accept4, a message sent in between
+	 * would arrive with pid 0 and be refused as a bad message. */
+	if (setsockopt(srv->listen_fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
+		       sizeof(int)) < 0)
+		return -errno;
 	srv->listen_item.type = ITEM_LISTEN;
 	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
 	if (err < 0)
