@@ -66,6 +66,7 @@ void ushm__conn_accept(struct ushm__server *srv)
 		socklen_t len = sizeof(uc);
 		gid_t groups[USHM__NGROUPS_MAX];
 		socklen_t glen = sizeof(groups);
+		int one = 1;
 		int fd = accept4(srv->listen_fd, NULL, NULL,
 				 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -91,8 +92,13 @@ void ushm__conn_accept(struct ushm__server *srv)
 			}
 			return; /* EAGAIN, or an error for the next pass */
 		}
-		/* (SO_PASSCRED comes from the listener: server.c.) */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		/* SO_PASSCRED: the listener has it (server.c), so a
+		 * connection has it from the start; one made before the
+		 * listener had it (socket activation: clients connect
+		 * before the daemon runs) gets it here. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
+			       sizeof(one)) < 0) {
 			close(fd);
 			continue;
 		}

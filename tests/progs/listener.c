@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	char dir[64];
 	struct dirent *d;
 	DIR *fds;
-	int pidfd;
+	int pidfd, on = -1;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: listener PID SOCKET\n");
@@ -49,10 +49,11 @@ int main(int argc, char **argv)
 	fds = opendir(dir);
 	if (pidfd < 0 || !fds) {
 		fprintf(stderr, "listener: process %s: %m\n", argv[1]);
+		if (fds)
+			closedir(fds);
 		return 2;
 	}
 	while ((d = readdir(fds))) {
-		int on = 0;
 		socklen_t len = sizeof(on);
 		int fd = d->d_name[0] == '.' ?
 				 -1 :
@@ -62,13 +63,20 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;
 		if (listens_on(fd, argv[2]) &&
-		    getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, &len) == 0) {
-			printf("passcred %d\n", on);
-			return 0;
-		}
+		    getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, &len) < 0)
+			on = -1;
 		close(fd);
+		if (on >= 0)
+			break;
 	}
-	fprintf(stderr, "listener: no socket of process %s listens on %s\n",
-		argv[1], argv[2]);
-	return 2;
+	closedir(fds);
+	close(pidfd);
+	if (on < 0) {
+		fprintf(stderr,
+			"listener: no socket of process %s listens on %s\n",
+			argv[1], argv[2]);
+		return 2;
+	}
+	printf("passcred %d\n", on);
+	return 0;
 }
