@@ -29,7 +29,7 @@ for t in fuzz_proto fuzz_serve; do
 	if [ "$rc" -ne 0 ]; then
 		# The sanitizer's report, for whoever reads the test log.
 		grep -E -A12 '^==[0-9]+==ERROR|^fuzz_[a-z]+: ' "$out/$t.log" |
-			head -40 | sed 's/^/# /'
+			head -40 | diag
 		# Kept beside the build, where the log says, for the bug report.
 		mkdir -p "$BUILD/fuzz/artifacts/$t" &&
 			cp "$out/artifacts/$t"/* "$BUILD/fuzz/artifacts/$t/" \

@@ -298,6 +298,9 @@ is() {
 		printf '#   got:  %s\n#   want: %s\n' "$got" "$want" >&2
 	fi
 }
+# diag: its input as TAP comments on stderr, where prove shows them (a
+# failure's details: the CI log must say what went wrong).
+diag() { sed 's/^/# /' >&2; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" = 0 ]; }
 

@@ -31,7 +31,8 @@
  * gains nothing it could not get from the descriptor it was given.  A
  * kept descriptor keeps a removed segment's memory allocated until the
  * process lets it go, which it does at its next shmat or shmdt, when the
- * row shows the segment removed or SHM_DEST, or at exit or exec.
+ * row shows the segment removed or SHM_DEST (and at once when a shmat
+ * fails, which a removal racing it may cause), or at exit or exec.
  */
 #define _GNU_SOURCE
 #include "ushm.h"
@@ -315,6 +316,8 @@ void *ushm_at(int shmid, const void *shmaddr, int shmflg)
 	t = ushm__client_lock();
 	ushm__kept_sweep();
 	if (attach_kept(t, shmid, shmflg, addr, fixed, &p, &r)) {
+		if (p == MAP_FAILED) /* refused: removed meanwhile? */
+			ushm__kept_sweep();
 		ushm__client_unlock();
 		return p == MAP_FAILED ? fail_at(r) : p;
 	}
@@ -343,6 +346,9 @@ fail_undo:
 	q.id = shmid;
 	ushm__transact(&q, sizeof(q), &rep, NULL);
 fail_unlock:
+	/* A segment removed since the sweep above failed the call: its
+	 * kept descriptor goes now, not at some later call. */
+	ushm__kept_sweep();
 	ushm__client_respare();
 	ushm__client_unlock();
 	return fail_at(r);

@@ -93,7 +93,7 @@ same_as_ipcs() {
 		ok 0 "$name: byte-identical to ipcs -m"
 	else
 		ok 1 "$name: byte-identical to ipcs -m"
-		diff -u "$WORK/before" "$WORK/got" | sed 's/^/# /'
+		diff -u "$WORK/before" "$WORK/got" | diag
 	fi
 }
 

@@ -209,7 +209,7 @@ if cmp -s "$WORK/again" "$WORK/ushm"; then
 	ok 0 "its listing is the old one: segments, ids, nattch and status"
 else
 	ok 1 "its listing is the old one: segments, ids, nattch and status"
-	diff -u "$WORK/ushm" "$WORK/again" | sed 's/^/# /'
+	diff -u "$WORK/ushm" "$WORK/again" | diag
 fi
 
 # ---- rm ----

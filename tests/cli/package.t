@@ -56,7 +56,7 @@ is $? 0 "the tree copied to a scratch directory"
 rc=$?
 is $rc 0 "dpkg-buildpackage -us -uc -b: exit status 0"
 if [ $rc != 0 ]; then
-	tail -20 "$S/build.log" | sed 's/^/# /'
+	tail -20 "$S/build.log" | diag
 	done_testing
 	exit 1
 fi
@@ -82,7 +82,7 @@ for p in libushm1 libushm-dev ushm; do
 		ok 0 "$p holds exactly tests/cli/package/$p.list"
 	else
 		ok 1 "$p holds exactly tests/cli/package/$p.list"
-		diff <(echo "$want") <(echo "$got") | sed 's/^/# /'
+		diff <(echo "$want") <(echo "$got") | diag
 	fi
 	is "$(dpkg-deb -f "$deb" Version)" "$version" \
 		"$p: the Makefile's version"

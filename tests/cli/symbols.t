@@ -36,7 +36,7 @@ if [ "$got" = "$api" ]; then
 	ok 0 "libushm.so exports exactly the public API"
 else
 	ok 1 "libushm.so exports exactly the public API"
-	diff <(echo "$api") <(echo "$got") | sed 's/^/# /'
+	diff <(echo "$api") <(echo "$got") | diag
 fi
 echo "$got" | grep -q '^ushm__'
 is $? 1 "no internal ushm__ symbol leaks"

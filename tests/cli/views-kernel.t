@@ -60,8 +60,8 @@ same() {
 		ok 0 "ls $*: byte-identical to ipcs -m $*"
 	else
 		ok 1 "ls $*: byte-identical to ipcs -m $*"
-		diff -u "$WORK/before" "$WORK/got" | sed 's/^/# /'
-		sed 's/^/# stderr: /' "$WORK/err"
+		diff -u "$WORK/before" "$WORK/got" | diag
+		sed 's/^/stderr: /' "$WORK/err" | diag
 	fi
 }
 

@@ -107,7 +107,7 @@ for n in 1 2 3; do
 			ok 0 "ls -i $u, segment $n: as ipcs -m -i $u"
 		else
 			ok 1 "ls -i $u, segment $n: as ipcs -m -i $u"
-			diff "$WORK/k" "$WORK/u" | sed 's/^/# /'
+			diff "$WORK/k" "$WORK/u" | diag
 		fi
 	done
 done
