@@ -124,6 +124,27 @@ echo "$ushm" | grep -q "cycle ID 300 -> 300 cycles: nattch right, data right"
 ok $? "300 shmat+shmdt cycles: nattch and data right"
 served_at_least shmat_kept 300 "shmats of a kept descriptor"
 
+# A process whose effective uid differs from its real one (a setuid
+# program): Linux checks the effective uid, so does the daemon for a
+# kept shmat, whose note must carry it (the kernel's own credentials on
+# a message name the real uid).  The segment is the effective uid's,
+# 0600: the real uid alone could not attach it.
+setuid_cycle() {
+	local run=("$@") sid out
+	sid=$(as_uid $U "${run[@]}" "$T" create private 4096 0600) || return 1
+	# (Split after exec: the loader would refuse the shim to a
+	# process that starts split, as to any setuid program.)
+	out=$(printf 'become %s\ncycle %s 50\n' $U "$sid" |
+		timeout 60 "${run[@]}" "$K")
+	"${run[@]}" "$T" rmid "$sid"
+	echo "${out//$sid/ID}" | tr '\n' ' '
+}
+kernel=$(setuid_cycle)
+served_mark
+ushm=$(setuid_cycle "${USHM_RUN_CMD[@]}")
+is "$ushm" "$kernel" "a setuid process's kept shmats: nattch and data as the kernel's"
+served_at_least shmat_kept 40 "shmats of a kept descriptor by the setuid process"
+
 # The daemon's side of the race between a kept shmat and a change, step
 # by step on the wire (the races above rarely land in the window).
 waiting_for "gencheck"

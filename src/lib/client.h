@@ -195,8 +195,10 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
 /* Sends a note (a message the daemon does not answer) on this process's
  * own connection, if it has one now: 0, or -errno (-ENOTCONN: none;
- * nothing was sent).  Never connects.  Caller holds the client lock. */
-int ushm__notify(const struct ushm__req *req, size_t len);
+ * nothing was sent).  With creds, the effective uid and gid go with it
+ * (the kernel's own credentials name the real ones).  Never connects.
+ * Caller holds the client lock. */
+int ushm__notify(const struct ushm__req *req, size_t len, int creds);
 /* Has the process sent notes since its last reply (which the daemon may
  * still be serving)?  Caller holds the client lock. */
 int ushm__client_notes_inflight(void);

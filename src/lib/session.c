@@ -401,29 +401,38 @@ int64_t ushm__transact_held(struct ushm__req *req, size_t len,
 }
 
 /*
- * A note on this process's own connection, without credentials of ours:
- * the kernel attaches the sender's pid, effective uid and effective gid,
- * which is all a note needs (a shmdt is the connection's; an ATTACHED is
- * sent only when the caller's group membership did not decide it).
- * Three system calls where a request costs nine.  -ENOTCONN when the
- * process has no connection of its own now (nothing was sent).
+ * A note on this process's own connection.  Without credentials of ours
+ * (creds 0) the kernel attaches the sender's pid and its REAL uid and
+ * gid: enough for a note that only names the process (a shmdt is the
+ * connection's, its pid sets lpid), three system calls where a request
+ * costs nine.  A note the daemon checks permission for (ATTACHED) needs
+ * the effective ones, as Linux checks them: creds 1 attaches them as a
+ * request does.  -ENOTCONN when the process has no connection of its own
+ * now (nothing was sent).
  */
-int ushm__notify(const struct ushm__req *req, size_t len)
+int ushm__notify(const struct ushm__req *req, size_t len, int creds)
 {
 	struct iovec iov = { (void *)req, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
+	int err;
 
 	if (g.link.fd < 0 || g.id.pid != getpid() ||
 	    !ushm__link_ours(&g.link, g.link.fd))
 		return -ENOTCONN;
-	do
-		n = sendmsg(g.link.fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return -EPIPE;
+	if (creds) {
+		err = ushm__send(g.link.fd, req, len, 0);
+		if (err < 0)
+			return err;
+	} else {
+		do
+			n = sendmsg(g.link.fd, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n != len)
+			return -EPIPE;
+	}
 	g.notes_inflight = 1;
 	return 0;
 }
@@ -435,7 +444,7 @@ int ushm__client_notes_inflight(void)
 
 void ushm__post(const struct ushm__req *req, size_t len)
 {
-	if (ushm__notify(req, len) == 0)
+	if (ushm__notify(req, len, 0) == 0)
 		return;
 	/* No daemon starts for this: without one nothing is counted. */
 	if (ensure() < 0)

@@ -248,7 +248,8 @@ static int attach_kept(struct ushm__attach_table *t, int shmid, int shmflg,
 	q.id = shmid;
 	q.shmflg = shmflg;
 	q.addr = (uint64_t)(uintptr_t)p;
-	if (ushm__notify(&q, sizeof(q)) < 0) {
+	/* The daemon checks it as the caller's effective ids: sent. */
+	if (ushm__notify(&q, sizeof(q), 1) < 0) {
 		/* No connection of our own now: the daemon path connects. */
 		unmap_last(t, p, row.segsz);
 		return 0;

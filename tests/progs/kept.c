@@ -24,9 +24,12 @@
  *   closefds      closes every descriptor above 2 (as daemons do) and
  *                 opens /dev/null on the numbers up to 1100
  *   memfds        how many open descriptors are memfds
+ *   become U      effective uid and gid U, real ones U+1 (a setuid
+ *                 program's split; the saved ids stay): "ok" or errno
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -278,6 +281,15 @@ int main(void)
 			closefds();
 		} else if (n == 1 && strcmp(cmd, "memfds") == 0) {
 			memfds();
+		} else if (n == 2 && strcmp(cmd, "become") == 0) {
+			gid_t none[1];
+
+			if (setgroups(0, none) < 0 ||
+			    setresgid((gid_t)a + 1, (gid_t)a, (gid_t)-1) < 0 ||
+			    setresuid((uid_t)a + 1, (uid_t)a, (uid_t)-1) < 0)
+				printf("%s\n", errname(errno));
+			else
+				printf("ok\n");
 		} else {
 			printf("? %s", line);
 		}
