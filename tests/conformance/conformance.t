@@ -216,8 +216,8 @@ plan $((${#progs[@]} + ntodo))
 scratch_check() {
 	[ -d "$work" ] && return 0
 	if [ -s "$deletes" ]; then
-		echo "# who deleted it (deletewatch):"
-		head -n 40 "$deletes" | sed 's/^/#   /'
+		{ echo "who deleted it (deletewatch):"
+		  head -n 40 "$deletes" | sed 's/^/  /'; } | diag
 	fi
 	echo "Bail out! the scratch directory $work vanished $1"
 	exit 1
