@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "dispatch.h"
+#include "../proto/cmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,23 +285,16 @@ int ushm__conn_reply(struct ushm__server *srv, struct ushm__conn *c,
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { rep, sizeof(*rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 	int entered, err;
 
 	ushm__hdr_init(&rep->hdr, op, sizeof(*rep), 0);
-	if (nfds > 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	}
+	err = ushm__cmsg_put(&mh, NULL, fds, nfds);
+	if (err < 0)
+		return err;
 	/* What the request did is published: the client may read the
 	 * table the moment it has this (see publish.c). */
 	entered = ushm__pub_leave(&srv->pub);
