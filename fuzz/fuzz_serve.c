@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include "daemon/server.h"
+#include "proto/cmsg.h"
 #include "serve_input.h"
 
 #include <dirent.h>
@@ -520,15 +521,14 @@ static void client_send(struct client *cl, const uint8_t *msg, size_t len,
 			int action, int cred)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(sizeof(int))];
+		char buf[USHM__CMSG_ROOM(1)];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	struct ucred uc;
-	size_t clen = 0;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct ucred uc, *creds = NULL;
 	int fd = -1;
 	ssize_t n;
 
@@ -537,31 +537,15 @@ static void client_send(struct client *cl, const uint8_t *msg, size_t len,
 	 * harness checks could not be exact, so none is sent. */
 	if (action == FS_A_SEND_FD && !rights_refused)
 		return;
-	memset(&u, 0, sizeof(u));
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof(u.buf);
-	cm = CMSG_FIRSTHDR(&mh);
 	if (action != FS_A_SEND_NOCREDS) {
 		cred_of(cred, &uc);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_CREDENTIALS;
-		cm->cmsg_len = CMSG_LEN(sizeof(uc));
-		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
-		clen += CMSG_SPACE(sizeof(uc));
-		cm = CMSG_NXTHDR(&mh, cm);
+		creds = &uc;
 	}
 	if (action == FS_A_SEND_FD) {
 		fd = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
 		CHECK(fd >= 0);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		clen += CMSG_SPACE(sizeof(int));
 	}
-	mh.msg_controllen = clen;
-	if (clen == 0)
-		mh.msg_control = NULL;
+	CHECK(ushm__cmsg_put(&mh, creds, &fd, fd >= 0) == 0);
 	do
 		n = sendmsg(cl->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);

@@ -41,7 +41,8 @@ struct ushm__conn {
 	int fd;
 	pid_t pid;        /* of the process using it, from its last request */
 	/* The process's exit ends the connection too, even while a child
-	 * it forked still holds a copy of the socket (see watch()). */
+	 * it forked still holds a copy of the socket (see
+	 * ushm__conn_watch). */
 	int pidfd;
 	pid_t watched;
 	struct ushm__item exit_item;
@@ -143,7 +144,7 @@ uint32_t ushm__holds_adopt(struct ushm__server *srv, struct ushm__conn *dst,
 uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
 			       const struct ushm__conn *self, pid_t pid, int id);
 
-/* ---- conn.c ---- */
+/* ---- conn.c: the transport (dispatch.h: what each op does) ---- */
 
 /* Accepts every pending connection, serving at once what a parent queued
  * on it for its child (ushm__conn_settle). */
@@ -161,6 +162,25 @@ struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves at most max of the requests queued on c. */
 void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 		      int max);
+/* c no longer needs the barrier's attention for its data (it sent a
+ * request that waits, or its child named itself). */
+void ushm__conn_settle_done(struct ushm__server *srv, struct ushm__conn *c);
+/*
+ * Watches the exit of pid, the process now using c.  A connection ends
+ * when its process exits, not only when the socket hangs up: a child the
+ * process forked holds a copy of the socket until its fork handler closes
+ * it, and a parent's waitpid() must already see the process detached.
+ * Linux signals a pidfd before it wakes the parent, so the exit is
+ * pending before the parent's next request.  Returns 1 if pid has
+ * already exited.
+ */
+int ushm__conn_watch(struct ushm__server *srv, struct ushm__conn *c,
+		     pid_t pid);
+/* Sends rep as the reply to op, with the nfds (at most 2) descriptors of
+ * fds attached.  0 or -errno. */
+int ushm__conn_reply(struct ushm__server *srv, struct ushm__conn *c,
+		     struct ushm__rep *rep, unsigned op, const int *fds,
+		     int nfds);
 /* Detaches what c holds and closes it; freed by ushm__conn_reap. */
 void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c);
 void ushm__conn_reap(struct ushm__server *srv);

@@ -7,6 +7,7 @@
 #ifndef USHM_TESTS_WIRE_H
 #define USHM_TESTS_WIRE_H
 
+#include "proto/cmsg.h"
 #include "proto/proto.h"
 
 #include <errno.h>
@@ -48,37 +49,16 @@ static int send_msg(int s, const void *buf, size_t len,
 		    const struct ucred *uc, int fd)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(struct ucred)) +
-		       CMSG_SPACE(sizeof(int))];
+		char b[USHM__CMSG_ROOM(1)];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.b,
 			     .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm;
-	size_t clen = 0;
 
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	if (uc) {
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_CREDENTIALS;
-		cm->cmsg_len = CMSG_LEN(sizeof(*uc));
-		memcpy(CMSG_DATA(cm), uc, sizeof(*uc));
-		clen += CMSG_SPACE(sizeof(*uc));
-		cm = CMSG_NXTHDR(&mh, cm);
-	}
-	if (fd >= 0) {
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		clen += CMSG_SPACE(sizeof(int));
-	}
-	mh.msg_controllen = clen;
-	if (clen == 0)
-		mh.msg_control = NULL;
+	if (ushm__cmsg_put(&mh, uc, &fd, fd >= 0) < 0)
+		return -ENOSPC;
 	return sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
