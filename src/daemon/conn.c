@@ -226,6 +226,8 @@ void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c)
 	c->pidfd = -1;
 	c->dead = 1;
 	srv->nconns--;
+	if (c->departing)
+		srv->ndeparting--;
 	if (!srv->stopping)
 		ushm__holds_release(srv, &c->holds, c->pid, ushm__now());
 }
@@ -453,7 +455,21 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__conn_close(srv, c);
 			return;
 		}
-		if (ushm__dispatch(srv, c, &cr, &m.req) < 0 || gone)
+		if (ushm__dispatch(srv, c, &cr, &m.req) < 0) {
 			ushm__conn_close(srv, c);
+			return;
+		}
+		if (gone)
+			ushm__conn_depart_later(srv, c);
+		if (c->departing)
+			return;
 	}
+}
+
+void ushm__conn_depart_later(struct ushm__server *srv, struct ushm__conn *c)
+{
+	if (c->departing || c->dead)
+		return;
+	c->departing = ++srv->departures; /* the order found gone */
+	srv->ndeparting++;
 }

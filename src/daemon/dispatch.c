@@ -89,8 +89,6 @@ int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,
 	if (q->hdr.op >= USHM__OP_END || !ops[q->hdr.op].serve)
 		return -1;
 	res = ops[q->hdr.op].serve(srv, c, cr, q, &a);
-	if (a.drop)
-		return -1;
 	if (ushm__dispatch_is_note(&q->hdr))
 		return 0; /* the client is not waiting */
 	a.rep.result = res;

@@ -14,14 +14,14 @@
 #include "server.h"
 
 /* What a handler answers besides the result: the reply (its result is
- * set from the handler's return), the descriptors to send with it, and
- * whether the connection must end instead. */
+ * set from the handler's return) and the descriptors to send with it.
+ * (A handler that finds the client gone says so with
+ * ushm__conn_depart_later.) */
 struct ushm__answer {
 	struct ushm__rep rep;
 	int fds[2];
 	int nfds;
 	int own_fds;  /* closed once sent; else the daemon keeps them */
-	int drop;     /* end the connection: no reply */
 };
 
 /*

@@ -54,6 +54,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -130,10 +131,49 @@ static int is_hangup(const struct epoll_event *ev)
 	return ev->events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
 }
 
-/* Rounds of the barrier: each handles what one epoll_wait returns.  A
- * round that returns fewer than MAX_EVENTS saw everything pending; the
- * bound keeps a flood of connections from holding a request forever. */
+/* Rounds of the barrier: each handles what one epoll_wait returns, and
+ * may add what the next must see (a connection accepted, a process
+ * watched that has already exited), so rounds go on until one finds
+ * nothing; the bound keeps a flood of connections from holding a
+ * request forever. */
 #define BARRIER_ROUNDS 16
+
+static int by_departing(const void *a, const void *b)
+{
+	uint64_t x = (*(struct ushm__conn *const *)a)->departing;
+	uint64_t y = (*(struct ushm__conn *const *)b)->departing;
+
+	return (x > y) - (x < y);
+}
+
+/* The connections whose process was found gone while a message was
+ * served (ushm__conn_serve): their departure waited for this.  In the
+ * order they were found gone, which is the order their processes' last
+ * messages were served: the last to go sets lpid, as the last to detach
+ * does on Linux.  (Without memory for the sort, in the list's order.) */
+static void depart_flagged(struct ushm__server *srv, struct ushm__conn *self)
+{
+	struct ushm__conn **v;
+	size_t n = 0;
+
+	if (srv->ndeparting == 0)
+		return;
+	v = malloc(srv->ndeparting * sizeof(*v));
+	for (struct ushm__conn *c = srv->conns; c; c = c->next) {
+		if (!c->departing || c->dead || c == self)
+			continue;
+		if (!v)
+			depart(srv, c);
+		else if (n < srv->ndeparting)
+			v[n++] = c;
+	}
+	if (!v)
+		return;
+	qsort(v, n, sizeof(*v), by_departing);
+	for (size_t i = 0; i < n; i++)
+		depart(srv, v[i]);
+	free(v);
+}
 
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 {
@@ -148,8 +188,8 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	for (int round = 0; round < BARRIER_ROUNDS; round++) {
 		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
 
-		if (n <= 0)
-			break;
+		if (n < 0)
+			n = 0; /* (EINTR: the flagged ones still depart) */
 		/* What connections already taken hold first: a child's
 		 * HELLO (or its parent's FORKED) names the process that a
 		 * new connection's REGISTER comes from when that child
@@ -184,7 +224,8 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 				ushm__orphan_exit(srv, (void *)it);
 			}
 		}
-		if (n < MAX_EVENTS)
+		depart_flagged(srv, self);
+		if (n == 0)
 			break;
 	}
 	srv->in_barrier = 0;

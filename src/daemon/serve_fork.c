@@ -169,7 +169,9 @@ static int serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 }
 
 /* The first of HELLO and FORKED names the process that uses the
- * connection; a child already gone ends it. */
+ * connection; a child already gone ends it (once what waits to be
+ * accepted is: a connection it made for its own child copies what it
+ * holds). */
 int64_t ushm__serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 			   const struct ushm__cred *cr,
 			   const struct ushm__req *q, struct ushm__answer *a)
@@ -179,7 +181,8 @@ int64_t ushm__serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 	c->named = 1;
 	c->for_child = 0;
 	ushm__conn_settle_done(srv, c);
+	(void)a;
 	if (serve_forked(srv, c, cr, q->id) < 0)
-		a->drop = 1;
+		ushm__conn_depart_later(srv, c);
 	return 0;
 }

@@ -225,6 +225,10 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 				ushm__conn_serve(srv, c, 1);
 		}
 	}
+	/* A process found gone while its note was served departs now
+	 * (after what waits to be accepted), not at some later pass. */
+	if (srv->ndeparting)
+		ushm__loop_barrier(srv, NULL);
 	ushm__conn_reap(srv);
 	ushm__orphan_reap(srv);
 	ushm__pub_leave(&srv->pub);

@@ -70,6 +70,11 @@ struct ushm__conn {
 	int for_child;    /* a parent registered a child's attachments on
 			     it, and the child is not named yet: not the
 			     parent's, whatever c->pid says */
+	/* Its process is gone, found while serving a message: it departs
+	 * at the barrier's next departures, after the connections not
+	 * yet accepted, whose REGISTER may copy what it holds (a child
+	 * that forked, then exited). */
+	uint64_t departing; /* 0, or when it was found gone (a count) */
 	int dead;         /* closed; freed at the end of the loop pass */
 	struct ushm__conn *next;
 };
@@ -103,6 +108,8 @@ struct ushm__server {
 	struct ushm__conn *conns;
 	struct ushm__orphan *orphans;
 	uint64_t nconns;
+	uint64_t ndeparting; /* connections with departing set */
+	uint64_t departures; /* processes found gone so far (their order) */
 	int64_t started;
 	char socket_path[108];
 	struct stat socket_bound; /* the path as this daemon bound it */
@@ -240,6 +247,11 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
  * now, except self's (the connection being served).  Called before each
  * request that waits for a reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
+/* c's process is gone (found while serving its message): c departs at
+ * the barrier's next departures, after the connections not accepted
+ * yet, whose REGISTER (a child's, that forked and exited) may copy what
+ * c holds; the pass runs the barrier before it ends. */
+void ushm__conn_depart_later(struct ushm__server *srv, struct ushm__conn *c);
 /* Serves the notes queued at the head of every connection but self
  * (ushm__conn_notes): the last part of the barrier, and what a change
  * of a segment's permissions or existence runs after it made the row's

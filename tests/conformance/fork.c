@@ -185,17 +185,21 @@ child_detach(void)
 
 /*
  * A grandchild inherits too, and its parent's exit does not detach it.
- * As a subreaper we inherit the orphan and can wait for it.
+ * As a subreaper we inherit the orphan and can wait for it.  Once, with
+ * what it shows at each step, then many times (g_child, g_grandchild and
+ * g_nattch say how the child and the grandchild ended and nattch between
+ * their exits; the shm_lpid of *after* says whether it is the
+ * grandchild's).
  */
+static const char *g_child, *g_grandchild;
+static unsigned long g_nattch;
+
 static void
-grandchild(void)
+grandchild_once(int id, struct shmid_ds *after)
 {
-	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
-	char *p = at(id);
+	int tell[2], go[2];
 	pid_t pid, g;
 
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-		die("prctl(PR_SET_CHILD_SUBREAPER)");
 	xpipe(tell);
 	xpipe(go);
 	pid = xfork();
@@ -215,19 +219,44 @@ grandchild(void)
 	close(tell[1]);
 	if (read(tell[0], &g, sizeof(g)) != sizeof(g))
 		die("read");
-	say("child: %s", wstatus(xwait(pid)));
-	say("child exited, grandchild alive: nattch %lu",
-	    (unsigned long)nattch(id));
+	g_child = wstatus(xwait(pid));
+	g_nattch = (unsigned long)nattch(id);
 	xwrite1(go[1]);
-	say("grandchild: %s", wstatus(xwait(g)));
-	struct shmid_ds ds = stat_of(id);
-
-	say("grandchild gone: nattch %lu, lpid == grandchild pid: %s",
-	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == g));
-	if (prctl(PR_SET_CHILD_SUBREAPER, 0) != 0)
-		die("prctl(PR_SET_CHILD_SUBREAPER)");
+	g_grandchild = wstatus(xwait(g));
+	*after = stat_of(id);
+	after->shm_lpid = after->shm_lpid == g; /* 1: the grandchild's */
 	close(tell[0]);
 	close(go[1]);
+}
+
+static void
+grandchild(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600);
+	char *p = at(id);
+	struct shmid_ds ds;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		die("prctl(PR_SET_CHILD_SUBREAPER)");
+	grandchild_once(id, &ds);
+	say("child: %s", g_child);
+	say("child exited, grandchild alive: nattch %lu", g_nattch);
+	say("grandchild: %s", g_grandchild);
+	say("grandchild gone: nattch %lu, lpid == grandchild pid: %s",
+	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == 1));
+	/* Again and again: the child's exit, its registration of the
+	 * grandchild and its parent's naming of it reach ushm in any
+	 * order, and each order must end as Linux's one does. */
+	int wrong = 0;
+
+	for (int i = 0; i < 200; i++) {
+		grandchild_once(id, &ds);
+		wrong += g_nattch != 2 || ds.shm_nattch != 1 ||
+			 ds.shm_lpid != 1;
+	}
+	say("200 more grandchildren: nattch or lpid wrong in %d", wrong);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 0) != 0)
+		die("prctl(PR_SET_CHILD_SUBREAPER)");
 	dt(p);
 	rmseg(id);
 }
