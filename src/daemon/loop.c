@@ -100,6 +100,7 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 	/* (A connection's fd leaves both sets when it is closed.) */
 	if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
+	srv->loop_adds++;
 	/* What clients poll to see that the daemon has work pending (all
 	 * but its signals).  Failing to watch makes them ask the daemon. */
 	if (it->type != ITEM_SIGNAL)
@@ -133,9 +134,8 @@ static int is_hangup(const struct epoll_event *ev)
 
 /* Rounds of the barrier: each handles what one epoll_wait returns, and
  * may add what the next must see (a connection accepted, a process
- * watched that has already exited), so rounds go on until one finds
- * nothing; the bound keeps a flood of connections from holding a
- * request forever. */
+ * watched that has already exited); the bound keeps a flood of
+ * connections from holding a request forever. */
 #define BARRIER_ROUNDS 16
 
 static int by_departing(const void *a, const void *b)
@@ -187,6 +187,7 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	ushm__loop_notes(srv, self);
 	for (int round = 0; round < BARRIER_ROUNDS; round++) {
 		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
+		uint64_t adds = srv->loop_adds;
 
 		if (n < 0)
 			n = 0; /* (EINTR: the flagged ones still depart) */
@@ -225,7 +226,10 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			}
 		}
 		depart_flagged(srv, self);
-		if (n == 0)
+		/* Another round if this one may not have seen everything:
+		 * it was full, or it added to the set (a connection
+		 * accepted, a process watched that may be gone already). */
+		if (n < MAX_EVENTS && srv->loop_adds == adds)
 			break;
 	}
 	srv->in_barrier = 0;

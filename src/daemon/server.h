@@ -110,6 +110,7 @@ struct ushm__server {
 	uint64_t nconns;
 	uint64_t ndeparting; /* connections with departing set */
 	uint64_t departures; /* processes found gone so far (their order) */
+	uint64_t loop_adds;  /* descriptors ushm__loop_add has watched */
 	int64_t started;
 	char socket_path[108];
 	struct stat socket_bound; /* the path as this daemon bound it */
