@@ -31,7 +31,11 @@
  * the connections with messages queued, whose heads are looked at).
  * New connections are handled before departures (a parent registered
  * its child before it could exit), and after what the connections
- * already taken hold (a child named itself before it could fork).
+ * already taken hold (a child named itself before it could fork).  A
+ * process found gone while its connection's message is served (a
+ * parent's FORKED for a child that has exited) departs with the others,
+ * after new connections too: that child may have forked in turn, and
+ * its own child's REGISTER copies what the connection holds.
  *
  * The fork protocol (src/lib/forkproto.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
