@@ -162,7 +162,7 @@ static void depart_flagged(struct ushm__server *srv, struct ushm__conn *self)
 
 	if (srv->ndeparting == 0)
 		return;
-	v = malloc(srv->ndeparting * sizeof(*v));
+	v = malloc(srv->ndeparting * sizeof(struct ushm__conn *));
 	for (struct ushm__conn *c = srv->conns; c; c = c->next) {
 		if (!c->departing || c->dead || c == self)
 			continue;
@@ -173,7 +173,7 @@ static void depart_flagged(struct ushm__server *srv, struct ushm__conn *self)
 	}
 	if (!v)
 		return;
-	qsort(v, n, sizeof(*v), by_departing);
+	qsort(v, n, sizeof(struct ushm__conn *), by_departing);
 	for (size_t i = 0; i < n; i++)
 		depart(srv, v[i]);
 	free(v);

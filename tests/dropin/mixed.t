@@ -16,7 +16,7 @@ is $? 0 "the shim needs libushm.so instead of holding a copy"
 out=$(timeout 30 "$USHM_RUN" "$prog" 2>&1)
 rc=$?
 is "$rc" 0 "every step as on Linux under ushm-run"
-[ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+[ "$rc" = 0 ] || printf '%s\n' "$out" | diag
 
 # ushm served it: the daemon saw the connection (and, with two copies of
 # the library, would have seen two).

@@ -18,7 +18,7 @@ lint_one() {
 		"$MAKE" -s BUILD="$BUILD" "$1" 2>&1)
 	rc=$?
 	ok $rc "$2"
-	[ $rc = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+	[ $rc = 0 ] || printf '%s\n' "$out" | grep -v ' warnings generated' | diag
 }
 
 if command -v cppcheck >/dev/null; then
