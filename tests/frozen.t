@@ -55,6 +55,20 @@ is "$out" "$kernel" "a child's detach, the daemon stopped: the same as the kerne
 served_at_least shmdt 1 "the child's detach went to ushm"
 served_at_least shmctl 1 "the IPC_STAT after it went to the daemon"
 
+# A child that forks, then exits and is reaped, all while the daemon is
+# stopped: the daemon then learns of the child only once it is gone, and
+# must still count the grandchild's inheritance, which the child
+# registered as a copy of its own (it did not, once: the child's
+# connection was closed before the grandchild's was accepted).
+kernel=$(timeout 60 "$F" grandchild 0)
+is "$kernel" "child exit 0, reaped, daemon continued: nattch 2
+grandchild exit 0: nattch 1" "the kernel's output (a grandchild)"
+served_mark
+out=$(timeout 60 "${USHM_RUN_CMD[@]}" "$F" grandchild "$daemon")
+kill -CONT "$daemon"
+is "$out" "$kernel" "a grandchild made while the daemon was stopped: the same as the kernel"
+served_at_least registered 2 "the child's and the grandchild's inheritance went to ushm"
+
 served_mark
 out=$(USHM_TIMEOUT=1 timeout 60 "${USHM_RUN_CMD[@]}" "$F" timeout "$daemon")
 kill -CONT "$daemon"

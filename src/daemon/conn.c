@@ -459,10 +459,10 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__conn_close(srv, c);
 			return;
 		}
+		/* (Its later messages are still served, by the departure's
+		 * drain: what the process did before it went counts.) */
 		if (gone)
 			ushm__conn_depart_later(srv, c);
-		if (c->departing)
-			return;
 	}
 }
 

@@ -142,41 +142,26 @@ static int is_hangup(const struct epoll_event *ev)
  * connections from holding a request forever. */
 #define BARRIER_ROUNDS 16
 
-static int by_departing(const void *a, const void *b)
-{
-	uint64_t x = (*(struct ushm__conn *const *)a)->departing;
-	uint64_t y = (*(struct ushm__conn *const *)b)->departing;
-
-	return (x > y) - (x < y);
-}
-
 /* The connections whose process was found gone while a message was
  * served (ushm__conn_serve): their departure waited for this.  In the
  * order they were found gone, which is the order their processes' last
  * messages were served: the last to go sets lpid, as the last to detach
- * does on Linux.  (Without memory for the sort, in the list's order.) */
+ * does on Linux.  One departure may flag another (its drain serves
+ * messages): the loop goes on until none is left.  No allocation: a
+ * linear pick of the earliest, as few are flagged at a time. */
 static void depart_flagged(struct ushm__server *srv, struct ushm__conn *self)
 {
-	struct ushm__conn **v;
-	size_t n = 0;
+	while (srv->ndeparting > 0) {
+		struct ushm__conn *first = NULL;
 
-	if (srv->ndeparting == 0)
-		return;
-	v = malloc(srv->ndeparting * sizeof(struct ushm__conn *));
-	for (struct ushm__conn *c = srv->conns; c; c = c->next) {
-		if (!c->departing || c->dead || c == self)
-			continue;
-		if (!v)
-			depart(srv, c);
-		else if (n < srv->ndeparting)
-			v[n++] = c;
+		for (struct ushm__conn *c = srv->conns; c; c = c->next)
+			if (c->departing && !c->dead && c != self &&
+			    (!first || c->departing < first->departing))
+				first = c;
+		if (!first)
+			return; /* only self: it departs at the pass's end */
+		depart(srv, first);
 	}
-	if (!v)
-		return;
-	qsort(v, n, sizeof(struct ushm__conn *), by_departing);
-	for (size_t i = 0; i < n; i++)
-		depart(srv, v[i]);
-	free(v);
 }
 
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
@@ -186,6 +171,7 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	if (srv->in_barrier) /* serving a departing client's last requests */
 		return;
 	srv->in_barrier = 1;
+	int added_rounds = 0;
 	/* Notes first: a parent's shmat or shmdt came before the fork
 	 * whose child's registration the rounds below apply. */
 	ushm__loop_notes(srv, self);
@@ -217,13 +203,17 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
+			/* (A connection flagged gone departs below, in the
+			 * order found gone.) */
 			if (it->type == ITEM_CONN && is_hangup(&ev[i])) {
-				if ((void *)it != self)
-					depart(srv, (void *)it);
+				struct ushm__conn *c = (void *)it;
+
+				if (c != self && !c->departing)
+					depart(srv, c);
 			} else if (it->type == ITEM_CONN_EXIT) {
 				struct ushm__conn *c = ushm__conn_of_exit(it);
 
-				if (c != self)
+				if (c != self && !c->departing)
 					depart(srv, c);
 			} else if (it->type == ITEM_ORPHAN) {
 				ushm__orphan_exit(srv, (void *)it);
@@ -232,8 +222,11 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 		depart_flagged(srv, self);
 		/* Another round if this one may not have seen everything:
 		 * it was full, or it added to the set (a connection
-		 * accepted, a process watched that may be gone already). */
-		if (n < MAX_EVENTS && srv->loop_adds == adds)
+		 * accepted, a process watched that may be gone already) -
+		 * twice at most for that, so that a user who keeps
+		 * connecting cannot stretch every barrier. */
+		if (n < MAX_EVENTS &&
+		    (srv->loop_adds == adds || ++added_rounds > 2))
 			break;
 	}
 	srv->in_barrier = 0;

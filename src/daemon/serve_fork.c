@@ -155,7 +155,8 @@ static int child_of(pid_t pid, pid_t parent)
  * By now the parent may have reaped a child killed at once; a pid that
  * names no process is taken at its word (it can only set lpid), one that
  * names a live process must name the sender's child.  Returns -1 when
- * the child is already gone: the connection ends now.
+ * the child is already gone: the connection departs (at the barrier's
+ * departures, after the connections the child made for its own child).
  */
 static int serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 			const struct ushm__cred *cr, pid_t child)

@@ -59,7 +59,11 @@ static int listen_on(const char *path, int mode)
 		return -EADDRINUSE;
 	}
 	unlink(path);
+	/* SO_PASSCRED before listen(), so that every connection has it
+	 * from its connect() on (see ushm__server_open). */
 	if (ushm__refuse_rights(fd) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
+		       sizeof(int)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(path, (mode_t)mode) < 0 || listen(fd, SOMAXCONN) < 0) {
 		err = -errno;
@@ -227,7 +231,7 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 	}
 	/* A process found gone while its note was served departs now
 	 * (after what waits to be accepted), not at some later pass. */
-	if (srv->ndeparting)
+	if (srv->ndeparting && !srv->stopping)
 		ushm__loop_barrier(srv, NULL);
 	ushm__conn_reap(srv);
 	ushm__orphan_reap(srv);

@@ -191,7 +191,7 @@ child_detach(void)
  * their exits; the shm_lpid of *after* says whether it is the
  * grandchild's).
  */
-static const char *g_child, *g_grandchild;
+static char g_child[64], g_grandchild[64]; /* (wstatus reuses its buffer) */
 static unsigned long g_nattch;
 
 static void
@@ -219,10 +219,11 @@ grandchild_once(int id, struct shmid_ds *after)
 	close(tell[1]);
 	if (read(tell[0], &g, sizeof(g)) != sizeof(g))
 		die("read");
-	g_child = wstatus(xwait(pid));
+	snprintf(g_child, sizeof(g_child), "%s", wstatus(xwait(pid)));
 	g_nattch = (unsigned long)nattch(id);
 	xwrite1(go[1]);
-	g_grandchild = wstatus(xwait(g));
+	snprintf(g_grandchild, sizeof(g_grandchild), "%s",
+		 wstatus(xwait(g)));
 	*after = stat_of(id);
 	after->shm_lpid = after->shm_lpid == g; /* 1: the grandchild's */
 	close(tell[0]);

@@ -25,6 +25,12 @@
  *                          only once the request waits behind the
  *                          child's detach: print nattch and whether lpid
  *                          is the child's (as Linux: its shmdt returned)
+ *   frozen grandchild DAEMON  attach, stop the daemon, fork a child that
+ *                          forks a grandchild and exits; reap the child,
+ *                          continue the daemon: print nattch (the
+ *                          grandchild's inheritance counts, though the
+ *                          daemon learns of it only after the child is
+ *                          gone); let the grandchild exit, print nattch
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -311,6 +318,56 @@ static int detach(pid_t daemon)
 	return 0;
 }
 
+static int grandchild(pid_t daemon)
+{
+	struct shmid_ds ds;
+	int tell[2], go[2], r;
+	pid_t pid, g;
+	void *p;
+	int id = mkseg(&p);
+	char c = 0;
+
+	/* The orphaned grandchild comes to us, to be waited for. */
+	if (pipe(tell) != 0 || pipe(go) != 0 ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		die("pipe, prctl");
+	signal_daemon(daemon, SIGSTOP);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		g = fork();
+		if (g == 0) {
+			/* Until its grandparent says so (or is gone). */
+			close(go[1]);
+			_exit(read(go[0], &c, 1) < 0);
+		}
+		_exit(g < 0 || write(tell[1], &g, sizeof(g)) != sizeof(g));
+	}
+	close(go[0]);
+	close(tell[1]);
+	if (read(tell[0], &g, sizeof(g)) != sizeof(g) ||
+	    waitpid(pid, &r, 0) != pid)
+		die("child");
+	/* The child is gone, and reaped, before the daemon hears of it. */
+	signal_daemon(daemon, SIGCONT);
+	if (shmctl(id, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	printf("child exit %d, reaped, daemon continued: nattch %lu\n",
+	       WIFEXITED(r) ? WEXITSTATUS(r) : -1,
+	       (unsigned long)ds.shm_nattch);
+	if (write(go[1], &c, 1) != 1 || waitpid(g, &r, 0) != g)
+		die("grandchild");
+	if (shmctl(id, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	printf("grandchild exit %d: nattch %lu\n",
+	       WIFEXITED(r) ? WEXITSTATUS(r) : -1,
+	       (unsigned long)ds.shm_nattch);
+	if (shmdt(p) != 0 || shmctl(id, IPC_RMID, NULL) != 0)
+		die("cleanup");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "fork") == 0)
@@ -319,7 +376,9 @@ int main(int argc, char **argv)
 		return timeouts((pid_t)atol(argv[2]));
 	if (argc == 3 && strcmp(argv[1], "detach") == 0)
 		return detach((pid_t)atol(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "grandchild") == 0)
+		return grandchild((pid_t)atol(argv[2]));
 	fprintf(stderr, "usage: frozen fork DAEMON N | timeout DAEMON | "
-		"detach DAEMON\n");
+		"detach DAEMON | grandchild DAEMON\n");
 	return 2;
 }
