@@ -59,8 +59,14 @@ static int listen_on(const char *path, int mode)
 		return -EADDRINUSE;
 	}
 	unlink(path);
-	/* SO_PASSCRED before listen(), so that every connection has it
-	 * from its connect() on (see ushm__server_open). */
+	/* Every message must carry its sender's credentials, those a
+	 * client attaches or, for a note sent without, the kernel's, which
+	 * it attaches only if the receiving socket asks (SO_PASSCRED).  A
+	 * connection takes the flag from the listener (at connect since
+	 * Linux 6.16, at accept before): set here, before listen(), every
+	 * connection has it from the start.  Set on the connection after
+	 * accept4 only, a message sent in between would arrive with pid 0
+	 * and be refused as a bad message. */
 	if (ushm__refuse_rights(fd) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
 		       sizeof(int)) < 0 ||
@@ -157,16 +163,11 @@ int ushm__server_open(struct ushm__server *srv,
 		if (stat(conf->socket_path, &srv->socket_bound) < 0)
 			memset(&srv->socket_bound, 0,
 			       sizeof(srv->socket_bound));
-	}
-	/* Every message must carry its sender's credentials, those a
-	 * client attaches or, for a note sent without, the kernel's.  The
-	 * kernel attaches its own only if the receiving socket asks, and a
-	 * connection accepted takes the flag from the listener at accept:
-	 * set on the connection after accept4, a message sent in between
-	 * would arrive with pid 0 and be refused as a bad message. */
-	if (setsockopt(srv->listen_fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
-		       sizeof(int)) < 0)
+	} else if (setsockopt(srv->listen_fd, SOL_SOCKET, SO_PASSCRED,
+			      &(int){ 1 }, sizeof(int)) < 0) {
+		/* An inherited listener: SO_PASSCRED as listen_on's has. */
 		return -errno;
+	}
 	srv->listen_item.type = ITEM_LISTEN;
 	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
 	if (err < 0)
