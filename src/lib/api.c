@@ -17,87 +17,15 @@
 #include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 static int fail(int64_t err)
 {
 	errno = (int)-err;
 	return -1;
-}
-
-/* getrandom's flag for bytes that need no entropy and never block
- * (Linux 5.6; glibc's headers name it from 2.36). */
-#ifndef GRND_INSECURE
-#define GRND_INSECURE 0x0004
-#endif
-
-/*
- * Is dst writable for len bytes, as the kernel's copy_to_user sees it?
- * getrandom(2) writes its bytes with copy_to_user into the calling
- * thread's memory, exactly as IPC_STAT writes the caller's buffer: it
- * fails with EFAULT where the kernel's IPC_STAT would, and costs one
- * system call, with no pid to name (no getpid, nothing cached across
- * fork, vfork or clone) and no ptrace-style access check, which a
- * sandbox may refuse.  The bytes it leaves are overwritten by the
- * caller.  1 writable; 0 not at all (EFAULT, nothing written); -1 when
- * it cannot tell (a part written, or getrandom unavailable or refused:
- * an older kernel, a seccomp filter): the caller takes the slow path.
- */
-static int user_writable(void *dst, size_t len)
-{
-	ssize_t n = getrandom(dst, len, GRND_INSECURE);
-
-	if (n == (ssize_t)len)
-		return 1;
-	return n < 0 && errno == EFAULT ? 0 : -1;
-}
-
-/*
- * Copies to or from the caller's buffer the way the kernel does: a buffer
- * the process cannot write (or read) gives EFAULT instead of a crash.
- * Out to the caller: probed by user_writable; where it cannot tell,
- * process_vm_writev on ourselves, which also writes the accessible part
- * of a buffer that ends in a page the caller cannot write, as the kernel
- * does.  In from the caller (IPC_SET, rare): process_vm_readv.
- */
-static int user_copy(void *dst, const void *src, size_t len, int to_user)
-{
-	struct iovec local = { to_user ? (void *)src : dst, len };
-	struct iovec remote = { to_user ? dst : (void *)src, len };
-	ssize_t n;
-
-	if (to_user) {
-		int w = user_writable(dst, len);
-
-		if (w == 1) {
-			memcpy(dst, src, len);
-			return 0;
-		}
-		if (w == 0)
-			return -EFAULT;
-	}
-	if (to_user)
-		n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	else
-		n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)len) {
-		/* Now known to be accessible: copy once more in plain
-		 * sight, so that tools like valgrind see the bytes
-		 * written (they do not follow process_vm_*). */
-		memcpy(dst, src, len);
-		return 0;
-	}
-	if (n < 0 && errno != EFAULT) {
-		/* Not permitted here (seccomp, say): copy directly. */
-		memcpy(dst, src, len);
-		return 0;
-	}
-	return -EFAULT;
 }
 
 static void req_init(struct ushm__req *q, unsigned op, uint32_t flags)
@@ -255,7 +183,7 @@ static int ctl_copy_out(int cmd, const struct ushm__rep *rep, void *buf)
 	default:
 		return 0;
 	}
-	return user_copy(buf, &u, len, 1);
+	return ushm__user_copy(buf, &u, len, 1);
 }
 
 int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
@@ -302,7 +230,7 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 		struct shmid_ds in;
 
 		/* Linux reads the buffer before it looks the id up. */
-		if (user_copy(&in, buf, sizeof(in), 0) < 0)
+		if (ushm__user_copy(&in, buf, sizeof(in), 0) < 0)
 			return fail(-EFAULT);
 		q.set.uid = in.shm_perm.uid;
 		q.set.gid = in.shm_perm.gid;

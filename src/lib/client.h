@@ -130,6 +130,11 @@ struct ushm__pass {
 	const uint32_t *word; /* the futex the daemon wakes after a pass */
 	uint32_t seen;        /* its value when the reader looked */
 };
+
+/* len bytes from src to the caller's dst (to_user) or from the caller's
+ * src to our dst, as the kernel's copy_to_user / copy_from_user: 0, or
+ * -EFAULT where the kernel would fail (usercopy.c). */
+int ushm__user_copy(void *dst, const void *src, size_t len, int to_user);
 /* IPC_STAT, SHM_STAT, SHM_STAT_ANY into *ds: the call's result, -errno,
  * USHM__ASK_DAEMON, or USHM__WAIT_PASS: the process's own notes may be
  * what the daemon has pending; the caller lets go of the client lock,
