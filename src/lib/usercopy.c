@@ -25,7 +25,9 @@
 
 /* The initial stack pointer of the main thread (glibc's dynamic linker
  * and static start code set it; absent elsewhere, hence weak): every
- * byte between a frame of the main thread and it is mapped stack. */
+ * byte between a frame of the main thread and it is mapped stack.  Its
+ * name is glibc's, reserved for it: we only read it. */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 extern void *__libc_stack_end __attribute__((weak));
 
 /* How far below the main stack's top a frame may be and still be taken
