@@ -56,6 +56,11 @@ LIB_CFLAGS := -fvisibility=hidden -DUSHM_BUILDING \
 	      -DUSHM_BINDIR='"$(BINDIR)"'
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS += -lpthread
+# The libraries bind every symbol when loaded (and keep their GOT
+# read-only after): a forked child that calls a function its parent
+# never did would otherwise look it up again in every child, a fork
+# server's thousands of them, faulting in the loader's pages each time.
+LIB_LDFLAGS := -Wl,-z,now -Wl,-z,relro
 
 OBJ := $(BUILD)/obj
 
@@ -98,7 +103,8 @@ $(OBJ)/daemon/%.o: src/%.c
 
 $(LIBUSHM_SO): $(LIB_OBJS) src/lib/libushm.map
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libushm.so.$(SOVERSION) \
+	$(CC) $(LDFLAGS) $(LIB_LDFLAGS) -shared \
+		-Wl,-soname,libushm.so.$(SOVERSION) \
 		-Wl,--version-script=src/lib/libushm.map -o $@.$(VERSION) \
 		$(LIB_OBJS) $(LDLIBS)
 	ln -sf libushm.so.$(VERSION) $@.$(SOVERSION)
@@ -115,7 +121,8 @@ $(LIBUSHM_A): $(LIB_OBJS)
 # point it uses.
 $(PRELOAD_SO): $(PRELOAD_OBJ) $(LIBUSHM_SO) src/preload/preload.map
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/preload/preload.map \
+	$(CC) $(LDFLAGS) $(LIB_LDFLAGS) -shared \
+		-Wl,--version-script=src/preload/preload.map \
 		-Wl,-soname,libushm-preload.so -Wl,-rpath,'$$ORIGIN' \
 		-o $@ $(PRELOAD_OBJ) $(LIBUSHM_SO).$(SOVERSION) $(LDLIBS)
 
