@@ -148,12 +148,13 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds,
 void ushm__table_wait_pass(const struct ushm__pass *pass);
 /* shmat from a kept descriptor (kept.c): a stable copy of id's row if
  * the row decides the attach without the daemon: 1, with the attach
- * permitted (acc: ipcperm's flag) without asking which groups the caller
- * is in, and gen even; 0 otherwise (no table, no such segment, SHM_DEST,
+ * permitted (acc: ipcperm's flag) to effective uid euid without asking
+ * which groups the caller is in, and gen even; 0 otherwise (no table, no such segment, SHM_DEST,
  * a change under way, a refusal or a group question: the daemon
  * decides).  Caller holds the client lock. */
 struct ushm__table_row;
-int ushm__table_at_row(int id, int acc, struct ushm__table_row *row);
+int ushm__table_at_row(int id, int acc, uid_t euid,
+		       struct ushm__table_row *row);
 /* gen of id's row now (sequentially consistent: read after a send). */
 uint32_t ushm__table_gen_now(int id);
 /* Does the table show segment id?  1 (*row: its stable copy), 0 no such
@@ -200,10 +201,10 @@ int64_t ushm__transact(struct ushm__req *req, size_t len,
 		       struct ushm__rep *rep, int *fd);
 /* Sends a note (a message the daemon does not answer) on this process's
  * own connection, if it has one now: 0, or -errno (-ENOTCONN: none;
- * nothing was sent).  With creds, the effective uid and gid go with it
- * (the kernel's own credentials name the real ones).  Never connects.
- * Caller holds the client lock. */
-int ushm__notify(const struct ushm__req *req, size_t len, int creds);
+ * nothing was sent).  With euid (the caller's effective uid, just read),
+ * it and the effective gid go with it (the kernel's own credentials name
+ * the real ones).  Never connects.  Caller holds the client lock. */
+int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid);
 /* Has the process sent notes since its last reply (which the daemon may
  * still be serving)?  Caller holds the client lock. */
 int ushm__client_notes_inflight(void);

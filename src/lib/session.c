@@ -406,11 +406,12 @@ int64_t ushm__transact_held(struct ushm__req *req, size_t len,
  * gid: enough for a note that only names the process (a shmdt is the
  * connection's, its pid sets lpid), three system calls where a request
  * costs nine.  A note the daemon checks permission for (ATTACHED) needs
- * the effective ones, as Linux checks them: creds 1 attaches them as a
- * request does.  -ENOTCONN when the process has no connection of its own
- * now (nothing was sent).
+ * the effective ones, as Linux checks them: given euid (which the caller
+ * read for its own check), they go with it as with a request, the pid
+ * being the one just checked.  -ENOTCONN when the process has no
+ * connection of its own now (nothing was sent).
  */
-int ushm__notify(const struct ushm__req *req, size_t len, int creds)
+int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 {
 	struct iovec iov = { (void *)req, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -420,8 +421,8 @@ int ushm__notify(const struct ushm__req *req, size_t len, int creds)
 	if (g.link.fd < 0 || g.id.pid != getpid() ||
 	    !ushm__link_ours(&g.link, g.link.fd))
 		return -ENOTCONN;
-	if (creds) {
-		err = ushm__send(g.link.fd, req, len, 0);
+	if (euid) {
+		err = ushm__send_as(g.link.fd, req, len, 0, g.id.pid, *euid);
 		if (err < 0)
 			return err;
 	} else {
@@ -444,7 +445,7 @@ int ushm__client_notes_inflight(void)
 
 void ushm__post(const struct ushm__req *req, size_t len)
 {
-	if (ushm__notify(req, len, 0) == 0)
+	if (ushm__notify(req, len, NULL) == 0)
 		return;
 	/* No daemon starts for this: without one nothing is counted. */
 	if (ensure() < 0)

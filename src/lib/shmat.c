@@ -228,10 +228,16 @@ static int attach_kept(struct ushm__attach_table *t, int shmid, int shmflg,
 	struct ushm__table_row row;
 	struct ushm__req q;
 	struct ushm__rep rep;
+	uid_t euid;
 	int64_t r;
 	void *p;
 
-	if (!k || ushm__table_at_row(shmid, access_of(shmflg), &row) != 1)
+	if (!k)
+		return 0;
+	/* Read once: the check here and the note's credentials (which the
+	 * daemon checks again) are the same caller's. */
+	euid = geteuid();
+	if (ushm__table_at_row(shmid, access_of(shmflg), euid, &row) != 1)
 		return 0;
 	if (row.ino != (uint64_t)k->ino || row.dev != (uint64_t)k->dev ||
 	    !still_kept(k)) {
@@ -249,7 +255,7 @@ static int attach_kept(struct ushm__attach_table *t, int shmid, int shmflg,
 	q.shmflg = shmflg;
 	q.addr = (uint64_t)(uintptr_t)p;
 	/* The daemon checks it as the caller's effective ids: sent. */
-	if (ushm__notify(&q, sizeof(q), 1) < 0) {
+	if (ushm__notify(&q, sizeof(q), &euid) < 0) {
 		/* No connection of our own now: the daemon path connects. */
 		unmap_last(t, p, row.segsz);
 		return 0;

@@ -314,7 +314,8 @@ static int group_asked(const void *arg, gid_t gid)
 	return 0;
 }
 
-int ushm__table_at_row(int id, int acc, struct ushm__table_row *row)
+int ushm__table_at_row(int id, int acc, uid_t euid,
+		       struct ushm__table_row *row)
 {
 	struct ushm__perm_of p;
 	int asked = 0;
@@ -327,7 +328,7 @@ int ushm__table_at_row(int id, int acc, struct ushm__table_row *row)
 		return 1; /* every triple grants it: whoever asks */
 	p = (struct ushm__perm_of){ row->mode, row->uid, row->gid, row->cuid,
 				    row->cgid };
-	if (ushm__ipcperm(geteuid(), group_asked, &asked, &p, acc) != 0 ||
+	if (ushm__ipcperm(euid, group_asked, &asked, &p, acc) != 0 ||
 	    asked)
 		return 0;
 	return 1;

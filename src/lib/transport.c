@@ -200,6 +200,12 @@ static gid_t current_fsgid(void)
  * effective gid is sent instead. */
 int ushm__send(int fd, const void *req, size_t len, int flags)
 {
+	return ushm__send_as(fd, req, len, flags, getpid(), geteuid());
+}
+
+int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
+		  uid_t euid)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
 		struct cmsghdr align;
@@ -208,7 +214,7 @@ int ushm__send(int fd, const void *req, size_t len, int flags)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	struct ucred uc = { getpid(), geteuid(), current_fsgid() };
+	struct ucred uc = { pid, euid, current_fsgid() };
 	struct cmsghdr *cm;
 	ssize_t n;
 

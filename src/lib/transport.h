@@ -38,6 +38,10 @@ int ushm__connect_nowait(const char *socket_path);
  * sendmsg (MSG_DONTWAIT: a full queue is -EAGAIN, never a wait).
  * Async-signal-safe.  0 or -errno (-ETIMEDOUT: the bound ran out). */
 int ushm__send(int fd, const void *req, size_t len, int flags);
+/* ushm__send with the pid and effective uid the caller already knows to
+ * be its own now (two system calls fewer). */
+int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
+		  uid_t euid);
 
 /* Sends req and receives its reply, up to nout descriptors it carries
  * into outfd (-1 for none; any other is closed).  *owed (when owed is
