@@ -402,7 +402,7 @@ int64_t ushm__transact_held(struct ushm__req *req, size_t len,
 
 /*
  * A note on this process's own connection.  Without credentials of ours
- * (creds 0) the kernel attaches the sender's pid and its REAL uid and
+ * (euid NULL) the kernel attaches the sender's pid and its REAL uid and
  * gid: enough for a note that only names the process (a shmdt is the
  * connection's, its pid sets lpid), three system calls where a request
  * costs nine.  A note the daemon checks permission for (ATTACHED) needs

@@ -256,7 +256,9 @@ static int attach_kept(struct ushm__attach_table *t, int shmid, int shmflg,
 	q.addr = (uint64_t)(uintptr_t)p;
 	/* The daemon checks it as the caller's effective ids: sent. */
 	if (ushm__notify(&q, sizeof(q), &euid) < 0) {
-		/* No connection of our own now: the daemon path connects. */
+		/* No connection of our own now, or ids that changed since
+		 * euid was read (EPERM: the kernel refuses a uid that is
+		 * no longer ours): the daemon path connects or checks. */
 		unmap_last(t, p, row.segsz);
 		return 0;
 	}

@@ -3,66 +3,24 @@
  * copy_to_user and copy_from_user do: a buffer the process cannot write
  * (or read) gives EFAULT instead of a crash.
  *
- * Out to the caller, in order of cost:
- *  - A buffer in the live part of the main thread's stack (between this
- *    call's own frame and the stack's top) is mapped and writable: no
- *    system call.  That is where IPC_STAT's buffer usually is.
- *  - Elsewhere, probed by getrandom (user_writable).
- *  - Where that cannot tell, process_vm_writev on ourselves, which also
- *    writes the accessible part of a buffer that ends in a page the
- *    caller cannot write, as the kernel does.
- * In from the caller (IPC_SET, rare): process_vm_readv.
+ * Out to the caller: probed by getrandom (user_writable); where that
+ * cannot tell, process_vm_writev on ourselves, which also writes the
+ * accessible part of a buffer that ends in a page the caller cannot
+ * write, as the kernel does.  In from the caller (IPC_SET, rare):
+ * process_vm_readv.
+ *
+ * No shortcut for a buffer on the stack: a program may make a page of
+ * its own stack read-only (mprotect), and the kernel then fails with
+ * EFAULT where a plain copy would crash.  Only the kernel can tell.
  */
 #define _GNU_SOURCE
 #include "client.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-/* The initial stack pointer of the main thread (glibc's dynamic linker
- * and static start code set it; absent elsewhere, hence weak): every
- * byte between a frame of the main thread and it is mapped stack.  Its
- * name is glibc's, reserved for it: we only read it. */
-/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
-extern void *__libc_stack_end __attribute__((weak));
-
-/* How far below the main stack's top a frame may be and still be taken
- * for one of the main thread's own.  The kernel keeps at least 128 MiB
- * below the stack's top free of anything mmap places (mmap_base), so
- * a thread's stack, a coroutine's or a signal stack is never this close
- * (bar MAP_FIXED); a main thread deeper than this takes the probe. */
-#define MAIN_STACK_SPAN ((uintptr_t)8 << 20)
-
-/*
- * Is [dst, dst + len) in the live part of the main thread's stack, above
- * a frame of this call?  Then it is mapped and writable: the stack's
- * pages above the stack pointer are all there.  Not for other threads:
- * learning where their stacks end costs more than the probe
- * (pthread_getattr_np allocates); not where stacks grow up.
- */
-static int on_live_main_stack(const void *dst, size_t len)
-{
-#if defined(__hppa__)
-	(void)dst;
-	(void)len;
-	return 0;
-#else
-	/* volatile: a real address in this frame, not one the compiler
-	 * could move elsewhere (sanitizers' fake stacks are elsewhere, and
-	 * then the check fails safely). */
-	volatile char here = 0;
-	uintptr_t top = (uintptr_t)&__libc_stack_end ?
-				(uintptr_t)__libc_stack_end : 0;
-	uintptr_t low = (uintptr_t)&here, p = (uintptr_t)dst;
-
-	return top != 0 && low < top && top - low <= MAIN_STACK_SPAN &&
-	       p > low && len <= top - p;
-#endif
-}
 
 /* getrandom's flag for bytes that need no entropy and never block
  * (Linux 5.6; glibc's headers name it from 2.36). */
@@ -84,11 +42,8 @@ static int on_live_main_stack(const void *dst, size_t len)
  */
 static int user_writable(void *dst, size_t len)
 {
-	ssize_t n;
+	ssize_t n = getrandom(dst, len, GRND_INSECURE);
 
-	if (on_live_main_stack(dst, len))
-		return 1;
-	n = getrandom(dst, len, GRND_INSECURE);
 	if (n == (ssize_t)len)
 		return 1;
 	return n < 0 && errno == EFAULT ? 0 : -1;

@@ -300,6 +300,41 @@ stat_bad_buffers(void)
 	rmseg(id);
 }
 
+/*
+ * IPC_STAT into a page of this thread's own stack made read-only (a
+ * page-aligned part of a local array, so nothing live shares it), and
+ * into addresses no user page has: the all-ones pointer and the start
+ * of the kernel's half.  The kernel fails each with EFAULT; a library
+ * that took a stack buffer, or any high address, for writable without
+ * asking the kernel would crash instead.
+ */
+static void __attribute__((noinline))
+stat_stack_and_high_buffers(void)
+{
+	unsigned char stack[3 * 4096 * 4];
+	uintptr_t at = ((uintptr_t)stack + page - 1) & ~(uintptr_t)(page - 1);
+	struct shmid_ds *ro = (struct shmid_ds *)at;
+	int id = mkseg(IPC_PRIVATE, 100, 0600);
+
+	if (page > 4096 * 4 || at + page > (uintptr_t)stack + sizeof(stack)) {
+		say("stack page: the page size (%zu) is too large here", page);
+	} else if (mprotect(ro, page, PROT_READ) < 0) {
+		say("mprotect of a stack page: %s", strerror(errno));
+	} else {
+		int r = shmctl(id, IPC_STAT, ro), e = errno;
+
+		if (mprotect(ro, page, PROT_READ | PROT_WRITE) < 0)
+			say("mprotect back: %s", strerror(errno));
+		say("IPC_STAT(read-only page of the stack): %s", res(r, e));
+	}
+	say("IPC_STAT((void *)-1): %s",
+	    R(shmctl(id, IPC_STAT, (struct shmid_ds *)(uintptr_t)-1)));
+	say("IPC_STAT(kernel half): %s",
+	    R(shmctl(id, IPC_STAT,
+		     (struct shmid_ds *)(uintptr_t)0xffff800000000000ull)));
+	rmseg(id);
+}
+
 /* Bad ids, commands and buffers. */
 static void
 bad(void)
@@ -552,6 +587,7 @@ main(void)
 	set();
 	bad();
 	stat_bad_buffers();
+	stat_stack_and_high_buffers();
 	infos();
 	lock();
 	stat_any();
