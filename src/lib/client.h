@@ -149,9 +149,9 @@ void ushm__table_wait_pass(const struct ushm__pass *pass);
 /* shmat from a kept descriptor (kept.c): a stable copy of id's row if
  * the row decides the attach without the daemon: 1, with the attach
  * permitted (acc: ipcperm's flag) to effective uid euid without asking
- * which groups the caller is in, and gen even; 0 otherwise (no table, no such segment, SHM_DEST,
- * a change under way, a refusal or a group question: the daemon
- * decides).  Caller holds the client lock. */
+ * which groups the caller is in, and gen even; 0 otherwise (no table,
+ * no such segment, SHM_DEST, a change under way, a refusal or a group
+ * question: the daemon decides).  Caller holds the client lock. */
 struct ushm__table_row;
 int ushm__table_at_row(int id, int acc, uid_t euid,
 		       struct ushm__table_row *row);
