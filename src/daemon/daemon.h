@@ -296,6 +296,10 @@ int ushm__store_keeper_lost(struct ushm__store *st);
  * Repairs what it can (a torn record falls back to the other slot) and
  * reports each repair in the log. */
 int ushm__store_load(struct ushm__store *st, struct ushm__registry *r);
+/* The second half of ushm__store_load: every seg-N.meta (and the ids
+ * record) into r, for the memory the store holds already.  0 or -errno. */
+int ushm__store_load_records(struct ushm__store *st,
+			     struct ushm__registry *r);
 /* The directory's fd (for recovery's checks). */
 int ushm__store_dirfd(const struct ushm__store *st);
 

@@ -908,40 +908,13 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 	r->last_idx = ir.last_idx;
 }
 
-/*
- * Start-up: takes back from the keeper every segment's memory, then
- * reads every seg-N.meta.  The work is bounded by what the directory
- * holds: one pass over its entries (names that are not seg-N.meta with N
- * below USHM__IPCMNI cost a sscanf), one record of 256 bytes and one
- * descriptor per segment; only the daemon's user can write there.
- */
-int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
+int ushm__store_load_records(struct ushm__store *st,
+			     struct ushm__registry *r)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd, err = 0, lost = 0;
 
-	err = ushm__keeper_take_all(&st->keeper, take_one, st);
-	if (err == -ECONNRESET || err == -EPIPE) {
-		/* A keeper that held nothing ends when its daemon goes:
-		 * this connection may have been queued as it did.  (One
-		 * killed meanwhile had its segments lost anyway.) */
-		ushm__keeper_close(&st->keeper);
-		err = ushm__keeper_open(&st->keeper, st->dirfd);
-		if (err == 0)
-			err = ushm__keeper_take_all(&st->keeper, take_one, st);
-	}
-	if (err < 0) {
-		ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) does not give "
-			  "the segments back (%s): if it is stopped, continue "
-			  "it; to discard every segment, remove %s",
-			  (long)st->keeper.pid, strerror(-err),
-			  USHM__KEEPER_SOCK);
-		return err;
-	}
-	/* The keeper has nothing more to give: the kernel refuses any
-	 * descriptor it would send from now on (where it can). */
-	(void)ushm__refuse_rights(st->keeper.fd);
 	load_ids(st, r);
 	fd = dup(st->dirfd);
 	if (fd < 0)
@@ -972,6 +945,46 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 		ushm__log(USHM__LOG_ERR, "%d segment(s) lost: their keeper "
 			  "ended while no daemon ran (see %s in ushmd(8))",
 			  lost, USHM__KEEPER_SOCK);
+	return 0;
+}
+
+/*
+ * Start-up: takes back from the keeper every segment's memory, then
+ * reads every seg-N.meta.  The work is bounded by what the directory
+ * holds: one pass over its entries (names that are not seg-N.meta with N
+ * below USHM__IPCMNI cost a sscanf), one record of 256 bytes and one
+ * descriptor per segment; only the daemon's user can write there.
+ */
+int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, err;
+
+	err = ushm__keeper_take_all(&st->keeper, take_one, st);
+	if (err == -ECONNRESET || err == -EPIPE) {
+		/* A keeper that held nothing ends when its daemon goes:
+		 * this connection may have been queued as it did.  (One
+		 * killed meanwhile had its segments lost anyway.) */
+		ushm__keeper_close(&st->keeper);
+		err = ushm__keeper_open(&st->keeper, st->dirfd);
+		if (err == 0)
+			err = ushm__keeper_take_all(&st->keeper, take_one, st);
+	}
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) does not give "
+			  "the segments back (%s): if it is stopped, continue "
+			  "it; to discard every segment, remove %s",
+			  (long)st->keeper.pid, strerror(-err),
+			  USHM__KEEPER_SOCK);
+		return err;
+	}
+	/* The keeper has nothing more to give: the kernel refuses any
+	 * descriptor it would send from now on (where it can). */
+	(void)ushm__refuse_rights(st->keeper.fd);
+	err = ushm__store_load_records(st, r);
+	if (err < 0)
+		return err;
 	/* Memory without a record: a creation or a removal cut short. */
 	for (int i = 0; i < USHM__IPCMNI; i++)
 		if (st->data[i] >= 0 && !r->slot[i]) {
