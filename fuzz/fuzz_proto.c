@@ -54,6 +54,9 @@ static const unsigned op_fields[USHM__OP_END] = {
 	[USHM__OP_STOP] = 0,
 	[USHM__OP_HOLDERS] = F_ID | F_COUNT,
 	[USHM__OP_FORKED] = F_ID,
+	[USHM__OP_TABLE] = 0,
+	[USHM__OP_ATTACHED] = F_ID | F_SHMFLG | F_ADDR,
+	[USHM__OP_SYNC] = 0,
 };
 
 /* The checks run on a heap copy of exactly n bytes: malloc's alignment

@@ -70,8 +70,13 @@ static void proto_seed(const char *name, unsigned char ctl, const void *msg,
 static void proto_seeds(void)
 {
 	static const char *names[USHM__OP_END] = {
-		NULL, "get", "at", "at_undo", "dt", "ctl", "register",
-		"hello", "status", "stop", "holders", "forked",
+		[USHM__OP_GET] = "get", [USHM__OP_AT] = "at",
+		[USHM__OP_AT_UNDO] = "at_undo", [USHM__OP_DT] = "dt",
+		[USHM__OP_CTL] = "ctl", [USHM__OP_REGISTER] = "register",
+		[USHM__OP_HELLO] = "hello", [USHM__OP_STATUS] = "status",
+		[USHM__OP_STOP] = "stop", [USHM__OP_HOLDERS] = "holders",
+		[USHM__OP_FORKED] = "forked", [USHM__OP_TABLE] = "table",
+		[USHM__OP_ATTACHED] = "attached", [USHM__OP_SYNC] = "sync",
 	};
 	union {
 		struct ushm__req req;
@@ -81,6 +86,10 @@ static void proto_seeds(void)
 	char name[64];
 
 	for (unsigned op = 1; op < USHM__OP_END; op++) {
+		if (!names[op]) {
+			fprintf(stderr, "gen_corpus: op %u has no name\n", op);
+			exit(1);
+		}
 		req(&m.req, op);
 		switch (op) {
 		case USHM__OP_GET:
@@ -290,6 +299,18 @@ static void serve_seeds(void)
 	ctl(&q, 0, IPC_RMID);
 	send_req(&s, 0, FS_A_SEND, 0, &q);
 	done(&s, "lifecycle");
+
+	/* Segments that outlive their creator: one keyed, one private and
+	 * still attached when the client goes.  The daemon keeps both (and
+	 * their memory) after every client has gone. */
+	begin(&s, 0);
+	get(&q, 0x4c656674, 4096, IPC_CREAT | 0640);
+	send_req(&s, 0, FS_A_SEND, 0, &q);
+	get(&q, IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	send_req(&s, 1, FS_A_SEND, 0, &q);
+	at(&q, 1, 0);
+	send_req(&s, 1, FS_A_SEND_MAP, 0, &q);
+	done(&s, "leftover");
 
 	/* Removed while attached: goes at the hang-up. */
 	begin(&s, 0);
