@@ -265,14 +265,30 @@ reshaped(void)
 	     madvise(p + 3 * page, page, MADV_DOFORK));
 	STEP("shmdt(start)", shmdt(p));
 
-	/* SHM_REMAP over part of a split attachment replaces it. */
-	p = at(id, 0);
+	/*
+	 * SHM_REMAP over part of a split attachment replaces it.  The
+	 * second attachment reaches two pages past the first, so the
+	 * first goes at the start of a reservation of six pages: the remap
+	 * replaces only what this program mapped.  Without it the remap
+	 * and its shmdt took whatever lay above the attachment; under the
+	 * sanitizer pass that was at times a chunk of ASan's allocator,
+	 * and LeakSanitizer crashed at exit writing to its header.
+	 */
+	d = mmap(NULL, 6 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (d == MAP_FAILED)
+		die("mmap");
+	p = shmat(id, d, SHM_REMAP);
+	if (p != d)
+		die("shmat(SHM_REMAP over the reservation)");
 	STEP("mprotect(third page, PROT_READ)",
 	     mprotect(p + 2 * page, page, PROT_READ));
 	q = shmat(id, p + 2 * page, SHM_REMAP);
 	STEP("shmat(SHM_REMAP at the third page)", q == (void *)-1 ? -1 : 0);
 	STEP("shmdt(start)", shmdt(p));
 	STEP("shmdt(third page)", shmdt(p + 2 * page));
+	if (munmap(d, 6 * page) != 0)
+		die("munmap");
 	rmseg(id);
 }
 
