@@ -188,7 +188,7 @@ test-bins: all $(UNIT_BINS) $(TESTPROG_BINS) $(CONFORMANCE_BINS) \
 
 TESTS := $(UNIT_BINS) $(sort $(wildcard tests/*.t tests/*/*.t))
 PROVE ?= prove
-PROVE_FLAGS ?= -j2
+PROVE_FLAGS ?= -j2 --timer
 
 # The tests' scratch files go under build/tmp, not /tmp: a machine that
 # cleans /tmp while the suite runs (systemd-tmpfiles at boot) must not
