@@ -22,7 +22,9 @@ at_exit 'rm -rf "$out"'
 # says so (fuzz_serve's coverage doubled once they were made again).
 gen=$BUILD/fuzz/gen_corpus
 if [ -x "$gen" ] && "$gen" "$out/seeds" >"$out/gen.log" 2>&1; then
-	drift=$(cd "$TOP/fuzz" && diff -rq "$out/seeds" corpus 2>&1)
+	# (Both directories must be there: diff fails on a missing one.)
+	drift=$(diff -rq "$out/seeds" "$TOP/fuzz/corpus" 2>&1) ||
+		drift=${drift:-"diff failed"}
 	is "$drift" "" "the committed seeds are gen_corpus's output" \
 		"(make fuzz-corpus writes them again)"
 else
