@@ -18,7 +18,7 @@ int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
 		if (in_group(caller, p->cgid) || in_group(caller, p->gid))
 			granted >>= 3;
 	}
-	if ((requested & ~granted & 07) && euid != 0)
+	if (requested & ~granted & 07)
 		return -EACCES;
 	return 0;
 }
@@ -35,7 +35,7 @@ int ushm__gid_member(gid_t fsgid, const gid_t *groups, int n, gid_t gid)
 
 int ushm__ipcowner(uid_t euid, const struct ushm__perm_of *p)
 {
-	if (euid == 0 || euid == p->uid || euid == p->cuid)
+	if (euid == p->uid || euid == p->cuid)
 		return 0;
 	return -EPERM;
 }

@@ -26,8 +26,11 @@ typedef int (*ushm__in_group_fn)(const void *caller, gid_t gid);
  * triple they were written in (Linux does the same: shmget(key, 0, 0600)
  * asks for read and write).  The owner triple applies to the owner and
  * the creator, the group triple to members of the owner's or creator's
- * group, the other triple to everyone else; euid 0 passes, like
- * CAP_IPC_OWNER.  Returns 0 or -EACCES.
+ * group, the other triple to everyone else.  Returns 0 or -EACCES, the
+ * mode's answer: a caller with CAP_IPC_OWNER passes all the same, and
+ * the caller of this function asks that (uid 0 is not the privilege:
+ * root without the capability, in a container say, is refused by Linux,
+ * and a user given it is let in).
  */
 int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
 		  const struct ushm__perm_of *p, int flag);
@@ -36,8 +39,9 @@ int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
  * supplementary groups? */
 int ushm__gid_member(gid_t fsgid, const gid_t *groups, int n, gid_t gid);
 
-/* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK: the owner, the
- * creator or root.  0 or -EPERM. */
+/* IPC_SET, IPC_RMID and SHM_LOCK without CAP_IPC_LOCK: the owner or the
+ * creator.  0 or -EPERM (a caller with CAP_SYS_ADMIN may all the same
+ * for IPC_SET and IPC_RMID: the caller of this function asks). */
 int ushm__ipcowner(uid_t euid, const struct ushm__perm_of *p);
 
 #endif /* USHM_IPCPERM_H */

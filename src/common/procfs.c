@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ushm__read_number_fd(int fd, unsigned long long *v)
@@ -87,6 +88,64 @@ int ushm__proc_ids(pid_t pid, const char *field, unsigned long ids[4])
 		return err;
 	return sscanf(val, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2],
 		      &ids[3]) == 4 ? 0 : -EIO;
+}
+
+int ushm__proc_capeff(pid_t pid, uint64_t *caps)
+{
+	char path[64], val[64];
+	unsigned long long v;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	err = ushm__read_field(path, "CapEff", val, sizeof(val));
+	if (err < 0)
+		return err;
+	if (sscanf(val, "%llx", &v) != 1)
+		return -EIO;
+	*caps = v;
+	return 0;
+}
+
+/* The first len - 1 bytes of path into buf, NUL-terminated: their
+ * length, or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+int ushm__proc_same_userns(pid_t pid)
+{
+	char path[64], theirs[512], ours[512];
+	struct stat a, b;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)pid);
+	if (stat(path, &a) == 0) {
+		if (stat("/proc/self/ns/user", &b) < 0)
+			return -errno;
+		return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	}
+	if (errno != EACCES && errno != EPERM)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%ld/uid_map", (long)pid);
+	n = read_small(path, theirs, sizeof(theirs));
+	if (n < 0)
+		return (int)n;
+	n = read_small("/proc/self/uid_map", ours, sizeof(ours));
+	if (n < 0)
+		return (int)n;
+	return strcmp(theirs, ours) == 0;
 }
 
 int ushm__proc_stat(pid_t pid, char *state, long *ppid)

@@ -24,6 +24,16 @@ unsigned long long ushm__meminfo_kb(const char *field);
 /* The four ids (real, effective, saved, filesystem) of the "Uid" or
  * "Gid" line (field) of /proc/PID/status. */
 int ushm__proc_ids(pid_t pid, const char *field, unsigned long ids[4]);
+/* pid's effective capabilities (the "CapEff" line of /proc/PID/status,
+ * a mask of 1 << CAP_*): what they are in pid's own user namespace. */
+int ushm__proc_capeff(pid_t pid, uint64_t *caps);
+/* Is pid in this process's user namespace?  1 or 0, or -errno.  Its
+ * /proc/PID/ns/user names it; where that may not be looked at (another
+ * user's process: a ptrace check), the uid map decides: a process of
+ * another namespace shows the same map as ours only if a process
+ * privileged in ours made it so (mapping uids one does not own takes
+ * CAP_SETUID here). */
+int ushm__proc_same_userns(pid_t pid);
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * -ENOENT when pid is gone or being reaped, -EIO when the line cannot be
  * parsed. */

@@ -376,6 +376,7 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 		    struct ushm__cred *cr)
 {
 	cr->pid = uc->pid;
+	cr->pidfd = -1; /* the watch, once it is taken */
 	cr->uid = uc->uid;
 	cr->gid = uc->gid;
 	cr->ngroups = 0;
@@ -449,6 +450,8 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__loop_barrier(srv, c);
 		}
 		gone = for_child ? 0 : ushm__conn_watch(srv, c, uc.pid);
+		if (!for_child)
+			cr.pidfd = c->pidfd;
 		/* A descriptor is for the process that asked: whoever else
 		 * holds the connection once it is gone gets none. */
 		if (gone && ushm__dispatch_asker_only(&m.req.hdr)) {

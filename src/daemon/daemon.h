@@ -36,6 +36,9 @@
  * fsgid, and the same gid names the group of a segment it creates. */
 struct ushm__cred {
 	pid_t pid;
+	/* A pidfd of pid taken while it was the sender (the connection's
+	 * watch), or -1: tells that /proc/PID is still the sender's. */
+	int pidfd;
 	uid_t uid;
 	gid_t gid;
 	int ngroups;
@@ -146,11 +149,15 @@ struct ushm__registry {
 
 /* ---- perm.c: Linux's ipcperms and owner checks ---- */
 
+/* May c's sender use capability cap (CAP_*) here, as Linux's ns_capable
+ * asks: uid 0 (as the kernel vouched) with cap effective, in the
+ * daemon's user namespace?  Reads /proc: for refusals only. */
+int ushm__cred_capable(const struct ushm__cred *c, int cap);
 /* May cred access perm with the rwx bits in flag (any of the three
- * triples)?  0 or -EACCES.  uid 0 passes, like CAP_IPC_OWNER. */
+ * triples)?  0 or -EACCES.  CAP_IPC_OWNER passes. */
 int ushm__perm_check(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m, int flag);
-/* Is cred the owner or creator (or root)?  0 or -EPERM. */
+/* Is cred the owner or creator (or has CAP_SYS_ADMIN)?  0 or -EPERM. */
 int ushm__perm_owner(const struct ushm__cred *c,
 		     const struct ushm__seg_meta *m);
 /* Is gid cred's fsgid or a supplementary group (Linux's in_group_p)? */

@@ -13,6 +13,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/statvfs.h>
+#include <linux/capability.h>
 #include <sys/sysinfo.h>
 
 #define MODE_BITS 0777
@@ -340,24 +341,26 @@ static int rmid(struct ushm__registry *r, struct ushm__segment *s)
 }
 
 /*
- * SHM_LOCK/SHM_UNLOCK.  Without CAP_IPC_LOCK (uid 0 here) only the owner
- * or creator may, and locking needs a non-zero RLIMIT_MEMLOCK.  Like
- * Linux's user_shm_lock, locked pages are charged to the locking user and
- * their total must stay within the locker's RLIMIT_MEMLOCK (ENOMEM); an
- * unlock or the segment's destruction gives them back.  Locking a locked
- * segment changes nothing.
+ * SHM_LOCK/SHM_UNLOCK.  Without CAP_IPC_LOCK only the owner or creator
+ * may, and locking needs a non-zero RLIMIT_MEMLOCK.  Like Linux's
+ * user_shm_lock, locked pages are charged to the locking user and their
+ * total must stay within the locker's RLIMIT_MEMLOCK (ENOMEM) unless it
+ * has CAP_IPC_LOCK; an unlock or the segment's destruction gives them
+ * back.  Locking a locked segment changes nothing.  The capability is
+ * looked up (/proc) only where it decides.
  */
 static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 		struct ushm__segment *s, int cmd, uint64_t memlock)
 {
 	int64_t pages = (int64_t)ushm__pages(r, s->m.segsz);
 	struct ushm__seg_meta was = s->m;
+	int capable = -1; /* not looked up yet */
 	int err;
 
-	if (c->uid != 0) {
-		if (c->uid != s->m.uid && c->uid != s->m.cuid)
-			return -EPERM;
-		if (cmd == SHM_LOCK && memlock == 0)
+	if ((c->uid != s->m.uid && c->uid != s->m.cuid) ||
+	    (cmd == SHM_LOCK && memlock == 0)) {
+		capable = ushm__cred_capable(c, CAP_IPC_LOCK);
+		if (!capable)
 			return -EPERM;
 	}
 	if (cmd == SHM_LOCK) {
@@ -367,8 +370,9 @@ static int lock(struct ushm__registry *r, const struct ushm__cred *c,
 
 		if (s->m.mode & USHM__SHM_LOCKED)
 			return 0;
-		if (c->uid != 0 &&
-		    ushm__memlock_get(r, c->uid) + (uint64_t)pages > limit)
+		if (ushm__memlock_get(r, c->uid) + (uint64_t)pages > limit &&
+		    !(capable >= 0 ? capable :
+				     ushm__cred_capable(c, CAP_IPC_LOCK)))
 			return -ENOMEM;
 		if (ushm__memlock_charge(r, c->uid, pages) < 0)
 			return -ENOMEM;

@@ -38,13 +38,22 @@ int64_t ushm__serve_status(struct ushm__server *srv, struct ushm__conn *c,
 
 /* The published table and the watch set (the daemon keeps its own
  * descriptors of them). */
+/*
+ * The table answers with the daemon's uids, and the library compares
+ * them with its own: that holds only in the daemon's user namespace.  A
+ * process in another (root there, say) asks the daemon for everything,
+ * which sees its credentials as they are here.
+ */
 int64_t ushm__serve_table(struct ushm__server *srv, struct ushm__conn *c,
 			  const struct ushm__cred *cr,
 			  const struct ushm__req *q, struct ushm__answer *a)
 {
-	int res = ushm__pub_fds(&srv->pub, a->fds);
+	int res;
 
-	(void)c, (void)cr, (void)q;
+	(void)c, (void)q;
+	if (ushm__proc_same_userns(cr->pid) != 1)
+		return -EPERM;
+	res = ushm__pub_fds(&srv->pub, a->fds);
 	a->nfds = res == 0 ? 2 : 0;
 	return res;
 }

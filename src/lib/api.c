@@ -19,7 +19,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static int fail(int64_t err)
@@ -72,24 +71,6 @@ static uint32_t next_tag(void)
 	return t ? t : atomic_fetch_add(&counter, 1); /* 0 means none */
 }
 
-/*
- * Does this thread have CAP_IPC_LOCK in its effective set?  Linux lets
- * such a caller make SHM_HUGETLB segments whatever its groups; the
- * daemon cannot see capabilities, so the request says so (capget: no
- * libcap, and no /proc read).
- */
-static int have_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d) != 0)
-		return 0;
-	return !!(d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
-		  CAP_TO_MASK(CAP_IPC_LOCK));
-}
-
 int ushm_get(key_t key, size_t size, int shmflg)
 {
 	struct ushm__req q;
@@ -102,8 +83,13 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	ushm__client_unlock();
 	if (r != USHM__ASK_DAEMON)
 		return r < 0 ? fail(r) : (int)r;
+	/* Linux lets a caller with CAP_IPC_LOCK make SHM_HUGETLB segments
+	 * whatever its groups; the daemon does not look that up (such a
+	 * segment lives in ordinary pages here), so the request says so:
+	 * a caller who lies only makes itself an ordinary segment. */
 	req_init(&q, USHM__OP_GET,
-		 (shmflg & SHM_HUGETLB) && have_cap_ipc_lock() ?
+		 (shmflg & SHM_HUGETLB) &&
+				 ushm__thread_has_cap(CAP_IPC_LOCK, 0) ?
 			 USHM__GET_CAP_IPC_LOCK : 0);
 	q.count = next_tag();
 	q.key = key;

@@ -119,6 +119,10 @@ void ushm__view_drop(struct ushm__view *v);
  * be sent (nothing there decides it, or nattch may be behind). */
 #define USHM__ASK_DAEMON INT64_MIN
 
+/* caps.c: has this thread capability cap (CAP_*) in its effective set?
+ * 1 or 0, or unknown when capget cannot tell. */
+int ushm__thread_has_cap(int cap, int unknown);
+
 /* shmget of an existing key: the id, -errno, or USHM__ASK_DAEMON.
  * Caller holds the client lock. */
 int64_t ushm__table_get(int32_t key, uint64_t size, int shmflg);

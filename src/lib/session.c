@@ -494,10 +494,12 @@ const struct ushm__view *ushm__client_view(int own_count)
 	r = ushm__link_call(&g.link, &q, sizeof(q), &rep, fds, 2);
 	if (r < 0) {
 		/* A daemon without a table (or of an older version, which
-		 * does not know the request): never ask again on this
-		 * connection.  A broken or slow one is found by the call's
-		 * own request. */
-		g.view.refused = r == -ENOSYS || r == -EINVAL || r == -EPROTO;
+		 * does not know the request), or one whose uids are not
+		 * ours (EPERM: another user namespace): never ask again on
+		 * this connection.  A broken or slow one is found by the
+		 * call's own request. */
+		g.view.refused = r == -ENOSYS || r == -EINVAL ||
+				 r == -EPROTO || r == -EPERM;
 		return NULL;
 	}
 	if (ushm__view_map(&g.view, fds) < 0)

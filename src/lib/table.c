@@ -29,6 +29,7 @@
 #include "../proto/table.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <time.h>
@@ -134,7 +135,9 @@ static int caller_in_group(const void *arg, gid_t gid)
 	return ushm__gid_member(c->fsgid, c->groups, c->ngroups, gid);
 }
 
-/* ipcperm for this caller on row: 0, -EACCES, or USHM__ASK_DAEMON. */
+/* ipcperm for this caller on row: 0, -EACCES, or USHM__ASK_DAEMON (a
+ * refusal that CAP_IPC_OWNER may overrule: the daemon knows the rule of
+ * namespaces). */
 static int64_t may(const struct ushm__table_row *row, int flag)
 {
 	struct ushm__perm_of p = { row->mode, row->uid, row->gid, row->cuid,
@@ -149,7 +152,10 @@ static int64_t may(const struct ushm__table_row *row, int flag)
 	     (int)row->mode) == requested)
 		return 0;
 	err = ushm__ipcperm(geteuid(), caller_in_group, &c, &p, flag);
-	return c.unknown ? USHM__ASK_DAEMON : err;
+	if (c.unknown ||
+	    (err == -EACCES && ushm__thread_has_cap(CAP_IPC_OWNER, 1)))
+		return USHM__ASK_DAEMON;
+	return err;
 }
 
 /* A stable copy of row idx: 1, or 0 when it kept changing. */

@@ -24,6 +24,8 @@ static const struct ushm__wire_set noset;
 static uint64_t ps; /* page size */
 
 #define MIB (1024 * 1024)
+/* Above PID_MAX_LIMIT (2^22): a pid no process has. */
+#define NOPID(n) (0x400000 + (n))
 
 static const struct ushm__limits lim = {
 	.shmmax = MIB,
@@ -37,6 +39,7 @@ static struct ushm__cred cred(pid_t pid, uid_t uid, gid_t gid, gid_t supp)
 
 	memset(&c, 0, sizeof(c));
 	c.pid = pid;
+	c.pidfd = -1;
 	c.uid = uid;
 	c.gid = gid;
 	if (supp) {
@@ -112,7 +115,7 @@ static void test_get_create(void)
 		is_int(s->m.cgid, 100, "cgid of the creator");
 		is_int(s->m.mode, 0600, "mode 0600");
 		is_int(s->m.segsz, 100, "segsz as asked, not rounded");
-		is_int(s->m.cpid, 11, "cpid of the creator");
+		is_int(s->m.cpid, NOPID(11), "cpid of the creator");
 		is_int(s->m.lpid, 0, "lpid 0");
 		is_int(s->m.ctime, 1000, "ctime now");
 		is_int(s->m.atime, 0, "atime 0");
@@ -287,7 +290,7 @@ static void test_stat(void)
 	is_int(out.ds.atime, 1500, "ds.atime");
 	is_int(out.ds.dtime, 1600, "ds.dtime");
 	is_int(out.ds.ctime, 1000, "ds.ctime");
-	is_int(out.ds.cpid, 11, "ds.cpid");
+	is_int(out.ds.cpid, NOPID(11), "ds.cpid");
 	is_int(out.ds.lpid, 78, "ds.lpid");
 	is_int(out.ds.nattch, 1, "ds.nattch");
 	is_int(ctl(&OTHER, id, IPC_STAT), -EACCES,
@@ -334,7 +337,7 @@ static void test_set(void)
 	is_int(s->m.cgid, 100, "cgid unchanged");
 	is_int(s->m.key, 0x50, "key unchanged");
 	is_int(s->m.segsz, 100, "segsz unchanged");
-	is_int(s->m.cpid, 11, "cpid unchanged");
+	is_int(s->m.cpid, NOPID(11), "cpid unchanged");
 	is_int(s->m.lpid, 77, "lpid unchanged");
 	is_int(s->m.atime, 1500, "atime unchanged");
 	is_int(s->nattch, 1, "nattch unchanged");
@@ -585,9 +588,12 @@ static void test_get_retry(void)
 
 int main(void)
 {
-	OWNER = cred(11, 1000, 100, 0);
-	MEMBER = cred(12, 1001, 500, 100);
-	OTHER = cred(13, 2000, 200, 0);
+	/* Pids no process can have: no capabilities either (the daemon
+	 * looks them up in /proc when the mode refuses).  ROOT's is init's,
+	 * which has every capability. */
+	OWNER = cred(NOPID(11), 1000, 100, 0);
+	MEMBER = cred(NOPID(12), 1001, 500, 100);
+	OTHER = cred(NOPID(13), 2000, 200, 0);
 	ROOT = cred(1, 0, 0, 0);
 
 	test_get_create();

@@ -7,10 +7,18 @@
  * cases, because the rules treat the two pairs alike and a check of only
  * one of them would otherwise go unnoticed.
  */
+#define _GNU_SOURCE
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <unistd.h>
@@ -22,6 +30,8 @@
 #define SUPP1 200
 #define SUPP2 300
 #define NOBODY 4242
+/* Above PID_MAX_LIMIT (2^22): a pid no process has. */
+#define NOPID 0x400001
 #define NOGROUP 4343
 
 static struct ushm__cred me(void)
@@ -29,7 +39,8 @@ static struct ushm__cred me(void)
 	struct ushm__cred c;
 
 	memset(&c, 0, sizeof(c));
-	c.pid = 1234;
+	c.pid = NOPID; /* no process: no capabilities */
+	c.pidfd = -1;
 	c.uid = ME;
 	c.gid = MYGID;
 	c.ngroups = 2;
@@ -200,12 +211,28 @@ static void test_table(void)
 	}
 }
 
+/* text into path: 0 or -1. */
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Privilege is capabilities (looked up in /proc for the sender's pid),
+ * not uid 0.  init (pid 1) has every capability. */
 static void test_root(void)
 {
 	struct ushm__cred c = me();
 	struct ushm__seg_meta m = seg(NOBODY, NOGROUP, NOBODY, NOGROUP, 0);
 
 	c.uid = 0;
+	c.pid = 1;
 	is_int(ushm__perm_check(&c, &m, 0777), 0, "root: rwx of mode 0");
 	is_int(ushm__perm_check(&c, &m, 0444), 0, "root: r of mode 0");
 	m.uid = m.cuid = 0;
@@ -215,6 +242,26 @@ static void test_root(void)
 	m.uid = m.cuid = NOBODY;
 	is_int(ushm__perm_owner(&c, &m), 0, "root is owner of anyone's");
 
+	/* uid 0 without the capabilities (a container's root). */
+	c.pid = NOPID;
+	is_int(ushm__perm_check(&c, &m, 0444), -EACCES,
+	       "uid 0 without CAP_IPC_OWNER: the mode decides");
+	is_int(ushm__perm_owner(&c, &m), -EPERM,
+	       "uid 0 without CAP_SYS_ADMIN: not the owner");
+	m.uid = 0;
+	is_int(ushm__perm_owner(&c, &m), 0, "uid 0 owning it: the owner");
+
+	/* Another uid's capabilities do not count: what /proc shows of
+	 * it may be what a setuid program it ran since has (ushm refuses
+	 * where Linux would not; never the other way). */
+	c = me();
+	c.pid = 1;
+	m = seg(NOBODY, NOGROUP, NOBODY, NOGROUP, 0600);
+	is_int(ushm__perm_check(&c, &m, 0400), -EACCES,
+	       "another uid's CAP_IPC_OWNER does not count");
+	is_int(ushm__perm_owner(&c, &m), -EPERM,
+	       "another uid's CAP_SYS_ADMIN does not count");
+
 	/* Group 0 is no privilege. */
 	c = me();
 	c.gid = 0;
@@ -223,6 +270,73 @@ static void test_root(void)
 	       "gid 0 is not root");
 	is_int(ushm__perm_owner(&c, &m), -EPERM,
 	       "gid 0 is not owner");
+}
+
+/*
+ * Root that made a user namespace of its own (0 mapped to 0: still uid 0
+ * to the daemon) has every capability there, and none in the daemon's:
+ * Linux's ns_capable asks in the user namespace that owns the IPC
+ * namespace.  As root only.
+ */
+static void test_own_userns(void)
+{
+	struct ushm__cred c = me();
+	struct ushm__seg_meta m = seg(NOBODY, NOGROUP, NOBODY, NOGROUP, 0600);
+	int ready[2], hold[2];
+	char b, path[64];
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip(3, "a user namespace mapping uid 0 needs root");
+		return;
+	}
+	if (pipe(ready) != 0 || pipe(hold) != 0) {
+		perror("pipe");
+		exit(2);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		char ok = 'n';
+
+		close(ready[0]);
+		close(hold[1]);
+		/* Its maps are written by its parent, root where only
+		 * root may map uid 0. */
+		if (unshare(CLONE_NEWUSER) == 0)
+			ok = 'y';
+		if (write(ready[1], &ok, 1) != 1)
+			_exit(1);
+		(void)!read(hold[0], &b, 1); /* until the parent is done */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (read(ready[0], &b, 1) != 1 || b != 'y' ||
+	    snprintf(path, sizeof(path), "/proc/%ld/uid_map", (long)pid) < 0 ||
+	    write_file(path, "0 0 1") != 0 ||
+	    snprintf(path, sizeof(path), "/proc/%ld/gid_map", (long)pid) < 0 ||
+	    write_file(path, "0 0 1") != 0) {
+		skip(3, "no user namespace here");
+	} else {
+		c.pid = pid;
+		c.uid = 0;
+		is_int(ushm__cred_capable(&c, CAP_IPC_OWNER), 0,
+		       "root of its own user namespace: no CAP_IPC_OWNER here");
+		is_int(ushm__perm_check(&c, &m, 0400), -EACCES,
+		       "so the mode decides");
+		is_int(ushm__perm_owner(&c, &m), -EPERM,
+		       "nor CAP_SYS_ADMIN for IPC_SET and IPC_RMID");
+	}
+	close(hold[1]);
+	if (waitpid(pid, NULL, 0) != pid) {
+		perror("waitpid");
+		exit(2);
+	}
+	close(ready[0]);
 }
 
 static void test_owner(void)
@@ -285,6 +399,7 @@ int main(void)
 	test_sweep();
 	test_table();
 	test_root();
+	test_own_userns();
 	test_owner();
 	test_in_group();
 	test_fsgid();
