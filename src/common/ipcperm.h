@@ -29,8 +29,7 @@ typedef int (*ushm__in_group_fn)(const void *caller, gid_t gid);
  * group, the other triple to everyone else.  Returns 0 or -EACCES, the
  * mode's answer: a caller with CAP_IPC_OWNER passes all the same, and
  * the caller of this function asks that (uid 0 is not the privilege:
- * root without the capability, in a container say, is refused by Linux,
- * and a user given it is let in).
+ * Linux refuses root without the capability, in a container say).
  */
 int ushm__ipcperm(uid_t euid, ushm__in_group_fn in_group, const void *caller,
 		  const struct ushm__perm_of *p, int flag);

@@ -126,7 +126,8 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 
 int ushm__proc_same_userns(pid_t pid)
 {
-	char path[64], theirs[512], ours[512];
+	/* A map has at most 340 lines of three numbers. */
+	char path[64], theirs[340 * 36], ours[340 * 36];
 	struct stat a, b;
 	ssize_t n;
 

@@ -28,11 +28,12 @@ int ushm__proc_ids(pid_t pid, const char *field, unsigned long ids[4]);
  * a mask of 1 << CAP_*): what they are in pid's own user namespace. */
 int ushm__proc_capeff(pid_t pid, uint64_t *caps);
 /* Is pid in this process's user namespace?  1 or 0, or -errno.  Its
- * /proc/PID/ns/user names it; where that may not be looked at (another
- * user's process: a ptrace check), the uid map decides: a process of
- * another namespace shows the same map as ours only if a process
- * privileged in ours made it so (mapping uids one does not own takes
- * CAP_SETUID here). */
+ * /proc/PID/ns/user names it; where that may not be looked at (a ptrace
+ * check: another user's process, or one an LSM hides), the uid map
+ * decides.  That is weaker: a namespace another shows the same map as
+ * ours in can only have been made by a process with CAP_SETUID here,
+ * but such a process can make one (and be root with every capability
+ * in it). */
 int ushm__proc_same_userns(pid_t pid);
 /* pid's state letter and parent from /proc/PID/stat (ppid may be NULL).
  * -ENOENT when pid is gone or being reaped, -EIO when the line cannot be

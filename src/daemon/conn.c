@@ -377,6 +377,7 @@ static void cred_of(const struct ushm__conn *c, const struct ucred *uc,
 {
 	cr->pid = uc->pid;
 	cr->pidfd = -1; /* the watch, once it is taken */
+	cr->caps = -1;  /* looked up when a refusal depends on them */
 	cr->uid = uc->uid;
 	cr->gid = uc->gid;
 	cr->ngroups = 0;

@@ -39,6 +39,10 @@ struct ushm__cred {
 	/* A pidfd of pid taken while it was the sender (the connection's
 	 * watch), or -1: tells that /proc/PID is still the sender's. */
 	int pidfd;
+	/* The sender's capabilities (1 << CAP_*), or -1: looked up in /proc
+	 * when needed (what the connection gives; the unit tests give a
+	 * mask). */
+	int64_t caps;
 	uid_t uid;
 	gid_t gid;
 	int ngroups;

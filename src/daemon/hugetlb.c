@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "daemon.h"
+#include "../common/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,7 +77,11 @@ static int may_use_hugetlb(const struct ushm__cred *c, uint32_t get_flags)
 {
 	unsigned long long group;
 
-	if (get_flags & USHM__GET_CAP_IPC_LOCK)
+	/* The caller's word, which costs a liar nothing but an ordinary
+	 * segment; but a capability counts only in the daemon's user
+	 * namespace, where a process root in its own has none. */
+	if ((get_flags & USHM__GET_CAP_IPC_LOCK) &&
+	    ushm__proc_same_userns(c->pid) != 0)
 		return 1;
 	return ushm__read_number("/proc/sys/vm/hugetlb_shm_group", &group) ==
 		       0 &&

@@ -43,22 +43,31 @@ static struct ushm__perm_of perm_of(const struct ushm__seg_meta *m)
  * process as it is when the request is served, not as it was when it
  * was sent, and a user who sends a request and then executes a setuid
  * or file-capability program would be served with that program's
- * capabilities.  Root can only lose by this (what an exec can give root
- * it could take by itself), so it is exact for root, and for anyone else
- * a capability does not count (a known difference: more refusals than
- * Linux, never fewer).  The sender must still be alive once its
- * capabilities are read (its pidfd), or they may be another process's.
+ * capabilities.  Root gains nothing that way (what an exec can give
+ * root it could take by itself); anyone else's capabilities do not
+ * count (a known difference: more refusals than Linux, never fewer).
+ * The sender must still be alive once its capabilities are read (the
+ * connection's pidfd), or they may be another process's; with no pidfd
+ * to tell, they do not count.  What is left: a pid reused between the
+ * sender's death and the first look at it (SCM_PIDFD, Linux 6.5, would
+ * close that at the cost of a descriptor per message), a sender with
+ * CAP_SYS_ADMIN naming another pid, and a thread that dropped a
+ * capability its process's first thread still has.
  */
 int ushm__cred_capable(const struct ushm__cred *c, int cap)
 {
 	struct pollfd pfd = { .fd = c->pidfd, .events = POLLIN };
 	uint64_t caps;
 
-	if (c->uid != 0 || c->pid <= 0 || cap < 0 || cap > 63 ||
+	if (c->uid != 0 || cap < 0 || cap > 63)
+		return 0;
+	if (c->caps >= 0)
+		return !!((uint64_t)c->caps & (1ull << cap));
+	if (c->pid <= 0 || c->pidfd < 0 ||
 	    ushm__proc_capeff(c->pid, &caps) < 0 || !(caps & (1ull << cap)) ||
 	    ushm__proc_same_userns(c->pid) != 1)
 		return 0;
-	return c->pidfd < 0 || poll(&pfd, 1, 0) == 0;
+	return poll(&pfd, 1, 0) == 0;
 }
 
 int ushm__perm_check(const struct ushm__cred *c,

@@ -41,8 +41,11 @@ int64_t ushm__serve_status(struct ushm__server *srv, struct ushm__conn *c,
 /*
  * The table answers with the daemon's uids, and the library compares
  * them with its own: that holds only in the daemon's user namespace.  A
- * process in another (root there, say) asks the daemon for everything,
- * which sees its credentials as they are here.
+ * process found in another (root there, say) asks the daemon for
+ * everything, which sees its credentials as they are here.  Where /proc
+ * cannot tell, the table is handed over: it only saves round trips, and
+ * a process that moves to another namespace later is caught by the
+ * library (its euid changes, and it asks the daemon).
  */
 int64_t ushm__serve_table(struct ushm__server *srv, struct ushm__conn *c,
 			  const struct ushm__cred *cr,
@@ -51,7 +54,7 @@ int64_t ushm__serve_table(struct ushm__server *srv, struct ushm__conn *c,
 	int res;
 
 	(void)c, (void)q;
-	if (ushm__proc_same_userns(cr->pid) != 1)
+	if (ushm__proc_same_userns(cr->pid) == 0)
 		return -EPERM;
 	res = ushm__pub_fds(&srv->pub, a->fds);
 	a->nfds = res == 0 ? 2 : 0;

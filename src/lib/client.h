@@ -119,6 +119,12 @@ void ushm__view_drop(struct ushm__view *v);
  * be sent (nothing there decides it, or nattch may be behind). */
 #define USHM__ASK_DAEMON INT64_MIN
 
+/* Is euid the one this process's connection was made with?  Not after a
+ * seteuid, nor after entering another user namespace (whose uids are
+ * not the table's): the daemon is asked then, and the identity checked
+ * again.  Caller holds the client lock. */
+int ushm__client_euid_is(uid_t euid);
+
 /* caps.c: has this thread capability cap (CAP_*) in its effective set?
  * 1 or 0, or unknown when capget cannot tell. */
 int ushm__thread_has_cap(int cap, int unknown);

@@ -438,6 +438,11 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	return 0;
 }
 
+int ushm__client_euid_is(uid_t euid)
+{
+	return g.link.fd >= 0 && g.id.euid == euid;
+}
+
 int ushm__client_notes_inflight(void)
 {
 	return g.notes_inflight;

@@ -144,6 +144,7 @@ static int64_t may(const struct ushm__table_row *row, int flag)
 				   row->cgid };
 	struct caller c = { .ngroups = -1 };
 	int requested = ((flag >> 6) | (flag >> 3) | flag) & 07;
+	uid_t euid;
 	int err;
 
 	/* What every triple grants is granted to whoever asks: no need
@@ -151,7 +152,10 @@ static int64_t may(const struct ushm__table_row *row, int flag)
 	if ((requested & (int)(row->mode >> 6) & (int)(row->mode >> 3) &
 	     (int)row->mode) == requested)
 		return 0;
-	err = ushm__ipcperm(geteuid(), caller_in_group, &c, &p, flag);
+	euid = geteuid();
+	if (!ushm__client_euid_is(euid))
+		return USHM__ASK_DAEMON;
+	err = ushm__ipcperm(euid, caller_in_group, &c, &p, flag);
 	if (c.unknown ||
 	    (err == -EACCES && ushm__thread_has_cap(CAP_IPC_OWNER, 1)))
 		return USHM__ASK_DAEMON;
@@ -332,6 +336,8 @@ int ushm__table_at_row(int id, int acc, uid_t euid,
 	if ((acc & (int)(row->mode >> 6) & (int)(row->mode >> 3) &
 	     (int)row->mode & 07) == (acc & 07))
 		return 1; /* every triple grants it: whoever asks */
+	if (!ushm__client_euid_is(euid))
+		return 0; /* another identity: the daemon decides */
 	p = (struct ushm__perm_of){ row->mode, row->uid, row->gid, row->cuid,
 				    row->cgid };
 	if (ushm__ipcperm(euid, group_asked, &asked, &p, acc) != 0 ||

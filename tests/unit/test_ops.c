@@ -40,6 +40,7 @@ static struct ushm__cred cred(pid_t pid, uid_t uid, gid_t gid, gid_t supp)
 	memset(&c, 0, sizeof(c));
 	c.pid = pid;
 	c.pidfd = -1;
+	c.caps = uid == 0 ? INT64_MAX : 0; /* root's: every one */
 	c.uid = uid;
 	c.gid = gid;
 	if (supp) {
@@ -588,13 +589,12 @@ static void test_get_retry(void)
 
 int main(void)
 {
-	/* Pids no process can have: no capabilities either (the daemon
-	 * looks them up in /proc when the mode refuses).  ROOT's is init's,
-	 * which has every capability. */
+	/* Pids no process can have; the capabilities are given (cred()),
+	 * not looked up. */
 	OWNER = cred(NOPID(11), 1000, 100, 0);
 	MEMBER = cred(NOPID(12), 1001, 500, 100);
 	OTHER = cred(NOPID(13), 2000, 200, 0);
-	ROOT = cred(1, 0, 0, 0);
+	ROOT = cred(NOPID(1), 0, 0, 0);
 
 	test_get_create();
 	test_get_order();

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -39,8 +40,9 @@ static struct ushm__cred me(void)
 	struct ushm__cred c;
 
 	memset(&c, 0, sizeof(c));
-	c.pid = NOPID; /* no process: no capabilities */
+	c.pid = NOPID; /* no process */
 	c.pidfd = -1;
+	c.caps = 0;
 	c.uid = ME;
 	c.gid = MYGID;
 	c.ngroups = 2;
@@ -224,15 +226,15 @@ static int write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* Privilege is capabilities (looked up in /proc for the sender's pid),
- * not uid 0.  init (pid 1) has every capability. */
+/* Privilege is capabilities (given here; test_lookup looks them up),
+ * not uid 0. */
 static void test_root(void)
 {
 	struct ushm__cred c = me();
 	struct ushm__seg_meta m = seg(NOBODY, NOGROUP, NOBODY, NOGROUP, 0);
 
 	c.uid = 0;
-	c.pid = 1;
+	c.caps = INT64_MAX; /* every one */
 	is_int(ushm__perm_check(&c, &m, 0777), 0, "root: rwx of mode 0");
 	is_int(ushm__perm_check(&c, &m, 0444), 0, "root: r of mode 0");
 	m.uid = m.cuid = 0;
@@ -243,7 +245,7 @@ static void test_root(void)
 	is_int(ushm__perm_owner(&c, &m), 0, "root is owner of anyone's");
 
 	/* uid 0 without the capabilities (a container's root). */
-	c.pid = NOPID;
+	c.caps = 0;
 	is_int(ushm__perm_check(&c, &m, 0444), -EACCES,
 	       "uid 0 without CAP_IPC_OWNER: the mode decides");
 	is_int(ushm__perm_owner(&c, &m), -EPERM,
@@ -255,7 +257,7 @@ static void test_root(void)
 	 * it may be what a setuid program it ran since has (ushm refuses
 	 * where Linux would not; never the other way). */
 	c = me();
-	c.pid = 1;
+	c.caps = INT64_MAX;
 	m = seg(NOBODY, NOGROUP, NOBODY, NOGROUP, 0600);
 	is_int(ushm__perm_check(&c, &m, 0400), -EACCES,
 	       "another uid's CAP_IPC_OWNER does not count");
@@ -270,6 +272,34 @@ static void test_root(void)
 	       "gid 0 is not root");
 	is_int(ushm__perm_owner(&c, &m), -EPERM,
 	       "gid 0 is not owner");
+}
+
+/* This test's own process, as a sender the daemon looks up: root with
+ * CAP_IPC_OWNER has it; with no pidfd to tell it is alive, it does not
+ * count. */
+static void test_lookup(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	struct ushm__cred c = me();
+
+	memset(d, 0, sizeof(d));
+	if (geteuid() != 0 || syscall(SYS_capget, &h, d) != 0 ||
+	    !(d[CAP_TO_INDEX(CAP_IPC_OWNER)].effective &
+	      CAP_TO_MASK(CAP_IPC_OWNER))) {
+		skip(2, "needs root with CAP_IPC_OWNER");
+		return;
+	}
+	c.uid = 0;
+	c.pid = getpid();
+	c.caps = -1;
+	c.pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	is_int(ushm__cred_capable(&c, CAP_IPC_OWNER), 1,
+	       "root with CAP_IPC_OWNER, looked up in /proc");
+	close(c.pidfd);
+	c.pidfd = -1;
+	is_int(ushm__cred_capable(&c, CAP_IPC_OWNER), 0,
+	       "no pidfd: not known alive, no capability");
 }
 
 /*
@@ -324,6 +354,8 @@ static void test_own_userns(void)
 	} else {
 		c.pid = pid;
 		c.uid = 0;
+		c.caps = -1;
+		c.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		is_int(ushm__cred_capable(&c, CAP_IPC_OWNER), 0,
 		       "root of its own user namespace: no CAP_IPC_OWNER here");
 		is_int(ushm__perm_check(&c, &m, 0400), -EACCES,
@@ -331,6 +363,8 @@ static void test_own_userns(void)
 		is_int(ushm__perm_owner(&c, &m), -EPERM,
 		       "nor CAP_SYS_ADMIN for IPC_SET and IPC_RMID");
 	}
+	if (c.pidfd >= 0)
+		close(c.pidfd);
 	close(hold[1]);
 	if (waitpid(pid, NULL, 0) != pid) {
 		perror("waitpid");
@@ -399,6 +433,7 @@ int main(void)
 	test_sweep();
 	test_table();
 	test_root();
+	test_lookup();
 	test_own_userns();
 	test_owner();
 	test_in_group();
