@@ -8,12 +8,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/statvfs.h>
-#include <linux/capability.h>
 #include <sys/sysinfo.h>
 
 #define MODE_BITS 0777

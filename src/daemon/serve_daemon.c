@@ -36,9 +36,10 @@ int64_t ushm__serve_status(struct ushm__server *srv, struct ushm__conn *c,
 	return 0;
 }
 
-/* The published table and the watch set (the daemon keeps its own
- * descriptors of them). */
 /*
+ * The published table and the watch set (the daemon keeps its own
+ * descriptors of them).
+ *
  * The table answers with the daemon's uids, and the library compares
  * them with its own: that holds only in the daemon's user namespace.  A
  * process found in another (root there, say) asks the daemon for
