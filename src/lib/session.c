@@ -133,7 +133,7 @@ int ushm__session_register(int fd, uint32_t mode)
 				       MSG_DONTWAIT);
 		else
 			r = ushm__roundtrip(fd, &m.req, ushm__req_size(k), &rep,
-					    NULL, 0, NULL);
+					    NULL, 0, NULL, NULL);
 		if (r < 0)
 			return (int)r;
 	} while (i < g.table.n);
@@ -226,7 +226,13 @@ static int ensure(void)
 {
 	struct identity now;
 
-	if (g.link.fd >= 0 && g.id.pid != getpid()) {
+	if (g.link.fd < 0)
+		return establish();
+	/* Read once for the whole call: the fork check below, the
+	 * identity check, and the credentials the request carries
+	 * (transact). */
+	identity_now(&now);
+	if (g.id.pid != now.pid) {
 		/* A child made without fork handlers (clone, vfork that
 		 * did not exec): its copy of the parent's connection is not
 		 * its own, and its inherited mappings are not counted. */
@@ -241,11 +247,8 @@ static int ensure(void)
 		g.view.watch_fd = -1;
 		ushm__link_forget(&g.link);
 	}
-	if (g.link.fd >= 0) {
-		identity_now(&now);
-		if (identity_same(&now, &g.id))
-			return 0;
-	}
+	if (g.link.fd >= 0 && identity_same(&now, &g.id))
+		return 0;
 	return establish();
 }
 
@@ -342,6 +345,7 @@ static void backoff(int attempt)
 static int64_t transact(struct ushm__req *req, size_t len,
 			struct ushm__rep *rep, int *fd, int may_wait)
 {
+	struct ushm__sender as;
 	int64_t r;
 
 	for (int attempt = 0;; attempt++) {
@@ -374,7 +378,12 @@ static int64_t transact(struct ushm__req *req, size_t len,
 		/* The dead daemon may have served the first attempt. */
 		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
 			req->hdr.flags |= USHM__GET_RETRY;
-		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0);
+		/* ensure() has just read them (establish() too, into
+		 * g.id): a request's credentials cost no more reads. */
+		as.pid = g.id.pid;
+		as.euid = g.id.euid;
+		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0,
+				    &as);
 		if (!daemon_gone(r) && !g.link.owed_op)
 			g.notes_inflight = 0; /* served before the reply */
 		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
@@ -496,7 +505,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
-	r = ushm__link_call(&g.link, &q, sizeof(q), &rep, fds, 2);
+	r = ushm__link_call(&g.link, &q, sizeof(q), &rep, fds, 2, NULL);
 	if (r < 0) {
 		/* A daemon without a table (or of an older version, which
 		 * does not know the request), or one whose uids are not
@@ -546,7 +555,7 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 	fd = ushm__connect(path);
 	if (fd < 0)
 		return fd;
-	r = ushm__roundtrip(fd, req, req->hdr.size, rep, NULL, 0, NULL);
+	r = ushm__roundtrip(fd, req, req->hdr.size, rep, NULL, 0, NULL, NULL);
 	close(fd);
 	/* Connected, but the daemon closed without answering: it was on
 	 * its way out, so there is no daemon to report on. */

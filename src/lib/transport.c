@@ -330,12 +330,19 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 }
 
 int64_t ushm__roundtrip(int fd, const void *req, size_t len,
-			struct ushm__rep *rep, int *outfd, int nout, int *owed)
+			struct ushm__rep *rep, int *outfd, int nout, int *owed,
+			const struct ushm__sender *as)
 {
 	const struct ushm__hdr *h = req;
 	int err;
 
-	err = ushm__send(fd, req, len, 0);
+	err = as ? ushm__send_as(fd, req, len, 0, as->pid, as->euid) :
+		   ushm__send(fd, req, len, 0);
+	/* Another thread changed our ids since the caller read them (a
+	 * setuid that dropped the old one altogether): the kernel refused
+	 * them, and nothing was sent.  As ours now, then. */
+	if (err == -EPERM && as)
+		err = ushm__send(fd, req, len, 0);
 	if (err == -EPIPE || err == -ECONNRESET) {
 		/* Closed on us: a daemon that turned us away left its
 		 * reason queued; one that died left nothing (-EPIPE). */
@@ -388,13 +395,14 @@ void ushm__link_forget(struct ushm__link *l)
 }
 
 int64_t ushm__link_call(struct ushm__link *l, const void *req, size_t len,
-			struct ushm__rep *rep, int *outfd, int nout)
+			struct ushm__rep *rep, int *outfd, int nout,
+			const struct ushm__sender *as)
 {
 	const struct ushm__req *q = req;
 	int owed = 0;
 	int64_t r;
 
-	r = ushm__roundtrip(l->fd, req, len, rep, outfd, nout, &owed);
+	r = ushm__roundtrip(l->fd, req, len, rep, outfd, nout, &owed, as);
 	if (owed) {
 		l->owed_op = q->hdr.op;
 		l->owed_id = q->id;
@@ -426,7 +434,7 @@ int64_t ushm__link_pay_owed(struct ushm__link *l)
 	ushm__hdr_init(&q.hdr, USHM__OP_AT_UNDO, sizeof(q), 0);
 	q.id = l->owed_id;
 	l->owed_op = 0;
-	r = ushm__link_call(l, &q, sizeof(q), &rep, NULL, 0);
+	r = ushm__link_call(l, &q, sizeof(q), &rep, NULL, 0, NULL);
 	return r == -ETIMEDOUT ? r : 0;
 }
 

@@ -43,13 +43,21 @@ int ushm__send(int fd, const void *req, size_t len, int flags);
 int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
 		  uid_t euid);
 
+/* Who sends a request: the pid and effective uid the caller has just
+ * read as its own for this call (ushm__send_as). */
+struct ushm__sender {
+	pid_t pid;
+	uid_t euid;
+};
+
 /* Sends req and receives its reply, up to nout descriptors it carries
  * into outfd (-1 for none; any other is closed).  *owed (when owed is
  * given) is set when the request went out but its reply did not come in
- * time.  The reply's result, or -errno (-EPIPE: the daemon went away). */
+ * time.  as: the sender's ids, or NULL to read them at the send.  The
+ * reply's result, or -errno (-EPIPE: the daemon went away). */
 int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 			struct ushm__rep *rep, int *outfd, int nout,
-			int *owed);
+			int *owed, const struct ushm__sender *as);
 
 /* Takes fd (>= 0) as l's connection: notes its inode and makes the
  * spare.  Async-signal-safe. */
@@ -64,9 +72,11 @@ void ushm__link_drop(struct ushm__link *l);
  * anything (the numbers may be another file's now). */
 void ushm__link_forget(struct ushm__link *l);
 
-/* A round trip on l that remembers a reply still owed. */
+/* A round trip on l that remembers a reply still owed; as as for
+ * ushm__roundtrip. */
 int64_t ushm__link_call(struct ushm__link *l, const void *req, size_t len,
-			struct ushm__rep *rep, int *outfd, int nout);
+			struct ushm__rep *rep, int *outfd, int nout,
+			const struct ushm__sender *as);
 /* Reads the reply l still owes (l->owed_op set) before l serves
  * another request; an attach it granted is given back (its caller was
  * told it failed).  -ETIMEDOUT while the daemon still does not answer;
