@@ -187,11 +187,13 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 		 * connection holds (once the child has exited, nothing
 		 * else shows it).  Then new connections (a parent
 		 * registered its child before it could exit), then
-		 * departures. */
+		 * departures.  A settling connection that has hung up
+		 * already is read here too: the child that named itself
+		 * may have forked and exited at once. */
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
-			if (it->type == ITEM_CONN && !is_hangup(&ev[i]) &&
+			if (it->type == ITEM_CONN && (ev[i].events & EPOLLIN) &&
 			    !((struct ushm__conn *)it)->dead)
 				ushm__conn_settle(srv, (void *)it);
 		}
