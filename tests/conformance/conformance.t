@@ -8,7 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 time_bound 900 # the whole test (lib.sh: the watchdog)
 
-CONF_BIN=$BUILD/tests/conformance
+CONF_BIN=${CONF_BIN:-$BUILD/tests/conformance}
 # Programs that fill the kernel's machine-wide table (SHMMNI): their
 # kernel runs hold the kernel lock exclusively, the others shared.
 CONF_EXCLUSIVE=" limits "
