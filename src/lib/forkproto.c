@@ -11,6 +11,11 @@
  * (ushm__fork) also names the child from the parent (FORKED), for a
  * child killed before it runs.
  *
+ * Every system call here is one more for each fork, which programs like
+ * fuzzers' fork servers make by the thousand a second: the child's
+ * connection gets its blocking mode and timeouts only at its first call
+ * (ushm__link_ready), and the credentials go with the ids just read.
+ *
  * prepare runs in the parent before the fork with the client lock held
  * until the parent or child handler lets go of it; nothing in them waits
  * for the daemon.  Only system calls run in the child handler (a
@@ -22,21 +27,23 @@
 #include "transport.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The connection prepared for the child of the fork in progress, or -1.
- * Only touched by the fork handlers, under the client lock. */
+/* The connection prepared for the child of the fork in progress, or -1,
+ * and who the parent is.  Only touched by the fork handlers, under the
+ * client lock. */
 static int fork_fd = -1;
+static struct ushm__sender fork_as;
 
 /* ushm__fork's hand-over from the parent's fork handler: set while this
  * thread is inside ushm__fork, and the child's connection kept for it
  * (per thread: two threads may fork one after the other). */
 static __thread int fork_naming;
 static __thread int fork_named_fd = -1;
+static __thread struct ushm__sender fork_named_as;
 
 static void before_fork(void)
 {
@@ -45,7 +52,7 @@ static void before_fork(void)
 
 	ushm__session_lock();
 	fork_fd = -1;
-	if (!ushm__session_forkable(path, sizeof(path)))
+	if (!ushm__session_forkable(path, sizeof(path), &fork_as))
 		return;
 	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
 	 * swamped) gets nothing now, and the child registers at its first
@@ -53,9 +60,8 @@ static void before_fork(void)
 	fd = ushm__connect_nowait(path);
 	if (fd < 0)
 		return;
-	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY) <
-		    0 ||
-	    fcntl(fd, F_SETFL, 0) < 0) {
+	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY,
+				   &fork_as) < 0) {
 		/* The daemon drops what it got with the connection. */
 		close(fd);
 		return;
@@ -69,10 +75,12 @@ static void after_fork_parent(void)
 	 * child on it first; a failed fork drops the registrations with
 	 * the close, as Linux drops a failed fork's mappings. */
 	if (fork_fd >= 0) {
-		if (fork_naming)
+		if (fork_naming) {
 			fork_named_fd = fork_fd;
-		else
+			fork_named_as = fork_as;
+		} else {
 			close(fork_fd);
+		}
 	}
 	fork_fd = -1;
 	ushm__client_unlock();
@@ -85,8 +93,12 @@ static void after_fork_child(void)
 
 	fork_fd = -1;
 	/* No reply: the daemon learns which process uses the connection
-	 * now, so that our exit is reported as ours.  (sendmsg, fstat,
-	 * fcntl and close are async-signal-safe.) */
+	 * now, so that our exit is reported as ours.  Even under the
+	 * shim's fork, whose parent names us too (FORKED): if we fork and
+	 * exit at once, our child's REGISTER must find what we hold by our
+	 * pid, and a FORKED read after our exit no longer shows us as our
+	 * child's parent.  (sendmsg, fstat, fcntl and close are
+	 * async-signal-safe.) */
 	if (fd >= 0) {
 		memset(&hello, 0, sizeof(hello));
 		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
@@ -118,7 +130,13 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 			memset(&q, 0, sizeof(q));
 			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
 			q.id = pid;
-			(void)ushm__send(fd, &q, sizeof(q), MSG_DONTWAIT);
+			/* (EPERM: another thread changed our ids since;
+			 * then as we are now.) */
+			if (ushm__send_as(fd, &q, sizeof(q), MSG_DONTWAIT,
+					  fork_named_as.pid,
+					  fork_named_as.euid) == -EPERM)
+				(void)ushm__send(fd, &q, sizeof(q),
+						 MSG_DONTWAIT);
 		}
 		close(fd);
 	}

@@ -96,7 +96,8 @@ static int identity_same(const struct identity *a, const struct identity *b)
 	       a->ngroups == b->ngroups && a->groups_hash == b->groups_hash;
 }
 
-int ushm__session_register(int fd, uint32_t mode)
+int ushm__session_register(int fd, uint32_t mode,
+			   const struct ushm__sender *as)
 {
 	union {
 		struct ushm__req req;
@@ -129,11 +130,11 @@ int ushm__session_register(int fd, uint32_t mode)
 		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
 			       ushm__req_size(k), mode);
 		if (mode & USHM__REG_NOREPLY)
-			r = ushm__send(fd, &m.req, ushm__req_size(k),
-				       MSG_DONTWAIT);
+			r = ushm__send_as(fd, &m.req, ushm__req_size(k),
+					  MSG_DONTWAIT, as->pid, as->euid);
 		else
 			r = ushm__roundtrip(fd, &m.req, ushm__req_size(k), &rep,
-					    NULL, 0, NULL, NULL);
+					    NULL, 0, NULL, as);
 		if (r < 0)
 			return (int)r;
 	} while (i < g.table.n);
@@ -197,8 +198,10 @@ static int establish(void)
 	}
 	identity_now(&now);
 	if (g.table.n > 0) {
+		struct ushm__sender as = { now.pid, now.euid };
+
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
-		err = ushm__session_register(fd, mode);
+		err = ushm__session_register(fd, mode, &as);
 		if (err < 0) {
 			close(fd);
 			return err;
@@ -208,7 +211,7 @@ static int establish(void)
 	ushm__link_drop(&g.link);
 	/* The table of whichever daemon this is: fetched again on use. */
 	ushm__view_drop(&g.view);
-	ushm__link_take(&g.link, fd);
+	ushm__link_take(&g.link, fd, 0);
 	g.id = now;
 	if (!g.pinned) {
 		memcpy(g.sock_path, path, sizeof(g.sock_path));
@@ -247,7 +250,8 @@ static int ensure(void)
 		g.view.watch_fd = -1;
 		ushm__link_forget(&g.link);
 	}
-	if (g.link.fd >= 0 && identity_same(&now, &g.id))
+	if (g.link.fd >= 0 && identity_same(&now, &g.id) &&
+	    ushm__link_ready(&g.link) == 0)
 		return 0;
 	return establish();
 }
@@ -428,7 +432,7 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	int err;
 
 	if (g.link.fd < 0 || g.id.pid != getpid() ||
-	    !ushm__link_ours(&g.link, g.link.fd))
+	    !ushm__link_ours(&g.link, g.link.fd) || ushm__link_ready(&g.link) < 0)
 		return -ENOTCONN;
 	if (euid) {
 		err = ushm__send_as(g.link.fd, req, len, 0, g.id.pid, *euid);
@@ -501,7 +505,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return NULL;
 	/* A program may have closed our socket and reused its number: the
 	 * request below must not go to its file. */
-	if (!ushm__link_ours(&g.link, g.link.fd))
+	if (!ushm__link_ours(&g.link, g.link.fd) || ushm__link_ready(&g.link) < 0)
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
@@ -569,15 +573,17 @@ void ushm__session_lock(void)
 	pthread_mutex_lock(&g.lock);
 }
 
-int ushm__session_forkable(char *path, size_t len)
+int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 {
 	struct identity now;
 
-	if (g.link.fd < 0 || g.table.n == 0 || g.id.pid != getpid())
+	if (g.link.fd < 0 || g.table.n == 0)
 		return 0;
 	identity_now(&now);
-	if (!identity_same(&now, &g.id) || !g.pinned)
+	if (now.pid != g.id.pid || !identity_same(&now, &g.id) || !g.pinned)
 		return 0;
+	as->pid = now.pid;
+	as->euid = now.euid;
 	return (size_t)snprintf(path, len, "%s", g.sock_path) < len;
 }
 
@@ -585,8 +591,9 @@ void ushm__session_child(int fd)
 {
 	ushm__link_drop(&g.link);
 	ushm__pieces_forked(&g.table);
+	/* (Made inside fork: raw until its first use.) */
 	if (fd >= 0)
-		ushm__link_take(&g.link, fd);
+		ushm__link_take(&g.link, fd, 1);
 	g.id.pid = getpid();
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = fd < 0 && g.table.n > 0;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ushm__sender; /* transport.h */
+
 /* ---- session.c, for the fork handlers ---- */
 
 /* Takes the client lock, as ushm__client_lock does, for fork's prepare
@@ -17,16 +19,19 @@ void ushm__session_lock(void);
 
 /* Caller holds the lock.  Are this process's attachments counted on a
  * connection of its own, made with the identity it has now?  Then path
- * receives the socket of its daemon and the answer is 1; else 0 (a child
- * then registers them at its first call). */
-int ushm__session_forkable(char *path, size_t len);
+ * receives the socket of its daemon, as who the process is (for
+ * ushm__send_as) and the answer is 1; else 0 (a child then registers
+ * them at its first call). */
+int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as);
 
 /* Registers the attachment table's entries on fd, USHM__REG_MAX per
- * request; for a child (USHM__REG_FORK), not the pieces fork does not
- * copy (MADV_DONTFORK).  With USHM__REG_NOREPLY, only sends them (on a
- * non-blocking fd: a full queue is -EAGAIN, never a wait).  Caller holds
- * the lock.  0 or -errno. */
-int ushm__session_register(int fd, uint32_t mode);
+ * request, sent as as (the process's ids, just read); for a child
+ * (USHM__REG_FORK), not the pieces fork does not copy (MADV_DONTFORK).
+ * With USHM__REG_NOREPLY, only sends them (on a non-blocking fd: a full
+ * queue is -EAGAIN, never a wait).  Caller holds the lock.  0 or
+ * -errno. */
+int ushm__session_register(int fd, uint32_t mode,
+			   const struct ushm__sender *as);
 
 /* In a child after fork, with the lock its parent held: takes fd (a
  * connection its attachments are registered on, or -1: register them

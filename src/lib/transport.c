@@ -107,9 +107,15 @@ int ushm__move_high(int fd)
 	struct rlimit rl;
 	int floor = 1000, hi;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
-		floor = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 3;
+	/* Tried first without asking for the limit (one system call
+	 * fewer on every connection and first attach): it fails (EINVAL,
+	 * EMFILE) only when there is no room from 1000 up. */
 	hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (hi < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < 1024) {
+		floor = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 3;
+		hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	}
 	if (hi < 0)
 		return fd;
 	close(fd);
@@ -127,7 +133,8 @@ static int trusted(uid_t uid)
 
 /* Connects to socket_path; with SOCK_NONBLOCK in type_flags, a daemon
  * whose backlog is full is -EAGAIN rather than a wait, and the socket
- * stays non-blocking. */
+ * stays non-blocking, without the timeouts (ushm__link_ready gives it
+ * both). */
 static int connect_to(const char *socket_path, int type_flags)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -141,7 +148,7 @@ static int connect_to(const char *socket_path, int type_flags)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | type_flags, 0);
 	if (fd < 0)
 		return -errno;
-	err = set_timeouts(fd, timeout_ms());
+	err = type_flags & SOCK_NONBLOCK ? 0 : set_timeouts(fd, timeout_ms());
 	if (err < 0)
 		goto fail;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -358,7 +365,7 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 	return err < 0 ? err : rep->result;
 }
 
-void ushm__link_take(struct ushm__link *l, int fd)
+void ushm__link_take(struct ushm__link *l, int fd, int raw)
 {
 	struct stat st;
 
@@ -367,6 +374,23 @@ void ushm__link_take(struct ushm__link *l, int fd)
 	l->fd = fd;
 	l->spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	l->owed_op = 0;
+	l->raw = raw;
+}
+
+int ushm__link_ready(struct ushm__link *l)
+{
+	int err;
+
+	if (!l->raw)
+		return 0;
+	/* (The socket's only status flag is O_NONBLOCK.) */
+	if (fcntl(l->fd, F_SETFL, 0) < 0)
+		return -errno;
+	err = set_timeouts(l->fd, timeout_ms());
+	if (err < 0)
+		return err;
+	l->raw = 0;
+	return 0;
 }
 
 int ushm__link_ours(const struct ushm__link *l, int fd)
