@@ -82,6 +82,7 @@ is "$out" "shmat as before with the daemon stopped: succeeded at once: yes
 shmat with the daemon stopped: Connection timed out, after about 1 s: yes
 IPC_STAT with the daemon stopped: Connection timed out, after about 1 s: yes
 the timer's handler ran while they waited: yes
-daemon continued: nattch 2" "a call on a stopped daemon gives up after USHM_TIMEOUT; one it need not answer does not wait"
+a child's IPC_STAT with the daemon stopped: Connection timed out, after about 1 s: yes
+daemon continued: nattch 2" "a call on a stopped daemon gives up after USHM_TIMEOUT (a forked child's too); one it need not answer does not wait"
 served_at_least shmat 2 "the attaches went to ushm"
 done_testing

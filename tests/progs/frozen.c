@@ -16,9 +16,12 @@
  *                          shmat read-only (a first: the daemon must
  *                          answer it) and IPC_STAT while a 100 ms
  *                          timer's handler runs: print how each failed
- *                          and whether in about a second; continue the
- *                          daemon, print nattch (the attach that timed
- *                          out must not count)
+ *                          and whether in about a second; fork a child
+ *                          whose IPC_STAT must give up the same way (its
+ *                          connection, made inside fork, gets its bound
+ *                          at its first use); continue the daemon, print
+ *                          nattch (the attach that timed out must not
+ *                          count)
  *   frozen detach DAEMON   attach, stop the daemon, fork a child that
  *                          detaches (shmdt does not wait for the daemon)
  *                          and lives on; IPC_STAT, the daemon continued
@@ -203,7 +206,8 @@ static int timeouts(pid_t daemon)
 	struct sigaction sa;
 	struct shmid_ds ds;
 	void *p, *q, *r;
-	int id = mkseg(&p), err;
+	int id = mkseg(&p), err, st;
+	pid_t pid;
 	double t0;
 
 	memset(&sa, 0, sizeof(sa));
@@ -229,6 +233,20 @@ static int timeouts(pid_t daemon)
 		die("timer");
 	printf("the timer's handler ran while they waited: %s\n",
 	       yesno(ticks >= 5));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		t0 = now();
+		err = shmctl(id, IPC_STAT, &ds) == 0 ? 0 : errno;
+		report("a child's IPC_STAT", err != 0, err, now() - t0);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		die("child");
 	signal_daemon(daemon, SIGCONT);
 	if (shmctl(id, IPC_STAT, &ds) != 0)
 		die("IPC_STAT");
