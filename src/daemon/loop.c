@@ -177,6 +177,7 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	for (int round = 0; round < BARRIER_ROUNDS; round++) {
 		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
 		uint64_t adds = srv->loop_adds;
+		uint64_t flagged_before = srv->departures;
 
 		if (n < 0)
 			n = 0; /* (EINTR: the flagged ones still depart) */
@@ -205,11 +206,14 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			struct ushm__item *it = ev[i].data.ptr;
 
 			/* (A connection flagged gone departs below, in the
-			 * order found gone.) */
+			 * order found gone; one flagged as it settled above
+			 * goes with this round's hang-ups, in their order.) */
 			if (it->type == ITEM_CONN && is_hangup(&ev[i])) {
 				struct ushm__conn *c = (void *)it;
 
-				if (c != self && !c->departing)
+				if (c != self &&
+				    (!c->departing ||
+				     c->departing > flagged_before))
 					depart(srv, c);
 			} else if (it->type == ITEM_CONN_EXIT) {
 				struct ushm__conn *c = ushm__conn_of_exit(it);

@@ -382,8 +382,13 @@ static int64_t transact(struct ushm__req *req, size_t len,
 		/* The dead daemon may have served the first attempt. */
 		if (attempt > 0 && req->hdr.op == USHM__OP_GET)
 			req->hdr.flags |= USHM__GET_RETRY;
-		/* ensure() has just read them (establish() too, into
-		 * g.id): a request's credentials cost no more reads. */
+		/* As ensure() read them for this call (establish() too,
+		 * into g.id): a request's credentials cost no more reads.
+		 * Another thread's seteuid since then (while an owed reply
+		 * was read, say) is not seen by this request, as a call
+		 * that began before it; one that dropped the old uid makes
+		 * the kernel refuse it, and the request goes as we are now
+		 * (ushm__roundtrip). */
 		as.pid = g.id.pid;
 		as.euid = g.id.euid;
 		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0,
@@ -432,7 +437,8 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	int err;
 
 	if (g.link.fd < 0 || g.id.pid != getpid() ||
-	    !ushm__link_ours(&g.link, g.link.fd) || ushm__link_ready(&g.link) < 0)
+	    !ushm__link_ours(&g.link, g.link.fd) ||
+	    ushm__link_ready(&g.link) < 0)
 		return -ENOTCONN;
 	if (euid) {
 		err = ushm__send_as(g.link.fd, req, len, 0, g.id.pid, *euid);
@@ -505,7 +511,8 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return NULL;
 	/* A program may have closed our socket and reused its number: the
 	 * request below must not go to its file. */
-	if (!ushm__link_ours(&g.link, g.link.fd) || ushm__link_ready(&g.link) < 0)
+	if (!ushm__link_ours(&g.link, g.link.fd) ||
+	    ushm__link_ready(&g.link) < 0)
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);

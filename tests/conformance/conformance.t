@@ -8,7 +8,11 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 time_bound 900 # the whole test (lib.sh: the watchdog)
 
+# CONF_BIN: another directory of programs (a subset, while working on one
+# theme); said in the output, so that a run of fewer is not taken for all.
 CONF_BIN=${CONF_BIN:-$BUILD/tests/conformance}
+[ "$CONF_BIN" = "$BUILD/tests/conformance" ] ||
+	echo "CONF_BIN=$CONF_BIN: only the programs there" | diag
 # Programs that fill the kernel's machine-wide table (SHMMNI): their
 # kernel runs hold the kernel lock exclusively, the others shared.
 CONF_EXCLUSIVE=" limits "
