@@ -398,6 +398,16 @@ dontfork(void)
 	close(fd[1]);
 	say("child: %s", wstatus(xwait(pid)));
 	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+	/* The child has nothing attached there: its shmdt fails (and must
+	 * not count against the parent's attachment). */
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		_exit(shmdt(p) == 0 ? 0 : errno);
+	say("child's shmdt of what it did not inherit: %s (22: EINVAL)",
+	    wstatus(xwait(pid)));
+	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
 	dt(p);
 	rmseg(id);
 }
