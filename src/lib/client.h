@@ -56,6 +56,8 @@ struct ushm__attach_table {
 	struct ushm__attach *v;
 	size_t n, cap;     /* n is also read without the lock: atomics */
 	uint64_t next_att; /* the next shmat's att */
+	int dontfork_seen; /* a piece was given MADV_DONTFORK once: a child
+			      must look for what it did not inherit */
 };
 
 /* ---- attach.c ---- */

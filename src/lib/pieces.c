@@ -284,6 +284,8 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 	advice_bits(advice, &set, &clear);
 	if (!set && !clear)
 		return; /* the others leave the vmas as they are */
+	if (set & USHM__ADV_DONTFORK)
+		t->dontfork_seen = 1;
 	split_where(t, lo, hi, -1, set, clear, &tc);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
@@ -293,6 +295,13 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 
 void ushm__pieces_forked(struct ushm__attach_table *t)
 {
+	/* Most processes never advise MADV_DONTFORK: their child need not
+	 * read the pieces at all.  On a VM that shadows page tables the
+	 * first touch of a page in a new process is costly, and this read
+	 * was the child's only touch of the pieces' page (BENCHMARKS.md,
+	 * "Where a fork's time goes"). */
+	if (!t->dontfork_seen)
+		return;
 	for (size_t i = 0; i < t->n;) {
 		if (t->v[i].advice & USHM__ADV_DONTFORK) {
 			t->v[i] = t->v[t->n - 1];
