@@ -130,13 +130,8 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 			memset(&q, 0, sizeof(q));
 			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
 			q.id = pid;
-			/* (EPERM: another thread changed our ids since;
-			 * then as we are now.) */
-			if (ushm__send_as(fd, &q, sizeof(q), MSG_DONTWAIT,
-					  fork_named_as.pid,
-					  fork_named_as.euid) == -EPERM)
-				(void)ushm__send(fd, &q, sizeof(q),
-						 MSG_DONTWAIT);
+			(void)ushm__send_from(fd, &q, sizeof(q), MSG_DONTWAIT,
+					      &fork_named_as);
 		}
 		close(fd);
 	}

@@ -336,6 +336,22 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 	return 0;
 }
 
+int ushm__send_from(int fd, const void *req, size_t len, int flags,
+		    const struct ushm__sender *as)
+{
+	int err;
+
+	if (!as)
+		return ushm__send(fd, req, len, flags);
+	err = ushm__send_as(fd, req, len, flags, as->pid, as->euid);
+	/* Another thread changed our ids since the caller read them (a
+	 * setuid that dropped the old one altogether): the kernel refused
+	 * them, and nothing was sent.  As ours now, then. */
+	if (err == -EPERM)
+		err = ushm__send(fd, req, len, flags);
+	return err;
+}
+
 int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 			struct ushm__rep *rep, int *outfd, int nout, int *owed,
 			const struct ushm__sender *as)
@@ -343,13 +359,7 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 	const struct ushm__hdr *h = req;
 	int err;
 
-	err = as ? ushm__send_as(fd, req, len, 0, as->pid, as->euid) :
-		   ushm__send(fd, req, len, 0);
-	/* Another thread changed our ids since the caller read them (a
-	 * setuid that dropped the old one altogether): the kernel refused
-	 * them, and nothing was sent.  As ours now, then. */
-	if (err == -EPERM && as)
-		err = ushm__send(fd, req, len, 0);
+	err = ushm__send_from(fd, req, len, 0, as);
 	if (err == -EPIPE || err == -ECONNRESET) {
 		/* Closed on us: a daemon that turned us away left its
 		 * reason queued; one that died left nothing (-EPIPE). */

@@ -53,6 +53,12 @@ struct ushm__sender {
 	uid_t euid;
 };
 
+/* ushm__send_as with as's ids (ushm__send when as is NULL); should the
+ * kernel refuse them (EPERM: another thread has changed our ids since),
+ * as we are now.  Async-signal-safe. */
+int ushm__send_from(int fd, const void *req, size_t len, int flags,
+		    const struct ushm__sender *as);
+
 /* Sends req and receives its reply, up to nout descriptors it carries
  * into outfd (-1 for none; any other is closed).  *owed (when owed is
  * given) is set when the request went out but its reply did not come in
