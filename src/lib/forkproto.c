@@ -12,9 +12,13 @@
  * child killed before it runs.
  *
  * Every system call here is one more for each fork, which programs like
- * fuzzers' fork servers make by the thousand a second: the child's
- * connection gets its blocking mode and timeouts only at its first call
- * (ushm__link_ready), and the credentials go with the ids just read.
+ * fuzzers' fork servers make by the thousand a second, and so is every
+ * page written or first run: the child's connection gets its blocking
+ * mode and timeouts only at its first call (ushm__link_ready);
+ * the credentials go with the ids read once, in the parent, for all
+ * three messages; the child calls no libc function a fork without ushm
+ * would not (each is a page of code to fault in) but sendmsg, getpid,
+ * fstat, fcntl and close.
  *
  * prepare runs in the parent before the fork with the client lock held
  * until the parent or child handler lets go of it; nothing in them waits
@@ -37,6 +41,8 @@
  * client lock. */
 static int fork_fd = -1;
 static struct ushm__sender fork_as;
+/* errno as the caller of fork left it, for the child's failure path. */
+static int fork_errno;
 
 /* ushm__fork's hand-over from the parent's fork handler: set while this
  * thread is inside ushm__fork, and the child's connection kept for it
@@ -48,25 +54,28 @@ static __thread struct ushm__sender fork_named_as;
 static void before_fork(void)
 {
 	char path[108];
-	int fd;
+	int fd, saved = errno;
 
 	ushm__session_lock();
 	fork_fd = -1;
+	fork_errno = saved;
 	if (!ushm__session_forkable(path, sizeof(path), &fork_as))
-		return;
+		goto out;
 	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
 	 * swamped) gets nothing now, and the child registers at its first
 	 * call instead. */
 	fd = ushm__connect_nowait(path);
 	if (fd < 0)
-		return;
+		goto out;
 	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY,
 				   &fork_as) < 0) {
 		/* The daemon drops what it got with the connection. */
 		close(fd);
-		return;
+		goto out;
 	}
 	fork_fd = fd;
+out:
+	errno = saved;
 }
 
 static void after_fork_parent(void)
@@ -89,25 +98,31 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
 	struct ushm__req hello;
+	struct ushm__sender as = fork_as;
 	int fd = fork_fd;
 
 	fork_fd = -1;
+	as.pid = getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
 	 * shim's fork, whose parent names us too (FORKED): if we fork and
 	 * exit at once, our child's REGISTER must find what we hold by our
 	 * pid, and a FORKED read after our exit no longer shows us as our
-	 * child's parent.  (sendmsg, fstat, fcntl and close are
-	 * async-signal-safe.) */
+	 * child's parent.  With our parent's ids (ours too, unless another
+	 * of its threads changed them as it forked: then the kernel
+	 * refuses them, and ours go).  (sendmsg, fstat, fcntl and close
+	 * are async-signal-safe.) */
 	if (fd >= 0) {
 		memset(&hello, 0, sizeof(hello));
 		ushm__hdr_init(&hello.hdr, USHM__OP_HELLO, sizeof(hello), 0);
-		if (ushm__send(fd, &hello, sizeof(hello), MSG_DONTWAIT) < 0) {
+		if (ushm__send_from(fd, &hello, sizeof(hello), MSG_DONTWAIT,
+				    &as) < 0) {
 			close(fd);
 			fd = -1;
+			errno = fork_errno;
 		}
 	}
-	ushm__session_child(fd);
+	ushm__session_child(fd, as.pid);
 }
 
 pid_t ushm__fork(pid_t (*real_fork)(void))
@@ -117,9 +132,16 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 
 	fork_naming = 1;
 	pid = real_fork();
-	saved = errno;
 	fork_naming = 0;
-	if (pid != 0 && fork_named_fd >= 0) {
+	/* The child does not touch errno here: a first call of libc's
+	 * errno accessor would be one more page of code for it to fault
+	 * in.  Its handler leaves errno as the fork's caller did (it
+	 * restores it when HELLO fails), but where the program closed our
+	 * descriptors: fork may set errno when it succeeds. */
+	if (pid == 0)
+		return 0;
+	saved = errno;
+	if (fork_named_fd >= 0) {
 		fd = fork_named_fd;
 		fork_named_fd = -1;
 		/* Named now, for a child killed before its HELLO: its exit

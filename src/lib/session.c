@@ -99,41 +99,50 @@ static int identity_same(const struct identity *a, const struct identity *b)
 int ushm__session_register(int fd, uint32_t mode,
 			   const struct ushm__sender *as)
 {
-	union {
-		struct ushm__req req;
-		char buf[USHM__MSG_MAX];
-	} m;
+	/* Sized for what is sent (up to USHM__REG_MAX entries a message):
+	 * the fork handler builds it on the parent's stack, and a frame
+	 * no deeper than needed writes fewer of its pages, each a fault in
+	 * a process that forks again and again. */
+	size_t batch = g.table.n < USHM__REG_MAX ? g.table.n : USHM__REG_MAX;
+	uint64_t buf[(ushm__req_size((uint32_t)batch) + 7) / 8];
+	struct ushm__req *req = (struct ushm__req *)buf;
 	struct ushm__rep rep;
 	size_t i = 0;
 
 	_Static_assert(sizeof(struct ushm__req) +
 			       USHM__REG_MAX * sizeof(struct ushm__reg_entry) <=
 		       USHM__MSG_MAX, "REGISTER fits a message");
+	_Static_assert(_Alignof(struct ushm__req) <= _Alignof(uint64_t),
+		       "the buffer is aligned for a request");
+	_Static_assert(sizeof(struct ushm__reg_entry) ==
+			       2 * sizeof(uint32_t) + 2 * sizeof(uint64_t),
+		       "an entry filled field by field leaves no byte unset");
 	do {
 		uint32_t k = 0;
 		int64_t r;
 
-		memset(&m, 0, sizeof(m));
-		for (; i < g.table.n && k < USHM__REG_MAX; i++) {
+		/* The header only: each entry is filled whole (no padding). */
+		memset(req, 0, sizeof(*req));
+		for (; i < g.table.n && k < batch; i++) {
 			if ((mode & USHM__REG_FORK) &&
 			    (g.table.v[i].advice & USHM__ADV_DONTFORK))
 				continue;
-			m.req.ent[k].id = g.table.v[i].id;
-			m.req.ent[k].rdonly = (uint32_t)g.table.v[i].rdonly;
-			m.req.ent[k].addr = g.table.v[i].addr;
-			m.req.ent[k].len = g.table.v[i].len;
+			req->ent[k].id = g.table.v[i].id;
+			req->ent[k].rdonly = (uint32_t)g.table.v[i].rdonly;
+			req->ent[k].addr = g.table.v[i].addr;
+			req->ent[k].len = g.table.v[i].len;
 			k++;
 		}
 		if (k == 0)
 			break;
-		m.req.count = k;
-		ushm__hdr_init(&m.req.hdr, USHM__OP_REGISTER,
-			       ushm__req_size(k), mode);
+		req->count = k;
+		ushm__hdr_init(&req->hdr, USHM__OP_REGISTER, ushm__req_size(k),
+			       mode);
 		if (mode & USHM__REG_NOREPLY)
-			r = ushm__send_as(fd, &m.req, ushm__req_size(k),
-					  MSG_DONTWAIT, as->pid, as->euid);
+			r = ushm__send_as(fd, req, ushm__req_size(k),
+					  MSG_DONTWAIT, as);
 		else
-			r = ushm__roundtrip(fd, &m.req, ushm__req_size(k), &rep,
+			r = ushm__roundtrip(fd, req, ushm__req_size(k), &rep,
 					    NULL, 0, NULL, as);
 		if (r < 0)
 			return (int)r;
@@ -198,7 +207,7 @@ static int establish(void)
 	}
 	identity_now(&now);
 	if (g.table.n > 0) {
-		struct ushm__sender as = { now.pid, now.euid };
+		struct ushm__sender as = { now.pid, now.euid, now.egid };
 
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
 		err = ushm__session_register(fd, mode, &as);
@@ -391,6 +400,7 @@ static int64_t transact(struct ushm__req *req, size_t len,
 		 * (ushm__roundtrip). */
 		as.pid = g.id.pid;
 		as.euid = g.id.euid;
+		as.gid = USHM__FSGID;
 		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0,
 				    &as);
 		if (!daemon_gone(r) && !g.link.owed_op)
@@ -441,7 +451,9 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	    ushm__link_ready(&g.link) < 0)
 		return -ENOTCONN;
 	if (euid) {
-		err = ushm__send_as(g.link.fd, req, len, 0, g.id.pid, *euid);
+		struct ushm__sender as = { g.id.pid, *euid, USHM__FSGID };
+
+		err = ushm__send_as(g.link.fd, req, len, 0, &as);
 		if (err < 0)
 			return err;
 	} else {
@@ -591,18 +603,23 @@ int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 		return 0;
 	as->pid = now.pid;
 	as->euid = now.euid;
+	as->gid = now.egid; /* the fork protocol asks no permission */
 	return (size_t)snprintf(path, len, "%s", g.sock_path) < len;
 }
 
-void ushm__session_child(int fd)
+void ushm__session_child(int fd, pid_t pid)
 {
 	ushm__link_drop(&g.link);
 	ushm__pieces_forked(&g.table);
 	/* (Made inside fork: raw until its first use.) */
 	if (fd >= 0)
 		ushm__link_take(&g.link, fd, 1);
-	g.id.pid = getpid();
+	g.id.pid = pid;
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = fd < 0 && g.table.n > 0;
-	pthread_mutex_unlock(&g.lock);
+	/* The lock the parent's thread took for the fork, released by a
+	 * store: this child has one thread, which needs it unlocked, and
+	 * a first call of pthread_mutex_unlock would cost it a page of
+	 * libc's code to fault in (see forkproto.c). */
+	g.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }

@@ -36,8 +36,9 @@ int ushm__session_register(int fd, uint32_t mode,
 /* In a child after fork, with the lock its parent held: takes fd (a
  * connection its attachments are registered on, or -1: register them
  * at the first call) in place of the parent's, drops the pieces it did
- * not inherit, and lets go of the lock.  Async-signal-safe. */
-void ushm__session_child(int fd);
+ * not inherit, and lets go of the lock.  pid: the child's own, just
+ * read.  Async-signal-safe. */
+void ushm__session_child(int fd, pid_t pid);
 
 /* ---- forkproto.c ---- */
 

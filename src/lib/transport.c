@@ -207,11 +207,13 @@ static gid_t current_fsgid(void)
  * effective gid is sent instead. */
 int ushm__send(int fd, const void *req, size_t len, int flags)
 {
-	return ushm__send_as(fd, req, len, flags, getpid(), geteuid());
+	struct ushm__sender me = { getpid(), geteuid(), USHM__FSGID };
+
+	return ushm__send_as(fd, req, len, flags, &me);
 }
 
-int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
-		  uid_t euid)
+int ushm__send_as(int fd, const void *req, size_t len, int flags,
+		  const struct ushm__sender *as)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
@@ -221,7 +223,8 @@ int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	struct ucred uc = { pid, euid, current_fsgid() };
+	gid_t gid = as->gid == USHM__FSGID ? current_fsgid() : as->gid;
+	struct ucred uc = { as->pid, as->euid, gid };
 	struct cmsghdr *cm;
 	ssize_t n;
 
@@ -343,7 +346,7 @@ int ushm__send_from(int fd, const void *req, size_t len, int flags,
 
 	if (!as)
 		return ushm__send(fd, req, len, flags);
-	err = ushm__send_as(fd, req, len, flags, as->pid, as->euid);
+	err = ushm__send_as(fd, req, len, flags, as);
 	/* Another thread changed our ids since the caller read them (a
 	 * setuid that dropped the old one altogether): the kernel refused
 	 * them, and nothing was sent.  As ours now, then. */
@@ -382,6 +385,9 @@ void ushm__link_take(struct ushm__link *l, int fd, int raw)
 	if (fstat(fd, &st) == 0)
 		l->ino = st.st_ino;
 	l->fd = fd;
+	/* The spare now, even for a fork's child that may never call: by
+	 * its first call it may have used every descriptor it may have,
+	 * and the spare is what keeps one for a reply's descriptor. */
 	l->spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	l->owed_op = 0;
 	l->raw = raw;

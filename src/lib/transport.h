@@ -41,17 +41,22 @@ int ushm__connect_nowait(const char *socket_path);
  * sendmsg (MSG_DONTWAIT: a full queue is -EAGAIN, never a wait).
  * Async-signal-safe.  0 or -errno (-ETIMEDOUT: the bound ran out). */
 int ushm__send(int fd, const void *req, size_t len, int flags);
-/* ushm__send with the pid and effective uid the caller already knows to
- * be its own now (two system calls fewer). */
-int ushm__send_as(int fd, const void *req, size_t len, int flags, pid_t pid,
-		  uid_t euid);
-
 /* Who sends a request: the pid and effective uid the caller has just
- * read as its own for this call (ushm__send_as). */
+ * read as its own for this call, and the gid to send: USHM__FSGID for
+ * the fsgid, read at the send (it decides group membership, so every
+ * request that asks for a permission goes with it); a message that asks
+ * none (REGISTER, HELLO, FORKED) may give its egid, already read. */
 struct ushm__sender {
 	pid_t pid;
 	uid_t euid;
+	gid_t gid;
 };
+#define USHM__FSGID ((gid_t)-1)
+
+/* ushm__send with the ids in as, which the caller already knows to be
+ * its own now (two or three system calls fewer). */
+int ushm__send_as(int fd, const void *req, size_t len, int flags,
+		  const struct ushm__sender *as);
 
 /* ushm__send_as with as's ids (ushm__send when as is NULL); should the
  * kernel refuse them (EPERM: another thread has changed our ids since),

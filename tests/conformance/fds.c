@@ -112,6 +112,23 @@ overwrite_all(void)
 	rmseg(id);
 }
 
+/* In a child: the descriptor limit set to limit (never above the hard
+ * one), then every descriptor under it taken; says what open said. */
+static void
+take_every_fd(const char *who, rlim_t limit)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		_exit(91);
+	rl.rlim_cur = rl.rlim_max < limit ? rl.rlim_max : limit;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		_exit(91);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+	say("%s: descriptors exhausted: %s", who, ename(errno));
+}
+
 /* In a child: every descriptor up to RLIMIT_NOFILE in use. */
 static void
 no_free_fds(void)
@@ -120,16 +137,9 @@ no_free_fds(void)
 	pid_t pid = xfork();
 
 	if (pid == 0) {
-		struct rlimit rl = { 64, 64 };
 		char *p;
 
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			_exit(91);
-		while (open("/dev/null", O_RDONLY) >= 0)
-			;
-		int e = errno;
-
-		say("child: descriptors exhausted: %s", ename(e));
+		take_every_fd("child", 64);
 		p = shmat(id, NULL, 0);
 		say("no free fd: shmat: %s", RP(p));
 		if (p != (void *)-1) {
@@ -142,6 +152,41 @@ no_free_fds(void)
 	}
 	say("child: %s", wstatus(xwait(pid)));
 	rmseg(id);
+}
+
+/*
+ * In a forked child holding its parent's attachment: every descriptor in
+ * use (the limit set above where a library could keep its own), then the
+ * first attach of another segment.  The kernel needs no descriptor.
+ */
+static void
+no_free_fds_after_fork(void)
+{
+	int a = mkseg(IPC_PRIVATE, page, 0600);
+	int b = mkseg(IPC_PRIVATE, page, 0600);
+	char *pa = shmat(a, NULL, 0);
+	pid_t pid;
+
+	if (pa == (void *)-1)
+		die("shmat");
+	pid = xfork();
+	if (pid == 0) {
+		char *p;
+
+		take_every_fd("forked child", 2048);
+		p = shmat(b, NULL, 0);
+		say("forked child, every descriptor in use: "
+		    "shmat of another segment: %s", RP(p));
+		if (p != (void *)-1)
+			say("forked child, every descriptor in use: shmdt: %s",
+			    R(shmdt(p)));
+		_exit(0);
+	}
+	say("forked child: %s", wstatus(xwait(pid)));
+	if (shmdt(pa) != 0)
+		die("shmdt");
+	rmseg(a);
+	rmseg(b);
 }
 
 /* A program may clear its environment before its first shm call. */
@@ -176,6 +221,7 @@ main(void)
 	close_all();
 	overwrite_all();
 	no_free_fds();
+	no_free_fds_after_fork();
 	no_environment();
 	return 0;
 }
