@@ -33,7 +33,12 @@ typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 
 /* Resolved once, by the constructor, before any thread. */
 static execve_fn real_execve, real_execvpe;
-static char preload_saved[4096];
+/* LD_PRELOAD as the program started with it (a copy: the program may
+ * change its environment), or NULL.  On the heap, not in a static
+ * buffer: a .bss that outgrows the data page is one more mapping, and
+ * each mapping costs every fork and exit of the program. */
+#define PRELOAD_MAX 4096
+static char *preload_saved;
 
 __attribute__((constructor)) static void exec_setup(void)
 {
@@ -41,8 +46,8 @@ __attribute__((constructor)) static void exec_setup(void)
 
 	real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
 	real_execvpe = (execve_fn)dlsym(RTLD_NEXT, "execvpe");
-	if (v && strlen(v) < sizeof(preload_saved))
-		strcpy(preload_saved, v);
+	if (v && strlen(v) < PRELOAD_MAX)
+		preload_saved = strdup(v);
 }
 
 static int has_var(char *const envp[], const char *name, size_t n)
@@ -67,7 +72,7 @@ static int exec_with(execve_fn fn, const char *path, char *const argv[],
 		     char *const envp[])
 {
 	char sock[sizeof("USHM_SOCKET=") + 108];
-	char pre[sizeof("LD_PRELOAD=") + sizeof(preload_saved)];
+	char pre[sizeof("LD_PRELOAD=") + PRELOAD_MAX];
 	const char *s = ushm__used_socket();
 	size_t n = count(envp), k = 0;
 	char *v[n + 3];
@@ -82,7 +87,8 @@ static int exec_with(execve_fn fn, const char *path, char *const argv[],
 		snprintf(sock, sizeof(sock), "USHM_SOCKET=%s", s);
 		v[k++] = sock;
 	}
-	if (preload_saved[0] && !has_var(envp, "LD_PRELOAD", 10)) {
+	if (preload_saved && preload_saved[0] &&
+	    !has_var(envp, "LD_PRELOAD", 10)) {
 		snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", preload_saved);
 		v[k++] = pre;
 	}
