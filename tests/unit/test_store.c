@@ -14,12 +14,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../tap.h"
@@ -320,6 +325,10 @@ static void test_roundtrip(void)
 		return;
 	}
 	ushm__registry_init(&reg, &lim, st);
+	/* Opened as a daemon opens it: the load takes the keeper that
+	 * answers (test_lock's, which holds nothing, may be ending: then
+	 * another), and there is nothing yet to load. */
+	is_int(ushm__store_load(st, &reg), 0, "an empty store loads");
 	ps = (uint64_t)reg.page_size;
 	reg.seq = 5; /* so that restoring it is visible */
 	ida = add(&reg, 0x5151, 10000, &a);
@@ -720,6 +729,180 @@ static void test_handover(void)
 	ushm__store_close(st);
 }
 
+/*
+ * A keeper that holds nothing ends when its daemon leaves.  A daemon that
+ * starts just then connects to it, and the kernel queues the connection
+ * in a backlog the ending keeper never reads: the daemon's load must not
+ * take it for its keeper (what it then handed over would be lost with
+ * it), but start another (ushm__store_load).  Here the keeper is stopped
+ * while the first store closes and the second one opens and asks it for
+ * its segments, then let go: it ends without reading the new connection.
+ */
+static char ending[160];
+static struct ushm__store *ending_st;
+static struct ushm__registry ending_reg;
+static int ending_err, ending_done;
+static pid_t ending_tid;
+
+/* The daemon's start: open, then load. */
+static void *open_ending(void *arg)
+{
+	int err;
+
+	(void)arg;
+	__atomic_store_n(&ending_tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
+	err = ushm__store_open(ending, &ending_st);
+	if (err == 0) {
+		ushm__registry_init(&ending_reg, &lim, ending_st);
+		err = ushm__store_load(ending_st, &ending_reg);
+	}
+	ending_err = err;
+	__atomic_store_n(&ending_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Is thread tid of process pid in system call nr now (waiting in it)? */
+static int in_call(pid_t pid, pid_t tid, long nr)
+{
+	char p[64], buf[64] = { 0 };
+	int fd;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%ld/task/%ld/syscall", (long)pid,
+		 (long)tid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strtol(buf, NULL, 10) == nr;
+}
+
+/* Is process pid waiting in poll (the keeper's loop)? */
+static int in_poll(pid_t pid)
+{
+#ifdef SYS_poll
+	if (in_call(pid, pid, SYS_poll))
+		return 1;
+#endif
+	return in_call(pid, pid, SYS_ppoll);
+}
+
+static pid_t keeper_of(const char *dir)
+{
+	char p[224], buf[32] = { 0 };
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/keeper.pid", dir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) <= 0)
+		buf[0] = '\0';
+	close(fd);
+	return (pid_t)atoi(buf);
+}
+
+/* Has child pid ended (reaped here), within 10 s? */
+static int ended(pid_t pid)
+{
+	struct timespec ms = { 0, 1000000 };
+	int status;
+
+	for (int i = 0; i < 10000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return 1;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	char p[448];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+				unlink(p);
+			}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static void test_keeper_ending(void)
+{
+	struct ushm__registry r;
+	struct ushm__store *st;
+	struct ushm__segment *s;
+	struct timespec ms = { 0, 1000000 };
+	pthread_t th;
+	pid_t keeper, tid = 0;
+	int status;
+
+	snprintf(ending, sizeof(ending), "%s/ending", root);
+	ushm__registry_init(&r, &lim, NULL);
+	if (!is_int(ushm__store_open(ending, &st), 0,
+		    "a store whose keeper holds nothing"))
+		goto out;
+	keeper = keeper_of(ending);
+	/* Stopped in its loop, once it has closed what it inherited (the
+	 * store's lock among them): 10 s at most. */
+	for (int i = 0; i < 10000 && keeper > 0 && !in_poll(keeper); i++)
+		nanosleep(&ms, NULL);
+	if (!ok(keeper > 0 && kill(keeper, SIGSTOP) == 0 &&
+			waitpid(keeper, &status, WUNTRACED) == keeper &&
+			WIFSTOPPED(status),
+		"its keeper stopped")) {
+		ushm__store_close(st);
+		goto out;
+	}
+	ushm__store_close(st);
+	if (!ok(pthread_create(&th, NULL, open_ending, NULL) == 0,
+		"the store opened again")) {
+		kill(keeper, SIGCONT);
+		goto out;
+	}
+	/* Until it waits for the stopped keeper's answer (or is done): 10 s
+	 * at most, well within the keeper's 2 s timeout once there. */
+	for (int i = 0; i < 10000; i++) {
+		tid = __atomic_load_n(&ending_tid, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&ending_done, __ATOMIC_ACQUIRE) ||
+		    (tid > 0 && in_call(getpid(), tid, SYS_recvmsg)))
+			break;
+		nanosleep(&ms, NULL);
+	}
+	kill(keeper, SIGCONT);
+	pthread_join(th, NULL);
+	ok(ended(keeper), "the keeper that held nothing ended");
+	if (!is_int(ending_err, 0, "the second store opened and loaded")) {
+		ushm__registry_free(&ending_reg);
+		if (ending_st)
+			ushm__store_close(ending_st);
+		goto out;
+	}
+	ok(add(&ending_reg, 0x7e7e, 4096, &s) >= 0, "a segment made in it");
+	ushm__registry_free(&ending_reg);
+	ushm__store_close(ending_st);
+	if (is_int(ushm__store_open(ending, &st), 0, "opened once more")) {
+		ushm__registry_init(&r, &lim, st);
+		is_int(ushm__store_load(st, &r), 0, "loaded");
+		is_int(r.in_use, 1, "the segment's memory was kept");
+		s = ushm__registry_find_key(&r, 0x7e7e);
+		if (s)
+			ushm__registry_destroy(&r, s);
+		ushm__registry_free(&r);
+		ushm__store_close(st);
+	}
+out:
+	remove_dir(ending);
+}
+
 /* Removes everything under root (one level of files plus state/). */
 static void cleanup(void)
 {
@@ -759,6 +942,7 @@ int main(void)
 	test_ids();
 	test_data();
 	test_handover();
+	test_keeper_ending();
 
 	if (logfd >= 0)
 		close(logfd);
