@@ -268,14 +268,20 @@ static double data_bench(void)
 
 /* ---------------- ping-pong ---------------- */
 
-enum mech { M_SPIN, M_FUTEX, M_UWAIT, M_CHAN, M_PIPE, M_UNIX, M_EVENTFD,
-	    M_SEM, M_COUNT };
+/* Two spins: on one line that both sides write (the physical limit of
+ * a round trip), and on two lines, one per direction, as two one-way
+ * channels (or any two queues) must use: each line then crosses twice a
+ * round trip, and on some processors that costs twice as much. */
+enum mech { M_SPIN, M_SPIN2, M_FUTEX, M_UWAIT, M_CHAN, M_PIPE, M_UNIX,
+	    M_EVENTFD, M_SEM, M_COUNT };
 static const char *const mech_names[M_COUNT] = {
-	"spin (shared line)", "raw futex", "ushm_wait/wake", "ushm_chan",
-	"pipe", "unix socket", "eventfd", "sysv semaphore",
+	"spin (shared line)", "spin (two lines)", "raw futex",
+	"ushm_wait/wake", "ushm_chan", "pipe", "unix socket", "eventfd",
+	"sysv semaphore",
 };
 
 struct shared {
+	_Atomic uint64_t word2[2][8] __attribute__((aligned(64))); /* a line each */
 	_Atomic uint64_t word[2] __attribute__((aligned(64)));
 	char pad[64];
 	_Atomic uint32_t fx[2][16];
@@ -307,6 +313,9 @@ static void pp_send(struct pp *p, int dir, uint64_t v)
 	switch (p->m) {
 	case M_SPIN:
 		atomic_store(&p->sh->word[dir], v);
+		break;
+	case M_SPIN2:
+		atomic_store(&p->sh->word2[dir][0], v);
 		break;
 	case M_FUTEX:
 		atomic_store(&p->sh->fx[dir][0], w);
@@ -353,6 +362,11 @@ static uint64_t pp_recv(struct pp *p, int dir, uint64_t v)
 	switch (p->m) {
 	case M_SPIN:
 		while ((got = atomic_load(&p->sh->word[dir])) != v &&
+		       got != STOP)
+			__builtin_ia32_pause();
+		break;
+	case M_SPIN2:
+		while ((got = atomic_load(&p->sh->word2[dir][0])) != v &&
 		       got != STOP)
 			__builtin_ia32_pause();
 		break;
@@ -574,6 +588,8 @@ static double pp_once(enum mech m, int cpu_a, int cpu_b)
 		/* Counters and words: STOP as a value the child sees. */
 		if (m == M_SPIN)
 			atomic_store(&p.sh->word[0], STOP);
+		else if (m == M_SPIN2)
+			atomic_store(&p.sh->word2[0][0], STOP);
 		else if (m == M_FUTEX || m == M_UWAIT)
 			pp_send(&p, 0, STOP);
 		else
@@ -921,6 +937,8 @@ int main(int argc, char **argv)
 	printf("ratio fork_attached_vs_kernel %.2f\n", r_fork);
 	printf("ratio chan_rtt_cross_vs_spin %.2f\n",
 	       rtt[M_CHAN][0].med / rtt[M_SPIN][0].med);
+	printf("ratio chan_rtt_cross_vs_spin_two_lines %.2f\n",
+	       rtt[M_CHAN][0].med / rtt[M_SPIN2][0].med);
 	printf("ratio wait_rtt_cross_vs_spin %.2f\n",
 	       rtt[M_UWAIT][0].med / rtt[M_SPIN][0].med);
 	printf("ratio chan_rtt_same_vs_futex %.2f\n",
