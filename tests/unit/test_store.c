@@ -818,6 +818,7 @@ static int ended(pid_t pid)
 	return 0;
 }
 
+/* Removes dir and the files in it (one level). */
 static void remove_dir(const char *dir)
 {
 	char p[448];
@@ -846,7 +847,6 @@ static void test_keeper_ending(void)
 	int status;
 
 	snprintf(ending, sizeof(ending), "%s/ending", root);
-	ushm__registry_init(&r, &lim, NULL);
 	if (!is_int(ushm__store_open(ending, &st), 0,
 		    "a store whose keeper holds nothing"))
 		goto out;
@@ -906,16 +906,7 @@ out:
 /* Removes everything under root (one level of files plus state/). */
 static void cleanup(void)
 {
-	DIR *d = opendir(state);
-	struct dirent *de;
-
-	if (d) {
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlink(path(de->d_name));
-		closedir(d);
-	}
-	rmdir(state);
+	remove_dir(state);
 	unlink(logpath);
 	if (rmdir(root) < 0)
 		diag("could not remove %s", root);
