@@ -78,14 +78,14 @@ OBJ := $(BUILD)/obj
 
 COMMON_SRCS := src/proto/proto.c src/common/paths.c src/common/dirs.c \
 	       src/common/crc32.c src/common/ipcperm.c \
-	       src/common/procmaps.c src/common/procfs.c
+	       src/common/procmaps.c src/common/procfs.c src/common/spin.c
 LIB_SRCS := src/lib/api.c src/lib/attach.c src/lib/session.c \
 	    src/lib/transport.c src/lib/forkproto.c src/lib/mapwrap.c \
 	    src/lib/pieces.c src/lib/spawn.c src/lib/version.c \
 	    src/lib/table.c src/lib/shmat.c src/lib/usercopy.c \
 	    src/lib/caps.c src/proto/proto.c \
 	    src/common/paths.c src/common/dirs.c src/common/ipcperm.c \
-	    src/common/procfs.c
+	    src/common/procfs.c src/common/spin.c
 DAEMON_SRCS := $(wildcard src/daemon/*.c) $(COMMON_SRCS)
 
 LIB_OBJS := $(patsubst src/%.c,$(OBJ)/lib/%.o,$(LIB_SRCS))

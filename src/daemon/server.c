@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "server.h"
 #include "../common/paths.h"
+#include "../common/spin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +242,16 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 	return n;
 }
 
+/* Is anything waiting for a pass?  (ushm__spin's ready: the main set
+ * holds every source of work.) */
+static int work_ready(void *arg)
+{
+	struct ushm__server *srv = arg;
+	struct epoll_event ev;
+
+	return epoll_wait(srv->epfd, &ev, 1, 0) != 0;
+}
+
 int ushm__server_run(struct ushm__server *srv)
 {
 	while (!srv->stopping) {
@@ -248,6 +259,11 @@ int ushm__server_run(struct ushm__server *srv)
 
 		if (n < 0 && n != -EINTR)
 			return n;
+		/* A client that just had its reply often sends its next
+		 * request at once (create, then attach or IPC_RMID): look
+		 * for it before sleeping, which saves it a wake-up. */
+		if (n > 0)
+			(void)ushm__spin(&srv->spin_ns, work_ready, srv);
 	}
 	return 0;
 }

@@ -116,6 +116,8 @@ struct ushm__server {
 	struct stat socket_bound; /* the path as this daemon bound it */
 	char state_dir[256];
 	int stopping;
+	unsigned spin_ns; /* how long it looks for work before it sleeps
+			     after a pass (spin.h) */
 	/* Connections one user may hold (0: no limit); spares the users
 	 * ushm__quota_applies spares. */
 	uint64_t max_conns_per_uid;

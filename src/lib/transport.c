@@ -12,6 +12,7 @@
 #include "client.h"
 #include "transport.h"
 #include "../common/paths.h"
+#include "../common/spin.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -251,6 +252,29 @@ int ushm__send_as(int fd, const void *req, size_t len, int flags,
 	return (size_t)n == len ? 0 : -EPIPE;
 }
 
+/* How long a caller looks for its reply before it sleeps (spin.h).  A
+ * reply usually comes within the daemon's work plus its wake-up, well
+ * under the budget; one that does not (a daemon that is busy, stopped
+ * or starting) halves it. */
+static unsigned reply_spin_ns;
+
+/* One look for the reply, without waiting (ushm__spin's ready). */
+struct reply_look {
+	int fd;
+	struct msghdr *mh;
+	ssize_t n;
+	int err;
+};
+
+static int reply_ready(void *arg)
+{
+	struct reply_look *l = arg;
+
+	l->n = recvmsg(l->fd, l->mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	l->err = l->n < 0 ? errno : 0;
+	return l->n >= 0 || l->err != EAGAIN;
+}
+
 /* Receives the reply to op; *fd gets a descriptor it carries (or -1).
  * -EPIPE when the daemon went away. */
 static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
@@ -264,6 +288,7 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
+	struct reply_look look = { fd, &mh, -1, 0 };
 	int fds[4], nfds = 0, err, reset = 0, bound = timeout_ms();
 	int64_t deadline = bound > 0 ? now_ms() + bound : 0;
 	ssize_t n;
@@ -274,7 +299,16 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		int64_t left;
 
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		/* Looked for without sleeping first (once: a signal that
+		 * interrupted the sleep is not a reason to spin again). */
+		if (look.fd >= 0 && ushm__spin(&reply_spin_ns, reply_ready,
+					       &look)) {
+			n = look.n;
+			errno = look.err;
+		} else {
+			n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		}
+		look.fd = -1;
 		/* A daemon that turned us away closed the socket with our
 		 * request unread: the first receive reports the reset, a
 		 * second one still finds the refusal queued before it. */
