@@ -308,6 +308,7 @@ int ushm__conn_reply(struct ushm__server *srv, struct ushm__conn *c,
 	err = n == (ssize_t)sizeof(*rep) ? 0 : -errno;
 	if (entered)
 		ushm__pub_enter(&srv->pub);
+	srv->replies++;
 	return err;
 }
 

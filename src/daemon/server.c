@@ -255,14 +255,18 @@ static int work_ready(void *arg)
 int ushm__server_run(struct ushm__server *srv)
 {
 	while (!srv->stopping) {
+		uint64_t replies = srv->replies;
 		int n = ushm__server_pass(srv, -1);
 
 		if (n < 0 && n != -EINTR)
 			return n;
 		/* A client that just had its reply often sends its next
 		 * request at once (create, then attach or IPC_RMID): look
-		 * for it before sleeping, which saves it a wake-up. */
-		if (n > 0)
+		 * for it before sleeping, which saves it a wake-up.  Not
+		 * after a pass of notes, hang-ups and forks only: nobody
+		 * waits on those, and a process that forks again and
+		 * again needs the CPU more than the daemon does. */
+		if (srv->replies != replies)
 			(void)ushm__spin(&srv->spin_ns, work_ready, srv);
 	}
 	return 0;

@@ -117,7 +117,8 @@ struct ushm__server {
 	char state_dir[256];
 	int stopping;
 	unsigned spin_ns; /* how long it looks for work before it sleeps
-			     after a pass (spin.h) */
+			     after a pass that replied (spin.h) */
+	uint64_t replies; /* replies sent so far */
 	/* Connections one user may hold (0: no limit); spares the users
 	 * ushm__quota_applies spares. */
 	uint64_t max_conns_per_uid;
