@@ -466,11 +466,14 @@ static long long mono_ns(void)
 
 /* The daemon's passes (server.c), without blocking, until nothing is
  * ready: the barrier (departures, new clients, what parents queued for
- * their children) first, then one request per client. */
+ * their children) first, then one request per client.  As the daemon's
+ * loop does, the next create is prepared after a pass that replied, and
+ * what that holds is let go when nothing is left (before it sleeps). */
 static void pump(void)
 {
 	for (int pass = 0; pass < MAX_PASSES && !srv.stopping; pass++) {
 		long long t0 = mono_ns();
+		uint64_t replies = srv.replies;
 		int n = ushm__server_pass(&srv, 0);
 
 		if (n == -EINTR)
@@ -480,9 +483,12 @@ static void pump(void)
 			break;
 		/* Time per request is an invariant too. */
 		CHECK(mono_ns() - t0 < PASS_BOUND_NS);
+		if (srv.replies != replies)
+			ushm__registry_prepare(&srv.reg);
 		drain_all();
 		check_invariants();
 	}
+	ushm__registry_idle(&srv.reg);
 	drain_all();
 	check_invariants();
 }

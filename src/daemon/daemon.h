@@ -212,6 +212,10 @@ int ushm__registry_add(struct ushm__registry *r, struct ushm__seg_meta *m,
 /* Removes and frees the segment and its files.  0, or -ENOSPC/-ENOMEM
  * when its record could not be removed: then it stays, as on disk. */
 int ushm__registry_destroy(struct ushm__registry *r, struct ushm__segment *s);
+/* Does ahead, while the daemon waits, what the next create would; and
+ * lets it go before the daemon sleeps (ushm__store_prepare, _release). */
+void ushm__registry_prepare(struct ushm__registry *r);
+void ushm__registry_idle(struct ushm__registry *r);
 /* Persists s's metadata (after any change).  0, or -ENOSPC (the state
  * filesystem is full) or -ENOMEM (any other failure), logged: the caller
  * puts its change back and answers that error, so that memory stays as
@@ -277,6 +281,13 @@ void ushm__store_close(struct ushm__store *st);
 /* Creates the memory of a new segment (a sealed memfd of its size, given
  * to the keeper) and its record. */
 int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
+/* Does ahead what the next create would (a memfd made, the record file
+ * of index next_idx opened if it exists; -1: unknown), while the daemon
+ * waits for its client. */
+void ushm__store_prepare(struct ushm__store *st, int next_idx);
+/* Closes what the store keeps open for work ahead (the spare memfd, the
+ * record files): before the daemon sleeps. */
+void ushm__store_release(struct ushm__store *st);
 /* Writes s's metadata record (alternating slots, checksummed). */
 int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s);
 /* Writes the id allocator's state. */

@@ -149,7 +149,8 @@ uint64_t ushm__pages(const struct ushm__registry *r, uint64_t size)
 /* Linux cycles through this many indexes before it starts again at 0. */
 #define MIN_CYCLE 64
 
-static int alloc_index(struct ushm__registry *r)
+/* The index the next segment gets, or -ENOSPC. */
+static int next_index(const struct ushm__registry *r)
 {
 	int span = r->in_use * 3 / 2, start;
 
@@ -161,14 +162,34 @@ static int alloc_index(struct ushm__registry *r)
 	for (int n = 0; n < span; n++) {
 		int idx = (start + n) % span;
 
-		if (r->slot[idx])
-			continue;
-		if (idx <= r->last_idx && ++r->seq >= USHM__SEQ_MAX)
-			r->seq = 0;
-		r->last_idx = idx;
-		return idx;
+		if (!r->slot[idx])
+			return idx;
 	}
 	return -ENOSPC;
+}
+
+static int alloc_index(struct ushm__registry *r)
+{
+	int idx = next_index(r);
+
+	if (idx < 0)
+		return idx;
+	if (idx <= r->last_idx && ++r->seq >= USHM__SEQ_MAX)
+		r->seq = 0;
+	r->last_idx = idx;
+	return idx;
+}
+
+void ushm__registry_prepare(struct ushm__registry *r)
+{
+	if (r->store)
+		ushm__store_prepare(r->store, next_index(r));
+}
+
+void ushm__registry_idle(struct ushm__registry *r)
+{
+	if (r->store)
+		ushm__store_release(r->store);
 }
 
 int ushm__quota_applies(const struct ushm__limits *lim, uid_t uid)

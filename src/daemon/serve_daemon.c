@@ -19,6 +19,9 @@ static void fill_status(struct ushm__server *srv, struct ushm__wire_status *st)
 	st->proto_version = USHM__PROTO_VERSION;
 	st->segments = (uint64_t)srv->reg.in_use;
 	st->connections = srv->nconns;
+	/* What an idle daemon holds: what it keeps open for work ahead
+	 * is let go first (it is made again when needed). */
+	ushm__registry_idle(&srv->reg);
 	st->open_fds = ushm__open_fds();
 	st->orphans = orphans;
 	st->started = srv->started;

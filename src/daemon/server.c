@@ -266,8 +266,14 @@ int ushm__server_run(struct ushm__server *srv)
 		 * after a pass of notes, hang-ups and forks only: nobody
 		 * waits on those, and a process that forks again and
 		 * again needs the CPU more than the daemon does. */
-		if (srv->replies != replies)
-			(void)ushm__spin(&srv->spin_ns, work_ready, srv);
+		if (srv->replies != replies) {
+			/* The client reads its reply meanwhile. */
+			ushm__registry_prepare(&srv->reg);
+			if (ushm__spin(&srv->spin_ns, work_ready, srv))
+				continue;
+		}
+		/* About to sleep: nothing held for work ahead. */
+		ushm__registry_idle(&srv->reg);
 	}
 	return 0;
 }

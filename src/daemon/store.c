@@ -93,6 +93,9 @@ struct ids_rec {
 	int32_t last_idx;
 };
 
+/* Record files kept open: the last segment's and the next one's. */
+#define META_OPEN 2
+
 /* Buckets of the inode index (a power of two). */
 #define INO_BUCKETS 4096
 
@@ -120,7 +123,18 @@ struct ushm__store {
 	ino_t ino[USHM__IPCMNI];
 	int ino_head[INO_BUCKETS];
 	int ino_next[USHM__IPCMNI];
+	/* Work of the next create done ahead (ushm__store_prepare): a
+	 * memfd not sized yet (-1: none). */
+	int spare_mem;
+	/* Record files kept open (see meta_open); fd -1: none. */
+	struct {
+		int idx, fd;
+		unsigned used; /* when last used, for the replacement */
+	} meta[META_OPEN];
+	unsigned meta_clock;
 };
+
+static void meta_forget(struct ushm__store *st, int idx);
 
 static unsigned ino_bucket(ino_t ino)
 {
@@ -224,6 +238,9 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		return -ENOMEM;
 	st->keeper.fd = -1;
 	st->ids_fd = -1;
+	st->spare_mem = -1;
+	for (int i = 0; i < META_OPEN; i++)
+		st->meta[i].fd = st->meta[i].idx = -1;
 	for (int i = 0; i < USHM__IPCMNI; i++)
 		st->data[i] = st->ino_next[i] = -1;
 	for (int i = 0; i < INO_BUCKETS; i++)
@@ -293,6 +310,7 @@ void ushm__store_close(struct ushm__store *st)
 		data_clear(st, i);
 	if (st->ids_fd >= 0)
 		close(st->ids_fd);
+	ushm__store_release(st);
 	close(st->lockfd);
 	close(st->dirfd);
 	free(st);
@@ -461,20 +479,71 @@ int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx)
 	return rec_write(st->ids_fd, ++st->ids_gen, &ir, sizeof(ir), 0);
 }
 
+/*
+ * While the daemon is busy, two record files stay open: the last one
+ * written (a segment's removal or a change often follows its creation at
+ * once) and the one the next create will write (ushm__store_prepare).
+ * Opening and closing a file cost twice what its write does.  The daemon
+ * alone writes here, so a descriptor stays its file's until the loader's
+ * repairs unlink or rename one, which forget it first.  Before the
+ * daemon sleeps, ushm__store_release closes them: an idle daemon holds
+ * only what its segments and clients need.
+ */
+static int meta_cached(struct ushm__store *st, int idx)
+{
+	for (int i = 0; i < META_OPEN; i++)
+		if (st->meta[i].fd >= 0 && st->meta[i].idx == idx) {
+			st->meta[i].used = ++st->meta_clock;
+			return st->meta[i].fd;
+		}
+	return -1;
+}
+
+static void meta_forget(struct ushm__store *st, int idx)
+{
+	for (int i = 0; i < META_OPEN; i++)
+		if (st->meta[i].fd >= 0 && st->meta[i].idx == idx) {
+			close(st->meta[i].fd);
+			st->meta[i].fd = st->meta[i].idx = -1;
+		}
+}
+
+/* idx's record file (created if missing with O_CREAT in flags), kept
+ * open in place of the one used longest ago.  fd or -errno. */
+static int meta_open(struct ushm__store *st, int idx, int flags)
+{
+	char name[64];
+	int fd = meta_cached(st, idx), old = 0;
+
+	if (fd >= 0)
+		return fd;
+	name_of(name, sizeof(name), idx, "meta");
+	fd = openat(st->dirfd, name, O_RDWR | NOFOLLOW_CLOEXEC | flags, 0600);
+	if (fd < 0)
+		return -errno;
+	for (int i = 1; i < META_OPEN; i++)
+		if (st->meta[i].fd < 0 ||
+		    (st->meta[old].fd >= 0 &&
+		     st->meta[i].used < st->meta[old].used))
+			old = i;
+	if (st->meta[old].fd >= 0)
+		close(st->meta[old].fd);
+	st->meta[old].idx = idx;
+	st->meta[old].fd = fd;
+	st->meta[old].used = ++st->meta_clock;
+	return fd;
+}
+
 /* Writes s's next record; its first (meta_gen 0) clears the other slot,
  * which a segment once at this index may have left. */
 int ushm__store_save_meta(struct ushm__store *st, struct ushm__segment *s)
 {
-	char name[64];
-	int fd, err, first = s->meta_gen == 0;
+	int fd = meta_open(st, ushm__id_index(s->m.id), O_CREAT),
+	    first = s->meta_gen == 0;
 
-	name_of(name, sizeof(name), ushm__id_index(s->m.id), "meta");
-	fd = openat(st->dirfd, name, O_RDWR | O_CREAT | NOFOLLOW_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	err = rec_write(fd, ++s->meta_gen, &s->m, sizeof(s->m), first);
-	close(fd);
-	return err;
+		return fd;
+	return rec_write(fd, ++s->meta_gen, &s->m, sizeof(s->m), first);
 }
 
 /* Clears both slots of index idx's record: no segment there any more.
@@ -484,26 +553,34 @@ static int clear_meta(struct ushm__store *st, int idx)
 	static const struct rec none[2];
 	char name[64];
 	ssize_t n;
-	int fd;
+	int cached = meta_cached(st, idx), fd = cached, err;
 
-	name_of(name, sizeof(name), idx, "meta");
-	fd = openat(st->dirfd, name, O_WRONLY | NOFOLLOW_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+	if (fd < 0) {
+		name_of(name, sizeof(name), idx, "meta");
+		fd = openat(st->dirfd, name, O_WRONLY | NOFOLLOW_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+	}
 	n = pwrite(fd, none, sizeof(none), 0);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)sizeof(none) ? 0 : -EIO;
+	err = n < 0 ? -errno : n == (ssize_t)sizeof(none) ? 0 : -EIO;
+	if (cached < 0)
+		close(fd);
+	return err;
 }
 
-/* A sealed memfd of size bytes: -EINVAL when the size is impossible,
- * -ENOMEM when memory or descriptors are short. */
-static int sealed_memory(uint64_t size)
+static int new_memory(void)
 {
-	int fd = memfd_create("ushm-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	return memfd_create("ushm-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+/* A sealed memfd of size bytes (the spare one if made): -EINVAL when the
+ * size is impossible, -ENOMEM when memory or descriptors are short. */
+static int sealed_memory(struct ushm__store *st, uint64_t size)
+{
+	int fd = st->spare_mem >= 0 ? st->spare_mem : new_memory();
 	int err;
 
+	st->spare_mem = -1;
 	if (fd < 0)
 		return -ENOMEM;
 	if (size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) < 0) {
@@ -534,7 +611,7 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 			st->stray_data[idx] = 0;
 	}
 	data_clear(st, idx);
-	fd = sealed_memory(s->m.segsz);
+	fd = sealed_memory(st, s->m.segsz);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &sb) < 0) {
@@ -560,6 +637,27 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 		return -ENOSPC;
 	}
 	return 0;
+}
+
+void ushm__store_prepare(struct ushm__store *st, int next_idx)
+{
+	/* (Failing here costs nothing: the create does it then.)  A
+	 * record file is not made ahead: an index never used has none,
+	 * and an empty file would look like a record left behind. */
+	if (st->spare_mem < 0)
+		st->spare_mem = new_memory();
+	if (next_idx >= 0)
+		(void)meta_open(st, next_idx, 0);
+}
+
+void ushm__store_release(struct ushm__store *st)
+{
+	if (st->spare_mem >= 0) {
+		close(st->spare_mem);
+		st->spare_mem = -1;
+	}
+	for (int i = 0; i < META_OPEN; i++)
+		meta_forget(st, st->meta[i].idx);
 }
 
 int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
@@ -670,6 +768,7 @@ static void drop(struct ushm__store *st, int idx)
 	struct stat sb;
 	int kept = 0, fd = st->data[idx];
 
+	meta_forget(st, idx);
 	name_of(meta, sizeof(meta), idx, "meta");
 	name_of(data, sizeof(data), idx, "data");
 	snprintf(aside, sizeof(aside), "%s.damaged", data);
@@ -780,6 +879,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx,
 		ushm__log(USHM__LOG_ERR, "%s: the segment's memory is gone "
 			  "(its keeper ended while no daemon ran); its record "
 			  "is removed", meta);
+		meta_forget(st, idx);
 		unlinkat(st->dirfd, meta, 0);
 		(*lost)++;
 		return 0;

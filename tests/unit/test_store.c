@@ -922,6 +922,69 @@ out:
 }
 
 /* Removes everything under root (one level of files plus state/). */
+/* What the daemon does while it waits for a client to read its reply
+ * (ushm__registry_prepare): the next create's memfd made and its record
+ * file opened ahead if it exists, the last two record files kept open
+ * until it sleeps (ushm__registry_idle).  Whatever was prepared, a reload
+ * sees exactly the segments that exist, and every other record file is
+ * cleared. */
+static void test_prepared(void)
+{
+	char saved[sizeof(state)];
+	struct ushm__store *st;
+	struct ushm__segment *a = NULL, *b = NULL, *c;
+	int bad = 0, made = 0;
+
+	strcpy(saved, state);
+	snprintf(state, sizeof(state), "%s/prepared", root);
+	if (!is_int(reload(&st), 0, "a new state directory"))
+		goto out;
+	ushm__registry_prepare(&reg2);
+	ok(!exists(seg_file(0, "meta")),
+	   "no record file is made ahead for an index never used");
+	ok(add(&reg2, 0x1111, 4096, &a) >= 0 && a &&
+		   ushm__id_index(a->m.id) == 0,
+	   "a segment (index 0)");
+	ushm__registry_prepare(&reg2);
+	ok(a && ushm__registry_destroy(&reg2, a) == 0,
+	   "removed through the file kept open");
+	ok(all_zero_file(seg_file(0, "meta")), "its record is cleared");
+	ok(add(&reg2, 0x2222, 8192, &b) >= 0 && b, "another segment made");
+	/* Around the cycle of indexes (64), so that prepared files are
+	 * ones that exist: each made and removed, prepared between. */
+	for (int i = 0; i < 70; i++) {
+		ushm__registry_prepare(&reg2);
+		c = NULL;
+		made += add(&reg2, 0x3000 + i, 4096, &c) >= 0 && c;
+		ushm__registry_prepare(&reg2);
+		if (c)
+			bad += ushm__registry_destroy(&reg2, c) != 0;
+		if (i % 9 == 0)
+			ushm__registry_idle(&reg2);
+	}
+	is_int(made, 70, "70 more made, with the next one prepared each time");
+	is_int(bad, 0, "and removed");
+	ushm__registry_idle(&reg2);
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+	if (!is_int(reload(&st), 0, "reloaded"))
+		goto out;
+	is_int(reg2.in_use, 1, "one segment after the reload");
+	b = ushm__registry_find_key(&reg2, 0x2222);
+	is_int(b ? (long long)b->m.segsz : -1, 8192, "the one not removed");
+	for (int i = 0; i < 72; i++)
+		bad += exists(seg_file(i, "meta")) &&
+		       (!b || i != ushm__id_index(b->m.id)) &&
+		       !all_zero_file(seg_file(i, "meta"));
+	is_int(bad, 0, "every other record file is cleared");
+	ok(!log_has("damaged"), "and nothing was taken for damage");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+out:
+	remove_dir(state);
+	strcpy(state, saved);
+}
+
 static void cleanup(void)
 {
 	remove_dir(state);
@@ -952,6 +1015,7 @@ int main(void)
 	test_data();
 	test_handover();
 	test_keeper_ending();
+	test_prepared();
 
 	if (logfd >= 0)
 		close(logfd);
