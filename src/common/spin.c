@@ -5,7 +5,8 @@
  * epoll_wait with no timeout) followed by sched_yield: cheap when the
  * CPU is ours alone, and the way a peer that shares the CPU gets to run
  * and answer.  The budget adapts so that a peer that answers slowly (or
- * a daemon with no next request) costs at most the minimum each time.
+ * a daemon with no next request) costs at most the minimum, now and
+ * then.
  */
 #define _GNU_SOURCE
 #include "spin.h"
@@ -29,8 +30,15 @@ int ushm__spin(unsigned *budget_ns, int (*ready)(void *), void *arg)
 	int64_t start = now_ns();
 	int r;
 
-	if (budget == 0)
+	if (budget == 0) {
 		budget = USHM__SPIN_MAX_NS;
+	} else if (budget <= USHM__SPIN_REST) {
+		/* Resting: one look. */
+		__atomic_store_n(budget_ns,
+				 budget > 1 ? budget - 1 : USHM__SPIN_MIN_NS,
+				 __ATOMIC_RELAXED);
+		return ready(arg);
+	}
 	for (;;) {
 		r = ready(arg);
 		if (r)
@@ -45,6 +53,8 @@ int ushm__spin(unsigned *budget_ns, int (*ready)(void *), void *arg)
 	else if (!r && budget > USHM__SPIN_MIN_NS)
 		budget = budget / 2 > USHM__SPIN_MIN_NS ? budget / 2 :
 							  USHM__SPIN_MIN_NS;
+	else if (!r)
+		budget = USHM__SPIN_REST;
 	__atomic_store_n(budget_ns, budget, __ATOMIC_RELAXED);
 	return r;
 }

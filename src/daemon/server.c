@@ -254,6 +254,8 @@ static int work_ready(void *arg)
 
 int ushm__server_run(struct ushm__server *srv)
 {
+	/* (A load that repaired a record left its file open.) */
+	ushm__registry_idle(&srv->reg);
 	while (!srv->stopping) {
 		uint64_t replies = srv->replies;
 		int n = ushm__server_pass(srv, -1);
@@ -266,7 +268,7 @@ int ushm__server_run(struct ushm__server *srv)
 		 * after a pass of notes, hang-ups and forks only: nobody
 		 * waits on those, and a process that forks again and
 		 * again needs the CPU more than the daemon does. */
-		if (srv->replies != replies) {
+		if (srv->replies != replies && !srv->stopping) {
 			/* The client reads its reply meanwhile. */
 			ushm__registry_prepare(&srv->reg);
 			if (ushm__spin(&srv->spin_ns, work_ready, srv))

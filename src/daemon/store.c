@@ -126,6 +126,9 @@ struct ushm__store {
 	/* Work of the next create done ahead (ushm__store_prepare): a
 	 * memfd not sized yet (-1: none). */
 	int spare_mem;
+	/* The index prepare found no record file for (-1: none): not
+	 * looked for again until a create makes it. */
+	int no_meta_idx;
 	/* Record files kept open (see meta_open); fd -1: none. */
 	struct {
 		int idx, fd;
@@ -238,7 +241,7 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		return -ENOMEM;
 	st->keeper.fd = -1;
 	st->ids_fd = -1;
-	st->spare_mem = -1;
+	st->spare_mem = st->no_meta_idx = -1;
 	for (int i = 0; i < META_OPEN; i++)
 		st->meta[i].fd = st->meta[i].idx = -1;
 	for (int i = 0; i < USHM__IPCMNI; i++)
@@ -519,8 +522,16 @@ static int meta_open(struct ushm__store *st, int idx, int flags)
 		return fd;
 	name_of(name, sizeof(name), idx, "meta");
 	fd = openat(st->dirfd, name, O_RDWR | NOFOLLOW_CLOEXEC | flags, 0600);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		/* What is kept for work ahead must not cost a create. */
+		ushm__store_release(st);
+		fd = openat(st->dirfd, name, O_RDWR | NOFOLLOW_CLOEXEC | flags,
+			    0600);
+	}
 	if (fd < 0)
 		return -errno;
+	if (idx == st->no_meta_idx)
+		st->no_meta_idx = -1;
 	for (int i = 1; i < META_OPEN; i++)
 		if (st->meta[i].fd < 0 ||
 		    (st->meta[old].fd >= 0 &&
@@ -577,10 +588,18 @@ static int new_memory(void)
  * size is impossible, -ENOMEM when memory or descriptors are short. */
 static int sealed_memory(struct ushm__store *st, uint64_t size)
 {
-	int fd = st->spare_mem >= 0 ? st->spare_mem : new_memory();
+	int fd = st->spare_mem;
 	int err;
 
 	st->spare_mem = -1;
+	if (fd < 0) {
+		fd = new_memory();
+		/* What is kept for work ahead must not cost a create. */
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			ushm__store_release(st);
+			fd = new_memory();
+		}
+	}
 	if (fd < 0)
 		return -ENOMEM;
 	if (size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) < 0) {
@@ -646,8 +665,9 @@ void ushm__store_prepare(struct ushm__store *st, int next_idx)
 	 * and an empty file would look like a record left behind. */
 	if (st->spare_mem < 0)
 		st->spare_mem = new_memory();
-	if (next_idx >= 0)
-		(void)meta_open(st, next_idx, 0);
+	if (next_idx >= 0 && next_idx != st->no_meta_idx &&
+	    meta_open(st, next_idx, 0) == -ENOENT)
+		st->no_meta_idx = next_idx;
 }
 
 void ushm__store_release(struct ushm__store *st)

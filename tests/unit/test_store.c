@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "daemon/daemon.h"
 #include "common/crc32.h"
+#include "common/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -921,7 +922,6 @@ out:
 	remove_dir(ending);
 }
 
-/* Removes everything under root (one level of files plus state/). */
 /* What the daemon does while it waits for a client to read its reply
  * (ushm__registry_prepare): the next create's memfd made and its record
  * file opened ahead if it exists, the last two record files kept open
@@ -964,6 +964,21 @@ static void test_prepared(void)
 	}
 	is_int(made, 70, "70 more made, with the next one prepared each time");
 	is_int(bad, 0, "and removed");
+	/* Past the cycle the next index has a record file: prepared, the
+	 * store holds it and a spare memfd; idle, neither. */
+	{
+		uint64_t idle, busy;
+
+		ushm__registry_idle(&reg2);
+		idle = ushm__open_fds();
+		ushm__registry_prepare(&reg2);
+		busy = ushm__open_fds();
+		ushm__registry_idle(&reg2);
+		is_int((long long)(busy - idle), 2,
+		       "prepared: a memfd and the next record file held");
+		is_int((long long)ushm__open_fds(), (long long)idle,
+		       "idle: both let go");
+	}
 	ushm__registry_idle(&reg2);
 	ushm__registry_free(&reg2);
 	ushm__store_close(st);
@@ -985,6 +1000,7 @@ out:
 	strcpy(state, saved);
 }
 
+/* Removes everything under root (one level of files plus state/). */
 static void cleanup(void)
 {
 	remove_dir(state);
