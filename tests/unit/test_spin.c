@@ -53,20 +53,30 @@ int main(void)
 	is_int(calls, 1, "one look when it is ready at once");
 	is_int(budget, USHM__SPIN_MAX_NS, "a fresh budget is the maximum");
 
+	/* (On a loaded machine a look can take the whole budget: what is
+	 * checked is what the spin did with the time it had.) */
 	calls = 0;
-	is_int(ushm__spin(&budget, third_ready, NULL), 1,
-	       "ready after a few looks");
-	is_int(calls, 3, "it looked until then");
+	budget = USHM__SPIN_MAX_NS;
+	t0 = now_ns();
+	r = ushm__spin(&budget, third_ready, NULL);
+	took = now_ns() - t0;
+	ok((r == 1 && calls == 3 && budget == USHM__SPIN_MAX_NS) ||
+		   (r == 0 && took >= (int64_t)USHM__SPIN_MAX_NS &&
+		    budget == USHM__SPIN_MAX_NS / 2),
+	   "it looks until ready, or until its time is out (%d looks, %lld ns)",
+	   calls, (long long)took);
 
 	/* Nothing comes: each spin lasts its budget, which halves. */
 	calls = 0;
+	budget = USHM__SPIN_MAX_NS;
 	t0 = now_ns();
 	r = ushm__spin(&budget, never_ready, NULL);
 	took = now_ns() - t0;
 	is_int(r, 0, "nothing came: 0");
-	ok(calls > 1, "it kept looking (%d looks)", calls);
-	ok(took >= (int64_t)USHM__SPIN_MAX_NS && took < 1000000000,
-	   "for its budget and not much longer (%lld ns)", (long long)took);
+	ok(calls >= 1 && took >= (int64_t)USHM__SPIN_MAX_NS &&
+		   took < 1000000000,
+	   "it looked for its budget and not much longer (%d looks, %lld ns)",
+	   calls, (long long)took);
 	is_int(budget, USHM__SPIN_MAX_NS / 2, "the budget halves");
 	for (int i = 0; i < 8 && budget > USHM__SPIN_MIN_NS; i++)
 		(void)ushm__spin(&budget, never_ready, NULL);
