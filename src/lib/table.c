@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include "client.h"
 #include "../common/ipcperm.h"
+#include "../common/spin.h"
 #include "../proto/table.h"
 
 #include <errno.h>
@@ -261,12 +262,29 @@ static int daemon_busy(const struct ushm__view *v)
 #define PASS_WAITS 2
 #define PASS_WAIT_NS 2000000L
 
+/* How long a reader looks for the daemon's pass before it sleeps on the
+ * futex (spin.h): the pass that serves a note is a few microseconds, the
+ * futex's wake-up on this kind of machine more than that. */
+static unsigned pass_spin_ns;
+
+/* Has a pass ended since the reader looked (the epoch even again, and
+ * not what it was)? */
+static int pass_done(void *arg)
+{
+	const struct ushm__pass *pass = arg;
+	uint32_t now = __atomic_load_n(pass->word, __ATOMIC_ACQUIRE);
+
+	return now != pass->seen && !(now & 1u);
+}
+
 /* The daemon wakes the futex on the epoch's low word after each pass
  * (publish.c). */
 void ushm__table_wait_pass(const struct ushm__pass *pass)
 {
 	struct timespec ts = { 0, PASS_WAIT_NS };
 
+	if (ushm__spin(&pass_spin_ns, pass_done, (void *)pass))
+		return;
 	(void)syscall(SYS_futex, pass->word, FUTEX_WAIT, pass->seen, &ts,
 		      NULL, 0);
 }
