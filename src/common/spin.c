@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
-static int64_t now_ns(void)
+int64_t ushm__mono_ns(void)
 {
 	struct timespec ts;
 
@@ -27,7 +27,7 @@ static int64_t now_ns(void)
 int ushm__spin(unsigned *budget_ns, int (*ready)(void *), void *arg)
 {
 	unsigned budget = __atomic_load_n(budget_ns, __ATOMIC_RELAXED);
-	int64_t start = now_ns();
+	int64_t start = ushm__mono_ns();
 	int r;
 
 	if (budget == 0) {
@@ -43,7 +43,7 @@ int ushm__spin(unsigned *budget_ns, int (*ready)(void *), void *arg)
 		r = ready(arg);
 		if (r)
 			break;
-		if (now_ns() - start >= (int64_t)budget)
+		if (ushm__mono_ns() - start >= (int64_t)budget)
 			break;
 		(void)sched_yield();
 	}

@@ -12,6 +12,8 @@
 #ifndef USHM_SPIN_H
 #define USHM_SPIN_H
 
+#include <stdint.h>
+
 /* How long a spin lasts, in ns, adapted to what it finds: doubled when
  * what was waited for came during a spin, halved when it did not, within
  * [USHM__SPIN_MIN_NS, USHM__SPIN_MAX_NS].  A spin of the minimum that
@@ -25,6 +27,9 @@
 #define USHM__SPIN_MIN_NS 10000u
 #define USHM__SPIN_MAX_NS 50000u
 #define USHM__SPIN_REST 16u
+
+/* Now on CLOCK_MONOTONIC, in ns. */
+int64_t ushm__mono_ns(void);
 
 /* Calls ready(arg) until it returns nonzero or *budget_ns has passed,
  * yielding the CPU between tries (a peer on the same CPU of the same

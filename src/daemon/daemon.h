@@ -283,7 +283,8 @@ void ushm__store_close(struct ushm__store *st);
 int ushm__store_create(struct ushm__store *st, struct ushm__segment *s);
 /* Does ahead what the next create would (a memfd made, the record file
  * of index next_idx opened if it exists; -1: unknown), while the daemon
- * waits for its client. */
+ * waits for its client: when a segment was created since the last
+ * ushm__store_release. */
 void ushm__store_prepare(struct ushm__store *st, int next_idx);
 /* Closes what the store keeps open for work ahead (the spare memfd, the
  * record files): before the daemon sleeps. */

@@ -129,6 +129,9 @@ struct ushm__store {
 	/* The index prepare found no record file for (-1: none): not
 	 * looked for again until a create makes it. */
 	int no_meta_idx;
+	/* A segment was created since the daemon last slept: only then is
+	 * the next create's work worth doing ahead. */
+	int creating;
 	/* Record files kept open (see meta_open); fd -1: none. */
 	struct {
 		int idx, fd;
@@ -630,6 +633,7 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 			st->stray_data[idx] = 0;
 	}
 	data_clear(st, idx);
+	st->creating = 1;
 	fd = sealed_memory(st, s->m.segsz);
 	if (fd < 0)
 		return fd;
@@ -660,9 +664,13 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 
 void ushm__store_prepare(struct ushm__store *st, int next_idx)
 {
-	/* (Failing here costs nothing: the create does it then.)  A
-	 * record file is not made ahead: an index never used has none,
-	 * and an empty file would look like a record left behind. */
+	/* Not for a daemon that serves no creates: a memfd made and closed
+	 * around every other request would be work for nothing.  (Failing
+	 * here costs nothing: the create does it then.)  A record file is
+	 * not made ahead: an index never used has none, and an empty file
+	 * would look like a record left behind. */
+	if (!st->creating)
+		return;
 	if (st->spare_mem < 0)
 		st->spare_mem = new_memory();
 	if (next_idx >= 0 && next_idx != st->no_meta_idx &&
@@ -672,6 +680,7 @@ void ushm__store_prepare(struct ushm__store *st, int next_idx)
 
 void ushm__store_release(struct ushm__store *st)
 {
+	st->creating = 0;
 	if (st->spare_mem >= 0) {
 		close(st->spare_mem);
 		st->spare_mem = -1;

@@ -64,14 +64,6 @@ static int timeout_ms(void)
 	return (int)(s * 1000);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Bounds connect, send and receive on fd by the timeout: the kernel
  * then returns EAGAIN instead of waiting longer. */
 static int set_timeouts(int fd, int ms)
@@ -290,7 +282,7 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 			     .msg_controllen = sizeof(u.buf) };
 	struct reply_look look = { fd, &mh, -1, 0 };
 	int fds[4], nfds = 0, err, reset = 0, bound = timeout_ms();
-	int64_t deadline = bound > 0 ? now_ms() + bound : 0;
+	int64_t deadline = bound > 0 ? ushm__mono_ns() / 1000000 + bound : 0;
 	ssize_t n;
 
 	for (int i = 0; i < nout; i++)
@@ -323,7 +315,7 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 		while (deadline) {
 			int r;
 
-			left = deadline - now_ms();
+			left = deadline - ushm__mono_ns() / 1000000;
 			if (left <= 0)
 				return timed_out();
 			r = poll(&pfd, 1, (int)left);

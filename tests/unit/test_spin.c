@@ -6,7 +6,6 @@
 #include "common/spin.h"
 
 #include <stdint.h>
-#include <time.h>
 
 #include "../tap.h"
 
@@ -33,14 +32,6 @@ static int third_ready(void *arg)
 	return ++calls >= 3;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int main(void)
 {
 	unsigned budget = 0;
@@ -57,9 +48,9 @@ int main(void)
 	 * checked is what the spin did with the time it had.) */
 	calls = 0;
 	budget = USHM__SPIN_MAX_NS;
-	t0 = now_ns();
+	t0 = ushm__mono_ns();
 	r = ushm__spin(&budget, third_ready, NULL);
-	took = now_ns() - t0;
+	took = ushm__mono_ns() - t0;
 	ok((r == 1 && calls == 3 && budget == USHM__SPIN_MAX_NS) ||
 		   (r == 0 && took >= (int64_t)USHM__SPIN_MAX_NS &&
 		    budget == USHM__SPIN_MAX_NS / 2),
@@ -69,9 +60,9 @@ int main(void)
 	/* Nothing comes: each spin lasts its budget, which halves. */
 	calls = 0;
 	budget = USHM__SPIN_MAX_NS;
-	t0 = now_ns();
+	t0 = ushm__mono_ns();
 	r = ushm__spin(&budget, never_ready, NULL);
-	took = now_ns() - t0;
+	took = ushm__mono_ns() - t0;
 	is_int(r, 0, "nothing came: 0");
 	ok(calls >= 1 && took >= (int64_t)USHM__SPIN_MAX_NS &&
 		   took < 1000000000,

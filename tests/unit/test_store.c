@@ -964,20 +964,31 @@ static void test_prepared(void)
 	}
 	is_int(made, 70, "70 more made, with the next one prepared each time");
 	is_int(bad, 0, "and removed");
-	/* Past the cycle the next index has a record file: prepared, the
-	 * store holds it and a spare memfd; idle, neither. */
+	/* Nothing is prepared for a daemon that has created nothing since
+	 * it slept.  After a create (and its removal), past the cycle so
+	 * that the next index has a record file: the store holds the
+	 * removed one's record file, the next one's and a spare memfd;
+	 * idle, none of them. */
 	{
 		uint64_t idle, busy;
 
 		ushm__registry_idle(&reg2);
 		idle = ushm__open_fds();
 		ushm__registry_prepare(&reg2);
+		is_int((long long)ushm__open_fds(), (long long)idle,
+		       "no create since the sleep: nothing prepared");
+		c = NULL;
+		ok(add(&reg2, 0x4000, 4096, &c) >= 0 && c &&
+			   ushm__registry_destroy(&reg2, c) == 0,
+		   "one more made and removed");
+		ushm__registry_prepare(&reg2);
 		busy = ushm__open_fds();
 		ushm__registry_idle(&reg2);
-		is_int((long long)(busy - idle), 2,
-		       "prepared: a memfd and the next record file held");
+		is_int((long long)(busy - idle), 3,
+		       "then prepared: a memfd and the next record file held, "
+		       "and the last one written");
 		is_int((long long)ushm__open_fds(), (long long)idle,
-		       "idle: both let go");
+		       "idle: all let go");
 	}
 	ushm__registry_idle(&reg2);
 	ushm__registry_free(&reg2);
