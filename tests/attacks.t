@@ -60,6 +60,18 @@ else
 fi
 kill "$lpid"
 wait "$lpid" 2>/dev/null
+# The same at the fork socket, whose traffic the daemon gathers.
+mkfifo "$D/linger.fork"
+setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
+	timeout 60 "$A" "$USHM_SOCKET.fork" linger 5 >"$D/linger.fork" &
+lpid=$!
+read -r sent_fork <"$D/linger.fork"
+ms=$(latency_of_other)
+ok $([ -n "$ms" ] && [ "$ms" -lt 50 ]; echo $?) \
+	"another user is served in < 50 ms while one is sent to the fork socket (${ms:-no answer} ms; sender: $sent_fork)"
+is "$sent_fork" "$sent" "the fork socket takes it as the main socket does"
+kill "$lpid"
+wait "$lpid" 2>/dev/null
 # Its connection closed, the daemon is back to the descriptors it had.
 wait_for 5 eval '[ "$(fds_of "$dpid")" = "$fds_before" ]'
 is "$(fds_of "$dpid")" "$fds_before" \

@@ -86,4 +86,6 @@ ok $? "the segment is untouched"
 # now and then on a loaded machine).  Taken from the daemon's own socket.
 is "$("$BUILD/tests/progs/listener" "$(ushm_daemon_pid)" "$USHM_SOCKET")" \
 	"passcred 1" "its listening socket asks the kernel for every sender's credentials"
+is "$("$BUILD/tests/progs/listener" "$(ushm_daemon_pid)" "$USHM_SOCKET.fork")" \
+	"passcred 1" "so does its fork socket"
 done_testing

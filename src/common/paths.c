@@ -191,6 +191,11 @@ int ushm__socket_path(char *buf, size_t len)
 	return ushm__discover(buf, len, NULL);
 }
 
+int ushm__fork_socket(const char *socket, char *buf, size_t len)
+{
+	return fit(snprintf(buf, len, "%s" USHM__FORK_SUFFIX, socket), len);
+}
+
 int ushm__daemon_socket(char *buf, size_t len)
 {
 	const char *v;

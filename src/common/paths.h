@@ -29,6 +29,12 @@
 #define USHM__SYSTEM_SOCKET USHM__SYSTEM_DIR "/ushmd.sock"
 #define USHM__SYSTEM_STATE USHM__SYSTEM_DIR "/state"
 
+/* Beside the daemon's socket, the one a parent connects to for its
+ * child: SOCKET + USHM__FORK_SUFFIX.  What comes there is not waited for,
+ * so the daemon gathers it rather than wake for each (see "Gathering
+ * departures" in src/daemon/loop.c). */
+#define USHM__FORK_SUFFIX ".fork"
+
 /* Where a socket path came from. */
 enum ushm__origin {
 	USHM__FROM_ENV,    /* $USHM_SOCKET */
@@ -53,6 +59,10 @@ const char *ushm__env(const char *name);
  */
 int ushm__socket_path(char *buf, size_t len);
 int ushm__discover(char *buf, size_t len, enum ushm__origin *origin);
+
+/* The fork socket of the daemon at socket, into buf: 0 or
+ * -ENAMETOOLONG. */
+int ushm__fork_socket(const char *socket, char *buf, size_t len);
 
 /* The socket a daemon serves when not told: $USHM_SOCKET, else the
  * system socket for root, else the per-user default (not probed). */

@@ -59,7 +59,8 @@ static uint64_t conns_of(const struct ushm__server *srv, uid_t uid)
 	return n;
 }
 
-void ushm__conn_accept(struct ushm__server *srv)
+/* Accepts every connection waiting on the listening socket lfd. */
+static void accept_from(struct ushm__server *srv, int lfd)
 {
 	for (;;) {
 		struct ushm__conn *c;
@@ -68,8 +69,7 @@ void ushm__conn_accept(struct ushm__server *srv)
 		gid_t groups[USHM__NGROUPS_MAX];
 		socklen_t glen = sizeof(groups);
 		int one = 1;
-		int fd = accept4(srv->listen_fd, NULL, NULL,
-				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -80,8 +80,7 @@ void ushm__conn_accept(struct ushm__server *srv)
 				 * to answer this client, rather than spin on
 				 * a readable listener. */
 				close(srv->reserve_fd);
-				fd = accept4(srv->listen_fd, NULL, NULL,
-					     SOCK_CLOEXEC);
+				fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd >= 0)
 					refuse(srv, fd, -ENOMEM, (uid_t)-1,
 					       "the daemon is out of "
@@ -147,9 +146,19 @@ void ushm__conn_accept(struct ushm__server *srv)
 		srv->nconns++;
 		/* A parent that connected for its child queued the child's
 		 * attachments before anything it did next: apply them now,
-		 * before any departure is handled. */
+		 * before any departure is handled.  Then the notes the child
+		 * sent since (a shmdt), which the barrier's notes, taken
+		 * before this connection was, did not see. */
 		ushm__conn_settle(srv, c);
+		ushm__conn_notes(srv, c);
 	}
+}
+
+void ushm__conn_accept(struct ushm__server *srv)
+{
+	accept_from(srv, srv->listen_fd);
+	if (srv->fork_fd >= 0)
+		accept_from(srv, srv->fork_fd);
 }
 
 /* Is h, n bytes peeked at the head of a connection, a note's header? */
@@ -406,6 +415,15 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 
 		if (n == -EAGAIN)
 			return;
+		if (n == 0 && !srv->in_barrier) {
+			/* A hang-up seen by a pass: the client departs at
+			 * the pass's barrier, after the connections waiting
+			 * to be accepted (gathered: loop.c), one of which
+			 * may be its child's, whose REGISTER copies what
+			 * this one holds. */
+			ushm__conn_depart_later(srv, c);
+			return;
+		}
 		if (n <= 0) {
 			if (n < 0)
 				ushm__log_for(c->peer_uid, USHM__LOG_INFO,

@@ -39,7 +39,8 @@
  *
  * The fork protocol (src/lib/forkproto.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
- *     (non-blocking: a full backlog is a refusal, not a wait) and send
+ *     to the fork socket (server.c), else the main one (non-blocking: a
+ *     full backlog is a refusal, not a wait) and send
  *     the attachments the child will inherit as REGISTER with
  *     USHM__REG_FORK | USHM__REG_NOREPLY; nothing is read.
  *  2. In the child, first thing: HELLO on that connection (no reply):
@@ -56,6 +57,7 @@
  */
 #define _GNU_SOURCE
 #include "server.h"
+#include "../common/spin.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -78,6 +80,73 @@ int ushm__loop_open(struct ushm__server *srv)
 	return ushm__loop_add(srv, srv->depfd, &srv->dep_item, EPOLLIN);
 }
 
+/*
+ * Gathering departures.  Nobody waits for a departure, a connection to
+ * the fork socket (a parent's, for its child: server.c) or what a
+ * settling connection holds until a request comes (whose barrier
+ * handles them all first) or a client reads the table (which polls the
+ * same descriptors: publish.c).  So the daemon need not wake for each
+ * one: a program that forks again and again (a fuzzer's fork server: a
+ * connection, three messages and a hang-up a fork) would otherwise wake
+ * it several times a fork, on the CPU the program needs.  The
+ * departures set wakes the loop once (EPOLLONESHOT); what it holds is
+ * handled DEPART_GATHER_NS later with whatever came meanwhile, and the
+ * set is watched again.  The cost: a forked child's request sent before
+ * the daemon has taken its connection waits up to that long.  The main
+ * socket is not gathered (a new process's first call waits for its
+ * accept), nor is a connection's data once it is taken.
+ */
+#define DEPART_GATHER_NS 1000000
+
+static void departures_watch(struct ushm__server *srv)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+				  .data.ptr = &srv->dep_item };
+
+	/* (Cannot fail for a descriptor in the set: level-triggered
+	 * would only cost wake-ups, so a failure is not fatal either.) */
+	(void)epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->depfd, &ev);
+}
+
+/* The departures set's event was taken by a look at the main set that
+ * does not handle it (the barrier's notes, the loop's spin): taking it
+ * disarmed the set, so it is gathered, or watched again at once. */
+void ushm__loop_departures_taken(struct ushm__server *srv)
+{
+	if (srv->dep_gather) {
+		if (!srv->dep_due)
+			srv->dep_due = ushm__mono_ns() + DEPART_GATHER_NS;
+		return;
+	}
+	departures_watch(srv);
+}
+
+void ushm__loop_departures_seen(struct ushm__server *srv)
+{
+	if (!srv->dep_gather)
+		ushm__loop_barrier(srv, NULL);
+	ushm__loop_departures_taken(srv);
+}
+
+int ushm__loop_departures_wait(const struct ushm__server *srv)
+{
+	int64_t left;
+
+	if (!srv->dep_due)
+		return -1;
+	left = srv->dep_due - ushm__mono_ns();
+	return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+}
+
+void ushm__loop_departures_due(struct ushm__server *srv)
+{
+	if (!srv->dep_due || ushm__mono_ns() < srv->dep_due)
+		return;
+	srv->dep_due = 0;
+	ushm__loop_barrier(srv, NULL);
+	departures_watch(srv);
+}
+
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		   uint32_t events)
 {
@@ -88,6 +157,14 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 
 	switch (it->type) {
 	case ITEM_LISTEN:
+		/* A new process's first call waits for the accept: the
+		 * main set wakes the loop for it at once.  (In the
+		 * departures set too, for the barrier's order.) */
+		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+		set = srv->depfd;
+		break;
+	case ITEM_LISTEN_FORK:
 	case ITEM_CONN_EXIT:
 	case ITEM_ORPHAN:
 		set = srv->depfd;
@@ -96,6 +173,11 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		/* Its hang-up, and its data while it settles. */
 		if (epoll_ctl(srv->depfd, EPOLL_CTL_ADD, fd, &dep) < 0)
 			return -errno;
+		break;
+	case ITEM_DEPARTURES:
+		/* Wakes the loop once until it is watched again (see
+		 * "Gathering departures"); clients poll it as it is. */
+		ev.events |= EPOLLONESHOT;
 		break;
 	default:
 		break;
@@ -198,10 +280,15 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			    !((struct ushm__conn *)it)->dead)
 				ushm__conn_settle(srv, (void *)it);
 		}
-		for (int i = 0; i < n; i++)
-			if (((struct ushm__item *)ev[i].data.ptr)->type ==
-			    ITEM_LISTEN)
-				ushm__conn_accept(srv);
+		for (int i = 0; i < n; i++) {
+			enum ushm__item_type t =
+				((struct ushm__item *)ev[i].data.ptr)->type;
+
+			if (t == ITEM_LISTEN || t == ITEM_LISTEN_FORK) {
+				ushm__conn_accept(srv); /* (both sockets) */
+				break;
+			}
+		}
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
@@ -256,9 +343,11 @@ void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
 		for (int i = 0; i < n; i++) {
 			struct ushm__item *it = ev[i].data.ptr;
 
-			if (it->type == ITEM_CONN && (void *)it != self &&
-			    !((struct ushm__conn *)it)->dead &&
-			    (ev[i].events & EPOLLIN))
+			if (it->type == ITEM_DEPARTURES)
+				ushm__loop_departures_taken(srv);
+			else if (it->type == ITEM_CONN && (void *)it != self &&
+				 !((struct ushm__conn *)it)->dead &&
+				 (ev[i].events & EPOLLIN))
 				ushm__conn_notes(srv, (void *)it);
 		}
 		if (n < MAX_EVENTS)

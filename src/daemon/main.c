@@ -548,6 +548,7 @@ int main(int argc, char **argv)
 	conf.max_conns_per_uid = conns_per_uid(&o, conf.fd_ceiling);
 	conf.log_level = o.log_level;
 	conf.flags = USHM__SERVER_SIGNALS | USHM__SERVER_PUBLISH |
+		     USHM__SERVER_FORK_SOCKET |
 		     (o.daemonize ? USHM__SERVER_LOG_FILE : 0);
 	err = ushm__server_open(&srv, &conf);
 	if (err < 0) {

@@ -81,6 +81,60 @@ static int listen_on(const char *path, int mode)
 	return fd;
 }
 
+/*
+ * The fork socket: what a parent sends there for its child (the
+ * child's attachments, HELLO, FORKED) and the child's exit are waited
+ * for by nobody until a request comes, whose barrier handles them, so
+ * the loop gathers them (loop.c) rather than wake several times a fork.
+ * The main socket wakes it at once: a new process's first call waits
+ * for its accept.  Without a fork socket (a path too long, another
+ * daemon's socket there), parents connect to the main one.  Same
+ * directory, same mode as the main socket: nobody may reach one but
+ * not the other.
+ */
+static void fork_listen(struct ushm__server *srv,
+			const struct ushm__server_conf *conf)
+{
+	char path[sizeof(srv->socket_path)];
+	struct stat st;
+	int mode = conf->socket_mode, fd;
+
+	if (!(conf->flags & USHM__SERVER_FORK_SOCKET) ||
+	    ushm__fork_socket(conf->socket_path, path, sizeof(path)) < 0)
+		return;
+	/* (A socket handed over has the mode its owner gave it.) */
+	if (stat(conf->socket_path, &st) == 0)
+		mode = (int)(st.st_mode & 07777);
+	fd = listen_on(path, mode);
+	if (fd < 0) {
+		ushm__log(USHM__LOG_WARN, "%s: no fork socket: parents "
+			  "connect to the main socket for their children",
+			  path);
+		return;
+	}
+	srv->fork_item.type = ITEM_LISTEN_FORK;
+	if (ushm__loop_add(srv, fd, &srv->fork_item, EPOLLIN) < 0) {
+		unlink(path);
+		close(fd);
+		return;
+	}
+	if (stat(path, &srv->fork_bound) < 0)
+		memset(&srv->fork_bound, 0, sizeof(srv->fork_bound));
+	srv->fork_fd = fd;
+}
+
+/* Unlinks path if it still names the socket this daemon bound there:
+ * the path's inode as bound (fstat of the socket would give the
+ * socket's own inode, never the path's). */
+static void unlink_bound(const char *path, const struct stat *bound)
+{
+	struct stat now;
+
+	if (bound->st_ino != 0 && stat(path, &now) == 0 &&
+	    now.st_dev == bound->st_dev && now.st_ino == bound->st_ino)
+		unlink(path);
+}
+
 static int setup_signals(struct ushm__server *srv)
 {
 	sigset_t set;
@@ -107,6 +161,7 @@ int ushm__server_open(struct ushm__server *srv,
 
 	memset(srv, 0, sizeof(*srv));
 	srv->epfd = srv->depfd = srv->signal_fd = srv->reserve_fd = -1;
+	srv->fork_fd = -1;
 	srv->log_fd = -1;
 	/* Ours from now on, closed by ushm__server_close whatever happens. */
 	srv->listen_fd = conf->listen_fd;
@@ -173,6 +228,7 @@ int ushm__server_open(struct ushm__server *srv,
 	err = ushm__loop_add(srv, srv->listen_fd, &srv->listen_item, EPOLLIN);
 	if (err < 0)
 		return err;
+	fork_listen(srv, conf);
 	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv->started = ushm__now();
 	return 0;
@@ -207,12 +263,14 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 	 * what it read may be behind what the daemon has taken. */
 	ushm__pub_enter(&srv->pub);
 	/* Pass 1: departures, new clients, what parents queued for
-	 * their children (the barrier), and signals. */
+	 * their children (gathered: loop.c), and signals. */
 	for (int i = 0; i < n; i++) {
 		struct ushm__item *it = ev[i].data.ptr;
 
 		if (it->type == ITEM_DEPARTURES)
-			ushm__loop_barrier(srv, NULL);
+			ushm__loop_departures_seen(srv);
+		else if (it->type == ITEM_LISTEN)
+			ushm__conn_accept(srv);
 		else if (it->type == ITEM_SIGNAL)
 			read_signals(srv);
 		else if (it->type == ITEM_KEEPER)
@@ -235,6 +293,9 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 	 * (after what waits to be accepted), not at some later pass. */
 	if (srv->ndeparting && !srv->stopping)
 		ushm__loop_barrier(srv, NULL);
+	/* What the departures set gathered, once it is due. */
+	if (!srv->stopping)
+		ushm__loop_departures_due(srv);
 	ushm__conn_reap(srv);
 	ushm__orphan_reap(srv);
 	ushm__pub_leave(&srv->pub);
@@ -243,22 +304,32 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 }
 
 /* Is anything waiting for a pass?  (ushm__spin's ready: the main set
- * holds every source of work.) */
+ * holds every source of work.)  The departures set is not: what wakes
+ * it is gathered, and taking its event here disarms it (EPOLLONESHOT),
+ * so it is noted as seen. */
 static int work_ready(void *arg)
 {
 	struct ushm__server *srv = arg;
 	struct epoll_event ev;
+	int n = epoll_wait(srv->epfd, &ev, 1, 0);
 
-	return epoll_wait(srv->epfd, &ev, 1, 0) != 0;
+	if (n == 1 && ((struct ushm__item *)ev.data.ptr)->type ==
+			      ITEM_DEPARTURES) {
+		ushm__loop_departures_taken(srv);
+		return 0;
+	}
+	return n != 0;
 }
 
 int ushm__server_run(struct ushm__server *srv)
 {
 	/* (A load that repaired a record left its file open.) */
 	ushm__registry_idle(&srv->reg);
+	srv->dep_gather = 1;
 	while (!srv->stopping) {
 		uint64_t replies = srv->replies;
-		int n = ushm__server_pass(srv, -1);
+		int n = ushm__server_pass(srv,
+					  ushm__loop_departures_wait(srv));
 
 		if (n < 0 && n != -EINTR)
 			return n;
@@ -294,20 +365,20 @@ void ushm__server_close(struct ushm__server *srv)
 	ushm__orphan_reap(srv);
 	ushm__registry_free(&srv->reg);
 	if (srv->listen_fd >= 0) {
-		struct stat now;
-
-		/* Unlink the socket only if it is still ours: the path's
-		 * inode as bound (fstat of the socket would give the
-		 * socket's own inode, never the path's).  A socket handed
-		 * over stays: its owner (systemd) keeps it bound for the
-		 * next start. */
-		if (srv->socket_bound.st_ino != 0 &&
-		    stat(srv->socket_path, &now) == 0 &&
-		    now.st_dev == srv->socket_bound.st_dev &&
-		    now.st_ino == srv->socket_bound.st_ino)
-			unlink(srv->socket_path);
+		/* Unlinked only if still ours.  A socket handed over stays:
+		 * its owner (systemd) keeps it bound for the next start. */
+		unlink_bound(srv->socket_path, &srv->socket_bound);
 		close(srv->listen_fd);
 		srv->listen_fd = -1;
+	}
+	if (srv->fork_fd >= 0) {
+		char path[sizeof(srv->socket_path)];
+
+		if (ushm__fork_socket(srv->socket_path, path, sizeof(path)) ==
+		    0)
+			unlink_bound(path, &srv->fork_bound);
+		close(srv->fork_fd);
+		srv->fork_fd = -1;
 	}
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);

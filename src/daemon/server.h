@@ -17,8 +17,12 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-enum ushm__item_type { ITEM_LISTEN, ITEM_SIGNAL, ITEM_CONN, ITEM_CONN_EXIT,
-		      ITEM_ORPHAN, ITEM_DEPARTURES, ITEM_KEEPER };
+/* ITEM_LISTEN: the socket clients connect to; ITEM_LISTEN_FORK: the one
+ * a parent connects to for its child (server.c: its accepts are
+ * gathered with the departures). */
+enum ushm__item_type { ITEM_LISTEN, ITEM_LISTEN_FORK, ITEM_SIGNAL, ITEM_CONN,
+		      ITEM_CONN_EXIT, ITEM_ORPHAN, ITEM_DEPARTURES,
+		      ITEM_KEEPER };
 
 /* First member of everything registered in epoll. */
 struct ushm__item {
@@ -95,13 +99,21 @@ struct ushm__server {
 	 * a settling connection holds.  Itself in epfd. */
 	int depfd;
 	struct ushm__item dep_item;
+	/* Gathering departures (loop.c): set by the daemon's own loop,
+	 * off for the fuzzer's pump.  dep_due: when the departures seen
+	 * last will be handled, if no request comes first (0: none
+	 * seen; the departures set then wakes the loop again). */
+	int dep_gather;
+	int64_t dep_due;
 	int in_barrier;
 	int listen_fd;
+	int fork_fd;      /* listening at socket_path + USHM__FORK_SUFFIX,
+			     or -1 (server.c) */
 	int signal_fd;
 	int reserve_fd;   /* given up to accept-and-close when out of fds */
 	int log_fd;       /* STATE/ushmd.log (USHM__SERVER_LOG_FILE), until
 			     main() takes it over */
-	struct ushm__item listen_item, signal_item, keeper_item;
+	struct ushm__item listen_item, fork_item, signal_item, keeper_item;
 	struct ushm__registry reg;
 	struct ushm__store *store;
 	struct ushm__pub pub; /* the table clients read (publish.c) */
@@ -114,6 +126,7 @@ struct ushm__server {
 	int64_t started;
 	char socket_path[108];
 	struct stat socket_bound; /* the path as this daemon bound it */
+	struct stat fork_bound;   /* the fork socket's, likewise */
 	char state_dir[256];
 	int stopping;
 	unsigned spin_ns; /* how long it looks for work before it sleeps
@@ -157,8 +170,8 @@ uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
 
 /* ---- conn.c: the transport (dispatch.h: what each op does) ---- */
 
-/* Accepts every pending connection, serving at once what a parent queued
- * on it for its child (ushm__conn_settle). */
+/* Accepts every pending connection (of both sockets), serving at once
+ * what a parent queued on it for its child (ushm__conn_settle). */
 void ushm__conn_accept(struct ushm__server *srv);
 /* Serves the no-reply messages queued at the head of a settling
  * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
@@ -251,6 +264,20 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
  * now, except self's (the connection being served).  Called before each
  * request that waits for a reply. */
 void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self);
+/* The departures set woke the loop: handles what is pending there now
+ * (a loop that does not gather departures: the fuzzer's pump), or once
+ * DEPART_GATHER_NS has passed (the daemon's loop). */
+void ushm__loop_departures_seen(struct ushm__server *srv);
+/* The departures set's event was taken by a look at the main set that
+ * does not handle it (the barrier's notes, the loop's spin), which
+ * disarmed the set: gathered (or, without gathering, watched again). */
+void ushm__loop_departures_taken(struct ushm__server *srv);
+/* How long the loop may sleep before gathered departures are due, in
+ * ms (-1: none gathered). */
+int ushm__loop_departures_wait(const struct ushm__server *srv);
+/* Handles the gathered departures if they are due, and watches the
+ * departures set again (the end of a pass). */
+void ushm__loop_departures_due(struct ushm__server *srv);
 /* c's process is gone (found while serving its message): c departs at
  * the barrier's next departures, after the connections not accepted
  * yet, whose REGISTER (a child's, that forked and exited) may copy what
@@ -289,6 +316,9 @@ struct ushm__server_conf {
 /* Log to STATE/ushmd.log from the moment the state directory is open
  * (srv->log_fd). */
 #define USHM__SERVER_LOG_FILE 4u
+/* Listen at socket_path + USHM__FORK_SUFFIX too, for the connections
+ * parents make for their children (server.c). */
+#define USHM__SERVER_FORK_SOCKET 8u
 
 /* Opens the store, loads and recovers the segments, listens.  0 or
  * -errno (logged); either way ushm__server_close undoes it. */

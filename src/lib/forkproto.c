@@ -29,6 +29,7 @@
 #include "client.h"
 #include "session.h"
 #include "transport.h"
+#include "../common/paths.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +44,30 @@ static int fork_fd = -1;
 static struct ushm__sender fork_as;
 /* errno as the caller of fork left it, for the child's failure path. */
 static int fork_errno;
+/* The daemon has no fork socket (or one we may not use): parents connect
+ * to its main socket.  Under the client lock. */
+static int fork_socket_absent;
+
+/* A connection for the child, made without waiting: to the daemon's fork
+ * socket, whose traffic it gathers rather than wake for each message
+ * (src/daemon/loop.c), else to its main socket at path.  -errno:
+ * -EAGAIN when its backlog is full. */
+static int connect_for_child(const char *path)
+{
+	char fork_path[108];
+	int fd;
+
+	if (!fork_socket_absent) {
+		fd = ushm__fork_socket(path, fork_path, sizeof(fork_path)) < 0 ?
+			     -ENAMETOOLONG :
+			     ushm__connect_nowait(fork_path);
+		if (fd >= 0 || fd == -EAGAIN)
+			return fd;
+		/* An older daemon, or a socket there we do not trust. */
+		fork_socket_absent = 1;
+	}
+	return ushm__connect_nowait(path);
+}
 
 /* ushm__fork's hand-over from the parent's fork handler: set while this
  * thread is inside ushm__fork, and the child's connection kept for it
@@ -64,7 +89,7 @@ static void before_fork(void)
 	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
 	 * swamped) gets nothing now, and the child registers at its first
 	 * call instead. */
-	fd = ushm__connect_nowait(path);
+	fd = connect_for_child(path);
 	if (fd < 0)
 		goto out;
 	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY,

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The fork socket (src/daemon/server.c, src/lib/forkproto.c): a parent's
+# fork handler connects for its child to SOCKET.fork, whose traffic the
+# daemon gathers instead of waking for each message (src/daemon/loop.c).
+# The daemon makes it beside its socket, with the same mode, and removes
+# it when it stops; a child's connection is accepted there and leaves
+# when the child has gone; nattch is exact right after fork() and right
+# after waitpid() whether the parent reached the fork socket or, that
+# socket gone, fell back to the main one.
+. "$(dirname "$0")/lib.sh"
+time_bound 60
+ushm_env_setup
+T=$BUILD/tests/progs/shmtool
+F=$BUILD/tests/progs/forkhold
+FS=$USHM_SOCKET.fork
+
+# connected PATH: the connections the daemon has accepted on the socket
+# bound at PATH (an accepted socket shows its listener's path in
+# /proc/net/unix, in state 03).
+connected() {
+	awk -v p="$1" '$6 == "03" && $8 == p' /proc/net/unix | wc -l
+}
+
+# forkhold ID CHECK...: runs forkhold on segment ID under ushm-run; runs
+# CHECK while the child holds the attachment, then lets it go.  Sets
+# FORKED and REAPED (nattch as the parent saw it) and CHECKED (CHECK's
+# status).
+forkhold() {
+	local id=$1 d pid line
+	shift
+	d=$(mktemp -d "$USHM_TEST_DIR/fh.XXXXXX")
+	mkfifo "$d/in" "$d/out"
+	ushm_run "$F" "$id" <"$d/in" >"$d/out" &
+	pid=$!
+	exec {fin}>"$d/in" {fout}<"$d/out"
+	FORKED= REAPED=
+	read -r -u "$fout" line && FORKED=${line#forked }
+	read -r -u "$fout" line
+	"$@"
+	CHECKED=$?
+	echo go >&"$fin"
+	read -r -u "$fout" line && REAPED=${line#reaped }
+	exec {fin}>&- {fout}<&-
+	wait "$pid"
+}
+
+id=$(ushm_run "$T" create private 4096 0600)
+ok $? "a segment is made (the daemon starts)"
+[ -S "$USHM_SOCKET" ] && [ -S "$FS" ]
+ok $? "the daemon listens at SOCKET.fork beside SOCKET"
+is "$(stat -c %a "$FS")" "$(stat -c %a "$USHM_SOCKET")" \
+	"with the main socket's mode"
+
+served_mark
+forkhold "$id" wait_for 5 eval '[ "$(connected "$FS")" -ge 1 ]'
+ok $CHECKED "the child's connection was accepted on the fork socket"
+is "$FORKED" 2 "nattch counts the child right after fork()"
+is "$REAPED" 1 "and no longer right after waitpid()"
+served_at_least registered 1 "the child's attachment was registered by ushm"
+wait_for 5 eval '[ "$(connected "$FS")" -eq 0 ]'
+ok $? "the connection leaves with the child"
+
+"$USHM" daemon stop >/dev/null
+ok $? "the daemon stops"
+[ ! -e "$USHM_SOCKET" ] && [ ! -e "$FS" ]
+ok $? "and removes both sockets"
+
+# Without a fork socket (an older daemon, or the file removed), parents
+# connect to the main socket for their children.
+ushm_run "$T" stat "$id" >/dev/null
+ok $? "the segment is still there (the daemon starts again)"
+rm -f "$FS"
+main_before=$(connected "$USHM_SOCKET")
+served_mark
+forkhold "$id" wait_for 5 eval \
+	'[ "$(connected "$USHM_SOCKET")" -ge $((main_before + 2)) ]'
+ok $CHECKED "without it, the child's connection was made to the main socket"
+is "$FORKED" 2 "nattch counts the child right after fork()"
+is "$REAPED" 1 "and no longer right after waitpid()"
+served_at_least registered 1 "the child's attachment was registered by ushm"
+is "$(connected "$FS")" 0 "nothing reached the removed fork socket"
+ushm_run "$T" rmid "$id"
+done_testing
