@@ -6,6 +6,7 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -137,7 +138,13 @@ static int child_of(pid_t pid, pid_t parent)
 {
 	char state;
 	long ppid;
-	int err = ushm__proc_stat(pid, &state, &ppid);
+	int err;
+
+	/* Reaped already (a fork server's child, most of the time): no
+	 * /proc to read. */
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return -1;
+	err = ushm__proc_stat(pid, &state, &ppid);
 
 	if (err < 0)
 		return err == -ENOENT ? -1 : 0;
@@ -166,6 +173,8 @@ static int serve_forked(struct ushm__server *srv, struct ushm__conn *c,
 	if (rel == 0)
 		return 0;
 	c->pid = child;
+	if (c->unwatched) /* it departs already */
+		return 0;
 	return rel < 0 || ushm__conn_watch(srv, c, child) ? -1 : 0;
 }
 

@@ -69,6 +69,8 @@ struct ushm__conn {
 	 * child without waiting (REGISTER FORK|NOREPLY, FORKED) before
 	 * the child's HELLO: served by the barrier (loop.c). */
 	int settling;
+	int unwatched;    /* hung up before it was accepted: served and
+			     departed without ever being watched */
 	int named;        /* the child said HELLO (or its parent FORKED):
 			     c->pid is the process that uses it */
 	int for_child;    /* a parent registered a child's attachments on
