@@ -42,36 +42,39 @@ dpid=$(ushm_daemon_pid)
 
 # ---- 2: a descriptor whose last close blocks (a TCP socket lingering
 # on a peer that never reads) attached to a request ----
-mkfifo "$D/linger"
 fds_before=$(fds_of "$dpid")
-# (setpriv itself in the background, not in a subshell: $! is the
-# attacker, and killing it ends the attack)
-setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
-	timeout 60 "$A" "$USHM_SOCKET" linger 5 >"$D/linger" &
-lpid=$!
-read -r sent <"$D/linger"
-ms=$(latency_of_other)
-ok $([ -n "$ms" ] && [ "$ms" -lt 50 ]; echo $?) \
-	"another user is served in < 50 ms while a lingering descriptor is sent (${ms:-no answer} ms; sender: $sent)"
+# linger SOCKET: the attacker sends such a descriptor to SOCKET while
+# another user asks the daemon; sets SENT (what the attacker's send
+# got) and MS (the other user's slowest answer meanwhile), then ends
+# the attack.
+linger() {
+	local fifo lpid
+	fifo=$(mktemp -u "$D/linger.XXXXXX")
+	mkfifo "$fifo"
+	# (setpriv itself in the background, not in a subshell: $! is the
+	# attacker, and killing it ends the attack)
+	setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
+		timeout 60 "$A" "$1" linger 5 >"$fifo" &
+	lpid=$!
+	read -r SENT <"$fifo"
+	MS=$(latency_of_other)
+	kill "$lpid"
+	wait "$lpid" 2>/dev/null
+}
+linger "$USHM_SOCKET"
+sent=$SENT
+ok $([ -n "$MS" ] && [ "$MS" -lt 50 ]; echo $?) \
+	"another user is served in < 50 ms while a lingering descriptor is sent (${MS:-no answer} ms; sender: $sent)"
 if [ "$sent" = EPERM ]; then
 	ok 0 "the kernel refused the descriptor (SO_PASSRIGHTS)"
 else
 	ok 0 "# SKIP the kernel has no SO_PASSRIGHTS: closed by a thread"
 fi
-kill "$lpid"
-wait "$lpid" 2>/dev/null
 # The same at the fork socket, whose traffic the daemon gathers.
-mkfifo "$D/linger.fork"
-setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups -- \
-	timeout 60 "$A" "$USHM_SOCKET.fork" linger 5 >"$D/linger.fork" &
-lpid=$!
-read -r sent_fork <"$D/linger.fork"
-ms=$(latency_of_other)
-ok $([ -n "$ms" ] && [ "$ms" -lt 50 ]; echo $?) \
-	"another user is served in < 50 ms while one is sent to the fork socket (${ms:-no answer} ms; sender: $sent_fork)"
-is "$sent_fork" "$sent" "the fork socket takes it as the main socket does"
-kill "$lpid"
-wait "$lpid" 2>/dev/null
+linger "$USHM_SOCKET.fork"
+ok $([ -n "$MS" ] && [ "$MS" -lt 50 ]; echo $?) \
+	"another user is served in < 50 ms while one is sent to the fork socket (${MS:-no answer} ms; sender: $SENT)"
+is "$SENT" "$sent" "the fork socket takes it as the main socket does"
 # Its connection closed, the daemon is back to the descriptors it had.
 wait_for 5 eval '[ "$(fds_of "$dpid")" = "$fds_before" ]'
 is "$(fds_of "$dpid")" "$fds_before" \
