@@ -21,16 +21,18 @@ connected() {
 	awk -v p="$1" '$6 == "03" && $8 == p' /proc/net/unix | wc -l
 }
 
-# forkhold ID CHECK...: runs forkhold on segment ID under ushm-run; runs
+# forkhold ID[,call] CHECK...: runs forkhold on segment ID under
+# ushm-run (with "call", the child makes a call of its own first); runs
 # CHECK while the child holds the attachment, then lets it go.  Sets
-# FORKED and REAPED (nattch as the parent saw it) and CHECKED (CHECK's
-# status).
+# FORKED and REAPED (nattch as the parent saw it), CHILD (the child's
+# exit status) and CHECKED (CHECK's status).
 forkhold() {
-	local id=$1 d pid line
+	local id=${1%,*} mode= d pid line
+	[ "$1" = "$id,call" ] && mode=call
 	shift
 	d=$(mktemp -d "$USHM_TEST_DIR/fh.XXXXXX")
 	mkfifo "$d/in" "$d/out"
-	ushm_run "$F" "$id" <"$d/in" >"$d/out" &
+	ushm_run "$F" "$id" $mode <"$d/in" >"$d/out" &
 	pid=$!
 	exec {fin}>"$d/in" {fout}<"$d/out"
 	FORKED= REAPED=
@@ -40,6 +42,7 @@ forkhold() {
 	CHECKED=$?
 	echo go >&"$fin"
 	read -r -u "$fout" line && REAPED=${line#reaped }
+	read -r -u "$fout" line && CHILD=${line#child exit }
 	exec {fin}>&- {fout}<&-
 	wait "$pid"
 }
@@ -59,6 +62,20 @@ is "$REAPED" 1 "and no longer right after waitpid()"
 served_at_least registered 1 "the child's attachment was registered by ushm"
 wait_for 5 eval '[ "$(connected "$FS")" -eq 0 ]'
 ok $? "the connection leaves with the child"
+
+# What comes on the fork socket is gathered, not woken for: a child's
+# calls go on a connection of its own, made at its first, which takes
+# its attachment over.
+main_before=$(connected "$USHM_SOCKET")
+served_mark
+forkhold "$id,call" wait_for 5 eval \
+	'[ "$(connected "$USHM_SOCKET")" -ge $((main_before + 2)) ] &&
+	 [ "$(connected "$FS")" -eq 0 ]'
+ok $CHECKED "the child's call made it a connection to the main socket, and it left the fork socket's"
+is "$CHILD" 0 "the child's call was answered"
+is "$FORKED" 2 "nattch counts the child right after fork()"
+is "$REAPED" 1 "and no longer right after waitpid()"
+served_at_least registered 2 "the child's attachment was registered, then taken over"
 
 "$USHM" daemon stop >/dev/null
 ok $? "the daemon stops"

@@ -59,17 +59,19 @@ static uint64_t conns_of(const struct ushm__server *srv, uid_t uid)
 	return n;
 }
 
-/* Has every end of the connection's other side been closed already? */
+/* Has the other side of the connection gone (every descriptor of it
+ * closed: both directions shut)?  (A peer that only shut down writing
+ * still reads.) */
 static int hung_up(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+	struct pollfd pfd = { .fd = fd, .events = 0 };
 
-	return poll(&pfd, 1, 0) == 1 &&
-	       (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP) != 0;
 }
 
-/* Accepts every connection waiting on the listening socket lfd. */
-static void accept_from(struct ushm__server *srv, int lfd)
+/* Accepts every connection waiting on the listening socket lfd
+ * (gathered: the fork socket's). */
+static void accept_from(struct ushm__server *srv, int lfd, int gathered)
 {
 	for (;;) {
 		struct ushm__conn *c;
@@ -138,15 +140,16 @@ static void accept_from(struct ushm__server *srv, int lfd)
 		c->peer_gid = uc.gid;
 		c->undo.id = -1;
 		c->settling = 1;
+		c->gathered = gathered;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) ==
 		    0) {
 			c->ngroups = (int)(glen / sizeof(gid_t));
 			memcpy(c->groups, groups, glen);
 		}
-		/* A connection whose other side is closed already (a fork
+		/* A connection closed at the other end already (a fork
 		 * server's child, gone before the daemon took the
 		 * connection its parent made for it) is served and departs
-		 * without being watched: three epoll sets' additions and
+		 * without being watched: the epoll sets' additions and
 		 * removals a fork saved. */
 		c->unwatched = hung_up(fd);
 		if (!c->unwatched &&
@@ -162,11 +165,10 @@ static void accept_from(struct ushm__server *srv, int lfd)
 		srv->nconns++;
 		/* A parent that connected for its child queued the child's
 		 * attachments before anything it did next: apply them now,
-		 * before any departure is handled.  Then the notes the child
-		 * sent since (a shmdt), which the barrier's notes, taken
-		 * before this connection was, did not see. */
-		ushm__conn_settle(srv, c);
-		ushm__conn_notes(srv, c);
+		 * before any departure is handled, and what the child sent
+		 * since (a shmdt), which the barrier's notes, taken before
+		 * this connection was, did not see. */
+		ushm__conn_settled_data(srv, c);
 		if (c->unwatched)
 			ushm__conn_depart_later(srv, c);
 	}
@@ -174,9 +176,9 @@ static void accept_from(struct ushm__server *srv, int lfd)
 
 void ushm__conn_accept(struct ushm__server *srv)
 {
-	accept_from(srv, srv->listen_fd);
+	accept_from(srv, srv->listen_fd, 0);
 	if (srv->fork_fd >= 0)
-		accept_from(srv, srv->fork_fd);
+		accept_from(srv, srv->fork_fd, 1);
 }
 
 /* Is h, n bytes peeked at the head of a connection, a note's header? */
@@ -241,6 +243,24 @@ void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c)
 		else /* a request that waits, an end, garbage: in order */
 			ushm__conn_settle_done(srv, c);
 	}
+}
+
+void ushm__conn_settled_data(struct ushm__server *srv, struct ushm__conn *c)
+{
+	char b;
+
+	ushm__conn_settle(srv, c);
+	if (c->dead || c->settling)
+		return;
+	/* The notes after those that settled it (a child's shmdt sent
+	 * before the daemon took its connection). */
+	ushm__conn_notes(srv, c);
+	/* Something other than a note (a request, garbage) is served in
+	 * order by the main set's passes; an end is the barrier's. */
+	if (c->gathered && !c->unwatched && !c->dead &&
+	    recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 &&
+	    ushm__loop_promote(srv, c) < 0)
+		ushm__conn_close(srv, c); /* it would keep the loop awake */
 }
 
 void ushm__conn_close(struct ushm__server *srv, struct ushm__conn *c)
@@ -489,10 +509,11 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 				return;
 			ushm__loop_barrier(srv, c);
 		}
-		/* (A connection taken hung up departs already.) */
-		gone = for_child || c->unwatched ?
-			       0 :
-			       ushm__conn_watch(srv, c, uc.pid);
+		/* (A connection taken closed departs already, and its
+		 * process, whoever it was, cannot read a reply.) */
+		gone = c->unwatched ? 1 :
+		       for_child    ? 0 :
+				      ushm__conn_watch(srv, c, uc.pid);
 		if (!for_child)
 			cr.pidfd = c->pidfd;
 		/* A descriptor is for the process that asked: whoever else

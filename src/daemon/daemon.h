@@ -357,6 +357,9 @@ int ushm__pub_leave(struct ushm__pub *p);
 void ushm__pub_wake(struct ushm__pub *p);
 /* Sends every reader to the daemon from now on (logged once). */
 void ushm__pub_slow(struct ushm__pub *p, const char *why);
+/* Tells readers whether the daemon holds gathered work (the table
+ * header's gathering). */
+void ushm__pub_gathering(struct ushm__pub *p, int on);
 /* Adds fd to the watch set.  0 or -errno (and readers go slow). */
 int ushm__pub_watch(struct ushm__pub *p, int fd, uint32_t events);
 /* The descriptors a client gets: the table read-only and the watch

@@ -89,8 +89,15 @@ int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,
 	if (q->hdr.op >= USHM__OP_END || !ops[q->hdr.op].serve)
 		return -1;
 	res = ops[q->hdr.op].serve(srv, c, cr, q, &a);
-	if (ushm__dispatch_is_note(&q->hdr))
-		return 0; /* the client is not waiting */
+	/* The client is not waiting, or cannot read (a connection taken
+	 * closed: no reply, so the table's epoch stays odd while it is
+	 * served, as for every departure). */
+	if (ushm__dispatch_is_note(&q->hdr) || c->unwatched) {
+		if (a.own_fds)
+			for (int i = 0; i < a.nfds; i++)
+				close(a.fds[i]);
+		return 0;
+	}
 	a.rep.result = res;
 	err = ushm__conn_reply(srv, c, &a.rep, q->hdr.op, a.fds, a.nfds);
 	if (a.own_fds)

@@ -81,20 +81,26 @@ int ushm__loop_open(struct ushm__server *srv)
 }
 
 /*
- * Gathering departures.  Nobody waits for a departure, a connection to
- * the fork socket (a parent's, for its child: server.c) or what a
- * settling connection holds until a request comes (whose barrier
- * handles them all first) or a client reads the table (which polls the
- * same descriptors: publish.c).  So the daemon need not wake for each
- * one: a program that forks again and again (a fuzzer's fork server: a
+ * Gathering departures.  Nobody waits for what the departures set holds
+ * (hang-ups, process exits, a fork socket's connections and what comes
+ * on them) until a request comes (whose barrier handles it all first)
+ * or a client reads the table (which polls the same descriptors:
+ * publish.c; the table says the daemon gathers, and a reader then asks
+ * rather than wait for passes).  So the daemon need not wake for each:
+ * a program that forks again and again (a fuzzer's fork server: a
  * connection, three messages and a hang-up a fork) would otherwise wake
  * it several times a fork, on the CPU the program needs.  The
  * departures set wakes the loop once (EPOLLONESHOT); what it holds is
  * handled DEPART_GATHER_NS later with whatever came meanwhile, and the
- * set is watched again.  The cost: a forked child's request sent before
- * the daemon has taken its connection waits up to that long.  The main
- * socket is not gathered (a new process's first call waits for its
- * accept), nor is a connection's data once it is taken.
+ * set is watched again.  What is not gathered: the main socket (a new
+ * process's first call waits for its accept: in the main set too, each
+ * of its events runs the barrier), and what comes on a connection
+ * already taken from it, its hang-up included (in the main set).  A
+ * forked child never waits on the gathering: its calls go on a
+ * connection of its own (src/lib/session.c).  The cost: when two
+ * children have both ended before the daemon took their connections,
+ * which one ended last is not known (lpid; see
+ * tests/conformance/known-differences).
  */
 #define DEPART_GATHER_NS 1000000
 
@@ -114,8 +120,10 @@ static void departures_watch(struct ushm__server *srv)
 void ushm__loop_departures_taken(struct ushm__server *srv)
 {
 	if (srv->dep_gather) {
-		if (!srv->dep_due)
+		if (!srv->dep_due) {
 			srv->dep_due = ushm__mono_ns() + DEPART_GATHER_NS;
+			ushm__pub_gathering(&srv->pub, 1);
+		}
 		return;
 	}
 	departures_watch(srv);
@@ -144,6 +152,7 @@ void ushm__loop_departures_due(struct ushm__server *srv)
 		return;
 	srv->dep_due = 0;
 	ushm__loop_barrier(srv, NULL);
+	ushm__pub_gathering(&srv->pub, 0);
 	departures_watch(srv);
 }
 
@@ -157,9 +166,10 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 
 	switch (it->type) {
 	case ITEM_LISTEN:
-		/* A new process's first call waits for the accept: the
-		 * main set wakes the loop for it at once.  (In the
-		 * departures set too, for the barrier's order.) */
+		/* A new process's first call waits for its connection to
+		 * be taken: at once (the pass runs the barrier, which
+		 * takes it in its order).  In the departures set too, for
+		 * the barrier.  The fork socket's are gathered. */
 		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			return -errno;
 		set = srv->depfd;
@@ -170,8 +180,12 @@ int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		set = srv->depfd;
 		break;
 	case ITEM_CONN:
-		/* Its hang-up, and its data while it settles. */
-		if (epoll_ctl(srv->depfd, EPOLL_CTL_ADD, fd, &dep) < 0)
+		/* Its hang-up, and its data while it settles.  A fork
+		 * socket's connection only there: what comes on it is
+		 * gathered. */
+		if (((struct ushm__conn *)it)->gathered)
+			set = srv->depfd;
+		else if (epoll_ctl(srv->depfd, EPOLL_CTL_ADD, fd, &dep) < 0)
 			return -errno;
 		break;
 	case ITEM_DEPARTURES:
@@ -198,8 +212,23 @@ int ushm__loop_settled(struct ushm__server *srv, int fd,
 {
 	struct epoll_event dep = { .events = EPOLLRDHUP, .data.ptr = it };
 
+	/* A fork socket's connection keeps its data there: what comes
+	 * after its HELLO (its parent's FORKED) is gathered too. */
+	if (((struct ushm__conn *)it)->gathered)
+		return 0;
 	return epoll_ctl(srv->depfd, EPOLL_CTL_MOD, fd, &dep) < 0 ? -errno :
 								    0;
+}
+
+int ushm__loop_promote(struct ushm__server *srv, struct ushm__conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+				  .data.ptr = &c->item };
+
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		return -errno;
+	c->gathered = 0;
+	return ushm__loop_settled(srv, c->fd, &c->item);
 }
 
 /* A client leaves (hang-up, or its process exited): its last requests
@@ -278,7 +307,7 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 
 			if (it->type == ITEM_CONN && (ev[i].events & EPOLLIN) &&
 			    !((struct ushm__conn *)it)->dead)
-				ushm__conn_settle(srv, (void *)it);
+				ushm__conn_settled_data(srv, (void *)it);
 		}
 		for (int i = 0; i < n; i++) {
 			enum ushm__item_type t =

@@ -294,6 +294,13 @@ void ushm__pub_slow(struct ushm__pub *p, const char *why)
 		  "shmget and IPC_STAT: %s", why);
 }
 
+void ushm__pub_gathering(struct ushm__pub *p, int on)
+{
+	if (p && p->base)
+		__atomic_store_n(&hdr(p)->gathering, (uint32_t)!!on,
+				 __ATOMIC_RELEASE);
+}
+
 int ushm__pub_watch(struct ushm__pub *p, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.u64 = 0 };

@@ -85,25 +85,27 @@ static int listen_on(const char *path, int mode)
  * The fork socket: what a parent sends there for its child (the
  * child's attachments, HELLO, FORKED) and the child's exit are waited
  * for by nobody until a request comes, whose barrier handles them, so
- * the loop gathers them (loop.c) rather than wake several times a fork.
- * The main socket wakes it at once: a new process's first call waits
- * for its accept.  Without a fork socket (a path too long, another
- * daemon's socket there), parents connect to the main one.  Same
- * directory, same mode as the main socket: nobody may reach one but
- * not the other.
+ * the loop gathers them (loop.c) rather than wake several times a fork;
+ * the child's own calls go on a connection it makes to the main socket,
+ * which wakes the loop at once.  Without a fork socket (a path too
+ * long, another daemon's socket there), parents connect to the main
+ * one.  Same directory, mode, owner and group as the main socket (as
+ * far as the daemon may give them): nobody may reach one but not the
+ * other.
  */
 static void fork_listen(struct ushm__server *srv,
 			const struct ushm__server_conf *conf)
 {
 	char path[sizeof(srv->socket_path)];
 	struct stat st;
-	int mode = conf->socket_mode, fd;
+	int mode = conf->socket_mode, fd, have;
 
 	if (!(conf->flags & USHM__SERVER_FORK_SOCKET) ||
 	    ushm__fork_socket(conf->socket_path, path, sizeof(path)) < 0)
 		return;
 	/* (A socket handed over has the mode its owner gave it.) */
-	if (stat(conf->socket_path, &st) == 0)
+	have = stat(conf->socket_path, &st) == 0;
+	if (have)
 		mode = (int)(st.st_mode & 07777);
 	fd = listen_on(path, mode);
 	if (fd < 0) {
@@ -112,6 +114,9 @@ static void fork_listen(struct ushm__server *srv,
 			  path);
 		return;
 	}
+	/* (Only root may give it away; the daemon's own user needs not.) */
+	if (have)
+		(void)!chown(path, st.st_uid, st.st_gid);
 	srv->fork_item.type = ITEM_LISTEN_FORK;
 	if (ushm__loop_add(srv, fd, &srv->fork_item, EPOLLIN) < 0) {
 		unlink(path);
@@ -262,19 +267,22 @@ int ushm__server_pass(struct ushm__server *srv, int timeout_ms)
 	 * publish.c): a client reading the table then knows that
 	 * what it read may be behind what the daemon has taken. */
 	ushm__pub_enter(&srv->pub);
-	/* Pass 1: departures, new clients, what parents queued for
-	 * their children (gathered: loop.c), and signals. */
+	/* Pass 1: new clients (the barrier, which takes them in its
+	 * order, after what is pending before them), departures and
+	 * what parents queued for their children (gathered: loop.c),
+	 * and signals. */
 	for (int i = 0; i < n; i++) {
 		struct ushm__item *it = ev[i].data.ptr;
 
-		if (it->type == ITEM_DEPARTURES)
+		if (it->type == ITEM_DEPARTURES) {
 			ushm__loop_departures_seen(srv);
-		else if (it->type == ITEM_LISTEN)
-			ushm__conn_accept(srv);
-		else if (it->type == ITEM_SIGNAL)
+		} else if (it->type == ITEM_LISTEN) {
+			ushm__loop_barrier(srv, NULL);
+		} else if (it->type == ITEM_SIGNAL) {
 			read_signals(srv);
-		else if (it->type == ITEM_KEEPER)
+		} else if (it->type == ITEM_KEEPER) {
 			(void)ushm__store_keeper_lost(srv->store);
+		}
 	}
 	/* Pass 2: one request per client, which is fair to the
 	 * others; level-triggered epoll brings the rest back.  Each

@@ -69,8 +69,12 @@ struct ushm__conn {
 	 * child without waiting (REGISTER FORK|NOREPLY, FORKED) before
 	 * the child's HELLO: served by the barrier (loop.c). */
 	int settling;
-	int unwatched;    /* hung up before it was accepted: served and
-			     departed without ever being watched */
+	int unwatched;    /* closed at the other end before it was
+			     accepted: served (no reply: nobody can read
+			     one) and departed without being watched */
+	int gathered;     /* from the fork socket: in the departures set
+			     only, so what comes on it is gathered (it
+			     carries only the fork protocol's notes) */
 	int named;        /* the child said HELLO (or its parent FORKED):
 			     c->pid is the process that uses it */
 	int for_child;    /* a parent registered a child's attachments on
@@ -179,6 +183,10 @@ void ushm__conn_accept(struct ushm__server *srv);
  * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
  * HELLO); the first request that waits for a reply settles it. */
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
+/* What the barrier does with a connection that has data in the
+ * departures set: settles it, and serves a fork socket's connection's
+ * notes, or has it join the main set when it asks something. */
+void ushm__conn_settled_data(struct ushm__server *srv, struct ushm__conn *c);
 /* Serves the no-reply messages queued at the head of c (shmdt and shmat
  * the client did already, fork notes), up to a bound: what it did before
  * it sent anything that waits. */
@@ -257,10 +265,13 @@ int ushm__loop_open(struct ushm__server *srv);
  * settles, its data to the departures set). */
 int ushm__loop_add(struct ushm__server *srv, int fd, struct ushm__item *it,
 		   uint32_t events);
-/* A settled connection: only its hang-up is a departure now.  0 or
- * -errno. */
+/* A settled connection: only its hang-up is a departure now (but for a
+ * fork socket's, whose data stays there).  0 or -errno. */
 int ushm__loop_settled(struct ushm__server *srv, int fd,
 		       struct ushm__item *it);
+/* A fork socket's connection that asks something joins the main set,
+ * to be served as any other.  0 or -errno. */
+int ushm__loop_promote(struct ushm__server *srv, struct ushm__conn *c);
 /* Handles every note queued without a reply (shmdt, shmat of a kept
  * descriptor), departure, new connection and settling message pending
  * now, except self's (the connection being served).  Called before each

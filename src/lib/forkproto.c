@@ -3,18 +3,21 @@
  * "The fork protocol" in src/daemon/loop.c).
  *
  * After fork, the child must not share its parent's connection.  The
- * prepare handler opens a connection for the child and queues the
- * parent's attachments on it without waiting for the daemon (the daemon
- * applies them before any later request), so that nattch counts the
- * child as soon as fork() returns, as on Linux; the child takes the
- * connection over and says who it is (HELLO).  The shim's fork
- * (ushm__fork) also names the child from the parent (FORKED), for a
- * child killed before it runs.
+ * prepare handler opens a connection for the child, to the daemon's
+ * fork socket, and queues the parent's attachments on it without
+ * waiting for the daemon (the daemon applies them before any later
+ * request), so that nattch counts the child as soon as fork() returns,
+ * as on Linux; the child takes the connection over and says who it is
+ * (HELLO).  The shim's fork (ushm__fork) also names the child from the
+ * parent (FORKED), for a child killed before it runs.  The connection
+ * carries nothing else: the daemon gathers what comes on the fork
+ * socket rather than wake for it, so the child's first call makes a
+ * connection of its own (session.c), which takes its attachments over.
  *
  * Every system call here is one more for each fork, which programs like
  * fuzzers' fork servers make by the thousand a second, and so is every
- * page written or first run: the child's connection gets its blocking
- * mode and timeouts only at its first call (ushm__link_ready);
+ * page written or first run: the child's connection is never made
+ * blocking nor given timeouts;
  * the credentials go with the ids read once, in the parent, for all
  * three messages; the child calls no libc function a fork without ushm
  * would not (each is a page of code to fault in) but sendmsg, getpid,
@@ -61,10 +64,12 @@ static int connect_for_child(const char *path)
 		fd = ushm__fork_socket(path, fork_path, sizeof(fork_path)) < 0 ?
 			     -ENAMETOOLONG :
 			     ushm__connect_nowait(fork_path);
-		if (fd >= 0 || fd == -EAGAIN)
+		if (fd >= 0)
 			return fd;
-		/* An older daemon, or a socket there we do not trust. */
-		fork_socket_absent = 1;
+		/* An older daemon, or a socket there we do not trust (for
+		 * good); a full backlog (this once). */
+		if (fd != -EAGAIN)
+			fork_socket_absent = 1;
 	}
 	return ushm__connect_nowait(path);
 }

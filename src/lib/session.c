@@ -259,9 +259,16 @@ static int ensure(void)
 		g.view.watch_fd = -1;
 		ushm__link_forget(&g.link);
 	}
-	if (g.link.fd >= 0 && identity_same(&now, &g.id) &&
-	    ushm__link_ready(&g.link) == 0)
+	/* A connection made inside fork for us carries only the fork
+	 * protocol's notes, which the daemon gathers rather than wake
+	 * for: our calls get one of our own, which takes our attachments
+	 * over from it. */
+	if (g.link.fd >= 0 && identity_same(&now, &g.id) && !g.link.raw)
 		return 0;
+	/* Its spare's descriptor for ours: a child that has used every
+	 * other one still connects (the spare is made again on ours). */
+	if (g.link.raw)
+		ushm__link_unspare(&g.link);
 	return establish();
 }
 
@@ -446,9 +453,8 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	ssize_t n;
 	int err;
 
-	if (g.link.fd < 0 || g.id.pid != getpid() ||
-	    !ushm__link_ours(&g.link, g.link.fd) ||
-	    ushm__link_ready(&g.link) < 0)
+	if (g.link.fd < 0 || g.id.pid != getpid() || g.link.raw ||
+	    !ushm__link_ours(&g.link, g.link.fd))
 		return -ENOTCONN;
 	if (euid) {
 		struct ushm__sender as = { g.id.pid, *euid, USHM__FSGID };
@@ -523,8 +529,7 @@ const struct ushm__view *ushm__client_view(int own_count)
 		return NULL;
 	/* A program may have closed our socket and reused its number: the
 	 * request below must not go to its file. */
-	if (!ushm__link_ours(&g.link, g.link.fd) ||
-	    ushm__link_ready(&g.link) < 0)
+	if (g.link.raw || !ushm__link_ours(&g.link, g.link.fd))
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	ushm__hdr_init(&q.hdr, USHM__OP_TABLE, sizeof(q), 0);
@@ -611,7 +616,7 @@ void ushm__session_child(int fd, pid_t pid)
 {
 	ushm__link_drop(&g.link);
 	ushm__pieces_forked(&g.table);
-	/* (Made inside fork: raw until its first use.) */
+	/* (Made inside fork: only for the fork protocol's notes.) */
 	if (fd >= 0)
 		ushm__link_take(&g.link, fd, 1);
 	g.id.pid = pid;

@@ -307,8 +307,12 @@ int64_t ushm__table_stat(int id, int cmd, struct ushm__wire_ds *ds,
 	if ((e1 & 1) || daemon_busy(v)) {
 		/* Our own shmdt or shmat, told without waiting, may be
 		 * what is pending: the pass that serves it is shorter than
-		 * a round trip.  Otherwise, or after that, ask. */
-		if (pass->waits >= PASS_WAITS || !ushm__client_notes_inflight())
+		 * a round trip.  Otherwise, or after that, ask; and at once
+		 * when the daemon gathers work its passes may leave pending
+		 * (a process that forks: src/daemon/loop.c). */
+		if (pass->waits >= PASS_WAITS ||
+		    !ushm__client_notes_inflight() ||
+		    __atomic_load_n(&hdr(v)->gathering, __ATOMIC_ACQUIRE))
 			return USHM__ASK_DAEMON;
 		pass->word = ushm__table_epoch_word(v->base);
 		pass->seen = (uint32_t)e1;

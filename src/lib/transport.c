@@ -126,8 +126,7 @@ static int trusted(uid_t uid)
 
 /* Connects to socket_path; with SOCK_NONBLOCK in type_flags, a daemon
  * whose backlog is full is -EAGAIN rather than a wait, and the socket
- * stays non-blocking, without the timeouts (ushm__link_ready gives it
- * both). */
+ * stays non-blocking, without the timeouts. */
 static int connect_to(const char *socket_path, int type_flags)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -417,22 +416,6 @@ void ushm__link_take(struct ushm__link *l, int fd, int raw)
 	l->spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
 	l->owed_op = 0;
 	l->raw = raw;
-}
-
-int ushm__link_ready(struct ushm__link *l)
-{
-	int err;
-
-	if (!l->raw)
-		return 0;
-	/* (The socket's only status flag is O_NONBLOCK.) */
-	if (fcntl(l->fd, F_SETFL, 0) < 0)
-		return -errno;
-	err = set_timeouts(l->fd, timeout_ms());
-	if (err < 0)
-		return err;
-	l->raw = 0;
-	return 0;
 }
 
 int ushm__link_ours(const struct ushm__link *l, int fd)

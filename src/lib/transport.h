@@ -26,15 +26,17 @@ struct ushm__link {
 			     (its op), 0 if none */
 	int owed_id;      /* its request's id (AT: to give it back) */
 	int raw;          /* made inside fork for a child: non-blocking,
-			     without timeouts, until ushm__link_ready */
+			     without timeouts, for the fork protocol's
+			     notes only (the daemon gathers what comes on
+			     it): the child's first call makes another */
 };
 
 #define USHM__LINK_NONE { .fd = -1, .spare = -1 }
 
 /* Connects without waiting for a daemon whose backlog is full (-EAGAIN
- * then); the socket stays non-blocking and gets no timeouts: a fork's
- * child, which may never call, is given them at its first use
- * (ushm__link_ready).  Otherwise as ushm__connect (client.h). */
+ * then); the socket stays non-blocking and gets no timeouts: it only
+ * carries what the fork protocol sends without waiting.  Otherwise as
+ * ushm__connect (client.h). */
 int ushm__connect_nowait(const char *socket_path);
 
 /* Sends one request with the caller's credentials attached; flags for
@@ -76,9 +78,6 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 /* Takes fd (>= 0) as l's connection: notes its inode and makes the
  * spare; raw: fd came from ushm__connect_nowait.  Async-signal-safe. */
 void ushm__link_take(struct ushm__link *l, int fd, int raw);
-/* Makes a raw connection ready for round trips and blocking notes
- * (blocking, with the timeouts); nothing for another.  0 or -errno. */
-int ushm__link_ready(struct ushm__link *l);
 /* Is fd (l's connection or its spare) still the socket l took, and not
  * a number the program reused after closing ours? */
 int ushm__link_ours(const struct ushm__link *l, int fd);

@@ -53,7 +53,11 @@ struct ushm__table_hdr {
 	/* Non-zero: readers must ask the daemon (it could not watch
 	 * everything it waits on, so the watch set cannot be trusted). */
 	uint32_t slow;
-	uint32_t pad0;
+	/* Non-zero while the daemon holds work it gathers (departures,
+	 * what comes on the fork socket: src/daemon/loop.c), which its
+	 * next passes may leave pending for up to a millisecond: a reader
+	 * that finds the watch set busy asks rather than wait for them. */
+	uint32_t gathering;
 	/* A sequence lock over which row holds which key: odd while a
 	 * row gains or loses one (a segment made, removed, marked
 	 * SHM_DEST); a reader that scanned for a key while it changed

@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 static size_t page;
 
@@ -80,6 +81,40 @@ exit_detaches(void)
 	say("child: %s", wstatus(xwait(pid)));
 	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
 	dt(q);
+	dt(p);
+	rmseg(id);
+}
+
+/*
+ * Two children end in turn, the later-forked first, and the parent reaps
+ * both before it asks: lpid is the one that ended last.  Many times,
+ * each child living well under a millisecond, each pair forked after a
+ * quiet moment (2 ms: not a wait for anything, the scenario's pace).
+ */
+static void
+exits_in_turn(void)
+{
+	int id = mkseg(IPC_PRIVATE, page, 0600), fa[2], fb[2], wrong = 0;
+	char *p = at(id);
+
+	for (int i = 0; i < 50; i++) {
+		struct timespec quiet = { 0, 2000000 };
+		pid_t a, b;
+		struct shmid_ds ds;
+
+		nanosleep(&quiet, NULL);
+		a = fork_waiting(fa);
+		b = fork_waiting(fb);
+
+		close(fb[1]);
+		xwait(b);
+		close(fa[1]);
+		xwait(a);
+		ds = stat_of(id);
+		wrong += ds.shm_nattch != 1 || ds.shm_lpid != a;
+	}
+	say("two children ending in turn, 50 times: nattch or lpid wrong "
+	    "in %d", wrong);
 	dt(p);
 	rmseg(id);
 }
@@ -440,6 +475,7 @@ main(void)
 	conf_init();
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	exit_detaches();
+	exits_in_turn();
 	killed();
 	child_attach();
 	child_detach();

@@ -3,18 +3,21 @@
  * the inherited attachment until told to go, and reports nattch as the
  * parent sees it.
  *
- *   forkhold ID
+ *   forkhold ID [call]
  *       Attaches segment ID, forks, prints "forked N" (nattch right
  *       after fork() returned) and "child PID", then waits for a line on
  *       its standard input; lets the child exit, reaps it, prints
- *       "reaped N" (nattch right after waitpid() returned), detaches and
- *       exits 0.
+ *       "reaped N" (nattch right after waitpid() returned) and "child
+ *       exit S" (the child's exit status), detaches and exits 0.  With
+ *       "call", the child first makes and removes a segment of its own
+ *       (exit status 3 if that fails).
  *
  * Exit status 2: a call failed (said on stderr).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
@@ -38,14 +41,18 @@ int main(int argc, char **argv)
 	void *p;
 	pid_t child;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: forkhold ID\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "call"))) {
+		fprintf(stderr, "usage: forkhold ID [call]\n");
 		return 2;
 	}
 	id = atoi(argv[1]);
 	p = shmat(id, NULL, 0);
-	if (p == (void *)-1 || pipe(go) < 0) {
+	if (p == (void *)-1) {
 		perror("forkhold: shmat");
+		return 2;
+	}
+	if (pipe(go) < 0) {
+		perror("forkhold: pipe");
 		return 2;
 	}
 	child = fork();
@@ -57,6 +64,12 @@ int main(int argc, char **argv)
 		char c;
 
 		close(go[1]);
+		if (argc == 3) {
+			int own = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+			if (own < 0 || shmctl(own, IPC_RMID, NULL) < 0)
+				_exit(3);
+		}
 		/* Until the parent closes its end. */
 		while (read(go[0], &c, 1) > 0)
 			;
@@ -72,6 +85,7 @@ int main(int argc, char **argv)
 		perror("forkhold: waitpid");
 		return 2;
 	}
-	printf("reaped %ld\n", nattch(id));
+	printf("reaped %ld\nchild exit %d\n", nattch(id),
+	       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return shmdt(p) == 0 ? 0 : 2;
 }
