@@ -262,7 +262,12 @@ for prog in "${progs[@]}"; do
 		prefix=$(field 2 "$e")
 		why=$(field 3- "$e")
 		TAP_N=$((TAP_N + 1))
-		if cmp -s <(grep -F -- "$prefix" "$k.all") \
+		# An entry that names no line of the kernel's output (a stale
+		# prefix, a program not rebuilt) would pass as a TODO with
+		# nothing compared: a failure of its own.
+		if ! grep -qF -- "$prefix" "$k.all"; then
+			echo "not ok $TAP_N - $name: the known difference \"$prefix\" names no line of the kernel's output"
+		elif cmp -s <(grep -F -- "$prefix" "$k.all") \
 			<(grep -F -- "$prefix" "$u.all"); then
 			echo "ok $TAP_N - $name: $prefix # TODO $why"
 		else
