@@ -79,7 +79,7 @@ int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,
 {
 	struct ushm__answer a;
 	int64_t res;
-	int err;
+	int err = 0;
 
 	memset(&a, 0, sizeof(a));
 	/* Any request means this process finished its last shmat. */
@@ -89,17 +89,14 @@ int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,
 	if (q->hdr.op >= USHM__OP_END || !ops[q->hdr.op].serve)
 		return -1;
 	res = ops[q->hdr.op].serve(srv, c, cr, q, &a);
-	/* The client is not waiting, or cannot read (a connection taken
-	 * closed: no reply, so the table's epoch stays odd while it is
-	 * served, as for every departure). */
-	if (ushm__dispatch_is_note(&q->hdr) || c->unwatched) {
-		if (a.own_fds)
-			for (int i = 0; i < a.nfds; i++)
-				close(a.fds[i]);
-		return 0;
+	/* No reply when the client is not waiting, or cannot read (a
+	 * connection taken closed: so the table's epoch stays odd while
+	 * it is served, as for every departure). */
+	if (!ushm__dispatch_is_note(&q->hdr) && !c->unwatched) {
+		a.rep.result = res;
+		err = ushm__conn_reply(srv, c, &a.rep, q->hdr.op, a.fds,
+				       a.nfds);
 	}
-	a.rep.result = res;
-	err = ushm__conn_reply(srv, c, &a.rep, q->hdr.op, a.fds, a.nfds);
 	if (a.own_fds)
 		for (int i = 0; i < a.nfds; i++)
 			close(a.fds[i]);

@@ -177,15 +177,17 @@ uint32_t ushm__holds_elsewhere(struct ushm__server *srv,
 /* ---- conn.c: the transport (dispatch.h: what each op does) ---- */
 
 /* Accepts every pending connection (of both sockets), serving at once
- * what a parent queued on it for its child (ushm__conn_settle). */
+ * what a parent queued on it for its child and the notes after it
+ * (ushm__conn_settled_data). */
 void ushm__conn_accept(struct ushm__server *srv);
 /* Serves the no-reply messages queued at the head of a settling
  * connection (a parent's REGISTER FORK|NOREPLY and FORKED, its child's
  * HELLO); the first request that waits for a reply settles it. */
 void ushm__conn_settle(struct ushm__server *srv, struct ushm__conn *c);
-/* What the barrier does with a connection that has data in the
- * departures set: settles it, and serves a fork socket's connection's
- * notes, or has it join the main set when it asks something. */
+/* What a connection just taken, or with data in the departures set,
+ * gets: settled, then the notes queued after those that settled it
+ * served; a fork socket's connection that asks something joins the
+ * main set (ushm__loop_promote). */
 void ushm__conn_settled_data(struct ushm__server *srv, struct ushm__conn *c);
 /* Serves the no-reply messages queued at the head of c (shmdt and shmat
  * the client did already, fork notes), up to a bound: what it did before

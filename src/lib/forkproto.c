@@ -17,11 +17,10 @@
  * Every system call here is one more for each fork, which programs like
  * fuzzers' fork servers make by the thousand a second, and so is every
  * page written or first run: the child's connection is never made
- * blocking nor given timeouts;
- * the credentials go with the ids read once, in the parent, for all
- * three messages; the child calls no libc function a fork without ushm
- * would not (each is a page of code to fault in) but sendmsg, getpid,
- * fstat, fcntl and close.
+ * blocking nor given timeouts; the credentials go with the ids read
+ * once, in the parent, for all three messages; the child calls no libc
+ * function a fork without ushm would not (each is a page of code to
+ * fault in) but sendmsg, getpid, fstat, fcntl and close.
  *
  * prepare runs in the parent before the fork with the client lock held
  * until the parent or child handler lets go of it; nothing in them waits
