@@ -38,7 +38,8 @@
  * ids record stays open; the keeper is told of new memory without
  * waiting for it (the descriptor is in its socket's queue once sendmsg
  * returns, and it reads every message a dead daemon left before it takes
- * the next daemon's connection).
+ * the next daemon's connection), and is told it only after the reply
+ * where the order allows it ("After the reply" below).
  *
  * Old state: a state directory written by an earlier ushm has seg-N.data
  * files.  A daemon that finds one (and no memfd for that index) keeps
@@ -101,6 +102,9 @@ struct ids_rec {
 
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
+/* Keeper DROPs a daemon may owe before it sends them anyway. */
+#define DROPS_OWED 64
+
 struct ushm__store {
 	int dirfd;
 	int lockfd;
@@ -124,8 +128,16 @@ struct ushm__store {
 	int ino_head[INO_BUCKETS];
 	int ino_next[USHM__IPCMNI];
 	/* Work of the next create done ahead (ushm__store_prepare): a
-	 * memfd not sized yet (-1: none). */
+	 * memfd not sized yet (-1: none), the index the keeper holds it
+	 * as (-1: none) and its device and inode. */
 	int spare_mem;
+	int spare_kept;
+	dev_t spare_dev;
+	ino_t spare_ino;
+	/* Indexes whose memory the keeper is still to drop (see
+	 * "After the reply"). */
+	int drops[DROPS_OWED];
+	int ndrops;
 	/* The index prepare found no record file for (-1: none): not
 	 * looked for again until a create makes it. */
 	int no_meta_idx;
@@ -244,7 +256,7 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 		return -ENOMEM;
 	st->keeper.fd = -1;
 	st->ids_fd = -1;
-	st->spare_mem = st->no_meta_idx = -1;
+	st->spare_mem = st->spare_kept = st->no_meta_idx = -1;
 	for (int i = 0; i < META_OPEN; i++)
 		st->meta[i].fd = st->meta[i].idx = -1;
 	for (int i = 0; i < USHM__IPCMNI; i++)
@@ -310,13 +322,14 @@ void ushm__store_close(struct ushm__store *st)
 	if (!st)
 		return;
 	unlinkat(st->dirfd, "ushmd.pid", 0);
+	/* (What is owed to the keeper, and the spare it holds, first.) */
+	ushm__store_release(st);
 	/* The keeper keeps the memory: segments outlive the daemon. */
 	ushm__keeper_close(&st->keeper);
 	for (int i = 0; i < USHM__IPCMNI; i++)
 		data_clear(st, i);
 	if (st->ids_fd >= 0)
 		close(st->ids_fd);
-	ushm__store_release(st);
 	close(st->lockfd);
 	close(st->dirfd);
 	free(st);
@@ -355,6 +368,9 @@ int ushm__store_keeper_lost(struct ushm__store *st)
 	ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) is gone: starting "
 		  "another and giving it every segment again", (long)was);
 	ushm__keeper_close(&st->keeper);
+	/* The new one has none of the spare, nor what was owed. */
+	st->spare_kept = -1;
+	st->ndrops = 0;
 	err = ushm__keeper_open(&st->keeper, st->dirfd);
 	if (err == 0)
 		(void)ushm__refuse_rights(st->keeper.fd); /* it sends none */
@@ -377,11 +393,47 @@ int ushm__store_keeper_lost(struct ushm__store *st)
 	return 0;
 }
 
+/*
+ * After the reply.  A message to the keeper costs the daemon about 2 us
+ * (a sendmsg, with a descriptor for a PUT, that wakes another process),
+ * and a create and a removal each sent one before answering.  Neither
+ * has to come first:
+ *  - A removal's DROP: the record is cleared before the reply, and the
+ *    next daemon discards memory without a record, so a crash before
+ *    the DROP brings nothing back.  DROPs are owed until the daemon
+ *    next waits (ushm__store_prepare, _release), and every owed one is
+ *    sent before any PUT, so the keeper sees them in the daemon's order.
+ *  - A create's PUT: the spare memfd is given to the keeper ahead, as
+ *    the index the next create will take (ushm__store_prepare); the
+ *    create sizes and seals that very memory, which the keeper holds
+ *    as it then is.  A crash before the create leaves the keeper an
+ *    empty memfd with no seals at an index without a record, which the
+ *    next daemon drops without a word (take_one).
+ */
+static void drops_send(struct ushm__store *st)
+{
+	for (int i = 0; i < st->ndrops; i++)
+		(void)ushm__keeper_drop(&st->keeper, st->drops[i]);
+	st->ndrops = 0;
+}
+
+static void drop_later(struct ushm__store *st, int idx)
+{
+	if (idx == st->spare_kept)
+		st->spare_kept = -1;
+	if (st->ndrops == DROPS_OWED)
+		drops_send(st);
+	st->drops[st->ndrops++] = idx;
+}
+
 /* Gives the keeper fd as idx's memory; once more with a new keeper if
  * the current one does not take it. */
 static int keep(struct ushm__store *st, int idx, int fd)
 {
-	int err = ushm__keeper_put(&st->keeper, idx, fd);
+	int err;
+
+	drops_send(st);
+	err = ushm__keeper_put(&st->keeper, idx, fd);
 
 	if (err < 0 && ushm__store_keeper_lost(st) == 0)
 		err = ushm__keeper_put(&st->keeper, idx, fd);
@@ -624,7 +676,7 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 {
 	char name[64];
 	struct stat sb;
-	int fd, err, idx = ushm__id_index(s->m.id);
+	int fd, err, kept, idx = ushm__id_index(s->m.id);
 
 	/* An old-format file of a removal cut short. */
 	if (st->stray_data[idx]) {
@@ -634,17 +686,23 @@ int ushm__store_create(struct ushm__store *st, struct ushm__segment *s)
 	}
 	data_clear(st, idx);
 	st->creating = 1;
+	/* (The spare, if any, is what sealed_memory uses.) */
+	kept = st->spare_mem >= 0 ? st->spare_kept : -1;
+	sb.st_dev = st->spare_dev;
+	sb.st_ino = st->spare_ino;
+	st->spare_kept = -1;
 	fd = sealed_memory(st, s->m.segsz);
+	if (fd >= 0 && kept != idx && fstat(fd, &sb) < 0) {
+		close(fd);
+		fd = -ENOMEM;
+	}
+	if (kept >= 0 && (fd < 0 || kept != idx))
+		drop_later(st, kept);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &sb) < 0) {
-		close(fd);
-		return -ENOMEM;
-	}
 	/* The keeper first: a record is never written for memory that
 	 * would not survive the daemon. */
-	err = keep(st, idx, fd);
-	if (err < 0) {
+	if (kept != idx && keep(st, idx, fd) < 0) {
 		close(fd);
 		return -ENOMEM;
 	}
@@ -669,10 +727,28 @@ void ushm__store_prepare(struct ushm__store *st, int next_idx)
 	 * here costs nothing: the create does it then.)  A record file is
 	 * not made ahead: an index never used has none, and an empty file
 	 * would look like a record left behind. */
+	struct stat sb;
+
+	drops_send(st);
 	if (!st->creating)
 		return;
-	if (st->spare_mem < 0)
+	if (st->spare_mem < 0) {
 		st->spare_mem = new_memory();
+		st->spare_kept = -1;
+	}
+	if (st->spare_mem >= 0 && next_idx >= 0 && st->spare_kept != next_idx &&
+	    fstat(st->spare_mem, &sb) == 0) {
+		if (st->spare_kept >= 0)
+			(void)ushm__keeper_drop(&st->keeper, st->spare_kept);
+		st->spare_kept = -1;
+		/* (Not taken: the create gives it, and finds a lost keeper.) */
+		if (ushm__keeper_put(&st->keeper, next_idx, st->spare_mem) ==
+		    0) {
+			st->spare_kept = next_idx;
+			st->spare_dev = sb.st_dev;
+			st->spare_ino = sb.st_ino;
+		}
+	}
 	if (next_idx >= 0 && next_idx != st->no_meta_idx &&
 	    meta_open(st, next_idx, 0) == -ENOENT)
 		st->no_meta_idx = next_idx;
@@ -681,6 +757,10 @@ void ushm__store_prepare(struct ushm__store *st, int next_idx)
 void ushm__store_release(struct ushm__store *st)
 {
 	st->creating = 0;
+	drops_send(st);
+	if (st->spare_kept >= 0)
+		(void)ushm__keeper_drop(&st->keeper, st->spare_kept);
+	st->spare_kept = -1;
 	if (st->spare_mem >= 0) {
 		close(st->spare_mem);
 		st->spare_mem = -1;
@@ -709,11 +789,8 @@ int ushm__store_remove(struct ushm__store *st, const struct ushm__segment *s)
 			ushm__log(USHM__LOG_WARN, "unlink %s: %s (removed at "
 				  "the next start)", name, strerror(errno));
 		}
-	} else if (st->data[idx] >= 0 &&
-		   (err = ushm__keeper_drop(&st->keeper, idx)) < 0) {
-		ushm__log(USHM__LOG_WARN, "segment %d: the keeper did not "
-			  "take its removal (%s); discarded at the next start",
-			  idx, strerror(-err));
+	} else if (st->data[idx] >= 0) {
+		drop_later(st, idx);
 	}
 	data_clear(st, idx);
 	return 0;
@@ -958,9 +1035,19 @@ static void take_one(void *arg, int idx, int fd)
 	struct ushm__store *st = arg;
 	struct stat sb;
 
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	/* A spare given ahead of a create that never came: empty, with no
+	 * seals (ushm__store_prepare).  Dropped once the list is read. */
+	if (idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0 &&
+	    seals == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size == 0) {
+		close(fd);
+		drop_later(st, idx);
+		return;
+	}
 	if (idx < 0 || idx >= USHM__IPCMNI || st->data[idx] >= 0 ||
-	    fcntl(fd, F_GET_SEALS) != SEALS || fstat(fd, &sb) < 0 ||
-	    !S_ISREG(sb.st_mode)) {
+	    seals != SEALS || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		if (idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0)
 			ushm__log(USHM__LOG_WARN, "the keeper's memory for "
 				  "segment %d is not sealed memory: ignored",
@@ -1111,6 +1198,7 @@ int ushm__store_load(struct ushm__store *st, struct ushm__registry *r)
 	/* The keeper has nothing more to give: the kernel refuses any
 	 * descriptor it would send from now on (where it can). */
 	(void)ushm__refuse_rights(st->keeper.fd);
+	drops_send(st);
 	err = ushm__store_load_records(st, r);
 	if (err < 0)
 		return err;
