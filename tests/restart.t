@@ -104,4 +104,22 @@ ok $? "other segments are intact"
 run check "$id2" 4
 ok $? "after 'ushm daemon stop' the next call finds the segment"
 
+# 5. No id is made twice: segments made and removed just before a kill
+# (the ids record is written only when the sequence moves) and those the
+# next daemon makes have different ids.
+old_ids=()
+for i in 1 2 3; do
+	old_ids+=("$(run create private 4096 0600)")
+	run rmid "${old_ids[-1]}"
+done
+kill_daemon
+again=0
+for i in 1 2 3; do
+	new=$(run create private 4096 0600)
+	for o in "${old_ids[@]}"; do [ "$new" = "$o" ] && again=$((again + 1)); done
+	run rmid "$new"
+done
+is "$again" 0 "after a SIGKILL, no new segment has the id of one made before" \
+	"(${old_ids[*]})"
+
 done_testing

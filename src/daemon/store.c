@@ -3,7 +3,7 @@
  *
  *   lock             flock()ed by the running daemon: one daemon a directory
  *   ushmd.pid        its pid, for tools and tests
- *   ids              the id allocator (seq, last index)
+ *   ids              the id allocator's sequence number
  *   seg-N.meta       segment with index N: its shmid_ds (minus nattch,
  *                    which is derived); both slots zero: no segment
  *   keeper.sock      the keeper, which holds every segment's memory while
@@ -110,6 +110,7 @@ struct ushm__store {
 	int lockfd;
 	int ids_fd; /* the ids record, once written (-1: not yet) */
 	uint32_t ids_gen;
+	int ids_seq; /* the sequence number it holds (-1: unknown) */
 	struct ushm__keeper keeper;
 	/* Where the keeper's hang-up is watched (0: not yet). */
 	int epfd;
@@ -255,7 +256,7 @@ int ushm__store_open(const char *dir, struct ushm__store **out)
 	if (!st)
 		return -ENOMEM;
 	st->keeper.fd = -1;
-	st->ids_fd = -1;
+	st->ids_fd = st->ids_seq = -1;
 	st->spare_mem = st->spare_kept = st->no_meta_idx = -1;
 	for (int i = 0; i < META_OPEN; i++)
 		st->meta[i].fd = st->meta[i].idx = -1;
@@ -523,18 +524,32 @@ static int64_t rec_read(int fd, void *payload, size_t len, int *torn)
 	return r[pick].gen;
 }
 
-/* The ids record is written at every creation: its file stays open. */
+/*
+ * The ids record: the sequence number ids are made with.  It is written
+ * when the sequence moves (once in about 64 creates: registry.c cycles
+ * through the indexes), not at every create.  That is enough because a
+ * daemon that starts goes on with the next sequence number, from index
+ * 0 (load_ids), and writes it before it makes any id: no id a daemon
+ * made is made again after a crash, whatever index it had reached.  The
+ * file stays open.
+ */
 int ushm__store_save_ids(struct ushm__store *st, int seq, int last_idx)
 {
 	struct ids_rec ir = { seq, last_idx };
+	int err;
 
+	if (st->ids_fd >= 0 && seq == st->ids_seq)
+		return 0;
 	if (st->ids_fd < 0) {
 		st->ids_fd = openat(st->dirfd, "ids",
 				    O_RDWR | O_CREAT | NOFOLLOW_CLOEXEC, 0600);
 		if (st->ids_fd < 0)
 			return -errno;
 	}
-	return rec_write(st->ids_fd, ++st->ids_gen, &ir, sizeof(ir), 0);
+	err = rec_write(st->ids_fd, ++st->ids_gen, &ir, sizeof(ir), 0);
+	if (err == 0)
+		st->ids_seq = seq;
+	return err;
 }
 
 /*
@@ -1120,8 +1135,12 @@ static void load_ids(struct ushm__store *st, struct ushm__registry *r)
 		return;
 	}
 	st->ids_gen = (uint32_t)gen;
-	r->seq = ir.seq;
-	r->last_idx = ir.last_idx;
+	/* The next sequence number (see ushm__store_save_ids), which the
+	 * first create writes before it makes an id: one that cannot
+	 * write it fails rather than risk an id made before. */
+	r->seq = ir.seq + 1 < USHM__SEQ_MAX ? ir.seq + 1 : 0;
+	r->last_idx = -1;
+	st->ids_seq = -1;
 }
 
 int ushm__store_load_records(struct ushm__store *st,

@@ -425,8 +425,8 @@ static void test_roundtrip(void)
 	       "the table is published again");
 	is_int(reg2.in_use, 2, "in_use restored");
 	is_int(reg2.shm_tot, tot, "shm_tot restored");
-	is_int(reg2.seq, 5, "seq restored");
-	is_int(reg2.last_idx, 2, "last_idx restored");
+	is_int(reg2.seq, 6, "the next sequence number is taken");
+	is_int(reg2.last_idx, -1, "from index 0");
 	is_int(ushm__memlock_get(&reg2, 1003), 4,
 	       "the locked segment's pages charged again to its locker");
 	a = ushm__registry_find_id(&reg2, ida);
@@ -454,10 +454,12 @@ static void test_roundtrip(void)
 	}
 	ok(!log_has("damaged"), "nothing reported as damaged");
 
-	/* The allocator goes on where it was. */
-	is_int(add(&reg2, 0x5353, 1, &d), 5 * USHM__IPCMNI + 3,
-	       "the next id continues after the last one");
+	/* The allocator goes on with the next sequence number, at the
+	 * first free index: no id made before is made again. */
+	is_int(add(&reg2, 0x5353, 1, &d), 6 * USHM__IPCMNI + 1,
+	       "the next id has the next sequence number");
 	ok(!log_has("no valid record"), "a cleared record is passed over");
+	is_int(ushm__registry_destroy(&reg2, d), 0, "and is removed");
 
 	/* A segment at a cleared index whose file holds an older valid
 	 * record (a's generation 2, put there by hand): the new segment's
@@ -467,7 +469,7 @@ static void test_roundtrip(void)
 	   slot_valid("seg-1.meta", 0, &g0) && g0 == 2,
 	   "a stale record of generation 2 in seg-1.meta's slot 0");
 	reg2.last_idx = 0; /* so that index 1 comes next */
-	is_int(add(&reg2, 0x5454, 1, &e), 5 * USHM__IPCMNI + 1,
+	is_int(add(&reg2, 0x5454, 1, &e), 6 * USHM__IPCMNI + 1,
 	       "a new segment at index 1");
 	ok(!slot_valid("seg-1.meta", 0, &g0) && slot_valid("seg-1.meta", 1, &g0) &&
 	   g0 == 1, "its first record written, the stale slot cleared");
@@ -660,9 +662,9 @@ static void test_ids(void)
 	       "save seq 9, last 40 after the rejected record");
 	ushm__store_close(st);
 	is_int(reload(&st), 0, "load");
-	is_int(reg2.seq, 9, "ids_after_rejected: the newer seq is loaded");
-	is_int(reg2.last_idx, 40,
-	       "ids_after_rejected: the newer last_idx is loaded");
+	is_int(reg2.seq, 10,
+	       "ids_after_rejected: the newer record is loaded (its next seq)");
+	is_int(reg2.last_idx, -1, "ids_after_rejected: from index 0");
 	ushm__registry_free(&reg2);
 	ushm__store_close(st);
 
@@ -673,8 +675,9 @@ static void test_ids(void)
 	ushm__store_save_ids(st, 10, 41);
 	ushm__store_close(st);
 	is_int(reload(&st), 0, "load");
-	is_int(reg2.seq, 10, "seq 10 loaded once both slots are rewritten");
-	is_int(reg2.last_idx, 41, "last_idx 41 loaded");
+	is_int(reg2.seq, 11,
+	       "seq 10 loaded once both slots are rewritten (11 next)");
+	is_int(reg2.last_idx, -1, "from index 0");
 	ushm__registry_free(&reg2);
 	ushm__store_close(st);
 }
