@@ -98,4 +98,15 @@ is "$REAPED" 1 "and no longer right after waitpid()"
 served_at_least registered 1 "the child's attachment was registered by ushm"
 is "$(connected "$FS")" 0 "nothing reached the removed fork socket"
 ushm_run "$T" rmid "$id"
+
+# The fork handlers tell the shim's forks from a fork it does not see
+# (libc's own, as inside daemon()): one made before any call, then
+# libc's, whose parent goes on calling.  Taking libc's for the shim's
+# would keep the client lock held, and the parent's next call would
+# wait for ever.
+kernel=$(timeout 20 "$BUILD/tests/progs/forklibc" 2>&1)
+served_mark
+under=$(timeout 20 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forklibc" 2>&1)
+is "$under" "$kernel" "a fork before any call, then libc's own: as on the kernel"
+served_at_least shmget 1 "ushm served it"
 done_testing

@@ -193,7 +193,16 @@ int ushm__socket_path(char *buf, size_t len)
 
 int ushm__fork_socket(const char *socket, char *buf, size_t len)
 {
-	return fit(snprintf(buf, len, "%s" USHM__FORK_SUFFIX, socket), len);
+	/* Without stdio: fork's prepare handler calls this, and the stack
+	 * printf writes, deeper than the program's, is one more page for
+	 * a parent that forks again and again to fault in each time. */
+	size_t n = strlen(socket);
+
+	if (n + sizeof(USHM__FORK_SUFFIX) > len)
+		return -ENAMETOOLONG;
+	memcpy(buf, socket, n + 1);
+	memcpy(buf + n, USHM__FORK_SUFFIX, sizeof(USHM__FORK_SUFFIX));
+	return 0;
 }
 
 int ushm__daemon_socket(char *buf, size_t len)

@@ -31,6 +31,7 @@
 #include "client.h"
 #include "session.h"
 #include "transport.h"
+#include "rawsys.h"
 #include "../common/paths.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@
  * and who the parent is.  Only touched by the fork handlers, under the
  * client lock. */
 static int fork_fd = -1;
+static ino_t fork_ino;
 static struct ushm__sender fork_as;
 /* errno as the caller of fork left it, for the child's failure path. */
 static int fork_errno;
@@ -73,19 +75,46 @@ static int connect_for_child(const char *path)
 	return ushm__connect_nowait(path);
 }
 
-/* ushm__fork's hand-over from the parent's fork handler: set while this
- * thread is inside ushm__fork, and the child's connection kept for it
- * (per thread: two threads may fork one after the other). */
-static __thread int fork_naming;
-static __thread int fork_named_fd = -1;
-static __thread struct ushm__sender fork_named_as;
+/*
+ * ushm__fork's hand-over from the parent's fork handler: the child's
+ * connection, kept for ushm__fork to name the child on.  Each page a
+ * parent writes around fork is a copy-on-write fault at every fork of a
+ * process that forks again and again, so the hand-over writes only
+ * ushm__fork's own frame before the fork and, after it, these statics,
+ * whose page the client lock's release writes anyway (thread-local
+ * storage would be a page more):
+ *  - ushm__fork publishes a naming of its thread in fork_naming before
+ *    the fork; the prepare handler, under the lock, takes it if it is
+ *    its own thread's (another thread's fork, or libc's own fork inside
+ *    daemon(), is not ushm__fork's), and marks it taken;
+ *  - a naming is withdrawn under the lock (taken, or by ushm__fork when
+ *    nobody took it), so one the prepare handler reads is alive;
+ *  - the lock stays held from the prepare handler until ushm__fork has
+ *    taken fork_named_fd and fork_named_as, so no other thread's fork
+ *    can overwrite them first.
+ */
+struct fork_naming {
+	pthread_t self;
+	int taken;
+};
+static struct fork_naming *fork_naming; /* (atomic) */
+static int fork_by_shim; /* this fork is ushm__fork's (under the lock) */
+static int fork_named_fd = -1;
+static struct ushm__sender fork_named_as;
 
 static void before_fork(void)
 {
+	struct fork_naming *naming;
 	char path[108];
 	int fd, saved = errno;
 
 	ushm__session_lock();
+	naming = __atomic_load_n(&fork_naming, __ATOMIC_ACQUIRE);
+	fork_by_shim = naming && pthread_equal(naming->self, pthread_self());
+	if (fork_by_shim) {
+		naming->taken = 1;
+		__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
+	}
 	fork_fd = -1;
 	fork_errno = saved;
 	if (!ushm__session_forkable(path, sizeof(path), &fork_as))
@@ -103,8 +132,12 @@ static void before_fork(void)
 		goto out;
 	}
 	fork_fd = fd;
+	fork_ino = ushm__socket_ino(fd);
 out:
-	errno = saved;
+	/* (Written only when changed: errno's page is one more to fault in
+	 * after each fork otherwise.) */
+	if (errno != saved)
+		errno = saved;
 }
 
 static void after_fork_parent(void)
@@ -113,7 +146,7 @@ static void after_fork_parent(void)
 	 * child on it first; a failed fork drops the registrations with
 	 * the close, as Linux drops a failed fork's mappings. */
 	if (fork_fd >= 0) {
-		if (fork_naming) {
+		if (fork_by_shim) {
 			fork_named_fd = fork_fd;
 			fork_named_as = fork_as;
 		} else {
@@ -121,7 +154,9 @@ static void after_fork_parent(void)
 		}
 	}
 	fork_fd = -1;
-	ushm__client_unlock();
+	/* (ushm__fork lets go of the lock once it has taken them.) */
+	if (!fork_by_shim)
+		ushm__client_unlock();
 }
 
 static void after_fork_child(void)
@@ -131,7 +166,7 @@ static void after_fork_child(void)
 	int fd = fork_fd;
 
 	fork_fd = -1;
-	as.pid = getpid();
+	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
 	 * shim's fork, whose parent names us too (FORKED): if we fork and
@@ -151,17 +186,36 @@ static void after_fork_child(void)
 			errno = fork_errno;
 		}
 	}
-	ushm__session_child(fd, as.pid);
+	ushm__session_child(fd, fork_ino, as.pid);
 }
 
 pid_t ushm__fork(pid_t (*real_fork)(void))
 {
+	struct fork_naming me = { pthread_self(), 0 };
+	struct ushm__sender as;
 	pid_t pid;
-	int fd, saved;
+	int fd = -1, saved;
 
-	fork_naming = 1;
+	/* (Two threads of ushm__fork at once: the second to publish wins,
+	 * and the other's child is not named, only announced by itself.) */
+	__atomic_store_n(&fork_naming, &me, __ATOMIC_RELEASE);
 	pid = real_fork();
-	fork_naming = 0;
+	/* Not taken (no call installed the handlers yet): withdrawn, or
+	 * its frame would be gone while it is published.  The child is
+	 * the only thread of its process. */
+	if (__atomic_load_n(&fork_naming, __ATOMIC_ACQUIRE) == &me) {
+		if (pid == 0) {
+			__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
+		} else {
+			struct fork_naming *mine = &me;
+
+			ushm__session_lock();
+			(void)__atomic_compare_exchange_n(
+				&fork_naming, &mine, NULL, 0, __ATOMIC_RELAXED,
+				__ATOMIC_RELAXED);
+			ushm__client_unlock();
+		}
+	}
 	/* The child does not touch errno here: a first call of libc's
 	 * errno accessor would be one more page of code for it to fault
 	 * in.  Its handler leaves errno as the fork's caller did (it
@@ -170,9 +224,14 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 	if (pid == 0)
 		return 0;
 	saved = errno;
-	if (fork_named_fd >= 0) {
+	if (me.taken) {
 		fd = fork_named_fd;
+		as = fork_named_as;
 		fork_named_fd = -1;
+		fork_by_shim = 0;
+		ushm__client_unlock();
+	}
+	if (fd >= 0) {
 		/* Named now, for a child killed before its HELLO: its exit
 		 * sets lpid to its pid, as on Linux.  No reply. */
 		if (pid > 0) {
@@ -182,11 +241,12 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 			ushm__hdr_init(&q.hdr, USHM__OP_FORKED, sizeof(q), 0);
 			q.id = pid;
 			(void)ushm__send_from(fd, &q, sizeof(q), MSG_DONTWAIT,
-					      &fork_named_as);
+					      &as);
 		}
 		close(fd);
 	}
-	errno = saved;
+	if (errno != saved)
+		errno = saved;
 	return pid;
 }
 

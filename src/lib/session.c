@@ -220,7 +220,7 @@ static int establish(void)
 	ushm__link_drop(&g.link);
 	/* The table of whichever daemon this is: fetched again on use. */
 	ushm__view_drop(&g.view);
-	ushm__link_take(&g.link, fd, 0);
+	ushm__link_take(&g.link, fd, ushm__socket_ino(fd), 0);
 	g.id = now;
 	if (!g.pinned) {
 		memcpy(g.sock_path, path, sizeof(g.sock_path));
@@ -600,6 +600,7 @@ void ushm__session_lock(void)
 int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 {
 	struct identity now;
+	size_t n;
 
 	if (g.link.fd < 0 || g.table.n == 0)
 		return 0;
@@ -609,16 +610,21 @@ int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 	as->pid = now.pid;
 	as->euid = now.euid;
 	as->gid = now.egid; /* the fork protocol asks no permission */
-	return (size_t)snprintf(path, len, "%s", g.sock_path) < len;
+	/* (No stdio: see ushm__fork_socket.) */
+	n = strlen(g.sock_path);
+	if (n >= len)
+		return 0;
+	memcpy(path, g.sock_path, n + 1);
+	return 1;
 }
 
-void ushm__session_child(int fd, pid_t pid)
+void ushm__session_child(int fd, ino_t ino, pid_t pid)
 {
 	ushm__link_drop(&g.link);
 	ushm__pieces_forked(&g.table);
 	/* (Made inside fork: only for the fork protocol's notes.) */
 	if (fd >= 0)
-		ushm__link_take(&g.link, fd, 1);
+		ushm__link_take(&g.link, fd, ino, 1);
 	g.id.pid = pid;
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = fd < 0 && g.table.n > 0;

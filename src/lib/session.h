@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ushm__sender; /* transport.h */
 
@@ -34,11 +35,12 @@ int ushm__session_register(int fd, uint32_t mode,
 			   const struct ushm__sender *as);
 
 /* In a child after fork, with the lock its parent held: takes fd (a
- * connection its attachments are registered on, or -1: register them
- * at the first call) in place of the parent's, drops the pieces it did
- * not inherit, and lets go of the lock.  pid: the child's own, just
- * read.  Async-signal-safe. */
-void ushm__session_child(int fd, pid_t pid);
+ * connection its attachments are registered on, whose inode is ino, or
+ * -1: register them at the first call) in place of the parent's, drops
+ * the pieces it did not inherit, and lets go of the lock.  pid: the
+ * child's own, just read.  Async-signal-safe, and calls no libc
+ * function (rawsys.h). */
+void ushm__session_child(int fd, ino_t ino, pid_t pid);
 
 /* ---- forkproto.c ---- */
 

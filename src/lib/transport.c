@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "client.h"
 #include "transport.h"
+#include "rawsys.h"
 #include "../common/paths.h"
 #include "../common/spin.h"
 
@@ -227,19 +228,19 @@ int ushm__send_as(int fd, const void *req, size_t len, int flags,
 		cm->cmsg_type = SCM_CREDENTIALS;
 		cm->cmsg_len = CMSG_LEN(sizeof(uc));
 		memcpy(CMSG_DATA(cm), &uc, sizeof(uc));
+		/* (Without libc: a forked child sends from here.) */
 		do
-			n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno == EPERM && uc.gid != getegid()) {
+			n = ushm__raw_sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+		while (n == -EINTR);
+		if (n == -EPERM && uc.gid != getegid()) {
 			uc.gid = getegid();
 			continue;
 		}
 		break;
 	}
 	if (n < 0)
-		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ?
-			       timed_out() :
-			       -errno;
+		return n == -EAGAIN && !(flags & MSG_DONTWAIT) ? timed_out() :
+								 (int)n;
 	return (size_t)n == len ? 0 : -EPIPE;
 }
 
@@ -403,35 +404,43 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 	return err < 0 ? err : rep->result;
 }
 
-void ushm__link_take(struct ushm__link *l, int fd, int raw)
+ino_t ushm__socket_ino(int fd)
 {
-	struct stat st;
+	/* (Zeroed for the analyzers, which cannot see the kernel fill it.) */
+	struct stat st = { 0 };
 
-	if (fstat(fd, &st) == 0)
-		l->ino = st.st_ino;
+	return ushm__raw_fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+void ushm__link_take(struct ushm__link *l, int fd, ino_t ino, int raw)
+{
+	/* (Without libc: a forked child takes its connection here.) */
+	l->ino = ino;
 	l->fd = fd;
 	/* The spare now, even for a fork's child that may never call: by
 	 * its first call it may have used every descriptor it may have,
 	 * and the spare is what keeps one for a reply's descriptor. */
-	l->spare = fcntl(fd, F_DUPFD_CLOEXEC, fd);
+	l->spare = ushm__raw_fcntl(fd, F_DUPFD_CLOEXEC, fd);
+	if (l->spare < 0)
+		l->spare = -1;
 	l->owed_op = 0;
 	l->raw = raw;
 }
 
 int ushm__link_ours(const struct ushm__link *l, int fd)
 {
-	struct stat st;
+	struct stat st = { 0 };
 
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	       st.st_ino == l->ino;
+	return fd >= 0 && ushm__raw_fstat(fd, &st) == 0 &&
+	       S_ISSOCK(st.st_mode) && st.st_ino == l->ino;
 }
 
 void ushm__link_drop(struct ushm__link *l)
 {
 	if (ushm__link_ours(l, l->fd))
-		close(l->fd);
+		(void)ushm__raw_close(l->fd);
 	if (ushm__link_ours(l, l->spare))
-		close(l->spare);
+		(void)ushm__raw_close(l->spare);
 	l->fd = l->spare = -1;
 	l->owed_op = 0;
 }

@@ -75,9 +75,14 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 			struct ushm__rep *rep, int *outfd, int nout,
 			int *owed, const struct ushm__sender *as);
 
-/* Takes fd (>= 0) as l's connection: notes its inode and makes the
- * spare; raw: fd came from ushm__connect_nowait.  Async-signal-safe. */
-void ushm__link_take(struct ushm__link *l, int fd, int raw);
+/* The inode of socket fd (0 if it has none): what ushm__link_take
+ * notes, read where the fd is made (a forked child's was, in its
+ * parent). */
+ino_t ushm__socket_ino(int fd);
+/* Takes fd (>= 0), whose inode is ino, as l's connection, and makes the
+ * spare; raw: fd came from ushm__connect_nowait.  Async-signal-safe,
+ * and calls no libc function (rawsys.h). */
+void ushm__link_take(struct ushm__link *l, int fd, ino_t ino, int raw);
 /* Is fd (l's connection or its spare) still the socket l took, and not
  * a number the program reused after closing ours? */
 int ushm__link_ours(const struct ushm__link *l, int fd);

@@ -1,0 +1,88 @@
+/*
+ * forklibc - forks the shim sees, and a fork it does not: the fork
+ * handlers must tell ushm__fork's forks from others (src/lib/forkproto.c).
+ *
+ *   forklibc
+ *       Forks a child that exits at once, and reaps it, before any call
+ *       (under ushm-run the shim's fork then finds no fork handlers
+ *       installed).  Then makes a private segment and attaches it, and
+ *       forks once more through libc's own fork, found with dlsym in
+ *       libc itself (as libc's daemon() forks: the handlers run, the
+ *       shim's fork does not).  Prints "child nattch N" (IPC_STAT in the
+ *       child) and "parent nattch N" (in the parent, once the child is
+ *       reaped), removes the segment and prints "done".
+ *
+ * Exit status 2: a call failed (said on stderr).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long nattch(int id)
+{
+	struct shmid_ds ds;
+
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		perror("forklibc: IPC_STAT");
+		exit(2);
+	}
+	return (long)ds.shm_nattch;
+}
+
+static int reap(pid_t pid)
+{
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+		perror("forklibc: fork or waitpid");
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(void)
+{
+	pid_t (*libc_fork)(void);
+	void *libc, *p;
+	pid_t pid;
+	int id;
+
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (reap(pid) != 0)
+		return 2;
+	libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	libc_fork = libc ? (pid_t(*)(void))dlsym(libc, "fork") : NULL;
+	if (!libc_fork) {
+		fprintf(stderr, "forklibc: libc's fork: %s\n", dlerror());
+		return 2;
+	}
+	id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
+	if (p == (void *)-1) {
+		perror("forklibc: shmget or shmat");
+		return 2;
+	}
+	fflush(stdout);
+	pid = libc_fork();
+	if (pid == 0) {
+		printf("child nattch %ld\n", nattch(id));
+		fflush(stdout);
+		_exit(0);
+	}
+	if (reap(pid) != 0)
+		return 2;
+	printf("parent nattch %ld\n", nattch(id));
+	if (shmdt(p) < 0 || shmctl(id, IPC_RMID, NULL) < 0) {
+		perror("forklibc: shmdt or IPC_RMID");
+		return 2;
+	}
+	printf("done\n");
+	return 0;
+}
