@@ -106,10 +106,12 @@ static void accept_from(struct ushm__server *srv, int lfd, int gathered)
 		/* SO_PASSCRED: the listener has it (server.c), so a
 		 * connection has it from the start; one made before the
 		 * listener had it (socket activation: clients connect
-		 * before the daemon runs) gets it here. */
+		 * before the daemon runs) gets it here.  (Not the fork
+		 * socket's: the daemon always makes that one, flag first,
+		 * and a fork server's every fork connects there.) */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
-			       sizeof(one)) < 0) {
+		    (!gathered && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
+					     sizeof(one)) < 0)) {
 			close(fd);
 			continue;
 		}
