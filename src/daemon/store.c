@@ -356,45 +356,6 @@ int ushm__store_watch_keeper(struct ushm__store *st, int epfd, void *item)
 }
 
 /*
- * The keeper no longer answers (it was killed, or stopped reading):
- * another one is started and given every segment's memory, which this
- * daemon still holds, so nothing is lost.  Until that succeeds, the
- * segments would not survive the daemon's end: said loudly.
- */
-int ushm__store_keeper_lost(struct ushm__store *st)
-{
-	pid_t was = st->keeper.pid;
-	int err, n = 0;
-
-	ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) is gone: starting "
-		  "another and giving it every segment again", (long)was);
-	ushm__keeper_close(&st->keeper);
-	/* The new one has none of the spare, nor what was owed. */
-	st->spare_kept = -1;
-	st->ndrops = 0;
-	err = ushm__keeper_open(&st->keeper, st->dirfd);
-	if (err == 0)
-		(void)ushm__refuse_rights(st->keeper.fd); /* it sends none */
-	for (int i = 0; err == 0 && i < USHM__IPCMNI; i++)
-		if (st->data[i] >= 0 && !st->legacy[i]) {
-			err = ushm__keeper_put(&st->keeper, i, st->data[i]);
-			n++;
-		}
-	if (err == 0)
-		err = watch_keeper(st);
-	if (err < 0) {
-		ushm__log(USHM__LOG_ERR, "no keeper (%s): segments will be "
-			  "lost when this daemon ends; stop it and start it "
-			  "again to retry", strerror(-err));
-		ushm__keeper_close(&st->keeper);
-		return err;
-	}
-	ushm__log(USHM__LOG_WARN, "keeper pid %ld holds the %d segment(s)",
-		  (long)st->keeper.pid, n);
-	return 0;
-}
-
-/*
  * After the reply.  A message to the keeper costs the daemon about 2 us
  * (a sendmsg, with a descriptor for a PUT, that wakes another process),
  * and a create and a removal each sent one before answering.  Neither
@@ -425,6 +386,52 @@ static void drop_later(struct ushm__store *st, int idx)
 	if (st->ndrops == DROPS_OWED)
 		drops_send(st);
 	st->drops[st->ndrops++] = idx;
+}
+
+/*
+ * The keeper no longer answers (it was killed, or stopped reading):
+ * another one is started and given every segment's memory, which this
+ * daemon still holds, so nothing is lost.  Until that succeeds, the
+ * segments would not survive the daemon's end: said loudly.
+ */
+int ushm__store_keeper_lost(struct ushm__store *st)
+{
+	pid_t was = st->keeper.pid;
+	int err, n = 0;
+
+	ushm__log(USHM__LOG_ERR, "the keeper (pid %ld) is gone: starting "
+		  "another and giving it every segment again", (long)was);
+	ushm__keeper_close(&st->keeper);
+	err = ushm__keeper_open(&st->keeper, st->dirfd);
+	if (err == 0)
+		(void)ushm__refuse_rights(st->keeper.fd); /* it sends none */
+	/* What was owed, and the spare, dropped first: "another" keeper
+	 * may be the one that stalled, reached again, still holding them.
+	 * (None of these indexes is a live segment's.) */
+	if (err == 0) {
+		drops_send(st);
+		if (st->spare_kept >= 0)
+			(void)ushm__keeper_drop(&st->keeper, st->spare_kept);
+	}
+	st->ndrops = 0;
+	st->spare_kept = -1;
+	for (int i = 0; err == 0 && i < USHM__IPCMNI; i++)
+		if (st->data[i] >= 0 && !st->legacy[i]) {
+			err = ushm__keeper_put(&st->keeper, i, st->data[i]);
+			n++;
+		}
+	if (err == 0)
+		err = watch_keeper(st);
+	if (err < 0) {
+		ushm__log(USHM__LOG_ERR, "no keeper (%s): segments will be "
+			  "lost when this daemon ends; stop it and start it "
+			  "again to retry", strerror(-err));
+		ushm__keeper_close(&st->keeper);
+		return err;
+	}
+	ushm__log(USHM__LOG_WARN, "keeper pid %ld holds the %d segment(s)",
+		  (long)st->keeper.pid, n);
+	return 0;
 }
 
 /* Gives the keeper fd as idx's memory; once more with a new keeper if
@@ -1051,22 +1058,26 @@ static void take_one(void *arg, int idx, int fd)
 	struct stat sb;
 
 	int seals = fcntl(fd, F_GET_SEALS);
+	int in_range = idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0;
 
-	/* A spare given ahead of a create that never came: empty, with no
-	 * seals (ushm__store_prepare).  Dropped once the list is read. */
-	if (idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0 &&
-	    seals == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size == 0) {
+	/* Memory with no seals was never a segment's: a spare given ahead
+	 * of a create that never came (ushm__store_prepare), or sized by
+	 * one cut short before it sealed it.  Dropped without a word once
+	 * the list is read, as is what is refused below: the keeper must
+	 * not hold it for ever. */
+	if (in_range && seals == 0) {
 		close(fd);
 		drop_later(st, idx);
 		return;
 	}
-	if (idx < 0 || idx >= USHM__IPCMNI || st->data[idx] >= 0 ||
-	    seals != SEALS || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		if (idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0)
+	if (!in_range || seals != SEALS || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		if (in_range) {
 			ushm__log(USHM__LOG_WARN, "the keeper's memory for "
 				  "segment %d is not sealed memory: ignored",
 				  idx);
+			drop_later(st, idx);
+		}
 		close(fd);
 		return;
 	}

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "daemon/daemon.h"
+#include "daemon/keeper.h"
 #include "common/crc32.h"
 #include "common/procfs.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -931,6 +933,59 @@ out:
  * until it sleeps (ushm__registry_idle).  Whatever was prepared, a reload
  * sees exactly the segments that exist, and every other record file is
  * cleared. */
+/* Indexes the keeper gave back (ushm__keeper_take_all's callback). */
+static int held[USHM__IPCMNI];
+
+static void note_held(void *arg, int idx, int fd)
+{
+	(void)arg;
+	if (idx >= 0 && idx < USHM__IPCMNI)
+		held[idx] = 1;
+	close(fd);
+}
+
+/*
+ * Memory the keeper holds with no seals was never a segment's: a spare
+ * given ahead of a create that never came (empty), or one a create cut
+ * short sized but did not seal.  The next daemon drops both without a
+ * word, and the keeper lets them go.
+ */
+static void test_unsealed(void)
+{
+	struct ushm__keeper k = { .fd = -1 };
+	struct ushm__store *st;
+	int dirfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int empty = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int sized = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (!ok(dirfd >= 0 && empty >= 0 && sized >= 0 &&
+			ftruncate(sized, 8192) == 0 &&
+			ushm__keeper_open(&k, dirfd) == 0 &&
+			ushm__keeper_put(&k, 201, empty) == 0 &&
+			ushm__keeper_put(&k, 202, sized) == 0,
+		"the keeper holds an empty memfd and a sized one, unsealed"))
+		goto out;
+	ushm__keeper_close(&k);
+	(void)log_has(""); /* (what earlier tests logged) */
+	is_int(reload(&st), 0, "a daemon loads beside them");
+	ok(!log_has("not sealed memory"), "without a word about them");
+	ushm__registry_free(&reg2);
+	ushm__store_close(st);
+	memset(held, 0, sizeof(held));
+	ok(ushm__keeper_open(&k, dirfd) == 0 &&
+		   ushm__keeper_take_all(&k, note_held, NULL) == 0,
+	   "the keeper lists what it holds");
+	ok(!held[201] && !held[202], "neither is among it");
+	ushm__keeper_close(&k);
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	if (empty >= 0)
+		close(empty);
+	if (sized >= 0)
+		close(sized);
+}
+
 static void test_prepared(void)
 {
 	char saved[sizeof(state)];
@@ -1045,6 +1100,7 @@ int main(void)
 	test_data();
 	test_handover();
 	test_keeper_ending();
+	test_unsealed();
 	test_prepared();
 
 	if (logfd >= 0)
