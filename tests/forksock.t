@@ -101,12 +101,21 @@ ushm_run "$T" rmid "$id"
 
 # The fork handlers tell the shim's forks from a fork it does not see
 # (libc's own, as inside daemon()): one made before any call, then
-# libc's, whose parent goes on calling.  Taking libc's for the shim's
-# would keep the client lock held, and the parent's next call would
-# wait for ever.
+# libc's, whose parent goes on calling.  Then a fork handler of the
+# program's own, which runs after ushm's, calls shmctl in the parent:
+# the client lock must be free by then.
 kernel=$(timeout 20 "$BUILD/tests/progs/forklibc" 2>&1)
 served_mark
 under=$(timeout 20 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forklibc" 2>&1)
-is "$under" "$kernel" "a fork before any call, then libc's own: as on the kernel"
+is "$under" "$kernel" "a fork before any call, libc's own, a handler that calls: as on the kernel"
+served_at_least shmget 1 "ushm served it"
+
+# A thread forks through the shim again and again while the main thread
+# forks through libc's own fork: each such child, where the other
+# thread does not exist (its stack unmapped), forks once more.
+kernel=$(timeout 30 "$BUILD/tests/progs/forkthreads" 300 2>&1)
+served_mark
+under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 2>&1)
+is "$under" "$kernel" "a fork beside another thread's: the child uses nothing of that thread"
 served_at_least shmget 1 "ushm served it"
 done_testing

@@ -82,23 +82,28 @@ static int connect_for_child(const char *path)
  * process that forks again and again, so the hand-over writes only
  * ushm__fork's own frame before the fork and, after it, these statics,
  * whose page the client lock's release writes anyway (thread-local
- * storage would be a page more):
+ * storage, or ushm__fork's frame, would be a page more):
  *  - ushm__fork publishes a naming of its thread in fork_naming before
  *    the fork; the prepare handler, under the lock, takes it if it is
  *    its own thread's (another thread's fork, or libc's own fork inside
  *    daemon(), is not ushm__fork's), and marks it taken;
- *  - a naming is withdrawn under the lock (taken, or by ushm__fork when
- *    nobody took it), so one the prepare handler reads is alive;
- *  - the lock stays held from the prepare handler until ushm__fork has
- *    taken fork_named_fd and fork_named_as, so no other thread's fork
- *    can overwrite them first.
+ *  - the parent's handler leaves the child's connection in
+ *    fork_named_fd and fork_named_as, for the naming it took
+ *    (fork_named_for), and lets go of the lock: handlers registered
+ *    after ours may call us;
+ *  - after the fork, ushm__fork takes the lock again: it takes what was
+ *    left for it (another thread's fork may have replaced it: its child
+ *    then announces itself only), or withdraws a naming nobody took, so
+ *    that a naming the prepare handler reads under the lock is alive;
+ *  - a child clears any naming it inherited: its other threads are gone.
  */
 struct fork_naming {
 	pthread_t self;
 	int taken;
 };
 static struct fork_naming *fork_naming; /* (atomic) */
-static int fork_by_shim; /* this fork is ushm__fork's (under the lock) */
+static struct fork_naming *fork_by_shim; /* this fork's, taken (locked) */
+static struct fork_naming *fork_named_for; /* (under the lock) */
 static int fork_named_fd = -1;
 static struct ushm__sender fork_named_as;
 
@@ -110,9 +115,10 @@ static void before_fork(void)
 
 	ushm__session_lock();
 	naming = __atomic_load_n(&fork_naming, __ATOMIC_ACQUIRE);
-	fork_by_shim = naming && pthread_equal(naming->self, pthread_self());
-	if (fork_by_shim) {
+	fork_by_shim = NULL;
+	if (naming && pthread_equal(naming->self, pthread_self())) {
 		naming->taken = 1;
+		fork_by_shim = naming;
 		__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
 	}
 	fork_fd = -1;
@@ -147,16 +153,19 @@ static void after_fork_parent(void)
 	 * the close, as Linux drops a failed fork's mappings. */
 	if (fork_fd >= 0) {
 		if (fork_by_shim) {
+			/* (One left for another thread's fork and not taken
+			 * yet: that child announces itself only.) */
+			if (fork_named_fd >= 0)
+				close(fork_named_fd);
 			fork_named_fd = fork_fd;
 			fork_named_as = fork_as;
+			fork_named_for = fork_by_shim;
 		} else {
 			close(fork_fd);
 		}
 	}
 	fork_fd = -1;
-	/* (ushm__fork lets go of the lock once it has taken them.) */
-	if (!fork_by_shim)
-		ushm__client_unlock();
+	ushm__client_unlock();
 }
 
 static void after_fork_child(void)
@@ -166,6 +175,9 @@ static void after_fork_child(void)
 	int fd = fork_fd;
 
 	fork_fd = -1;
+	/* (A naming another thread of the parent published: that thread
+	 * does not exist here.  Same page as fork_fd.) */
+	__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
 	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
@@ -200,37 +212,33 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 	 * and the other's child is not named, only announced by itself.) */
 	__atomic_store_n(&fork_naming, &me, __ATOMIC_RELEASE);
 	pid = real_fork();
-	/* Not taken (no call installed the handlers yet): withdrawn, or
-	 * its frame would be gone while it is published.  The child is
-	 * the only thread of its process. */
-	if (__atomic_load_n(&fork_naming, __ATOMIC_ACQUIRE) == &me) {
-		if (pid == 0) {
-			__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
-		} else {
-			struct fork_naming *mine = &me;
-
-			ushm__session_lock();
-			(void)__atomic_compare_exchange_n(
-				&fork_naming, &mine, NULL, 0, __ATOMIC_RELAXED,
-				__ATOMIC_RELAXED);
-			ushm__client_unlock();
-		}
-	}
 	/* The child does not touch errno here: a first call of libc's
 	 * errno accessor would be one more page of code for it to fault
 	 * in.  Its handler leaves errno as the fork's caller did (it
 	 * restores it when HELLO fails), but where the program closed our
-	 * descriptors: fork may set errno when it succeeds. */
-	if (pid == 0)
+	 * descriptors: fork may set errno when it succeeds.  Without the
+	 * handlers (no call installed them yet) it is the only thread of
+	 * its process, and clears what it inherited itself. */
+	if (pid == 0) {
+		if (__atomic_load_n(&fork_naming, __ATOMIC_RELAXED))
+			__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
 		return 0;
+	}
 	saved = errno;
-	if (me.taken) {
+	ushm__session_lock();
+	if (!me.taken) {
+		struct fork_naming *mine = &me;
+
+		(void)__atomic_compare_exchange_n(&fork_naming, &mine, NULL, 0,
+						  __ATOMIC_RELAXED,
+						  __ATOMIC_RELAXED);
+	} else if (fork_named_for == &me) {
 		fd = fork_named_fd;
 		as = fork_named_as;
 		fork_named_fd = -1;
-		fork_by_shim = 0;
-		ushm__client_unlock();
+		fork_named_for = NULL;
 	}
+	ushm__client_unlock();
 	if (fd >= 0) {
 		/* Named now, for a child killed before its HELLO: its exit
 		 * sets lpid to its pid, as on Linux.  No reply. */

@@ -10,12 +10,17 @@
  *       libc itself (as libc's daemon() forks: the handlers run, the
  *       shim's fork does not).  Prints "child nattch N" (IPC_STAT in the
  *       child) and "parent nattch N" (in the parent, once the child is
- *       reaped), removes the segment and prints "done".
+ *       reaped).  Last, registers a fork handler of its own (after
+ *       ushm's, which the first call installed) that calls IPC_STAT in
+ *       the parent, forks through the shim's fork, and prints "handler
+ *       nattch N" (what the handler saw); removes the segment and
+ *       prints "done".
  *
  * Exit status 2: a call failed (said on stderr).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
@@ -32,6 +37,17 @@ static long nattch(int id)
 		exit(2);
 	}
 	return (long)ds.shm_nattch;
+}
+
+static int seg = -1;
+static long in_handler = -1;
+
+/* A program's own fork handler that calls shmctl in the parent. */
+static void parent_handler(void)
+{
+	struct shmid_ds ds;
+
+	in_handler = shmctl(seg, IPC_STAT, &ds) < 0 ? -2 : (long)ds.shm_nattch;
 }
 
 static int reap(pid_t pid)
@@ -79,6 +95,18 @@ int main(void)
 	if (reap(pid) != 0)
 		return 2;
 	printf("parent nattch %ld\n", nattch(id));
+	seg = id;
+	if (pthread_atfork(NULL, parent_handler, NULL) != 0) {
+		fprintf(stderr, "forklibc: pthread_atfork failed\n");
+		return 2;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (reap(pid) != 0)
+		return 2;
+	printf("handler nattch %ld\n", in_handler);
 	if (shmdt(p) < 0 || shmctl(id, IPC_RMID, NULL) < 0) {
 		perror("forklibc: shmdt or IPC_RMID");
 		return 2;
