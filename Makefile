@@ -130,10 +130,14 @@ $(LIBUSHM_A): $(LIB_OBJS)
 # The shim holds no copy of the library: it needs libushm.so.1, found
 # beside it (the build tree and the install directory alike), so that a
 # process has one attachment table and one connection whichever entry
-# point it uses.
+# point it uses.  -nostartfiles: without the C runtime's start and end
+# files it has no destructor of its own (crtbeginS's, which every
+# process's exit runs and which writes a page of the shim's data), which
+# a fork server's every child paid two page faults for; its constructors
+# are .init_array entries, which the loader runs all the same.
 $(PRELOAD_SO): $(PRELOAD_OBJ) $(LIBUSHM_SO) src/preload/preload.map
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(LIB_LDFLAGS) -shared \
+	$(CC) $(LDFLAGS) $(LIB_LDFLAGS) -shared -nostartfiles \
 		-Wl,--version-script=src/preload/preload.map \
 		-Wl,-soname,libushm-preload.so -Wl,-rpath,'$$ORIGIN' \
 		-o $@ $(PRELOAD_OBJ) $(LIBUSHM_SO).$(SOVERSION) $(LDLIBS)
