@@ -223,41 +223,50 @@ static double fork_bench(void)
 
 /* ---------------- data path ---------------- */
 
+/* One repetition on segment p: copy in, copy out, fill (ms). */
+static double data_once(char *p, char *priv, size_t size, int r)
+{
+	double t0 = now();
+
+	memcpy(p, priv, size);
+	memcpy(priv, p, size);
+	memset(p, r, size);
+	return (now() - t0) * 1e3;
+}
+
+/* Both segments live at once and measured in turns, repetition by
+ * repetition, so that a noisy moment falls on both sides alike. */
 static double data_bench(void)
 {
 	size_t size = 64u << 20;
 	double v[2][REPS];
 	struct stat3 s[2];
-	char *priv = malloc(size);
-	int kernel, r;
+	char *priv = malloc(size), *p[2] = { NULL, NULL };
+	int id[2] = { -1, -1 }, kernel, r;
 
 	if (!priv)
 		fatal("malloc");
 	memset(priv, 1, size);
 	for (kernel = 0; kernel < 2; kernel++) {
-		int id = kernel ? shmget(IPC_PRIVATE, size, IPC_CREAT | 0600) :
-				  ushm_get(IPC_PRIVATE, size, IPC_CREAT | 0600);
-		char *p;
-
-		if (id < 0)
+		id[kernel] = kernel ?
+				     shmget(IPC_PRIVATE, size, IPC_CREAT | 0600) :
+				     ushm_get(IPC_PRIVATE, size, IPC_CREAT | 0600);
+		if (id[kernel] < 0)
 			fatal("data get");
-		p = kernel ? shmat(id, NULL, 0) : ushm_at(id, NULL, 0);
-		if (p == (void *)-1)
+		p[kernel] = kernel ? shmat(id[kernel], NULL, 0) :
+				     ushm_at(id[kernel], NULL, 0);
+		if (p[kernel] == (void *)-1)
 			fatal("data at");
-		memset(p, 0, size); /* fault the pages in first */
-		for (r = 0; r < REPS; r++) {
-			double t0 = now();
-
-			memcpy(p, priv, size);
-			memcpy(priv, p, size);
-			memset(p, r, size);
-			v[kernel][r] = (now() - t0) * 1e3;
-		}
-		if ((kernel ? shmdt(p) : ushm_dt(p)) < 0 ||
-		    (kernel ? shmctl(id, IPC_RMID, NULL) :
-			      ushm_ctl(id, IPC_RMID, NULL)) < 0)
-			fatal("data rm");
+		memset(p[kernel], 0, size); /* fault the pages in first */
 	}
+	for (r = 0; r < REPS; r++)
+		for (kernel = 0; kernel < 2; kernel++)
+			v[kernel][r] = data_once(p[kernel], priv, size, r);
+	for (kernel = 0; kernel < 2; kernel++)
+		if ((kernel ? shmdt(p[kernel]) : ushm_dt(p[kernel])) < 0 ||
+		    (kernel ? shmctl(id[kernel], IPC_RMID, NULL) :
+			      ushm_ctl(id[kernel], IPC_RMID, NULL)) < 0)
+			fatal("data rm");
 	free(priv);
 	s[0] = summarize(v[0], REPS);
 	s[1] = summarize(v[1], REPS);
