@@ -368,9 +368,10 @@ int ushm__store_watch_keeper(struct ushm__store *st, int epfd, void *item)
  *  - A create's PUT: the spare memfd is given to the keeper ahead, as
  *    the index the next create will take (ushm__store_prepare); the
  *    create sizes and seals that very memory, which the keeper holds
- *    as it then is.  A crash before the create leaves the keeper an
- *    empty memfd with no seals at an index without a record, which the
- *    next daemon drops without a word (take_one).
+ *    as it then is.  A crash before the create has sealed it leaves
+ *    the keeper a memfd with no seals (empty, or sized) at an index
+ *    without a record, which the next daemon drops without a word
+ *    (take_one).
  */
 static void drops_send(struct ushm__store *st)
 {
@@ -1056,7 +1057,6 @@ static void take_one(void *arg, int idx, int fd)
 {
 	struct ushm__store *st = arg;
 	struct stat sb;
-
 	int seals = fcntl(fd, F_GET_SEALS);
 	int in_range = idx >= 0 && idx < USHM__IPCMNI && st->data[idx] < 0;
 
