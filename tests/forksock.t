@@ -101,9 +101,10 @@ ushm_run "$T" rmid "$id"
 
 # The fork handlers tell the shim's forks from a fork it does not see
 # (libc's own, as inside daemon()): one made before any call, then
-# libc's, whose parent goes on calling.  Then a fork handler of the
-# program's own, which runs after ushm's, calls shmctl in the parent:
-# the client lock must be free by then.
+# libc's, whose parent goes on calling.  The program registered fork
+# handlers of its own first thing, which call shmctl before the fork,
+# in the parent and in the child: ushm's, installed when the library
+# was loaded, must have let go of the client lock by then.
 kernel=$(timeout 20 "$BUILD/tests/progs/forklibc" 2>&1)
 served_mark
 under=$(timeout 20 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forklibc" 2>&1)
@@ -118,4 +119,8 @@ served_mark
 under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 2>&1)
 is "$under" "$kernel" "a fork beside another thread's: the child uses nothing of that thread"
 served_at_least shmget 1 "ushm served it"
+# The same with no call before the threads fork.
+kernel=$(timeout 30 "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
+under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
+is "$under" "$kernel" "and when no call came before the forks"
 done_testing

@@ -175,9 +175,14 @@ static void after_fork_child(void)
 	int fd = fork_fd;
 
 	fork_fd = -1;
-	/* (A naming another thread of the parent published: that thread
-	 * does not exist here.  Same page as fork_fd.) */
+	/* What another thread of the parent had in flight: its naming
+	 * (that thread does not exist here) and the connection left for
+	 * it, which is not ours to hold.  (Same page as fork_fd.) */
 	__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
+	if (fork_named_fd >= 0)
+		(void)ushm__raw_close(fork_named_fd);
+	fork_named_fd = -1;
+	fork_named_for = NULL;
 	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
@@ -208,6 +213,10 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 	pid_t pid;
 	int fd = -1, saved;
 
+	/* Installed at load (below); this is for a caller that reaches us
+	 * before: a naming is published only where the handlers run, so
+	 * that every child that copies it clears it. */
+	ushm__fork_protocol_setup();
 	/* (Two threads of ushm__fork at once: the second to publish wins,
 	 * and the other's child is not named, only announced by itself.) */
 	__atomic_store_n(&fork_naming, &me, __ATOMIC_RELEASE);
@@ -238,10 +247,10 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 		fork_named_fd = -1;
 		fork_named_for = NULL;
 	}
-	ushm__client_unlock();
+	/* Named now, for a child killed before its HELLO: its exit sets
+	 * lpid to its pid, as on Linux.  No reply.  Under the lock, so that
+	 * no other thread's child copies the connection meanwhile. */
 	if (fd >= 0) {
-		/* Named now, for a child killed before its HELLO: its exit
-		 * sets lpid to its pid, as on Linux.  No reply. */
 		if (pid > 0) {
 			struct ushm__req q;
 
@@ -253,6 +262,7 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 		}
 		close(fd);
 	}
+	ushm__client_unlock();
 	if (errno != saved)
 		errno = saved;
 	return pid;
@@ -268,4 +278,14 @@ void ushm__fork_protocol_setup(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, install_handlers);
+}
+
+/* At load, before the program's code runs: a fork handler the program
+ * registers then comes after ours, so its parent and child handlers
+ * run once ours have let go of the client lock (and its prepare handler
+ * before ours takes it), and may call us.  (One registered before, by a
+ * library loaded ahead of this one, may not.) */
+__attribute__((constructor)) static void fork_protocol_at_load(void)
+{
+	ushm__fork_protocol_setup();
 }

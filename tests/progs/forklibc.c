@@ -10,11 +10,12 @@
  *       libc itself (as libc's daemon() forks: the handlers run, the
  *       shim's fork does not).  Prints "child nattch N" (IPC_STAT in the
  *       child) and "parent nattch N" (in the parent, once the child is
- *       reaped).  Last, registers a fork handler of its own (after
- *       ushm's, which the first call installed) that calls IPC_STAT in
- *       the parent, forks through the shim's fork, and prints "handler
- *       nattch N" (what the handler saw); removes the segment and
- *       prints "done".
+ *       reaped).  It registered fork handlers of its own first thing,
+ *       which call IPC_STAT once the segment exists (before the fork, in
+ *       the parent and in the child); last it forks through the shim's
+ *       fork and prints "prepare nattch N", "handler nattch N" and
+ *       "child handler nattch N" (what they saw); removes the segment
+ *       and prints "done".
  *
  * Exit status 2: a call failed (said on stderr).
  */
@@ -40,14 +41,36 @@ static long nattch(int id)
 }
 
 static int seg = -1;
-static long in_handler = -1;
+static long in_prepare = -1, in_handler = -1;
 
-/* A program's own fork handler that calls shmctl in the parent. */
-static void parent_handler(void)
+/* The program's own fork handlers, which call shmctl. */
+static long stat_seg(void)
 {
 	struct shmid_ds ds;
 
-	in_handler = shmctl(seg, IPC_STAT, &ds) < 0 ? -2 : (long)ds.shm_nattch;
+	if (seg < 0)
+		return -1;
+	return shmctl(seg, IPC_STAT, &ds) < 0 ? -2 : (long)ds.shm_nattch;
+}
+
+static void prepare_handler(void)
+{
+	in_prepare = stat_seg();
+}
+
+static void parent_handler(void)
+{
+	in_handler = stat_seg();
+}
+
+static void child_handler(void)
+{
+	long n = stat_seg();
+
+	if (seg >= 0) {
+		printf("child handler nattch %ld\n", n);
+		fflush(stdout);
+	}
 }
 
 static int reap(pid_t pid)
@@ -68,6 +91,11 @@ int main(void)
 	pid_t pid;
 	int id;
 
+	if (pthread_atfork(prepare_handler, parent_handler, child_handler) !=
+	    0) {
+		fprintf(stderr, "forklibc: pthread_atfork failed\n");
+		return 2;
+	}
 	pid = fork();
 	if (pid == 0)
 		_exit(0);
@@ -96,16 +124,13 @@ int main(void)
 		return 2;
 	printf("parent nattch %ld\n", nattch(id));
 	seg = id;
-	if (pthread_atfork(NULL, parent_handler, NULL) != 0) {
-		fprintf(stderr, "forklibc: pthread_atfork failed\n");
-		return 2;
-	}
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0)
 		_exit(0);
 	if (reap(pid) != 0)
 		return 2;
+	printf("prepare nattch %ld\n", in_prepare);
 	printf("handler nattch %ld\n", in_handler);
 	if (shmdt(p) < 0 || shmctl(id, IPC_RMID, NULL) < 0) {
 		perror("forklibc: shmdt or IPC_RMID");

@@ -4,14 +4,14 @@
  * (src/lib/forkproto.c publishes a pointer into the forking thread's
  * stack while it forks).
  *
- *   forkthreads ROUNDS
- *       Makes and removes a segment (so ushm's fork handlers are
- *       installed), starts a thread that forks and reaps children for
- *       ever, and ROUNDS times forks from the main thread through libc's
+ *   forkthreads ROUNDS [nocall]
+ *       Makes and removes a segment (with "nocall", makes no call
+ *       before the threads fork), starts a thread that forks and reaps
+ *       children for ever, and ROUNDS times forks from the main thread through libc's
  *       own fork (found with dlsym in libc, as libc's daemon() forks).
  *       Each such child unmaps the other thread's stack (which does not
- *       exist in it: glibc may free it) and forks once more through
- *       libc's fork.  Prints "ROUNDS rounds" when every child exited 0,
+ *       exist in it: glibc may free it), makes and removes a segment,
+ *       and forks once more through libc's fork.  Prints "ROUNDS rounds" when every child exited 0,
  *       else "round N: child STATUS" for the first that did not.
  *
  * Exit status 2: a call failed (said on stderr).
@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
@@ -44,7 +45,8 @@ static void *forker(void *arg)
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 300;
-	int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	int nocall = argc > 2 && strcmp(argv[2], "nocall") == 0;
+	int id = nocall ? 0 : shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
 	pid_t (*libc_fork)(void) =
 		libc ? (pid_t(*)(void))dlsym(libc, "fork") : NULL;
@@ -53,7 +55,8 @@ int main(int argc, char **argv)
 	void *stack;
 	size_t size;
 
-	if (id < 0 || shmctl(id, IPC_RMID, NULL) < 0 || !libc_fork) {
+	if (id < 0 || (!nocall && shmctl(id, IPC_RMID, NULL) < 0) ||
+	    !libc_fork) {
 		perror("forkthreads: shmget, IPC_RMID or libc's fork");
 		return 2;
 	}
@@ -71,6 +74,9 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			/* Without libc: its allocator's state is the parent's. */
 			(void)syscall(SYS_munmap, stack, size);
+			id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+			if (id < 0 || shmctl(id, IPC_RMID, NULL) < 0)
+				_exit(3);
 			pid = libc_fork();
 			if (pid == 0)
 				_exit(0);
