@@ -123,4 +123,14 @@ served_at_least shmget 1 "ushm served it"
 kernel=$(timeout 30 "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
 under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
 is "$under" "$kernel" "and when no call came before the forks"
+
+# A fork while another thread's is between ushm's fork handler and the
+# end of the shim's fork wrapper (held there by a handler of the
+# program's own): the connection made for the other child is open in
+# the process then, and this child must not keep it.
+kernel=$(timeout 30 "$BUILD/tests/progs/forkgap" 2>&1)
+served_mark
+under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkgap" 2>&1)
+is "$under" "$kernel" "a child made during another thread's fork holds only its own connection"
+served_at_least shmget 1 "ushm served it"
 done_testing

@@ -105,6 +105,7 @@ static struct fork_naming *fork_naming; /* (atomic) */
 static struct fork_naming *fork_by_shim; /* this fork's, taken (locked) */
 static struct fork_naming *fork_named_for; /* (under the lock) */
 static int fork_named_fd = -1;
+static ino_t fork_named_ino;
 static struct ushm__sender fork_named_as;
 
 static void before_fork(void)
@@ -158,6 +159,7 @@ static void after_fork_parent(void)
 			if (fork_named_fd >= 0)
 				close(fork_named_fd);
 			fork_named_fd = fork_fd;
+			fork_named_ino = fork_ino;
 			fork_named_as = fork_as;
 			fork_named_for = fork_by_shim;
 		} else {
@@ -179,7 +181,7 @@ static void after_fork_child(void)
 	 * (that thread does not exist here) and the connection left for
 	 * it, which is not ours to hold.  (Same page as fork_fd.) */
 	__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
-	if (fork_named_fd >= 0)
+	if (fork_named_fd >= 0 && ushm__socket_ino(fork_named_fd) == fork_named_ino)
 		(void)ushm__raw_close(fork_named_fd);
 	fork_named_fd = -1;
 	fork_named_for = NULL;
