@@ -175,7 +175,8 @@ $(BUILD)/tests/unit/%: tests/unit/%.c tests/tap.h $(UNIT_DEPS)
 # of ushm (ushm-run puts them on ushm).
 TESTPROG_SRCS := $(wildcard tests/progs/*.c)
 TESTPROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(TESTPROG_SRCS))
-$(BUILD)/tests/progs/%: tests/progs/%.c tests/progs/wire.h src/proto/cmsg.h \
+$(BUILD)/tests/progs/%: tests/progs/%.c tests/progs/wire.h tests/progs/fds.h \
+			 src/proto/cmsg.h \
 			 $(OBJ)/daemon/proto/proto.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(OBJ)/daemon/proto/proto.o

@@ -16,7 +16,6 @@
  * Exit status 2: a call failed (said on stderr).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,8 @@
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "fds.h"
 
 static pthread_t thread_a, a_self;
 static int a_known;
@@ -62,30 +63,6 @@ static void parent_handler(void)
 	wait_for(&b_forked);
 }
 
-/* The sockets this process holds. */
-static int sockets(void)
-{
-	char path[300], link[64];
-	struct dirent *de;
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len > 0) {
-			link[len] = '\0';
-			n += strncmp(link, "socket:", 7) == 0;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 /* Forks a child that exits with its count of sockets; returns it. */
 static int child_sockets(void)
 {
@@ -93,7 +70,7 @@ static int child_sockets(void)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(sockets());
+		_exit(fds_named("socket:"));
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);

@@ -28,7 +28,6 @@
  *                 program's split; the saved ids stay): "ok" or errno
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +39,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fds.h"
 
 #define HELD_MAX 64
 
@@ -211,26 +212,12 @@ static void closefds(void)
 
 static void memfds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	char path[300], link[256];
-	int n = 0;
+	int n = fds_named("/memfd:");
 
-	if (!d) {
+	if (n < 0) {
 		printf("? %s\n", errname(errno));
 		return;
 	}
-	while ((de = readdir(d))) {
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len > 0) {
-			link[len] = '\0';
-			n += strncmp(link, "/memfd:", 7) == 0;
-		}
-	}
-	closedir(d);
 	printf("memfds %d\n", n);
 }
 
