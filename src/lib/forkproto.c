@@ -215,10 +215,10 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 	pid_t pid;
 	int fd = -1, saved;
 
-	/* Installed at load (below); this is for a caller that reaches us
-	 * before: a naming is published only where the handlers run, so
-	 * that every child that copies it clears it. */
-	ushm__fork_protocol_setup();
+	/* (The handlers are installed already: libushm, which the shim
+	 * needs, is initialized before the shim, whose fork fails until
+	 * its own constructor ran.  So every child that copies a naming
+	 * clears it.) */
 	/* (Two threads of ushm__fork at once: the second to publish wins,
 	 * and the other's child is not named, only announced by itself.) */
 	__atomic_store_n(&fork_naming, &me, __ATOMIC_RELEASE);

@@ -45,8 +45,7 @@ void ushm__session_child(int fd, ino_t ino, pid_t pid);
 /* ---- forkproto.c ---- */
 
 /* Installs the fork handlers (once: forkproto.c does it when the
- * library is loaded; the first lock of the client state and the shim's
- * fork make sure). */
+ * library is loaded; the first lock of the client state makes sure). */
 void ushm__fork_protocol_setup(void);
 
 #endif /* USHM_SESSION_H */
