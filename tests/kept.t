@@ -56,6 +56,9 @@ converse() {
 	fi
 	ask at "$id"
 	ask nattch "$id"
+	# The library's descriptors (its connection, the kept one) are not
+	# where fork would copy a table of 1,024 for them.
+	ask highfds
 	ask dt
 	# A mode change refuses the next shmat at once, and a change back
 	# allows it again.

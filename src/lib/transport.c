@@ -93,20 +93,31 @@ static int timed_out(void)
 /*
  * The kernel's shm calls take no descriptor; ours must hold one.  It is
  * moved high, out of the way of programs that expect the lowest free
- * number to stay free or dup2 over low numbers.  Returns the new fd (the
- * old one closed), or fd itself if there is no room up there.
+ * number to stay free or dup2 over low numbers.  Not too high: fork
+ * copies the descriptor table up to the highest open descriptor, and
+ * exit frees it.  From 100 up the table has 128 slots (256 once a
+ * program uses 128 or more, as AFL++'s fork server does at 198); from
+ * 1000 up it had 1,024, and the copy cost a fork about 8 us (dup_fd,
+ * against 1 us: BENCHMARKS.md).  The numbers programs pick for
+ * themselves are below (shells' 10 and up) or above (AFL++'s 198 and
+ * 199, bash's 255).  Returns the new fd (the old one closed), or fd
+ * itself if there is no room up there.
  */
+#define FD_FLOOR 100
+
 int ushm__move_high(int fd)
 {
 	struct rlimit rl;
-	int floor = 1000, hi;
+	int floor = FD_FLOOR, hi;
 
 	/* Tried first without asking for the limit (one system call
 	 * fewer on every connection and first attach): it fails (EINVAL,
-	 * EMFILE) only when there is no room from 1000 up. */
+	 * EMFILE) only when there is no room from FD_FLOOR up.  A limit
+	 * that leaves less than 24 numbers up there: the last 24 below
+	 * it. */
 	hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
 	if (hi < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < 1024) {
+	    rl.rlim_cur < FD_FLOOR + 24) {
 		floor = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 3;
 		hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
 	}

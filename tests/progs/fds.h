@@ -2,18 +2,21 @@
  * fds.h - what the test programs that look at their own descriptors
  * (kept, forkgap) share: how many of them lead to a file whose name, as
  * /proc/self/fd shows it, starts with a given prefix ("socket:" for
- * sockets, "/memfd:" for a segment's memory).
+ * sockets, "/memfd:" for a segment's memory), among all or from a number
+ * up.
  */
 #ifndef USHM_TESTS_FDS_H
 #define USHM_TESTS_FDS_H
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The count, or -1 (errno set) when /proc/self/fd cannot be read. */
-static inline int fds_named(const char *prefix)
+/* The count among descriptors numbered min and up, or -1 (errno set)
+ * when /proc/self/fd cannot be read. */
+static inline int fds_named_from(const char *prefix, int min)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -26,6 +29,8 @@ static inline int fds_named(const char *prefix)
 	while ((de = readdir(d))) {
 		ssize_t len;
 
+		if (de->d_name[0] == '.' || atoi(de->d_name) < min)
+			continue;
 		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len > 0) {
@@ -35,6 +40,12 @@ static inline int fds_named(const char *prefix)
 	}
 	closedir(d);
 	return n;
+}
+
+/* The count among all descriptors. */
+static inline int fds_named(const char *prefix)
+{
+	return fds_named_from(prefix, 0);
 }
 
 #endif

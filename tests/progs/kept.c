@@ -24,6 +24,9 @@
  *   closefds      closes every descriptor above 2 (as daemons do) and
  *                 opens /dev/null on the numbers up to 1100
  *   memfds        how many open descriptors are memfds
+ *   highfds       how many descriptors numbered 128 and up are sockets or
+ *                 memfds (a library's kept out of the way, but low enough
+ *                 that fork copies a small table: none)
  *   become U      effective uid and gid U, real ones U+1 (a setuid
  *                 program's split; the saved ids stay): "ok" or errno
  */
@@ -221,6 +224,17 @@ static void memfds(void)
 	printf("memfds %d\n", n);
 }
 
+static void highfds(void)
+{
+	int s = fds_named_from("socket:", 128), m = fds_named_from("/memfd:", 128);
+
+	if (s < 0 || m < 0) {
+		printf("? %s\n", errname(errno));
+		return;
+	}
+	printf("sockets or memfds at 128 and up: %d\n", s + m);
+}
+
 int main(void)
 {
 	char line[128], cmd[16], arg[16];
@@ -268,6 +282,8 @@ int main(void)
 			closefds();
 		} else if (n == 1 && strcmp(cmd, "memfds") == 0) {
 			memfds();
+		} else if (n == 1 && strcmp(cmd, "highfds") == 0) {
+			highfds();
 		} else if (n == 2 && strcmp(cmd, "become") == 0) {
 			gid_t none[1];
 
