@@ -99,6 +99,57 @@ served_at_least registered 1 "the child's attachment was registered by ushm"
 is "$(connected "$FS")" 0 "nothing reached the removed fork socket"
 ushm_run "$T" rmid "$id"
 
+# Connecting ahead: from its second fork on, a parent makes its next
+# child's connection as the fork returns (src/lib/forkproto.c), which
+# waits, idle, on the fork socket.  The next fork takes it only while it
+# is still the library's: not once the program has closed the number and
+# put a socket of its own there (nothing may be sent to that one), nor
+# once the daemon that took it has died.
+AHEAD=$BUILD/tests/progs/forkahead
+AHEAD_CMDS=$'fork 3\ntakeover\nfork 2\nwritten\nfork 3\nfork 2\nexit'
+kernel=$(timeout 20 "$AHEAD" <<<"$AHEAD_CMDS" 2>&1)
+d=$(mktemp -d "$USHM_TEST_DIR/fa.XXXXXX")
+mkfifo "$d/in" "$d/out"
+# (A daemon with its fork socket: the one above has lost it.)
+"$USHM" daemon stop >/dev/null
+ushm_run "$T" rmid "$(ushm_run "$T" create private 4096 0600)" &&
+	[ -S "$FS" ]
+ok $? "a daemon with a fork socket runs"
+served_mark
+timeout 30 "${USHM_RUN_CMD[@]}" "$AHEAD" <"$d/in" >"$d/out" 2>&1 &
+apid=$!
+exec {ain}>"$d/in" {aout}<"$d/out"
+under=
+# ask CMD: sends one command, keeps its answer.
+ask() {
+	local line
+	echo "$1" >&"$ain"
+	read -r -u "$aout" line
+	under+=$line$'\n'
+}
+ask "fork 3"
+wait_for 5 eval '[ "$(connected "$FS")" -eq 1 ]'
+ok $? "after its forks, a connection made ahead waits on the fork socket"
+ask takeover
+ask "fork 2"
+ask written
+ask "fork 3"
+served_at_least registered 8 "ushm registered the children"
+pid=$(ushm_live_daemon_pid)
+kill -KILL "$pid"
+wait_for 10 pid_gone "$pid"
+ok $? "the daemon that took it is killed"
+ushm_run "$T" rmid "$(ushm_run "$T" create private 4096 0600)"
+ok $? "and another one started"
+served_mark
+ask "fork 2"
+echo exit >&"$ain"
+exec {ain}>&- {aout}<&-
+wait "$apid"
+ok $? "the program under ushm-run exits cleanly"
+is "${under%$'\n'}" "$kernel" "forks with a connection made ahead, taken over, or left by a dead daemon: as on the kernel"
+served_at_least registered 2 "the new daemon registered the last children"
+
 # The fork handlers tell the shim's forks from a fork it does not see
 # (libc's own, as inside daemon()): one made before any call, then
 # libc's, whose parent goes on calling.  The program registered fork

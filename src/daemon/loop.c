@@ -40,7 +40,9 @@
  * The fork protocol (src/lib/forkproto.c is the other side):
  *  1. fork's prepare handler, in the parent: connect a new connection
  *     to the fork socket (server.c), else the main one (non-blocking: a
- *     full backlog is a refusal, not a wait) and send
+ *     full backlog is a refusal, not a wait), or take the one the
+ *     shim's fork connected ahead after the previous fork (idle here
+ *     until now, holding nothing), and send
  *     the attachments the child will inherit as REGISTER with
  *     USHM__REG_FORK | USHM__REG_NOREPLY; nothing is read.
  *  2. In the child, first thing: HELLO on that connection (no reply):

@@ -46,6 +46,28 @@
 static int fork_fd = -1;
 static ino_t fork_ino;
 static struct ushm__sender fork_as;
+/*
+ * Connecting ahead.  A parent makes its child's connection inside fork,
+ * before the child may run: a socket made, connected, checked and moved
+ * high, five system calls and the socket's allocations on the path from
+ * a fork's call to its return, which a fork server pays at every fork.
+ * So from its second fork through the shim on, a process makes the next
+ * child's connection as the fork returns (while that child runs, on
+ * another CPU when there is one), and the next prepare handler only
+ * checks that it is still ours (the program may have closed the number
+ * and reused it: the inode) and sends REGISTER on it.  One the daemon
+ * dropped (it restarted) fails that send, and a new one is made as
+ * before.  The daemon takes it meanwhile; it waits there idle, holding
+ * nothing.  It is made and taken under the client lock, and the prepare
+ * handler hands it to the child or closes it (nothing left to register):
+ * no other child ever holds a copy, and an exec closes it (close-on-
+ * exec), which the daemon sees as the departure of nobody.
+ */
+static int fork_ahead_fd = -1;
+static ino_t fork_ahead_ino;
+/* The shim's forks that made their child a connection (reset in each
+ * child): the second one starts connecting ahead. */
+static unsigned int forks_connected;
 /* errno as the caller of fork left it, for the child's failure path. */
 static int fork_errno;
 /* The daemon has no fork socket (or one we may not use): parents connect
@@ -73,6 +95,39 @@ static int connect_for_child(const char *path)
 			fork_socket_absent = 1;
 	}
 	return ushm__connect_nowait(path);
+}
+
+/* The connection made ahead, if it is still ours; -1 otherwise (then
+ * the descriptor is the program's now, or closed).  Under the lock. */
+static int take_ahead(ino_t *ino)
+{
+	int fd = fork_ahead_fd;
+
+	fork_ahead_fd = -1;
+	if (fd < 0 || ushm__socket_ino(fd) != fork_ahead_ino)
+		return -1;
+	*ino = fork_ahead_ino;
+	return fd;
+}
+
+/* After a fork that made its child a connection (under the lock): the
+ * next child's, to the fork socket only (the main one's connections wake
+ * the daemon at once), without waiting. */
+static void connect_ahead(void)
+{
+	struct ushm__sender as;
+	char path[108], fork_path[108];
+	int fd;
+
+	if (++forks_connected < 2 || fork_ahead_fd >= 0 || fork_socket_absent ||
+	    !ushm__session_forkable(path, sizeof(path), &as) ||
+	    ushm__fork_socket(path, fork_path, sizeof(fork_path)) < 0)
+		return;
+	fd = ushm__connect_nowait(fork_path);
+	if (fd < 0)
+		return;
+	fork_ahead_ino = ushm__socket_ino(fd);
+	fork_ahead_fd = fd;
 }
 
 /*
@@ -124,22 +179,39 @@ static void before_fork(void)
 	}
 	fork_fd = -1;
 	fork_errno = saved;
-	if (!ushm__session_forkable(path, sizeof(path), &fork_as))
-		goto out;
-	/* Non-blocking: a daemon whose backlog or queue is full (frozen,
-	 * swamped) gets nothing now, and the child registers at its first
-	 * call instead. */
-	fd = connect_for_child(path);
-	if (fd < 0)
-		goto out;
-	if (ushm__session_register(fd, USHM__REG_FORK | USHM__REG_NOREPLY,
-				   &fork_as) < 0) {
-		/* The daemon drops what it got with the connection. */
-		close(fd);
+	if (!ushm__session_forkable(path, sizeof(path), &fork_as)) {
+		/* Nothing to register: no child gets the one made ahead,
+		 * and none may copy it. */
+		fd = take_ahead(&fork_ino);
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
+	fd = take_ahead(&fork_ino);
+	if (fd >= 0 && ushm__session_register(fd, USHM__REG_FORK |
+						      USHM__REG_NOREPLY,
+					      &fork_as) < 0) {
+		close(fd); /* (the daemon restarted since) */
+		fd = -1;
+	}
+	if (fd < 0) {
+		/* Non-blocking: a daemon whose backlog or queue is full
+		 * (frozen, swamped) gets nothing now, and the child
+		 * registers at its first call instead. */
+		fd = connect_for_child(path);
+		if (fd < 0)
+			goto out;
+		if (ushm__session_register(fd, USHM__REG_FORK |
+						       USHM__REG_NOREPLY,
+					   &fork_as) < 0) {
+			/* The daemon drops what it got with the
+			 * connection. */
+			close(fd);
+			goto out;
+		}
+		fork_ino = ushm__socket_ino(fd);
+	}
 	fork_fd = fd;
-	fork_ino = ushm__socket_ino(fd);
 out:
 	/* (Written only when changed: errno's page is one more to fault in
 	 * after each fork otherwise.) */
@@ -185,6 +257,7 @@ static void after_fork_child(void)
 		(void)ushm__raw_close(fork_named_fd);
 	fork_named_fd = -1;
 	fork_named_for = NULL;
+	forks_connected = 0;
 	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
@@ -263,6 +336,8 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 					      &as);
 		}
 		close(fd);
+		if (pid > 0)
+			connect_ahead();
 	}
 	ushm__client_unlock();
 	if (errno != saved)
