@@ -99,14 +99,16 @@ served_at_least registered 1 "the child's attachment was registered by ushm"
 is "$(connected "$FS")" 0 "nothing reached the removed fork socket"
 ushm_run "$T" rmid "$id"
 
-# Connecting ahead: from its second fork on, a parent makes its next
+# Connecting ahead: a parent that forks again and again makes its next
 # child's connection as the fork returns (src/lib/forkproto.c), which
 # waits, idle, on the fork socket.  The next fork takes it only while it
 # is still the library's: not once the program has closed the number and
-# put a socket of its own there (nothing may be sent to that one), nor
-# once the daemon that took it has died.
+# put a socket of its own there (nothing may be sent to that one), not
+# in a child made without fork handlers (which inherits a copy), nor
+# once the daemon that took it has died; and it goes when nothing is
+# attached any more.
 AHEAD=$BUILD/tests/progs/forkahead
-AHEAD_CMDS=$'fork 3\ntakeover\nfork 2\nwritten\nfork 3\nfork 2\nexit'
+AHEAD_CMDS=$'fork 3\ntakeover\nfork 2\nwritten\nfork 3\nrawfork\nfork 2\ndetach\nattach\nfork 3\nfork 2\nexit'
 kernel=$(timeout 20 "$AHEAD" <<<"$AHEAD_CMDS" 2>&1)
 d=$(mktemp -d "$USHM_TEST_DIR/fa.XXXXXX")
 mkfifo "$d/in" "$d/out"
@@ -134,7 +136,14 @@ ask takeover
 ask "fork 2"
 ask written
 ask "fork 3"
-served_at_least registered 8 "ushm registered the children"
+ask rawfork
+ask "fork 2"
+ask detach
+wait_for 5 eval '[ "$(connected "$FS")" -eq 0 ]'
+ok $? "nothing attached: the connection made ahead is gone"
+ask attach
+ask "fork 3"
+served_at_least registered 14 "ushm registered the children"
 pid=$(ushm_live_daemon_pid)
 kill -KILL "$pid"
 wait_for 10 pid_gone "$pid"
@@ -147,7 +156,7 @@ echo exit >&"$ain"
 exec {ain}>&- {aout}<&-
 wait "$apid"
 ok $? "the program under ushm-run exits cleanly"
-is "${under%$'\n'}" "$kernel" "forks with a connection made ahead, taken over, or left by a dead daemon: as on the kernel"
+is "${under%$'\n'}" "$kernel" "forks with a connection made ahead, taken over, inherited without handlers, or left by a dead daemon: as on the kernel"
 served_at_least registered 2 "the new daemon registered the last children"
 
 # The fork handlers tell the shim's forks from a fork it does not see

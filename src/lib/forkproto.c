@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The connection prepared for the child of the fork in progress, or -1,
@@ -51,23 +52,29 @@ static struct ushm__sender fork_as;
  * before the child may run: a socket made, connected, checked and moved
  * high, five system calls and the socket's allocations on the path from
  * a fork's call to its return, which a fork server pays at every fork.
- * So from its second fork through the shim on, a process makes the next
- * child's connection as the fork returns (while that child runs, on
- * another CPU when there is one), and the next prepare handler only
- * checks that it is still ours (the program may have closed the number
- * and reused it: the inode) and sends REGISTER on it.  One the daemon
- * dropped (it restarted) fails that send, and a new one is made as
- * before.  The daemon takes it meanwhile; it waits there idle, holding
- * nothing.  It is made and taken under the client lock, and the prepare
- * handler hands it to the child or closes it (nothing left to register):
- * no other child ever holds a copy, and an exec closes it (close-on-
- * exec), which the daemon sees as the departure of nobody.
+ * So a process that forks through the shim again and again (a second
+ * fork within AHEAD_WITHIN_NS of the one before) makes the next child's
+ * connection as the fork returns (while that child runs, on another CPU
+ * when there is one), and the next prepare handler only checks that it
+ * is still ours (the program may have closed the number and reused it:
+ * a socket, the inode, and this process's, not a copy a child made
+ * without fork handlers inherited) and sends REGISTER on it.  One the
+ * daemon dropped (it restarted) fails that send, and a new one is made
+ * as before.  The daemon takes it meanwhile; it waits there idle,
+ * holding nothing, and counts as one of the user's connections.  It is
+ * made and taken under the client lock, and the prepare handler hands
+ * it to the child or closes it (nothing left to register): no child of
+ * a fork with handlers holds a copy.  It is closed when the process has
+ * nothing attached any more (ushm__fork_ahead_drop), and by exec
+ * (close-on-exec), which the daemon sees as the departure of nobody.
  */
+#define AHEAD_WITHIN_NS 1000000000LL
 static int fork_ahead_fd = -1;
 static ino_t fork_ahead_ino;
-/* The shim's forks that made their child a connection (reset in each
- * child): the second one starts connecting ahead. */
-static unsigned int forks_connected;
+static pid_t fork_ahead_pid;
+/* When the shim's last fork that made its child a connection ran
+ * (CLOCK_MONOTONIC_COARSE, ns; 0 in each child: none yet). */
+static long long fork_connected_ns;
 /* errno as the caller of fork left it, for the child's failure path. */
 static int fork_errno;
 /* The daemon has no fork socket (or one we may not use): parents connect
@@ -97,29 +104,66 @@ static int connect_for_child(const char *path)
 	return ushm__connect_nowait(path);
 }
 
-/* The connection made ahead, if it is still ours; -1 otherwise (then
- * the descriptor is the program's now, or closed).  Under the lock. */
-static int take_ahead(ino_t *ino)
+/* Closes the connection made ahead (under the lock, or in a process
+ * with one thread), if it is still that socket: a program that took the
+ * number over keeps what it put there. */
+static void drop_ahead(void)
+{
+	if (fork_ahead_fd >= 0 &&
+	    ushm__socket_ino(fork_ahead_fd) == fork_ahead_ino)
+		(void)ushm__raw_close(fork_ahead_fd);
+	fork_ahead_fd = -1;
+}
+
+/* The connection made ahead, for a child of process pid, if it is still
+ * ours; -1 otherwise.  Under the lock. */
+static int take_ahead(pid_t pid, ino_t *ino)
 {
 	int fd = fork_ahead_fd;
 
-	fork_ahead_fd = -1;
-	if (fd < 0 || ushm__socket_ino(fd) != fork_ahead_ino)
+	if (fd < 0)
 		return -1;
+	if (fork_ahead_pid != pid) {
+		/* A copy inherited through a fork without handlers: the
+		 * parent's, which it will hand to a child of its own. */
+		drop_ahead();
+		return -1;
+	}
+	fork_ahead_fd = -1;
+	if (ushm__socket_ino(fd) != fork_ahead_ino)
+		return -1; /* the program's now */
 	*ino = fork_ahead_ino;
 	return fd;
 }
 
+void ushm__fork_ahead_drop(void)
+{
+	drop_ahead();
+}
+
+static long long coarse_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* After a fork that made its child a connection (under the lock): the
- * next child's, to the fork socket only (the main one's connections wake
- * the daemon at once), without waiting. */
+ * next child's, when this one came soon after the one before, to the
+ * fork socket only (the main one's connections wake the daemon at
+ * once), without waiting. */
 static void connect_ahead(void)
 {
 	struct ushm__sender as;
 	char path[108], fork_path[108];
+	long long now = coarse_ns(), last = fork_connected_ns;
 	int fd;
 
-	if (++forks_connected < 2 || fork_ahead_fd >= 0 || fork_socket_absent ||
+	fork_connected_ns = now;
+	if (!last || now - last > AHEAD_WITHIN_NS || fork_ahead_fd >= 0 ||
+	    fork_socket_absent ||
 	    !ushm__session_forkable(path, sizeof(path), &as) ||
 	    ushm__fork_socket(path, fork_path, sizeof(fork_path)) < 0)
 		return;
@@ -127,6 +171,7 @@ static void connect_ahead(void)
 	if (fd < 0)
 		return;
 	fork_ahead_ino = ushm__socket_ino(fd);
+	fork_ahead_pid = as.pid;
 	fork_ahead_fd = fd;
 }
 
@@ -182,12 +227,10 @@ static void before_fork(void)
 	if (!ushm__session_forkable(path, sizeof(path), &fork_as)) {
 		/* Nothing to register: no child gets the one made ahead,
 		 * and none may copy it. */
-		fd = take_ahead(&fork_ino);
-		if (fd >= 0)
-			close(fd);
+		drop_ahead();
 		goto out;
 	}
-	fd = take_ahead(&fork_ino);
+	fd = take_ahead(fork_as.pid, &fork_ino);
 	if (fd >= 0 && ushm__session_register(fd, USHM__REG_FORK |
 						      USHM__REG_NOREPLY,
 					      &fork_as) < 0) {
@@ -257,7 +300,7 @@ static void after_fork_child(void)
 		(void)ushm__raw_close(fork_named_fd);
 	fork_named_fd = -1;
 	fork_named_for = NULL;
-	forks_connected = 0;
+	fork_connected_ns = 0;
 	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the

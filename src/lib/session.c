@@ -251,6 +251,8 @@ static int ensure(void)
 		ushm__link_drop(&g.link);
 		ushm__pieces_forked(&g.table);
 		g.register_fork = g.table.n > 0;
+		/* Nor its copy of the connection the parent made ahead. */
+		ushm__fork_ahead_drop();
 	}
 	if (g.link.fd >= 0 && !ushm__link_ours(&g.link, g.link.fd)) {
 		/* The program closed it (a daemon closing every fd), and the
@@ -286,6 +288,9 @@ struct ushm__attach_table *ushm__client_lock(void)
 
 void ushm__client_unlock(void)
 {
+	/* Nothing attached: no child to connect for (forkproto.c). */
+	if (g.table.n == 0)
+		ushm__fork_ahead_drop();
 	pthread_mutex_unlock(&g.lock);
 }
 

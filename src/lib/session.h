@@ -47,5 +47,9 @@ void ushm__session_child(int fd, ino_t ino, pid_t pid);
 /* Installs the fork handlers (once: forkproto.c does it when the
  * library is loaded; the first lock of the client state makes sure). */
 void ushm__fork_protocol_setup(void);
+/* Closes the connection made ahead for the next child, if any (nothing
+ * is attached any more, or it is a copy inherited from a parent).  Under
+ * the client lock. */
+void ushm__fork_ahead_drop(void);
 
 #endif /* USHM_SESSION_H */

@@ -420,7 +420,12 @@ ino_t ushm__socket_ino(int fd)
 	/* (Zeroed for the analyzers, which cannot see the kernel fill it.) */
 	struct stat st = { 0 };
 
-	return ushm__raw_fstat(fd, &st) == 0 ? st.st_ino : 0;
+	/* Not a socket: 0, so that a file of the program's whose inode
+	 * number happens to be a socket's (another file system) is never
+	 * taken for ours. */
+	return ushm__raw_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ?
+		       st.st_ino :
+		       0;
 }
 
 void ushm__link_take(struct ushm__link *l, int fd, ino_t ino, int raw)

@@ -75,9 +75,9 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
 			struct ushm__rep *rep, int *outfd, int nout,
 			int *owed, const struct ushm__sender *as);
 
-/* The inode of socket fd (0 if it has none): what ushm__link_take
- * notes, read where the fd is made (a forked child's was, in its
- * parent). */
+/* The inode of socket fd (0 if it is no socket, or not open): what
+ * ushm__link_take notes, read where the fd is made (a forked child's
+ * was, in its parent). */
 ino_t ushm__socket_ino(int fd);
 /* Takes fd (>= 0), whose inode is ino, as l's connection, and makes the
  * spare; raw: fd came from ushm__connect_nowait.  Async-signal-safe,

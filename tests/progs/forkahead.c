@@ -19,6 +19,12 @@
  *               and reads nattch
  *   written     how many of those sockets have something to read (a
  *               byte the program did not send): "written to: N"
+ *   rawfork     a child made by _Fork (no fork handlers run) makes a
+ *               call and forks a child of its own, both staying; then
+ *               the parent forks another child and reaps it, then lets
+ *               the first two go: nattch at each step
+ *   detach      shmdt, then nattch
+ *   attach      shmat again, then nattch
  *   exit        detaches, removes the segment, exits 0
  *
  * Exit status 2: a call failed (said on stderr).
@@ -116,6 +122,74 @@ static void takeover(void)
 	printf("took over: %d sockets; nattch %ld\n", made, nattch());
 }
 
+static void rawfork(void)
+{
+	int ready[2], go[2], cgo[2], st;
+	long both, with_c, after_c, after_all;
+	pid_t r, c;
+	char b;
+
+	if (pipe(ready) < 0 || pipe(go) < 0)
+		die("pipe");
+	r = _Fork();
+	if (r < 0)
+		die("_Fork");
+	if (r == 0) {
+		struct shmid_ds ds;
+		pid_t rc;
+
+		close(ready[0]);
+		close(go[1]);
+		if (shmctl(id, IPC_STAT, &ds) < 0)
+			_exit(1);
+		rc = fork();
+		if (rc < 0)
+			_exit(1);
+		if (rc == 0) {
+			close(ready[1]);
+			while (read(go[0], &b, 1) > 0)
+				;
+			_exit(0);
+		}
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		close(ready[1]);
+		while (read(go[0], &b, 1) > 0)
+			;
+		_exit(waitpid(rc, &st, 0) == rc ? 0 : 1);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &b, 1) != 1)
+		die("the first child's word");
+	close(ready[0]);
+	both = nattch();
+	if (pipe(cgo) < 0)
+		die("pipe");
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (c == 0) {
+		close(cgo[1]);
+		while (read(cgo[0], &b, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(cgo[0]);
+	with_c = nattch();
+	close(cgo[1]);
+	if (waitpid(c, &st, 0) != c)
+		die("waitpid");
+	after_c = nattch();
+	close(go[1]);
+	if (waitpid(r, &st, 0) != r)
+		die("waitpid");
+	after_all = nattch();
+	printf("without handlers: nattch %ld with that child and its own, "
+	       "%ld with another, %ld after it, %ld after them\n",
+	       both, with_c, after_c, after_all);
+}
+
 static void written(void)
 {
 	int n = 0;
@@ -148,6 +222,18 @@ int main(void)
 			takeover();
 		else if (n == 1 && strcmp(cmd, "written") == 0)
 			written();
+		else if (n == 1 && strcmp(cmd, "rawfork") == 0)
+			rawfork();
+		else if (n == 1 && strcmp(cmd, "detach") == 0) {
+			if (shmdt((void *)mem) < 0)
+				die("shmdt");
+			printf("detached: nattch %ld\n", nattch());
+		} else if (n == 1 && strcmp(cmd, "attach") == 0) {
+			mem = shmat(id, NULL, 0);
+			if (mem == (void *)-1)
+				die("shmat");
+			printf("attached: nattch %ld\n", nattch());
+		}
 		else if (n == 1 && strcmp(cmd, "exit") == 0)
 			break;
 		else
