@@ -14,7 +14,7 @@
  *   shmtool chmod ID MODE          IPC_SET of the permission bits
  *   shmtool closefds ID            attach, close every descriptor above 2
  *                                  (as daemons do) and put a socket of
- *                                  its own on 900..1099; print nattch,
+ *                                  its own on 100..1099; print nattch,
  *                                  detach, print nattch and whether that
  *                                  socket was closed or written to
  *   shmtool forkkill N             N times: attach, fork, SIGKILL the child
@@ -340,12 +340,13 @@ int main(int argc, char **argv)
 		if (p == (void *)-1)
 			return die("shmat");
 		close_range(3, ~0u, 0);
-		/* The program's own socket on every number from 900 up:
+		/* The program's own socket on every number from 100 up
+		 * (where the library's were, and where they were before):
 		 * a library that still used its old numbers would write
 		 * into it or close it. */
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
 			return die("socketpair");
-		for (int fd = 900; fd < 1100; fd++)
+		for (int fd = 100; fd < 1100; fd++)
 			if (dup2(sv[0], fd) < 0)
 				return die("dup2");
 		if (shmctl(id, IPC_STAT, &ds) < 0)
@@ -354,11 +355,11 @@ int main(int argc, char **argv)
 		if (shmdt(p) < 0 || shmctl(id, IPC_STAT, &ds) < 0)
 			return die("shmdt/IPC_STAT");
 		after = ds.shm_nattch;
-		for (int fd = 900; fd < 1100; fd++)
+		for (int fd = 100; fd < 1100; fd++)
 			intact += fcntl(fd, F_GETFD) >= 0;
 		stray = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) >= 0;
 		printf("nattch %lu then %lu, program's fds %s, %s\n", before,
-		       after, intact == 200 ? "intact" : "closed",
+		       after, intact == 1000 ? "intact" : "closed",
 		       stray ? "written to" : "not written to");
 		return 0;
 	}
