@@ -138,6 +138,8 @@ ask written
 ask "fork 3"
 ask rawfork
 ask "fork 2"
+wait_for 5 eval '[ "$(connected "$FS")" -eq 1 ]'
+ok $? "and after more forks, one waits again"
 ask detach
 wait_for 5 eval '[ "$(connected "$FS")" -eq 0 ]'
 ok $? "nothing attached: the connection made ahead is gone"
@@ -193,4 +195,12 @@ served_mark
 under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkgap" 2>&1)
 is "$under" "$kernel" "a child made during another thread's fork holds only its own connection"
 served_at_least shmget 1 "ushm served it"
+# Many children ending at once: more hang-ups and exits pending than
+# the daemon takes in one look (64), all applied before the parent's
+# IPC_STAT that follows its last waitpid.
+kernel=$(timeout 30 "$BUILD/tests/progs/manyexit" 300 2>&1)
+served_mark
+under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/manyexit" 300 2>&1)
+is "$under" "$kernel" "300 children ending at once: nattch as on the kernel once they are reaped"
+served_at_least registered 300 "ushm registered them"
 done_testing

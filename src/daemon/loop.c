@@ -311,14 +311,6 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 			    !((struct ushm__conn *)it)->dead)
 				ushm__conn_settled_data(srv, (void *)it);
 		}
-		/* A full round may have left connections with data unseen
-		 * (a parent's REGISTER on a connection it made ahead, which
-		 * a new connection's REGISTER from its child copies): the
-		 * next round looks again (level-triggered: what was seen
-		 * comes back behind what was not) before anything is
-		 * accepted or departs, until the last round. */
-		if (n == MAX_EVENTS && round < BARRIER_ROUNDS - 1)
-			continue;
 		for (int i = 0; i < n; i++) {
 			enum ushm__item_type t =
 				((struct ushm__item *)ev[i].data.ptr)->type;
