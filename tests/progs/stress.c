@@ -852,9 +852,15 @@ static int clients(uint64_t seed, long victims, int conc, int nsurvivors)
 		}
 		if (next < 0)
 			break;
-		/* The moment of the kill, not a synchronisation. */
-		if (slots[next].when > now_us())
-			sleep_us(slots[next].when - now_us());
+		/* The moment of the kill, not a synchronisation.  (The
+		 * clock read once: read twice, it may pass the moment in
+		 * between, and the difference wraps to an endless sleep.) */
+		{
+			uint64_t t = now_us();
+
+			if (slots[next].when > t)
+				sleep_us(slots[next].when - t);
+		}
 		pid = slots[next].pid;
 		slots[next].pid = 0;
 		kill(pid, SIGKILL);
