@@ -432,17 +432,54 @@ static void activation_path(int fd, struct options *o)
 			 (int)sizeof(sa.sun_path), sa.sun_path);
 }
 
-static int daemonize(void)
+/*
+ * Detaches.  The parent returns only once the daemon serves, so that
+ * "ushmd --daemonize && program" finds it listening: it waits for one
+ * byte on a pipe, which the child writes once clients are accepted
+ * (*ready), and exits 0; or for the pipe's end, when the child failed
+ * to start (having said why on standard error, still the caller's), and
+ * exits 1.  Returns 0 in the child, or -errno.
+ */
+static int daemonize(int *ready)
 {
-	pid_t pid = fork();
+	int p[2];
+	pid_t pid;
+	ssize_t n;
+	char c;
 
-	if (pid < 0)
+	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0);
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	*ready = p[1];
 	if (setsid() < 0)
 		return -errno;
 	return 0;
+}
+
+/* Tells whoever waits that clients are accepted: one byte, then the
+ * descriptor closed (a failure only logged: the daemon serves anyway). */
+static void say_ready(int fd, const char *what)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) < 0)
+		ushm__log(USHM__LOG_WARN, "%s: %s", what, strerror(errno));
+	close(fd);
 }
 
 /* Descriptors kept back from clients: the daemon's own work (a segment's
@@ -518,7 +555,7 @@ int main(int argc, char **argv)
 	struct ushm__server srv;
 	struct ushm__server_conf conf = { .listen_fd = -1 };
 	struct options o;
-	int err;
+	int err, detached_ready = -1;
 
 	if (parse_args(&o, argc, argv) < 0)
 		return 2;
@@ -536,7 +573,7 @@ int main(int argc, char **argv)
 	if (chdir("/") < 0)
 		return 1;
 	conf.fd_ceiling = raise_fd_limit();
-	if (o.daemonize && daemonize() < 0) {
+	if (o.daemonize && daemonize(&detached_ready) < 0) {
 		perror("ushmd: fork");
 		return 1;
 	}
@@ -575,13 +612,10 @@ int main(int argc, char **argv)
 					"ushmd.log", LOG_MAX_BYTES);
 		}
 	}
-	if (o.ready_fd >= 0) {
-		/* The spawner waits for this byte (or EOF on failure). */
-		if (write(o.ready_fd, "1", 1) < 0)
-			ushm__log(USHM__LOG_WARN, "ready fd: %s",
-				  strerror(errno));
-		close(o.ready_fd);
-	}
+	/* The spawner waits for this byte (or EOF on failure); so does
+	 * the parent --daemonize left. */
+	say_ready(o.ready_fd, "ready fd");
+	say_ready(detached_ready, "the detaching parent");
 	err = ushm__server_run(&srv);
 	ushm__log(USHM__LOG_INFO, "stopped; segments kept in %s", o.state_dir);
 	ushm__server_close(&srv);
