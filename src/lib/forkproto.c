@@ -109,8 +109,7 @@ static int connect_for_child(const char *path)
  * number over keeps what it put there. */
 static void drop_ahead(void)
 {
-	if (fork_ahead_fd >= 0 &&
-	    ushm__socket_ino(fork_ahead_fd) == fork_ahead_ino)
+	if (ushm__socket_is(fork_ahead_fd, fork_ahead_ino))
 		(void)ushm__raw_close(fork_ahead_fd);
 	fork_ahead_fd = -1;
 }
@@ -130,7 +129,7 @@ static int take_ahead(pid_t pid, ino_t *ino)
 		return -1;
 	}
 	fork_ahead_fd = -1;
-	if (ushm__socket_ino(fd) != fork_ahead_ino)
+	if (!ushm__socket_is(fd, fork_ahead_ino))
 		return -1; /* the program's now */
 	*ino = fork_ahead_ino;
 	return fd;
@@ -296,7 +295,7 @@ static void after_fork_child(void)
 	 * (that thread does not exist here) and the connection left for
 	 * it, which is not ours to hold.  (Same page as fork_fd.) */
 	__atomic_store_n(&fork_naming, NULL, __ATOMIC_RELAXED);
-	if (fork_named_fd >= 0 && ushm__socket_ino(fork_named_fd) == fork_named_ino)
+	if (ushm__socket_is(fork_named_fd, fork_named_ino))
 		(void)ushm__raw_close(fork_named_fd);
 	fork_named_fd = -1;
 	fork_named_for = NULL;

@@ -443,12 +443,14 @@ void ushm__link_take(struct ushm__link *l, int fd, ino_t ino, int raw)
 	l->raw = raw;
 }
 
+int ushm__socket_is(int fd, ino_t ino)
+{
+	return ino != 0 && fd >= 0 && ushm__socket_ino(fd) == ino;
+}
+
 int ushm__link_ours(const struct ushm__link *l, int fd)
 {
-	struct stat st = { 0 };
-
-	return fd >= 0 && ushm__raw_fstat(fd, &st) == 0 &&
-	       S_ISSOCK(st.st_mode) && st.st_ino == l->ino;
+	return ushm__socket_is(fd, l->ino);
 }
 
 void ushm__link_drop(struct ushm__link *l)

@@ -79,6 +79,10 @@ int64_t ushm__roundtrip(int fd, const void *req, size_t len,
  * ushm__link_take notes, read where the fd is made (a forked child's
  * was, in its parent). */
 ino_t ushm__socket_ino(int fd);
+/* Is fd still the socket whose inode is ino (noted when it was made),
+ * and not a number the program closed and reused?  Never for ino 0.
+ * Async-signal-safe, and calls no libc function. */
+int ushm__socket_is(int fd, ino_t ino);
 /* Takes fd (>= 0), whose inode is ino, as l's connection, and makes the
  * spare; raw: fd came from ushm__connect_nowait.  Async-signal-safe,
  * and calls no libc function (rawsys.h). */
