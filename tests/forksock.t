@@ -21,6 +21,19 @@ connected() {
 	awk -v p="$1" '$6 == "03" && $8 == p' /proc/net/unix | wc -l
 }
 
+# as_on_kernel SECONDS NAME PROGRAM ARGS...: runs the plain SysV PROGRAM
+# on the kernel, then under ushm-run (each within SECONDS, after a
+# served_mark for the caller's served_* check): the outputs must be the
+# same.
+as_on_kernel() {
+	local secs=$1 name=$2 kernel under
+	shift 2
+	kernel=$(timeout "$secs" "$@" 2>&1)
+	served_mark
+	under=$(timeout "$secs" "${USHM_RUN_CMD[@]}" "$@" 2>&1)
+	is "$under" "$kernel" "$name"
+}
+
 # forkhold ID[,call] CHECK...: runs forkhold on segment ID under
 # ushm-run (with "call", the child makes a call of its own first); runs
 # CHECK while the child holds the attachment, then lets it go.  Sets
@@ -167,40 +180,32 @@ served_at_least registered 2 "the new daemon registered the last children"
 # handlers of its own first thing, which call shmctl before the fork,
 # in the parent and in the child: ushm's, installed when the library
 # was loaded, must have let go of the client lock by then.
-kernel=$(timeout 20 "$BUILD/tests/progs/forklibc" 2>&1)
-served_mark
-under=$(timeout 20 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forklibc" 2>&1)
-is "$under" "$kernel" "a fork before any call, libc's own, a handler that calls: as on the kernel"
+as_on_kernel 20 "a fork before any call, libc's own, a handler that calls: as on the kernel" \
+	"$BUILD/tests/progs/forklibc"
 served_at_least shmget 1 "ushm served it"
 
 # A thread forks through the shim again and again while the main thread
 # forks through libc's own fork: each such child, where the other
 # thread does not exist (its stack unmapped), forks once more.
-kernel=$(timeout 30 "$BUILD/tests/progs/forkthreads" 300 2>&1)
-served_mark
-under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 2>&1)
-is "$under" "$kernel" "a fork beside another thread's: the child uses nothing of that thread"
+as_on_kernel 30 "a fork beside another thread's: the child uses nothing of that thread" \
+	"$BUILD/tests/progs/forkthreads" 300
 served_at_least shmget 1 "ushm served it"
 # The same with no call before the threads fork.
-kernel=$(timeout 30 "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
-under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkthreads" 300 nocall 2>&1)
-is "$under" "$kernel" "and when no call came before the forks"
+as_on_kernel 30 "and when no call came before the forks" \
+	"$BUILD/tests/progs/forkthreads" 300 nocall
+served_at_least shmget 1 "ushm served it"
 
 # A fork while another thread's is between ushm's fork handler and the
 # end of the shim's fork wrapper (held there by a handler of the
 # program's own): the connection made for the other child is open in
 # the process then, and this child must not keep it.
-kernel=$(timeout 30 "$BUILD/tests/progs/forkgap" 2>&1)
-served_mark
-under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/forkgap" 2>&1)
-is "$under" "$kernel" "a child made during another thread's fork holds only its own connection"
+as_on_kernel 30 "a child made during another thread's fork holds only its own connection" \
+	"$BUILD/tests/progs/forkgap"
 served_at_least shmget 1 "ushm served it"
 # Many children ending at once: more hang-ups and exits pending than
 # the daemon takes in one look (64), all applied before the parent's
 # IPC_STAT that follows its last waitpid.
-kernel=$(timeout 30 "$BUILD/tests/progs/manyexit" 300 2>&1)
-served_mark
-under=$(timeout 30 "${USHM_RUN_CMD[@]}" "$BUILD/tests/progs/manyexit" 300 2>&1)
-is "$under" "$kernel" "300 children ending at once: nattch as on the kernel once they are reaped"
+as_on_kernel 30 "300 children ending at once: nattch as on the kernel once they are reaped" \
+	"$BUILD/tests/progs/manyexit" 300
 served_at_least registered 300 "ushm registered them"
 done_testing
