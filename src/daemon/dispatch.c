@@ -29,11 +29,18 @@ static const struct {
 	/* Hands the asker a descriptor: a connection whose process is gone
 	 * ends instead (whoever else holds it gets none). */
 	uint32_t asker_only;
+	/* A note of the process's own shmat or shmdt, which the process
+	 * often follows at once with a call whose read of the table waits
+	 * for the pass that served the note (IPC_STAT; another shmat): the
+	 * loop looks for more work before it sleeps, as after a reply. */
+	uint32_t followed;
 } ops[USHM__OP_END] = {
 	[USHM__OP_GET] = { .serve = ushm__serve_get },
 	[USHM__OP_AT] = { .serve = ushm__serve_at, .asker_only = ALWAYS },
 	[USHM__OP_AT_UNDO] = { .serve = ushm__serve_at_undo },
-	[USHM__OP_DT] = { .serve = ushm__serve_dt, .note = USHM__DT_NOREPLY },
+	[USHM__OP_DT] = { .serve = ushm__serve_dt,
+			   .note = USHM__DT_NOREPLY,
+			   .followed = USHM__DT_NOREPLY },
 	[USHM__OP_CTL] = { .serve = ushm__serve_ctl },
 	[USHM__OP_REGISTER] = { .serve = ushm__serve_register,
 				.note = USHM__REG_NOREPLY,
@@ -45,7 +52,9 @@ static const struct {
 	[USHM__OP_FORKED] = { .serve = ushm__serve_forked, .note = ALWAYS,
 			      .for_child = ALWAYS },
 	[USHM__OP_TABLE] = { .serve = ushm__serve_table },
-	[USHM__OP_ATTACHED] = { .serve = ushm__serve_attached, .note = ALWAYS },
+	[USHM__OP_ATTACHED] = { .serve = ushm__serve_attached,
+				.note = ALWAYS,
+				.followed = ALWAYS },
 	[USHM__OP_SYNC] = { .serve = ushm__serve_sync },
 };
 
@@ -72,6 +81,11 @@ int ushm__dispatch_for_child(const struct ushm__hdr *h)
 int ushm__dispatch_asker_only(const struct ushm__hdr *h)
 {
 	return PROPERTY(h, asker_only);
+}
+
+int ushm__dispatch_followed(const struct ushm__hdr *h)
+{
+	return PROPERTY(h, followed);
 }
 
 int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,

@@ -45,6 +45,10 @@ int ushm__dispatch_for_child(const struct ushm__hdr *h);
 /* Is this validated request served only while the process that asked
  * lives (it hands that process a descriptor)? */
 int ushm__dispatch_asker_only(const struct ushm__hdr *h);
+
+/* Is h a note the process often follows at once with a call (its own
+ * shmat's or shmdt's)?  The loop then looks for work before it sleeps. */
+int ushm__dispatch_followed(const struct ushm__hdr *h);
 /* Serves one validated request and sends its reply, if it has one.
  * 0, or -1 to drop the client. */
 int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,

@@ -138,6 +138,7 @@ struct ushm__server {
 	unsigned spin_ns; /* how long it looks for work before it sleeps
 			     after a pass that replied (spin.h) */
 	uint64_t replies; /* replies sent so far */
+	uint64_t followed; /* notes served that a call often follows */
 	/* Connections one user may hold (0: no limit); spares the users
 	 * ushm__quota_applies spares. */
 	uint64_t max_conns_per_uid;
