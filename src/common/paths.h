@@ -115,6 +115,7 @@ enum ushm__complaint {
 	USHM__SAY_LOST,
 	USHM__SAY_TIMEOUT,
 	USHM__SAY_BAD_TIMEOUT,
+	USHM__SAY_UNMAPPED,
 	USHM__SAY_COUNT
 };
 void ushm__say_once(enum ushm__complaint kind, const char *fmt, ...)

@@ -249,6 +249,20 @@ int ushm__send_as(int fd, const void *req, size_t len, int flags,
 		}
 		break;
 	}
+	if (n == -EINVAL) {
+		/* Ids the kernel cannot vouch for: this process's user or
+		 * group has no mapping in its user namespace (one made
+		 * with no maps written).  Like a daemon whose user is not
+		 * mapped there, refused. */
+		ushm__say_once(USHM__SAY_UNMAPPED,
+			       "this process's uid or gid (%lu, %lu) is not "
+			       "mapped in its user namespace, so the daemon "
+			       "cannot be told who it is: refused; write its "
+			       "uid_map and gid_map (newuidmap, newgidmap) or "
+			       "make the calls outside that namespace",
+			       (unsigned long)uc.uid, (unsigned long)uc.gid);
+		return -EACCES;
+	}
 	if (n < 0)
 		return n == -EAGAIN && !(flags & MSG_DONTWAIT) ? timed_out() :
 								 (int)n;

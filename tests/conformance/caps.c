@@ -201,6 +201,26 @@ own_userns(int cap)
 	nobody_in_own_userns();
 }
 
+/* Root makes a user namespace of its own and writes no maps: its ids
+ * show as the overflow ids there, and the kernel still checks it as root
+ * without capabilities (its ids are unchanged outside). */
+static void
+root_unmapped_userns(const char *who)
+{
+	pid_t pid = xfork();
+
+	if (pid == 0) {
+		if (unshare(CLONE_NEWUSER) != 0) {
+			say("no user namespace for root here: skipped");
+			_exit(0);
+		}
+		access_calls(who, roots, 0);
+		owner_calls(who, roots);
+		_exit(0);
+	}
+	say("%s: %s", who, wstatus(xwait(pid)));
+}
+
 /* Root makes a user namespace of its own, where its parent maps uid and
  * gid 0 to 0 (only root may): still uid 0 outside, with every
  * capability inside and none outside, where the segments are. */
@@ -291,6 +311,7 @@ main(void)
 	run("nobody with CAP_IPC_LOCK", nobody_with, CAP_IPC_LOCK, roots);
 	run("nobody, root of its own user namespace", own_userns, 0, roots);
 	root_in_own_userns("root in a user namespace of its own");
+	root_unmapped_userns("root, in a user namespace with no maps");
 
 	rmid_by("root without CAP_SYS_ADMIN", root_without, CAP_SYS_ADMIN,
 		nobodys);
