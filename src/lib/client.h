@@ -50,6 +50,8 @@ enum {
 	USHM__ADV_HUGEPAGE = 1u << 3,
 	USHM__ADV_NOHUGEPAGE = 1u << 4,
 	USHM__ADV_MERGEABLE = 1u << 5,
+	USHM__ADV_RANDOM = 1u << 6,     /* read-ahead off */
+	USHM__ADV_SEQUENTIAL = 1u << 7, /* read-ahead eager */
 };
 
 struct ushm__attach_table {
@@ -85,9 +87,11 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 /* After fork, in the child: the pieces it did not inherit
  * (MADV_DONTFORK) leave its table.  Async-signal-safe. */
 void ushm__pieces_forked(struct ushm__attach_table *t);
-/* A successful mremap of [old, old + old_len) to [now, now + new_len). */
+/* A successful mremap of [old, old + old_len) to [now, now + new_len);
+ * with keep_old (MREMAP_DONTUNMAP), the old range stays mapped. */
 void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
-			size_t old_len, uintptr_t now, size_t new_len);
+			size_t old_len, uintptr_t now, size_t new_len,
+			int keep_old);
 /* Linux's shmdt at addr: removes the first piece at or above addr that
  * maps the offset addr would, and every piece of the same attachment
  * within the segment's size.  0 or -EINVAL. */
@@ -228,10 +232,26 @@ int ushm__client_notes_inflight(void);
 int64_t ushm__transact_held(struct ushm__req *req, size_t len,
 			    struct ushm__rep *rep);
 
-/* Sends req (of len bytes), which has no reply, on this process's
- * connection.  Nothing to report: a request lost with a connection is
- * made good by the attachments a new connection registers.  Caller holds
- * the client lock. */
+/* Before a change of the attachment table touches it: makes the
+ * process's connection its own (not one made for it in fork, not its
+ * parent's, not closed by the program), connecting if it is not (no
+ * daemon is started), so that a new connection registers the table as
+ * it was before the change, and the change's counts follow on it.
+ * 0 (it was), 1 (connected now) or -errno (nothing will be counted; the
+ * next connection registers the table).  A change of identity (setuid)
+ * is not looked at: notes go without credentials.  Caller holds the
+ * client lock. */
+int ushm__client_settle(void);
+/* As ushm__client_settle, and the identity too, for a change whose
+ * counts include requests (REGISTER), which carry the caller's
+ * credentials as they are now. */
+int ushm__client_ensure(void);
+
+/* Sends req (of len bytes), which has no reply, on the connection
+ * ushm__client_settle made this process's own (nothing is sent without
+ * one).  Nothing to report: a request lost with a connection is made
+ * good by the attachments a new connection registers.  Caller holds the
+ * client lock. */
 void ushm__post(const struct ushm__req *req, size_t len);
 
 /* Takes the spare descriptor again after a reply's fd was closed. */

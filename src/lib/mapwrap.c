@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <linux/mman.h> /* MREMAP_DONTUNMAP */
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -99,7 +100,8 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 	r = syscall(SYS_mremap, old_addr, old_len, new_len, flags, new_addr);
 	if (r != -1)
 		ushm__pieces_remap(t, (uintptr_t)old_addr, old_len,
-				   (uintptr_t)r, new_len);
+				   (uintptr_t)r, new_len,
+				   (flags & MREMAP_DONTUNMAP) != 0);
 	ushm__client_unlock();
 	return r == -1 ? MAP_FAILED : (void *)r;
 }

@@ -33,6 +33,8 @@
 
 struct touched {
 	size_t n;
+	int settled; /* the connection was made our own (settle()) */
+	int adds;    /* the change may add pieces (requests: see settle) */
 	struct {
 		int id;
 		long net;                /* pieces gained (or lost) */
@@ -129,6 +131,40 @@ static void send_detach(const struct ushm__attach *p, long n)
 	ushm__post(&q, sizeof(q));
 }
 
+/*
+ * Makes the connection the counts go on this process's own, once a
+ * change, before the change touches the table: every note() comes
+ * before what it notes is in the table (see split_at).  A process that
+ * has no connection of its own yet (a forked child before its first call
+ * of its own holds only the one made for it in fork; a program closed
+ * ours) gets one now, which registers the table as it was before the
+ * change, whose counts then follow as they would on any connection
+ * (lpid and the times included).  A change that may add pieces sends
+ * REGISTER, a request, which carries the caller's identity: that is
+ * looked at too (a setuid since the last call needs a new connection).
+ */
+static void settle(struct touched *tc)
+{
+	if (tc->settled)
+		return;
+	tc->settled = 1;
+	(void)(tc->adds ? ushm__client_ensure() : ushm__client_settle());
+}
+
+/* A change begins.  In a child made without fork handlers, the first
+ * connection also drops the pieces given MADV_DONTFORK, which it does
+ * not map (ushm__pieces_forked): made before the change looks at the
+ * table, not in the middle of it. */
+static void begin(const struct ushm__attach_table *t, struct touched *tc,
+		  int adds)
+{
+	tc->n = 0;
+	tc->settled = 0;
+	tc->adds = adds;
+	if (t->dontfork_seen)
+		settle(tc);
+}
+
 /* Sends what the change did to each segment, removals first. */
 static void flush(const struct ushm__attach_table *t, struct touched *tc)
 {
@@ -146,6 +182,7 @@ static void note(const struct ushm__attach_table *t, struct touched *tc,
 {
 	size_t i;
 
+	settle(tc);
 	for (i = 0; i < tc->n && tc->v[i].id != p->id; i++)
 		;
 	if (i == tc->n) {
@@ -160,7 +197,8 @@ static void note(const struct ushm__attach_table *t, struct touched *tc,
 }
 
 /* Splits piece i at address at (strictly inside it): the table gains the
- * upper part.  0 or -ENOMEM (then nothing changes). */
+ * upper part.  0 or -ENOMEM (then nothing changes).  Noted first: a
+ * flush inside note() may connect, registering the table as it is. */
 static int split_at(struct ushm__attach_table *t, size_t i, uintptr_t at,
 		    struct touched *tc)
 {
@@ -169,10 +207,12 @@ static int split_at(struct ushm__attach_table *t, size_t i, uintptr_t at,
 	up.addr = at;
 	up.len = t->v[i].addr + t->v[i].len - at;
 	up.off = t->v[i].off + (at - t->v[i].addr);
-	if (ushm__table_add(t, &up) < 0)
-		return -ENOMEM;
-	t->v[i].len = at - t->v[i].addr;
 	note(t, tc, &up, +1);
+	if (ushm__table_add(t, &up) < 0) {
+		note(t, tc, &up, -1);
+		return -ENOMEM;
+	}
+	t->v[i].len = at - t->v[i].addr;
 	return 0;
 }
 
@@ -233,8 +273,9 @@ static void cut(struct ushm__attach_table *t, uintptr_t lo, uintptr_t hi,
 void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
 		      uintptr_t hi)
 {
-	struct touched tc = { 0 };
+	struct touched tc;
 
+	begin(t, &tc, 1);
 	cut(t, lo, hi, &tc);
 	flush(t, &tc);
 }
@@ -242,8 +283,9 @@ void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
 void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
 			  uintptr_t hi, int prot)
 {
-	struct touched tc = { 0 };
+	struct touched tc;
 
+	begin(t, &tc, 1);
 	split_range(t, lo, hi, prot, &tc);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
@@ -272,18 +314,31 @@ static void advice_bits(int advice, unsigned *set, unsigned *clear)
 		break;
 	case MADV_MERGEABLE: *set = USHM__ADV_MERGEABLE; break;
 	case MADV_UNMERGEABLE: *clear = USHM__ADV_MERGEABLE; break;
+	/* The read-ahead hints: one flag or the other, or neither. */
+	case MADV_NORMAL:
+		*clear = USHM__ADV_RANDOM | USHM__ADV_SEQUENTIAL;
+		break;
+	case MADV_RANDOM:
+		*set = USHM__ADV_RANDOM;
+		*clear = USHM__ADV_SEQUENTIAL;
+		break;
+	case MADV_SEQUENTIAL:
+		*set = USHM__ADV_SEQUENTIAL;
+		*clear = USHM__ADV_RANDOM;
+		break;
 	}
 }
 
 void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 			 uintptr_t hi, int advice)
 {
-	struct touched tc = { 0 };
+	struct touched tc;
 	unsigned set, clear;
 
 	advice_bits(advice, &set, &clear);
 	if (!set && !clear)
 		return; /* the others leave the vmas as they are */
+	begin(t, &tc, 1);
 	if (set & USHM__ADV_DONTFORK)
 		t->dontfork_seen = 1;
 	split_where(t, lo, hi, -1, set, clear, &tc);
@@ -313,12 +368,14 @@ void ushm__pieces_forked(struct ushm__attach_table *t)
 }
 
 void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
-			size_t old_len, uintptr_t now, size_t new_len)
+			size_t old_len, uintptr_t now, size_t new_len,
+			int keep_old)
 {
 	uintptr_t page = ushm__page_size();
-	struct touched tc = { 0 };
+	struct touched tc;
 	size_t i;
 
+	begin(t, &tc, 1);
 	old_len = (old_len + page - 1) & ~(page - 1);
 	new_len = (new_len + page - 1) & ~(page - 1);
 	for (i = 0; i < t->n; i++)
@@ -331,16 +388,19 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 		flush(t, &tc);
 		return;
 	}
-	if (old_len == 0) {
-		/* A second mapping of the same pages: a new piece. */
+	if (old_len == 0 || keep_old) {
+		/* A second mapping of the same pages: a new piece (with
+		 * MREMAP_DONTUNMAP, of the old range, which stays mapped,
+		 * unsplit, however much of its piece it was). */
 		struct ushm__attach dup = t->v[i];
 
 		dup.off += old - dup.addr;
 		dup.addr = now;
 		dup.len = new_len;
 		cut(t, now, now + new_len, &tc);
-		if (ushm__table_add(t, &dup) == 0)
-			note(t, &tc, &dup, +1);
+		note(t, &tc, &dup, +1);
+		if (ushm__table_add(t, &dup) < 0)
+			note(t, &tc, &dup, -1);
 		flush(t, &tc);
 		return;
 	}
@@ -367,6 +427,10 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 	if (i < t->n) {
 		struct ushm__attach moved = t->v[i];
 
+		/* Out of the table and back, without a note of its own:
+		 * no connection may be made in between (one that the
+		 * cut below would make would not count it). */
+		settle(&tc);
 		ushm__table_remove(t, &t->v[i]);
 		cut(t, now, now + new_len, &tc);
 		moved.addr = now;
@@ -395,10 +459,12 @@ static long first_match(const struct ushm__attach_table *t, uintptr_t addr)
 
 int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr)
 {
-	struct touched tc = { 0 };
-	long first = first_match(t, addr);
+	struct touched tc;
 	struct ushm__attach head;
+	long first;
 
+	begin(t, &tc, 0);
+	first = first_match(t, addr);
 	if (first < 0)
 		return -EINVAL;
 	head = t->v[first];

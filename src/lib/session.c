@@ -232,14 +232,21 @@ static int establish(void)
 	return 0;
 }
 
+/* establish()'s result as ensure() gives it. */
+static int connected_now(int err)
+{
+	return err < 0 ? err : 1;
+}
+
 /* Makes sure g.link belongs to this process with its current identity,
- * connecting to a daemon that runs if not. */
+ * connecting to a daemon that runs if not: 0 (it did), 1 (connected now:
+ * the new connection registered the table as it is), or -errno. */
 static int ensure(void)
 {
 	struct identity now;
 
 	if (g.link.fd < 0)
-		return establish();
+		return connected_now(establish());
 	/* Read once for the whole call: the fork check below, the
 	 * identity check, and the credentials the request carries
 	 * (transact). */
@@ -271,7 +278,7 @@ static int ensure(void)
 	 * other one still connects (the spare is made again on ours). */
 	if (g.link.raw)
 		ushm__link_unspare(&g.link);
-	return establish();
+	return connected_now(establish());
 }
 
 const struct ushm__attach_table *ushm__client_table(void)
@@ -451,16 +458,23 @@ int64_t ushm__transact_held(struct ushm__req *req, size_t len,
  * being the one just checked.  -ENOTCONN when the process has no
  * connection of its own now (nothing was sent).
  */
-int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
+/* Is g.link this process's own connection now (not one made for it in
+ * fork, not a copy of its parent's, not closed by the program)? */
+static int link_own_now(void)
+{
+	return g.link.fd >= 0 && g.id.pid == getpid() && !g.link.raw &&
+	       ushm__link_ours(&g.link, g.link.fd);
+}
+
+/* Sends a note on g.link (see ushm__notify). */
+static int send_note(const struct ushm__req *req, size_t len,
+		     const uid_t *euid)
 {
 	struct iovec iov = { (void *)req, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 	int err;
 
-	if (g.link.fd < 0 || g.id.pid != getpid() || g.link.raw ||
-	    !ushm__link_ours(&g.link, g.link.fd))
-		return -ENOTCONN;
 	if (euid) {
 		struct ushm__sender as = { g.id.pid, *euid, USHM__FSGID };
 
@@ -480,6 +494,13 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 	return 0;
 }
 
+int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
+{
+	if (!link_own_now())
+		return -ENOTCONN;
+	return send_note(req, len, euid);
+}
+
 int ushm__client_euid_is(uid_t euid)
 {
 	return g.link.fd >= 0 && g.id.euid == euid;
@@ -490,16 +511,22 @@ int ushm__client_notes_inflight(void)
 	return g.notes_inflight;
 }
 
+int ushm__client_settle(void)
+{
+	return link_own_now() ? 0 : ensure();
+}
+
+int ushm__client_ensure(void)
+{
+	return ensure();
+}
+
 void ushm__post(const struct ushm__req *req, size_t len)
 {
-	if (ushm__notify(req, len, NULL) == 0)
-		return;
-	/* No daemon starts for this: without one nothing is counted. */
-	if (ensure() < 0)
-		return;
 	/* A daemon gone is found by the next call's request, which then
 	 * reconnects and retries as for any daemon that died under it. */
-	(void)ushm__send(g.link.fd, req, len, 0);
+	if (g.link.fd >= 0 && !g.link.raw)
+		(void)send_note(req, len, NULL);
 }
 
 void ushm__client_respare(void)

@@ -230,6 +230,28 @@ reshaped(void)
 	if (munmap(d, 8 * page) != 0)
 		die("munmap");
 
+	/* MREMAP_DONTUNMAP leaves the old range mapped, whole: the new
+	 * place is a second mapping of the same pages, counted as one. */
+	p = at(id, 0);
+	d = mmap(NULL, 8 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (d == MAP_FAILED)
+		die("mmap");
+	q = mremap(p, 4 * page, 4 * page,
+		   MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+		   d + 4 * page);
+	STEP("mremap(all, far away, MREMAP_DONTUNMAP)", q);
+	STEP("shmdt(new place)", shmdt(q));
+	STEP("shmdt(start)", shmdt(p));
+	q = mremap(p = at(id, 0), page, page,
+		   MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+		   d + 4 * page);
+	STEP("mremap(first page, far away, MREMAP_DONTUNMAP)", q);
+	STEP("munmap(new place)", munmap(q, page));
+	STEP("shmdt(start)", shmdt(p));
+	if (munmap(d, 8 * page) != 0)
+		die("munmap");
+
 	/* A split attachment, forked: the child has every piece. */
 	p = at(id, 0);
 	STEP("mprotect(third page, PROT_READ)",
@@ -263,6 +285,20 @@ reshaped(void)
 	STEP("after the child", 0);
 	STEP("madvise(last page, MADV_DOFORK)",
 	     madvise(p + 3 * page, page, MADV_DOFORK));
+	STEP("shmdt(start)", shmdt(p));
+
+	/* So do the read-ahead hints: random, sequential, and normal
+	 * (neither), each a flag of the vma. */
+	p = at(id, 0);
+	STEP("madvise(second page, MADV_RANDOM)",
+	     madvise(p + page, page, MADV_RANDOM));
+	STEP("madvise(second page, MADV_RANDOM again)",
+	     madvise(p + page, page, MADV_RANDOM));
+	STEP("madvise(third page, MADV_SEQUENTIAL)",
+	     madvise(p + 2 * page, page, MADV_SEQUENTIAL));
+	STEP("madvise(second and third pages, MADV_SEQUENTIAL)",
+	     madvise(p + page, 2 * page, MADV_SEQUENTIAL));
+	STEP("madvise(all, MADV_NORMAL)", madvise(p, 4 * page, MADV_NORMAL));
 	STEP("shmdt(start)", shmdt(p));
 
 	/*

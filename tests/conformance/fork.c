@@ -219,6 +219,65 @@ child_detach(void)
 }
 
 /*
+ * A child whose first act on its inheritance is not a call of System V's
+ * own: it detaches one of two attachments, or reshapes one (a split is
+ * an attach on Linux, a piece cut out a detach).  Its first connection
+ * to the daemon is made then, and must count what it held before the
+ * change, then the change: counted twice, or not at all, before.
+ */
+static void
+child_reshapes_first(void)
+{
+	static const char *const what[] = {
+		"shmdt of one of two attachments",
+		"mprotect of a middle page",
+		"munmap of a middle page",
+		"mprotect of a middle page, then shmdt of the other",
+	};
+
+	for (int w = 0; w < 4; w++) {
+		int id = mkseg(IPC_PRIVATE, 4 * page, 0600), tell[2], go[2];
+		char *p = at(id), *q = at(id);
+		pid_t pid;
+
+		xpipe(tell);
+		xpipe(go);
+		pid = xfork();
+		if (pid == 0) {
+			int r = 0;
+
+			if (w == 0)
+				r = shmdt(p);
+			else if (w == 2)
+				r = munmap(p + page, page);
+			else
+				r = mprotect(p + page, page, PROT_READ);
+			if (w == 3 && r == 0)
+				r = shmdt(q);
+			xwrite1(tell[1]);
+			xread1(go[0]);
+			_exit(r == 0 ? 0 : 1);
+		}
+		close(tell[1]);
+		close(go[0]);
+		xread1(tell[0]);
+		struct shmid_ds ds = stat_of(id);
+
+		say("child's first act, %s: nattch %lu, lpid == child pid: %s",
+		    what[w], (unsigned long)ds.shm_nattch,
+		    yesno(ds.shm_lpid == pid));
+		xwrite1(go[1]);
+		say("child: %s", wstatus(xwait(pid)));
+		say("after waitpid: nattch %lu", (unsigned long)nattch(id));
+		close(tell[0]);
+		close(go[1]);
+		dt(p);
+		dt(q);
+		rmseg(id);
+	}
+}
+
+/*
  * A grandchild inherits too, and its parent's exit does not detach it.
  * As a subreaper we inherit the orphan and can wait for it.  Once, with
  * what it shows at each step, then many times (g_child, g_grandchild and
@@ -479,6 +538,7 @@ main(void)
 	killed();
 	child_attach();
 	child_detach();
+	child_reshapes_first();
 	grandchild();
 	exec_detaches();
 	failed_exec();
