@@ -71,7 +71,7 @@ static uint32_t next_tag(void)
 	return t ? t : atomic_fetch_add(&counter, 1); /* 0 means none */
 }
 
-int ushm_get(key_t key, size_t size, int shmflg)
+static int get(key_t key, size_t size, int shmflg)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
@@ -99,7 +99,7 @@ int ushm_get(key_t key, size_t size, int shmflg)
 	return r < 0 ? fail(r) : (int)r;
 }
 
-int ushm_dt(const void *shmaddr)
+static int dt(const void *shmaddr)
 {
 	uintptr_t addr = (uintptr_t)shmaddr;
 	struct ushm__attach_table *t;
@@ -172,7 +172,7 @@ static int ctl_copy_out(int cmd, const struct ushm__rep *rep, void *buf)
 	return ushm__user_copy(buf, &u, len, 1);
 }
 
-int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
+static int ctl(int shmid, int cmd, struct shmid_ds *buf)
 {
 	struct ushm__req q;
 	struct ushm__rep rep;
@@ -232,6 +232,30 @@ int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
 	}
 	err = ctl_copy_out(cmd, &rep, buf);
 	return err < 0 ? fail(err) : (int)r;
+}
+
+int ushm_get(key_t key, size_t size, int shmflg)
+{
+	int saved = errno, r = get(key, size, shmflg);
+
+	ushm__errno_keep(saved, r >= 0);
+	return r;
+}
+
+int ushm_dt(const void *shmaddr)
+{
+	int saved = errno, r = dt(shmaddr);
+
+	ushm__errno_keep(saved, r == 0);
+	return r;
+}
+
+int ushm_ctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	int saved = errno, r = ctl(shmid, cmd, buf);
+
+	ushm__errno_keep(saved, r >= 0);
+	return r;
 }
 
 int ushm_daemon_status(struct ushm_daemon_info *info)

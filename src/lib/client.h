@@ -19,6 +19,18 @@
 
 #include "../proto/proto.h"
 
+#include <errno.h>
+
+/* Linux's calls leave errno as it was when they succeed.  The work behind
+ * ours makes system calls that may fail on the way (a look for a reply
+ * that is not there yet: EAGAIN), so a call that succeeds puts back the
+ * errno it found (saved at its start). */
+static inline void ushm__errno_keep(int saved, int ok)
+{
+	if (ok)
+		errno = saved;
+}
+
 /*
  * One mapping (one Linux vma) of an attachment.  shmat makes one piece;
  * mprotect and munmap split pieces, munmap and mappings over them remove

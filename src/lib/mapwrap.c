@@ -32,48 +32,54 @@ static uintptr_t page_up(size_t len)
 int ushm_munmap(void *addr, size_t len)
 {
 	struct ushm__attach_table *t;
-	int r;
+	int r, saved;
 
 	if (!ushm__table_any(ushm__client_table()))
 		return ushm__sys_munmap(addr, len);
+	saved = errno;
 	t = ushm__client_lock();
 	r = ushm__sys_munmap(addr, len);
 	if (r == 0)
 		ushm__pieces_cut(t, (uintptr_t)addr,
 				 (uintptr_t)addr + page_up(len));
 	ushm__client_unlock();
+	ushm__errno_keep(saved, r == 0);
 	return r;
 }
 
 int ushm_mprotect(void *addr, size_t len, int prot)
 {
 	struct ushm__attach_table *t;
-	int r;
+	int r, saved;
 
 	if (!ushm__table_any(ushm__client_table()))
 		return (int)syscall(SYS_mprotect, addr, len, prot);
+	saved = errno;
 	t = ushm__client_lock();
 	r = (int)syscall(SYS_mprotect, addr, len, prot);
 	if (r == 0)
 		ushm__pieces_protect(t, (uintptr_t)addr,
 				     (uintptr_t)addr + page_up(len), prot);
 	ushm__client_unlock();
+	ushm__errno_keep(saved, r == 0);
 	return r;
 }
 
 int ushm_madvise(void *addr, size_t len, int advice)
 {
 	struct ushm__attach_table *t;
-	int r;
+	int r, saved;
 
 	if (!ushm__table_any(ushm__client_table()))
 		return (int)syscall(SYS_madvise, addr, len, advice);
+	saved = errno;
 	t = ushm__client_lock();
 	r = (int)syscall(SYS_madvise, addr, len, advice);
 	if (r == 0)
 		ushm__pieces_advise(t, (uintptr_t)addr,
 				    (uintptr_t)addr + page_up(len), advice);
 	ushm__client_unlock();
+	ushm__errno_keep(saved, r == 0);
 	return r;
 }
 
@@ -82,6 +88,7 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 {
 	struct ushm__attach_table *t;
 	void *new_addr = NULL;
+	int saved;
 	long r;
 
 	if (flags & MREMAP_FIXED) {
@@ -96,6 +103,7 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 			    new_addr);
 		return r == -1 ? MAP_FAILED : (void *)r;
 	}
+	saved = errno;
 	t = ushm__client_lock();
 	r = syscall(SYS_mremap, old_addr, old_len, new_len, flags, new_addr);
 	if (r != -1)
@@ -103,6 +111,7 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 				   (uintptr_t)r, new_len,
 				   (flags & MREMAP_DONTUNMAP) != 0);
 	ushm__client_unlock();
+	ushm__errno_keep(saved, r != -1);
 	return r == -1 ? MAP_FAILED : (void *)r;
 }
 
@@ -110,16 +119,19 @@ void *ushm_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		off_t offset)
 {
 	struct ushm__attach_table *t;
+	int saved;
 	void *p;
 
 	/* Only MAP_FIXED replaces what is there (MAP_FIXED_NOREPLACE
 	 * fails instead). */
 	if (!(flags & MAP_FIXED) || !ushm__table_any(ushm__client_table()))
 		return ushm__sys_mmap(addr, len, prot, flags, fd, offset);
+	saved = errno;
 	t = ushm__client_lock();
 	p = ushm__sys_mmap(addr, len, prot, flags, fd, offset);
 	if (p != MAP_FAILED)
 		ushm__pieces_cut(t, (uintptr_t)p, (uintptr_t)p + page_up(len));
 	ushm__client_unlock();
+	ushm__errno_keep(saved, p != MAP_FAILED);
 	return p;
 }

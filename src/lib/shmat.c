@@ -307,7 +307,7 @@ static void *fail_at(int64_t err)
 	return (void *)-1;
 }
 
-void *ushm_at(int shmid, const void *shmaddr, int shmflg)
+static void *at(int shmid, const void *shmaddr, int shmflg)
 {
 	struct ushm__attach_table *t;
 	struct ushm__req q;
@@ -361,4 +361,13 @@ fail_unlock:
 	ushm__client_respare();
 	ushm__client_unlock();
 	return fail_at(r);
+}
+
+void *ushm_at(int shmid, const void *shmaddr, int shmflg)
+{
+	int saved = errno;
+	void *p = at(shmid, shmaddr, shmflg);
+
+	ushm__errno_keep(saved, p != (void *)-1);
+	return p;
 }
