@@ -613,9 +613,12 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The spawner waits for this byte (or EOF on failure); so does
-	 * the parent --daemonize left. */
-	say_ready(o.ready_fd, "ready fd");
+	 * the parent --daemonize left, which holds a copy of the ready fd:
+	 * it is told first, so that when the ready fd's reader sees its
+	 * end, the daemon holds neither (it writes a byte, then closes: the
+	 * parent, woken by the byte, may exit before that close). */
 	say_ready(detached_ready, "the detaching parent");
+	say_ready(o.ready_fd, "ready fd");
 	err = ushm__server_run(&srv);
 	ushm__log(USHM__LOG_INFO, "stopped; segments kept in %s", o.state_dir);
 	ushm__server_close(&srv);
