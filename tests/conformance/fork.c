@@ -183,61 +183,30 @@ child_attach(void)
 }
 
 /* A child that detaches explicitly, then lives on. */
-static void
-child_detach(void)
-{
-	int id = mkseg(IPC_PRIVATE, page, 0600), tell[2], go[2];
-	char *p = at(id);
-	pid_t pid;
-
-	xpipe(tell);
-	xpipe(go);
-	pid = xfork();
-	if (pid == 0) {
-		int r = shmdt(p);
-
-		xwrite1(tell[1]);
-		xread1(go[0]);
-		_exit(r == 0 ? 0 : 1);
-	}
-	close(tell[1]);
-	close(go[0]);
-	xread1(tell[0]);
-	struct shmid_ds ds = stat_of(id);
-
-	say("child detached: nattch %lu, lpid == child pid: %s",
-	    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
-	say("parent's attachment still works: %s",
-	    yesno((p[0] = 5) == 5));
-	xwrite1(go[1]);
-	say("child: %s", wstatus(xwait(pid)));
-	say("after waitpid: nattch %lu", (unsigned long)nattch(id));
-	close(tell[0]);
-	close(go[1]);
-	dt(p);
-	rmseg(id);
-}
-
 /*
- * A child whose first act on its inheritance is not a call of System V's
- * own: it detaches one of two attachments, or reshapes one (a split is
- * an attach on Linux, a piece cut out a detach).  Its first connection
- * to the daemon is made then, and must count what it held before the
- * change, then the change: counted twice, or not at all, before.
+ * A child whose first act on its inheritance is not a call to ask
+ * something: it detaches its only attachment, or one of two, or
+ * reshapes one (a split is an attach on Linux, a piece cut out a
+ * detach).  Its first connection to the daemon of its own is made then,
+ * and must count what it held before the change, then the change (a
+ * change counted twice, or not at all, before).  The parent looks while
+ * the child lives, and after waitpid.
  */
 static void
-child_reshapes_first(void)
+child_acts_first(void)
 {
 	static const char *const what[] = {
+		"shmdt of its only attachment",
 		"shmdt of one of two attachments",
 		"mprotect of a middle page",
 		"munmap of a middle page",
 		"mprotect of a middle page, then shmdt of the other",
 	};
 
-	for (int w = 0; w < 4; w++) {
-		int id = mkseg(IPC_PRIVATE, 4 * page, 0600), tell[2], go[2];
-		char *p = at(id), *q = at(id);
+	for (int w = 0; w < 5; w++) {
+		int id = mkseg(IPC_PRIVATE, (w ? 4 : 1) * page, 0600);
+		char *p = at(id), *q = w ? at(id) : NULL;
+		int tell[2], go[2];
 		pid_t pid;
 
 		xpipe(tell);
@@ -246,13 +215,13 @@ child_reshapes_first(void)
 		if (pid == 0) {
 			int r = 0;
 
-			if (w == 0)
+			if (w <= 1)
 				r = shmdt(p);
-			else if (w == 2)
+			else if (w == 3)
 				r = munmap(p + page, page);
 			else
 				r = mprotect(p + page, page, PROT_READ);
-			if (w == 3 && r == 0)
+			if (w == 4 && r == 0)
 				r = shmdt(q);
 			xwrite1(tell[1]);
 			xread1(go[0]);
@@ -266,13 +235,16 @@ child_reshapes_first(void)
 		say("child's first act, %s: nattch %lu, lpid == child pid: %s",
 		    what[w], (unsigned long)ds.shm_nattch,
 		    yesno(ds.shm_lpid == pid));
+		say("parent's attachment still works: %s",
+		    yesno((p[0] = 5) == 5));
 		xwrite1(go[1]);
 		say("child: %s", wstatus(xwait(pid)));
 		say("after waitpid: nattch %lu", (unsigned long)nattch(id));
 		close(tell[0]);
 		close(go[1]);
 		dt(p);
-		dt(q);
+		if (q)
+			dt(q);
 		rmseg(id);
 	}
 }
@@ -537,8 +509,7 @@ main(void)
 	exits_in_turn();
 	killed();
 	child_attach();
-	child_detach();
-	child_reshapes_first();
+	child_acts_first();
 	grandchild();
 	exec_detaches();
 	failed_exec();
