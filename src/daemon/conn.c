@@ -191,8 +191,11 @@ static int peeked_note(const struct ushm__hdr *h, ssize_t n)
 }
 
 /* Is the next message queued on c a note?  1 yes, 0 no (a request, an
- * end, garbage, or nothing queued yet). */
-static int note_next(struct ushm__conn *c)
+ * end, garbage, or nothing queued yet).  With hold, a note that must come
+ * after what the barrier's rounds take is a no too, and srv says one was
+ * held. */
+static int note_next(struct ushm__server *srv, struct ushm__conn *c,
+		     int hold)
 {
 	struct ushm__hdr h;
 	ssize_t n;
@@ -200,16 +203,24 @@ static int note_next(struct ushm__conn *c)
 	do
 		n = recv(c->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	return peeked_note(&h, n);
+	if (!peeked_note(&h, n))
+		return 0;
+	if (hold && ushm__dispatch_barrier(&h)) {
+		srv->notes_held = 1;
+		return 0;
+	}
+	return 1;
 }
 
 /* Notes one pass serves from one connection: bounded, so that a client
  * that keeps sending notes cannot hold another's request. */
 #define NOTES_MAX 64
 
-void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c)
+void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c,
+		      int hold)
 {
-	for (int i = 0; i < NOTES_MAX && !c->dead && note_next(c); i++)
+	for (int i = 0; i < NOTES_MAX && !c->dead && note_next(srv, c, hold);
+	     i++)
 		ushm__conn_serve(srv, c, 1);
 }
 
@@ -256,7 +267,7 @@ void ushm__conn_settled_data(struct ushm__server *srv, struct ushm__conn *c)
 		return;
 	/* The notes after those that settled it (a child's shmdt sent
 	 * before the daemon took its connection). */
-	ushm__conn_notes(srv, c);
+	ushm__conn_notes(srv, c, 0);
 	/* Something other than a note (a request, garbage) is served in
 	 * order by the main set's passes; an end is the barrier's. */
 	if (c->gathered && !c->unwatched && !c->dead &&
@@ -509,6 +520,10 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__conn_settle_done(srv, c);
 			if (c->dead)
 				return;
+			ushm__loop_barrier(srv, c);
+		} else if (ushm__dispatch_barrier(&m.req.hdr)) {
+			/* (Within a barrier: after its rounds, see
+			 * ushm__loop_barrier.) */
 			ushm__loop_barrier(srv, c);
 		}
 		/* (A connection taken closed departs already, and its

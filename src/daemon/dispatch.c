@@ -34,13 +34,17 @@ static const struct {
 	 * for the pass that served the note (IPC_STAT; another shmat): the
 	 * loop looks for more work before it sleeps, as after a reply. */
 	uint32_t followed;
+	/* A note that must not be served before what is pending in the
+	 * departures set: the barrier runs first, as for a request. */
+	uint32_t barrier;
 } ops[USHM__OP_END] = {
 	[USHM__OP_GET] = { .serve = ushm__serve_get },
 	[USHM__OP_AT] = { .serve = ushm__serve_at, .asker_only = ALWAYS },
 	[USHM__OP_AT_UNDO] = { .serve = ushm__serve_at_undo },
 	[USHM__OP_DT] = { .serve = ushm__serve_dt,
 			   .note = USHM__DT_NOREPLY,
-			   .followed = USHM__DT_NOREPLY },
+			   .followed = USHM__DT_NOREPLY,
+			   .barrier = USHM__DT_AFTER_FORK },
 	[USHM__OP_CTL] = { .serve = ushm__serve_ctl },
 	[USHM__OP_REGISTER] = { .serve = ushm__serve_register,
 				.note = USHM__REG_NOREPLY,
@@ -86,6 +90,11 @@ int ushm__dispatch_asker_only(const struct ushm__hdr *h)
 int ushm__dispatch_followed(const struct ushm__hdr *h)
 {
 	return PROPERTY(h, followed);
+}
+
+int ushm__dispatch_barrier(const struct ushm__hdr *h)
+{
+	return PROPERTY(h, barrier);
 }
 
 int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,

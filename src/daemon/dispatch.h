@@ -49,6 +49,12 @@ int ushm__dispatch_asker_only(const struct ushm__hdr *h);
 /* Is h a note the process often follows at once with a call (its own
  * shmat's or shmdt's)?  The loop then looks for work before it sleeps. */
 int ushm__dispatch_followed(const struct ushm__hdr *h);
+
+/* Is h a note that runs the barrier before it is served (a parent's
+ * detach right after a fork: the child's REGISTER, gathered, copies what
+ * the parent holds, so it is taken first)?  And is it one the barrier's
+ * own pass over the notes leaves for after its rounds? */
+int ushm__dispatch_barrier(const struct ushm__hdr *h);
 /* Serves one validated request and sends its reply, if it has one.
  * 0, or -1 to drop the client. */
 int ushm__dispatch(struct ushm__server *srv, struct ushm__conn *c,

@@ -285,8 +285,12 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 	srv->in_barrier = 1;
 	int added_rounds = 0;
 	/* Notes first: a parent's shmat or shmdt came before the fork
-	 * whose child's registration the rounds below apply. */
-	ushm__loop_notes(srv, self);
+	 * whose child's registration the rounds below apply.  But not one
+	 * it sent after such a fork (USHM__DT_AFTER_FORK): the child's
+	 * REGISTER copies what the parent holds, so it is taken first, and
+	 * those notes after the rounds. */
+	srv->notes_held = 0;
+	ushm__loop_notes(srv, self, 1);
 	for (int round = 0; round < BARRIER_ROUNDS; round++) {
 		int n = epoll_wait(srv->depfd, ev, MAX_EVENTS, 0);
 		uint64_t adds = srv->loop_adds;
@@ -352,6 +356,8 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
 		    (srv->loop_adds == adds || ++added_rounds > 2))
 			break;
 	}
+	if (srv->notes_held)
+		ushm__loop_notes(srv, self, 0);
 	srv->in_barrier = 0;
 }
 
@@ -364,7 +370,8 @@ void ushm__loop_barrier(struct ushm__server *srv, struct ushm__conn *self)
  * served first.  (Those of a connection accepted during the barrier are
  * served as it settles.)
  */
-void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
+void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self,
+		      int hold)
 {
 	struct epoll_event ev[MAX_EVENTS];
 
@@ -379,7 +386,7 @@ void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self)
 			else if (it->type == ITEM_CONN && (void *)it != self &&
 				 !((struct ushm__conn *)it)->dead &&
 				 (ev[i].events & EPOLLIN))
-				ushm__conn_notes(srv, (void *)it);
+				ushm__conn_notes(srv, (void *)it, hold);
 		}
 		if (n < MAX_EVENTS)
 			break;

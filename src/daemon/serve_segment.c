@@ -38,7 +38,7 @@ int64_t ushm__serve_ctl(struct ushm__server *srv, struct ushm__conn *c,
 	memset(&out, 0, sizeof(out));
 	if (changes) {
 		ushm__pub_gen_begin(&srv->pub, idx);
-		ushm__loop_notes(srv, c);
+		ushm__loop_notes(srv, c, 0);
 	}
 	res = ushm__op_ctl(&srv->reg, cr, q->id, q->shmflg, &q->set, q->size,
 			   ushm__now(), &out);

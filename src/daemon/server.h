@@ -139,6 +139,8 @@ struct ushm__server {
 			     after a pass that replied (spin.h) */
 	uint64_t replies; /* replies sent so far */
 	uint64_t followed; /* notes served that a call often follows */
+	int notes_held;    /* the barrier's pass over the notes left one
+			      for after its rounds (ushm__dispatch_barrier) */
 	/* Connections one user may hold (0: no limit); spares the users
 	 * ushm__quota_applies spares. */
 	uint64_t max_conns_per_uid;
@@ -193,7 +195,8 @@ void ushm__conn_settled_data(struct ushm__server *srv, struct ushm__conn *c);
 /* Serves the no-reply messages queued at the head of c (shmdt and shmat
  * the client did already, fork notes), up to a bound: what it did before
  * it sent anything that waits. */
-void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c);
+void ushm__conn_notes(struct ushm__server *srv, struct ushm__conn *c,
+		      int hold);
 /* The connection whose exit_item this is. */
 struct ushm__conn *ushm__conn_of_exit(struct ushm__item *it);
 /* Reads and serves at most max of the requests queued on c. */
@@ -303,7 +306,8 @@ void ushm__conn_depart_later(struct ushm__server *srv, struct ushm__conn *c);
  * (ushm__conn_notes): the last part of the barrier, and what a change
  * of a segment's permissions or existence runs after it made the row's
  * gen odd. */
-void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self);
+void ushm__loop_notes(struct ushm__server *srv, struct ushm__conn *self,
+		      int hold);
 
 /* ---- server.c: the server's life ---- */
 

@@ -236,6 +236,13 @@ int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid);
 /* Has the process sent notes since its last reply (which the daemon may
  * still be serving)?  Caller holds the client lock. */
 int ushm__client_notes_inflight(void);
+/* A fork's REGISTER went on a connection of its own (forkproto.c), which
+ * the daemon takes when it gathers: until the next reply, a detach is
+ * sent with USHM__DT_AFTER_FORK, so that it is not counted before the
+ * child's REGISTER copies what the process holds.  Caller holds the
+ * client lock. */
+void ushm__client_forked(void);
+int ushm__client_after_fork(void);
 
 /* ushm__transact for a caller in the middle of a change of the
  * attachment table, which must keep the lock throughout: it starts no

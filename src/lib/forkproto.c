@@ -267,6 +267,7 @@ static void after_fork_parent(void)
 	 * child on it first; a failed fork drops the registrations with
 	 * the close, as Linux drops a failed fork's mappings. */
 	if (fork_fd >= 0) {
+		ushm__client_forked();
 		if (fork_by_shim) {
 			/* (One left for another thread's fork and not taken
 			 * yet: that child announces itself only.) */

@@ -124,7 +124,10 @@ static void send_detach(const struct ushm__attach *p, long n)
 	struct ushm__req q;
 
 	memset(&q, 0, sizeof(q));
-	ushm__hdr_init(&q.hdr, USHM__OP_DT, sizeof(q), USHM__DT_NOREPLY);
+	ushm__hdr_init(&q.hdr, USHM__OP_DT, sizeof(q),
+		       USHM__DT_NOREPLY |
+			       (ushm__client_after_fork() ? USHM__DT_AFTER_FORK :
+							    0));
 	q.id = p->id;
 	q.addr = p->addr;
 	q.count = (uint32_t)n;

@@ -51,6 +51,8 @@ struct session {
 	struct ushm__link link; /* the connection (link.fd -1: none) */
 	int notes_inflight;     /* notes sent since the last reply: the
 				   daemon may not have served them yet */
+	int after_fork;         /* a fork's REGISTER went on a connection
+				   of its own since the last reply */
 	struct identity id;     /* of the process when link.fd was opened */
 	int register_fork;      /* connect with the table as new attaches */
 	struct ushm__attach_table table;
@@ -422,8 +424,12 @@ static int64_t transact(struct ushm__req *req, size_t len,
 		as.gid = USHM__FSGID;
 		r = ushm__link_call(&g.link, req, len, rep, fd, fd ? 1 : 0,
 				    &as);
-		if (!daemon_gone(r) && !g.link.owed_op)
-			g.notes_inflight = 0; /* served before the reply */
+		if (!daemon_gone(r) && !g.link.owed_op) {
+			/* Served before the reply, after the barrier took
+			 * what forks left pending. */
+			g.notes_inflight = 0;
+			g.after_fork = 0;
+		}
 		if (attempt == ATTEMPTS - 1 || !daemon_gone(r))
 			return r;
 		/* The daemon went away (or the program closed our socket):
@@ -509,6 +515,16 @@ int ushm__client_euid_is(uid_t euid)
 int ushm__client_notes_inflight(void)
 {
 	return g.notes_inflight;
+}
+
+void ushm__client_forked(void)
+{
+	g.after_fork = 1;
+}
+
+int ushm__client_after_fork(void)
+{
+	return g.after_fork;
 }
 
 int ushm__client_settle(void)
@@ -658,6 +674,7 @@ void ushm__session_child(int fd, ino_t ino, pid_t pid)
 	if (fd >= 0)
 		ushm__link_take(&g.link, fd, ino, 1);
 	g.id.pid = pid;
+	g.after_fork = 0; /* (the parent's fork) */
 	/* Without a prepared connection, register on first use. */
 	g.register_fork = fd < 0 && g.table.n > 0;
 	/* The lock the parent's thread took for the fork, released by a

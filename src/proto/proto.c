@@ -36,7 +36,8 @@ static const struct {
 			   USHM__GET_RETRY | USHM__GET_CAP_IPC_LOCK },
 	[USHM__OP_AT] = { F_ID | F_SHMFLG | F_ADDR, 0 },
 	[USHM__OP_AT_UNDO] = { F_ID, 0 },
-	[USHM__OP_DT] = { F_ID | F_ADDR | F_COUNT, USHM__DT_NOREPLY },
+	[USHM__OP_DT] = { F_ID | F_ADDR | F_COUNT,
+			  USHM__DT_NOREPLY | USHM__DT_AFTER_FORK },
 	[USHM__OP_CTL] = { F_ID | F_SHMFLG | F_SET | F_SIZE, 0 },
 	[USHM__OP_REGISTER] = { F_COUNT, USHM__REG_FORK | USHM__REG_ADOPT |
 						 USHM__REG_NOREPLY },

@@ -84,6 +84,12 @@ enum {
 	 * anything the client sends after it, and readers of the table
 	 * see the request pending until then. */
 	USHM__DT_NOREPLY = 1u << 0,
+	/* Sent since a fork whose REGISTER went on a connection of its
+	 * own (the fork socket's, which the daemon takes when it gathers)
+	 * and before any reply: the daemon takes what is pending (the
+	 * child's REGISTER, which copies what the parent holds) before it
+	 * serves this detach. */
+	USHM__DT_AFTER_FORK = 1u << 1,
 };
 
 /* REGISTER flags. */

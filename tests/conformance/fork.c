@@ -250,6 +250,59 @@ child_acts_first(void)
 }
 
 /*
+ * The parent detaches at once after fork (the child keeps its copy) and
+ * removes the segment: it lives on while the child maps it.  Twenty
+ * times, the first once in full: the daemon takes the child's
+ * registration late (gathered), and the parent's detach must not be
+ * counted before it.
+ */
+static void
+parent_detaches_after_fork(void)
+{
+	int wrong = 0;
+
+	for (int round = 0; round < 20; round++) {
+		int id = mkseg(IPC_PRIVATE, page, 0600), go[2];
+		char *p = at(id);
+		struct shmid_ds ds;
+		unsigned long n1;
+		pid_t pid;
+		int st1, e1;
+
+		xpipe(go);
+		pid = xfork();
+		if (pid == 0) {
+			xread1(go[0]);
+			_exit(p[0] == 7 ? 0 : 1);
+		}
+		close(go[0]);
+		p[0] = 7;
+		dt(p);
+		n1 = (unsigned long)nattch(id);
+		if (shmctl(id, IPC_RMID, NULL) != 0)
+			die("IPC_RMID");
+		st1 = shmctl(id, IPC_STAT, &ds);
+		e1 = errno;
+		xwrite1(go[1]);
+		close(go[1]);
+		if (round == 0) {
+			say("parent detached after fork: nattch %lu", n1);
+			say("removed while the child maps it: IPC_STAT %s",
+			    res(st1, e1));
+			say("child: %s", wstatus(xwait(pid)));
+			say("after waitpid: IPC_STAT %s",
+			    R(shmctl(id, IPC_STAT, &ds)));
+			continue;
+		}
+		if (n1 != 1 || st1 != 0)
+			wrong++;
+		if (xwait(pid) != 0)
+			wrong++;
+	}
+	say("parent detached after fork, 19 more times: wrong in %d", wrong);
+}
+
+/*
  * A grandchild inherits too, and its parent's exit does not detach it.
  * As a subreaper we inherit the orphan and can wait for it.  Once, with
  * what it shows at each step, then many times (g_child, g_grandchild and
@@ -510,6 +563,7 @@ main(void)
 	killed();
 	child_attach();
 	child_acts_first();
+	parent_detaches_after_fork();
 	grandchild();
 	exec_detaches();
 	failed_exec();
