@@ -543,7 +543,8 @@ void ushm__conn_serve(struct ushm__server *srv, struct ushm__conn *c,
 			ushm__conn_close(srv, c);
 			return;
 		}
-		if (ushm__dispatch_followed(&m.req.hdr))
+		/* (A process gone sends nothing more.) */
+		if (!gone && ushm__dispatch_followed(&m.req.hdr))
 			srv->followed++;
 		/* (Its later messages are still served, by the departure's
 		 * drain: what the process did before it went counts.) */

@@ -72,6 +72,11 @@ struct ushm__attach_table {
 	uint64_t next_att; /* the next shmat's att */
 	int dontfork_seen; /* a piece was given MADV_DONTFORK once: a child
 			      must look for what it did not inherit */
+	int change_settled; /* for the mapping call in progress (under the
+			       lock): 1 its connection was made the process's
+			       own before the call (ushm__pieces_settle), -1
+			       that failed (nothing of the change is sent),
+			       0 not looked at */
 };
 
 /* ---- attach.c ---- */
@@ -99,6 +104,15 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 /* After fork, in the child: the pieces it did not inherit
  * (MADV_DONTFORK) leave its table.  Async-signal-safe. */
 void ushm__pieces_forked(struct ushm__attach_table *t);
+/* Before a mapping call that may change pieces in [lo, hi): if it
+ * overlaps one, makes the process's connection its own now, while the
+ * table and the mappings still agree (a child made without fork
+ * handlers registers its inheritance then, which the daemon checks
+ * against its mappings).  Once a call; ushm__pieces_change_done ends
+ * it. */
+void ushm__pieces_settle(struct ushm__attach_table *t, uintptr_t lo,
+			 uintptr_t hi);
+void ushm__pieces_change_done(struct ushm__attach_table *t);
 /* A successful mremap of [old, old + old_len) to [now, now + new_len);
  * with keep_old (MREMAP_DONTUNMAP), the old range stays mapped. */
 void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,

@@ -38,10 +38,13 @@ int ushm_munmap(void *addr, size_t len)
 		return ushm__sys_munmap(addr, len);
 	saved = errno;
 	t = ushm__client_lock();
+	ushm__pieces_settle(t, (uintptr_t)addr,
+			    (uintptr_t)addr + page_up(len));
 	r = ushm__sys_munmap(addr, len);
 	if (r == 0)
 		ushm__pieces_cut(t, (uintptr_t)addr,
 				 (uintptr_t)addr + page_up(len));
+	ushm__pieces_change_done(t);
 	ushm__client_unlock();
 	ushm__errno_keep(saved, r == 0);
 	return r;
@@ -56,10 +59,13 @@ int ushm_mprotect(void *addr, size_t len, int prot)
 		return (int)syscall(SYS_mprotect, addr, len, prot);
 	saved = errno;
 	t = ushm__client_lock();
+	ushm__pieces_settle(t, (uintptr_t)addr,
+			    (uintptr_t)addr + page_up(len));
 	r = (int)syscall(SYS_mprotect, addr, len, prot);
 	if (r == 0)
 		ushm__pieces_protect(t, (uintptr_t)addr,
 				     (uintptr_t)addr + page_up(len), prot);
+	ushm__pieces_change_done(t);
 	ushm__client_unlock();
 	ushm__errno_keep(saved, r == 0);
 	return r;
@@ -74,10 +80,13 @@ int ushm_madvise(void *addr, size_t len, int advice)
 		return (int)syscall(SYS_madvise, addr, len, advice);
 	saved = errno;
 	t = ushm__client_lock();
+	ushm__pieces_settle(t, (uintptr_t)addr,
+			    (uintptr_t)addr + page_up(len));
 	r = (int)syscall(SYS_madvise, addr, len, advice);
 	if (r == 0)
 		ushm__pieces_advise(t, (uintptr_t)addr,
 				    (uintptr_t)addr + page_up(len), advice);
+	ushm__pieces_change_done(t);
 	ushm__client_unlock();
 	ushm__errno_keep(saved, r == 0);
 	return r;
@@ -105,11 +114,17 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 	}
 	saved = errno;
 	t = ushm__client_lock();
+	ushm__pieces_settle(t, (uintptr_t)old_addr,
+			    (uintptr_t)old_addr + page_up(old_len));
+	if (flags & MREMAP_FIXED) /* what it lands on is unmapped */
+		ushm__pieces_settle(t, (uintptr_t)new_addr,
+				    (uintptr_t)new_addr + page_up(new_len));
 	r = syscall(SYS_mremap, old_addr, old_len, new_len, flags, new_addr);
 	if (r != -1)
 		ushm__pieces_remap(t, (uintptr_t)old_addr, old_len,
 				   (uintptr_t)r, new_len,
 				   (flags & MREMAP_DONTUNMAP) != 0);
+	ushm__pieces_change_done(t);
 	ushm__client_unlock();
 	ushm__errno_keep(saved, r != -1);
 	return r == -1 ? MAP_FAILED : (void *)r;
@@ -128,9 +143,11 @@ void *ushm_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		return ushm__sys_mmap(addr, len, prot, flags, fd, offset);
 	saved = errno;
 	t = ushm__client_lock();
+	ushm__pieces_settle(t, (uintptr_t)addr, (uintptr_t)addr + page_up(len));
 	p = ushm__sys_mmap(addr, len, prot, flags, fd, offset);
 	if (p != MAP_FAILED)
 		ushm__pieces_cut(t, (uintptr_t)p, (uintptr_t)p + page_up(len));
+	ushm__pieces_change_done(t);
 	ushm__client_unlock();
 	ushm__errno_keep(saved, p != MAP_FAILED);
 	return p;

@@ -34,6 +34,7 @@
 struct touched {
 	size_t n;
 	int settled; /* the connection was made our own (settle()) */
+	int failed;  /* ... or could not be: nothing is sent */
 	int adds;    /* the change may add pieces (requests: see settle) */
 	struct {
 		int id;
@@ -146,31 +147,64 @@ static void send_detach(const struct ushm__attach *p, long n)
  * REGISTER, a request, which carries the caller's identity: that is
  * looked at too (a setuid since the last call needs a new connection).
  */
-static void settle(struct touched *tc)
+static void settle(const struct ushm__attach_table *t, struct touched *tc)
 {
+	int r;
+
 	if (tc->settled)
 		return;
 	tc->settled = 1;
-	(void)(tc->adds ? ushm__client_ensure() : ushm__client_settle());
+	if (t->change_settled) { /* before the system call */
+		tc->failed = t->change_settled < 0;
+		return;
+	}
+	r = tc->adds ? ushm__client_ensure() : ushm__client_settle();
+	/* No connection: nothing of the change goes (a send could make
+	 * one now, which would register the table as the change left it,
+	 * the change then counted twice); the next connection registers
+	 * the table. */
+	tc->failed = r < 0;
 }
 
-/* A change begins.  In a child made without fork handlers, the first
- * connection also drops the pieces given MADV_DONTFORK, which it does
- * not map (ushm__pieces_forked): made before the change looks at the
- * table, not in the middle of it. */
-static void begin(const struct ushm__attach_table *t, struct touched *tc,
-		  int adds)
+static void begin(struct touched *tc, int adds)
 {
 	tc->n = 0;
 	tc->settled = 0;
+	tc->failed = 0;
 	tc->adds = adds;
-	if (t->dontfork_seen)
-		settle(tc);
+}
+
+static int overlaps(const struct ushm__attach_table *t, uintptr_t lo,
+		    uintptr_t hi)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].addr < hi && lo < t->v[i].addr + t->v[i].len)
+			return 1;
+	return 0;
+}
+
+void ushm__pieces_settle(struct ushm__attach_table *t, uintptr_t lo,
+			 uintptr_t hi)
+{
+	/* (In a child made without fork handlers, the connection also
+	 * drops the pieces it did not inherit: before the call looks at
+	 * the table, not in the middle of a change.) */
+	if (t->change_settled == 0 && overlaps(t, lo, hi))
+		t->change_settled = ushm__client_ensure() < 0 ? -1 : 1;
+}
+
+void ushm__pieces_change_done(struct ushm__attach_table *t)
+{
+	t->change_settled = 0;
 }
 
 /* Sends what the change did to each segment, removals first. */
 static void flush(const struct ushm__attach_table *t, struct touched *tc)
 {
+	if (tc->failed) {
+		tc->n = 0;
+		return;
+	}
 	for (size_t i = 0; i < tc->n; i++)
 		if (tc->v[i].net < 0)
 			send_detach(&tc->v[i].last, -tc->v[i].net);
@@ -185,7 +219,7 @@ static void note(const struct ushm__attach_table *t, struct touched *tc,
 {
 	size_t i;
 
-	settle(tc);
+	settle(t, tc);
 	for (i = 0; i < tc->n && tc->v[i].id != p->id; i++)
 		;
 	if (i == tc->n) {
@@ -278,7 +312,7 @@ void ushm__pieces_cut(struct ushm__attach_table *t, uintptr_t lo,
 {
 	struct touched tc;
 
-	begin(t, &tc, 1);
+	begin(&tc, 1);
 	cut(t, lo, hi, &tc);
 	flush(t, &tc);
 }
@@ -288,7 +322,7 @@ void ushm__pieces_protect(struct ushm__attach_table *t, uintptr_t lo,
 {
 	struct touched tc;
 
-	begin(t, &tc, 1);
+	begin(&tc, 1);
 	split_range(t, lo, hi, prot, &tc);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].addr >= lo && t->v[i].addr + t->v[i].len <= hi)
@@ -341,7 +375,7 @@ void ushm__pieces_advise(struct ushm__attach_table *t, uintptr_t lo,
 	advice_bits(advice, &set, &clear);
 	if (!set && !clear)
 		return; /* the others leave the vmas as they are */
-	begin(t, &tc, 1);
+	begin(&tc, 1);
 	if (set & USHM__ADV_DONTFORK)
 		t->dontfork_seen = 1;
 	split_where(t, lo, hi, -1, set, clear, &tc);
@@ -378,7 +412,7 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 	struct touched tc;
 	size_t i;
 
-	begin(t, &tc, 1);
+	begin(&tc, 1);
 	old_len = (old_len + page - 1) & ~(page - 1);
 	new_len = (new_len + page - 1) & ~(page - 1);
 	for (i = 0; i < t->n; i++)
@@ -433,7 +467,7 @@ void ushm__pieces_remap(struct ushm__attach_table *t, uintptr_t old,
 		/* Out of the table and back, without a note of its own:
 		 * no connection may be made in between (one that the
 		 * cut below would make would not count it). */
-		settle(&tc);
+		settle(t, &tc);
 		ushm__table_remove(t, &t->v[i]);
 		cut(t, now, now + new_len, &tc);
 		moved.addr = now;
@@ -466,7 +500,11 @@ int ushm__pieces_detach(struct ushm__attach_table *t, uintptr_t addr)
 	struct ushm__attach head;
 	long first;
 
-	begin(t, &tc, 0);
+	begin(&tc, 0);
+	/* Before anything is unmapped: a connection made now registers the
+	 * pieces as they are mapped (and, in a child made without fork
+	 * handlers, drops those it did not inherit: first_match after). */
+	settle(t, &tc);
 	first = first_match(t, addr);
 	if (first < 0)
 		return -EINVAL;

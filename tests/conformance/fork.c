@@ -190,7 +190,9 @@ child_attach(void)
  * detach).  Its first connection to the daemon of its own is made then,
  * and must count what it held before the change, then the change (a
  * change counted twice, or not at all, before).  The parent looks while
- * the child lives, and after waitpid.
+ * the child lives, and after waitpid.  Each made by fork, then by _Fork,
+ * which runs no fork handlers (a child the library learns of at its
+ * first act, whose mappings the daemon checks then).
  */
 static void
 child_acts_first(void)
@@ -203,7 +205,8 @@ child_acts_first(void)
 		"mprotect of a middle page, then shmdt of the other",
 	};
 
-	for (int w = 0; w < 5; w++) {
+	for (int k = 0; k < 10; k++) {
+		int w = k % 5, raw = k >= 5;
 		int id = mkseg(IPC_PRIVATE, (w ? 4 : 1) * page, 0600);
 		char *p = at(id), *q = w ? at(id) : NULL;
 		int tell[2], go[2];
@@ -211,7 +214,10 @@ child_acts_first(void)
 
 		xpipe(tell);
 		xpipe(go);
-		pid = xfork();
+		fflush(NULL);
+		pid = raw ? _Fork() : xfork();
+		if (pid < 0)
+			die("_Fork");
 		if (pid == 0) {
 			int r = 0;
 
@@ -232,9 +238,10 @@ child_acts_first(void)
 		xread1(tell[0]);
 		struct shmid_ds ds = stat_of(id);
 
-		say("child's first act, %s: nattch %lu, lpid == child pid: %s",
-		    what[w], (unsigned long)ds.shm_nattch,
-		    yesno(ds.shm_lpid == pid));
+		say("%s child's first act, %s: nattch %lu, "
+		    "lpid == child pid: %s",
+		    raw ? "a _Fork" : "a fork", what[w],
+		    (unsigned long)ds.shm_nattch, yesno(ds.shm_lpid == pid));
 		say("parent's attachment still works: %s",
 		    yesno((p[0] = 5) == 5));
 		xwrite1(go[1]);
