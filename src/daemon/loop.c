@@ -21,7 +21,11 @@
  *    released, after its last queued requests are served.
  * Before all of these it serves the notes at the head of every other
  * connection with data: a shmdt or shmat the client did without waiting
- * (USHM__DT_NOREPLY, ATTACHED), which came before anything above.
+ * (USHM__DT_NOREPLY, ATTACHED), which came before anything above.  All
+ * but a detach sent after a fork whose REGISTER went on a connection of
+ * its own (USHM__DT_AFTER_FORK): that REGISTER copies what the parent
+ * holds, so such a detach is served after the rounds (and, served by a
+ * pass, runs the barrier first).
  * Everything a client did before it sent a request is then reflected:
  * the request was sent after the parent's fork() or waitpid() returned,
  * so the connection, message or hang-up it depends on was queued first.
