@@ -131,13 +131,15 @@ static void req_accepted(const unsigned char *buf, size_t n, int nfds)
 		}
 	} else {
 		/* GET's flags: sent again after the daemon died; the
-		 * caller has CAP_IPC_LOCK.  DT's: no reply wanted. */
+		 * caller has CAP_IPC_LOCK.  DT's: no reply wanted; sent
+		 * after a fork. */
 		CHECK(r.hdr.flags == 0 ||
 		      (r.hdr.op == USHM__OP_GET &&
 		       !(r.hdr.flags &
 			 ~(USHM__GET_RETRY | USHM__GET_CAP_IPC_LOCK))) ||
 		      (r.hdr.op == USHM__OP_DT &&
-		       r.hdr.flags == USHM__DT_NOREPLY));
+		       !(r.hdr.flags &
+			 ~(USHM__DT_NOREPLY | USHM__DT_AFTER_FORK))));
 		CHECK(n == sizeof(r));
 	}
 	if (r.hdr.op == USHM__OP_DT)

@@ -106,6 +106,9 @@ static void proto_seeds(void)
 		case USHM__OP_DT:
 			m.req.count = 1;
 			m.req.addr = 0x7f0000000000;
+			/* (Both flags: each alone is a bit cleared.) */
+			m.req.hdr.flags = USHM__DT_NOREPLY |
+					  USHM__DT_AFTER_FORK;
 			break;
 		case USHM__OP_CTL:
 			m.req.shmflg = IPC_SET;

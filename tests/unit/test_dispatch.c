@@ -44,6 +44,19 @@ static int expect_asker_only(unsigned op)
 	return op == USHM__OP_AT;
 }
 
+/* A note a call often follows: the process's own shmat's or shmdt's. */
+static int expect_followed(unsigned op, uint32_t flags)
+{
+	return op == USHM__OP_ATTACHED ||
+	       (op == USHM__OP_DT && (flags & USHM__DT_NOREPLY));
+}
+
+/* Served after what forks left pending: a detach sent after a fork. */
+static int expect_barrier(unsigned op, uint32_t flags)
+{
+	return op == USHM__OP_DT && (flags & USHM__DT_AFTER_FORK);
+}
+
 int main(void)
 {
 	/* Every flag each op has, alone and together, and garbage. */
@@ -53,7 +66,7 @@ int main(void)
 	};
 	static const unsigned far_ops[] = { USHM__OP_END, USHM__OPS_MAX,
 					    USHM__REP_REFUSED, 0xffff };
-	int bad[3] = { 0, 0, 0 };
+	int bad[5] = { 0, 0, 0, 0, 0 };
 	unsigned checked = 0;
 
 	for (unsigned op = 0; op < USHM__OP_END + 4u; op++) {
@@ -86,6 +99,18 @@ int main(void)
 				     ushm__dispatch_asker_only(&h));
 				bad[2]++;
 			}
+			if (ushm__dispatch_followed(&h) !=
+			    expect_followed(o, flag_sets[f])) {
+				diag("op %u flags %#x: followed %d", o,
+				     flag_sets[f], ushm__dispatch_followed(&h));
+				bad[3]++;
+			}
+			if (ushm__dispatch_barrier(&h) !=
+			    expect_barrier(o, flag_sets[f])) {
+				diag("op %u flags %#x: barrier %d", o,
+				     flag_sets[f], ushm__dispatch_barrier(&h));
+				bad[4]++;
+			}
 			checked++;
 		}
 	}
@@ -96,5 +121,9 @@ int main(void)
 	is_int(bad[1], 0,
 	       "a parent's for its child: FORKED, REGISTER with FORK");
 	is_int(bad[2], 0, "served only while the asker lives: AT");
+	is_int(bad[3], 0,
+	       "followed by a call: ATTACHED, DT with NOREPLY; nothing else");
+	is_int(bad[4], 0,
+	       "served after the barrier: DT with AFTER_FORK; nothing else");
 	return done_testing();
 }
