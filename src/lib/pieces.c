@@ -234,8 +234,9 @@ static void note(const struct ushm__attach_table *t, struct touched *tc,
 }
 
 /* Splits piece i at address at (strictly inside it): the table gains the
- * upper part.  0 or -ENOMEM (then nothing changes).  Noted first: a
- * flush inside note() may connect, registering the table as it is. */
+ * upper part.  0 or -ENOMEM (then nothing changes).  Noted first: the
+ * change's first note may connect (settle()), which registers the table
+ * as it is, and must find it as it was before the change. */
 static int split_at(struct ushm__attach_table *t, size_t i, uintptr_t at,
 		    struct touched *tc)
 {
