@@ -77,6 +77,8 @@ static int get(key_t key, size_t size, int shmflg)
 	struct ushm__rep rep;
 	int64_t r;
 
+	if ((r = ushm__client_refuse_reentry()) < 0)
+		return fail(r);
 	/* An existing key is looked up in the published table. */
 	ushm__client_lock();
 	r = ushm__table_get(key, size, shmflg);
@@ -107,6 +109,8 @@ static int dt(const void *shmaddr)
 
 	if (addr & (ushm__page_size() - 1))
 		return fail(-EINVAL);
+	if ((err = ushm__client_refuse_reentry()) < 0)
+		return fail(err);
 	t = ushm__client_lock();
 	err = ushm__pieces_detach(t, addr);
 	ushm__kept_sweep();
@@ -182,6 +186,8 @@ static int ctl(int shmid, int cmd, struct shmid_ds *buf)
 
 	if (cmd < 0 || shmid < 0)
 		return fail(-EINVAL);
+	if ((err = ushm__client_refuse_reentry()) < 0)
+		return fail(err);
 	if (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY) {
 		/* Answered from the published table when nothing the
 		 * daemon has pending could change it. */

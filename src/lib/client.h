@@ -221,6 +221,15 @@ const struct ushm__view *ushm__client_view(int own_count);
 /* The process's attachment table, without locking (for
  * ushm__table_any). */
 const struct ushm__attach_table *ushm__client_table(void);
+/* Does this thread hold the client lock already: is this call made by a
+ * signal handler that interrupted one of ours?  Linux's calls are system
+ * calls, which a handler may make; ours would wait for ever on the lock
+ * its own thread holds, so the SysV calls fail with EDEADLK instead, and
+ * the mapping wrappers make the system call alone (nattch may miss what
+ * it changed until the attachment goes). */
+int ushm__client_reentered(void);
+/* For the SysV calls: -EDEADLK, said once, when the call re-entered. */
+int ushm__client_refuse_reentry(void);
 /* Locks the process's client state; returns its attachment table. */
 struct ushm__attach_table *ushm__client_lock(void);
 void ushm__client_unlock(void);

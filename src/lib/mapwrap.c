@@ -34,7 +34,8 @@ int ushm_munmap(void *addr, size_t len)
 	struct ushm__attach_table *t;
 	int r, saved;
 
-	if (!ushm__table_any(ushm__client_table()))
+	if (!ushm__table_any(ushm__client_table()) ||
+	    ushm__client_reentered())
 		return ushm__sys_munmap(addr, len);
 	saved = errno;
 	t = ushm__client_lock();
@@ -55,7 +56,8 @@ int ushm_mprotect(void *addr, size_t len, int prot)
 	struct ushm__attach_table *t;
 	int r, saved;
 
-	if (!ushm__table_any(ushm__client_table()))
+	if (!ushm__table_any(ushm__client_table()) ||
+	    ushm__client_reentered())
 		return (int)syscall(SYS_mprotect, addr, len, prot);
 	saved = errno;
 	t = ushm__client_lock();
@@ -76,7 +78,8 @@ int ushm_madvise(void *addr, size_t len, int advice)
 	struct ushm__attach_table *t;
 	int r, saved;
 
-	if (!ushm__table_any(ushm__client_table()))
+	if (!ushm__table_any(ushm__client_table()) ||
+	    ushm__client_reentered())
 		return (int)syscall(SYS_madvise, addr, len, advice);
 	saved = errno;
 	t = ushm__client_lock();
@@ -107,7 +110,8 @@ void *ushm_mremap(void *old_addr, size_t old_len, size_t new_len, int flags,
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!ushm__table_any(ushm__client_table())) {
+	if (!ushm__table_any(ushm__client_table()) ||
+	    ushm__client_reentered()) {
 		r = syscall(SYS_mremap, old_addr, old_len, new_len, flags,
 			    new_addr);
 		return r == -1 ? MAP_FAILED : (void *)r;
@@ -139,7 +143,8 @@ void *ushm_mmap(void *addr, size_t len, int prot, int flags, int fd,
 
 	/* Only MAP_FIXED replaces what is there (MAP_FIXED_NOREPLACE
 	 * fails instead). */
-	if (!(flags & MAP_FIXED) || !ushm__table_any(ushm__client_table()))
+	if (!(flags & MAP_FIXED) || !ushm__table_any(ushm__client_table()) ||
+	    ushm__client_reentered())
 		return ushm__sys_mmap(addr, len, prot, flags, fd, offset);
 	saved = errno;
 	t = ushm__client_lock();

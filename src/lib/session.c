@@ -48,6 +48,10 @@ struct identity {
 
 struct session {
 	pthread_mutex_t lock;
+	/* The thread holding lock (0: none), so that a signal handler that
+	 * calls us while its thread holds it is told, not left to wait for
+	 * itself.  Written by the holder; read by anyone (atomics). */
+	pthread_t owner;
 	struct ushm__link link; /* the connection (link.fd -1: none) */
 	int notes_inflight;     /* notes sent since the last reply: the
 				   daemon may not have served them yet */
@@ -288,10 +292,22 @@ const struct ushm__attach_table *ushm__client_table(void)
 	return &g.table;
 }
 
+static void lock_take(void)
+{
+	pthread_mutex_lock(&g.lock);
+	__atomic_store_n(&g.owner, pthread_self(), __ATOMIC_RELAXED);
+}
+
+static void lock_give(void)
+{
+	__atomic_store_n(&g.owner, (pthread_t)0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&g.lock);
+}
+
 struct ushm__attach_table *ushm__client_lock(void)
 {
 	ushm__fork_protocol_setup();
-	pthread_mutex_lock(&g.lock);
+	lock_take();
 	return &g.table;
 }
 
@@ -300,7 +316,34 @@ void ushm__client_unlock(void)
 	/* Nothing attached: no child to connect for (forkproto.c). */
 	if (g.table.n == 0)
 		ushm__fork_ahead_drop();
-	pthread_mutex_unlock(&g.lock);
+	lock_give();
+}
+
+int ushm__client_reentered(void)
+{
+	pthread_t owner = __atomic_load_n(&g.owner, __ATOMIC_RELAXED);
+
+	/* (Only this thread stores its own id there: a stale or torn
+	 * value cannot equal it unless it holds the lock.) */
+	return owner != (pthread_t)0 && pthread_equal(owner, pthread_self());
+}
+
+int ushm__client_refuse_reentry(void)
+{
+	/* (In a signal handler: write(2), not stdio.) */
+	static const char msg[] =
+		"ushm: a System V shared memory call made by a signal handler "
+		"that interrupted another in the same thread: refused "
+		"(EDEADLK), as the interrupted call holds the library's lock; "
+		"make the call outside the handler, or block the signal "
+		"around the calls it may interrupt\n";
+	static int said;
+
+	if (!ushm__client_reentered())
+		return 0;
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	return -EDEADLK;
 }
 
 /* Attempts at a request whose daemon dies under it; the daemon that
@@ -340,9 +383,9 @@ static int start_daemon(void)
 	err = daemon_place(path, sizeof(path), state, sizeof(state));
 	if (err < 0)
 		return err;
-	pthread_mutex_unlock(&g.lock);
+	lock_give();
 	err = ushm__autostart(path, state);
-	pthread_mutex_lock(&g.lock);
+	lock_take();
 	return err;
 }
 
@@ -352,9 +395,9 @@ static void backoff(int attempt)
 {
 	struct timespec ts = { 0, attempt * 10 * 1000 * 1000L };
 
-	pthread_mutex_unlock(&g.lock);
+	lock_give();
 	nanosleep(&ts, NULL);
-	pthread_mutex_lock(&g.lock);
+	lock_take();
 }
 
 /*
@@ -642,7 +685,7 @@ int64_t ushm__transact_once(struct ushm__req *req, struct ushm__rep *rep)
 
 void ushm__session_lock(void)
 {
-	pthread_mutex_lock(&g.lock);
+	lock_take();
 }
 
 int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
@@ -682,4 +725,5 @@ void ushm__session_child(int fd, ino_t ino, pid_t pid)
 	 * a first call of pthread_mutex_unlock would cost it a page of
 	 * libc's code to fault in (see forkproto.c). */
 	g.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	g.owner = (pthread_t)0;
 }

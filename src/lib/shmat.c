@@ -322,6 +322,8 @@ static void *at(int shmid, const void *shmaddr, int shmflg)
 	r = at_address(shmaddr, shmflg, &addr, &fixed);
 	if (r < 0)
 		return fail_at(r);
+	if ((r = ushm__client_refuse_reentry()) < 0)
+		return fail_at(r);
 	t = ushm__client_lock();
 	ushm__kept_sweep();
 	if (attach_kept(t, shmid, shmflg, addr, fixed, &p, &r)) {

@@ -5,9 +5,11 @@
  */
 #include "conf.h"
 
+#include <poll.h>
 #include <time.h>
 
-static volatile sig_atomic_t ticks, chld;
+static volatile sig_atomic_t ticks, chld, handled;
+static int handler_seg;
 
 static void
 on_tick(int sig)
@@ -141,6 +143,90 @@ interrupted(void)
 		die("sigaction");
 }
 
+/* A handler that makes the calls itself: a shmat, an IPC_STAT and a
+ * shmdt.  (Not async-signal-safe in POSIX; Linux's are system calls.) */
+static void
+on_tick_calls(int sig)
+{
+	int e = errno;
+	void *p = shmat(handler_seg, NULL, 0);
+	struct shmid_ds ds;
+
+	(void)sig;
+	if (p != (void *)-1) {
+		(void)shmctl(handler_seg, IPC_STAT, &ds);
+		(void)shmdt(p);
+	}
+	handled++;
+	errno = e;
+}
+
+/*
+ * The same timer, whose handler makes calls of its own while the program
+ * is in the middle of one: on Linux they are served.  The library may
+ * refuse them (it cannot serve a call in the middle of another in the
+ * same thread), but never waits for ever, and the program's calls and
+ * the counts stay right.  In a child the parent waits for, at most 30 s:
+ * a hang is a finding, not a stalled suite.
+ */
+static void
+calls_in_handler(void)
+{
+	int done[2];
+	pid_t pid;
+
+	handler_seg = mkseg(IPC_PRIVATE, 4096, 0600);
+	xpipe(done);
+	pid = xfork();
+	if (pid == 0) {
+		struct sigaction sa;
+		struct sigevent ev;
+		struct itimerspec its;
+		timer_t timer;
+		int failures = 0, rounds = 0;
+
+		close(done[0]);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_tick_calls;
+		sa.sa_flags = SA_RESTART;
+		memset(&ev, 0, sizeof(ev));
+		ev.sigev_notify = SIGEV_SIGNAL;
+		ev.sigev_signo = SIGUSR1;
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_nsec = 200000;
+		its.it_interval.tv_nsec = 200000;
+		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
+		    timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0 ||
+		    timer_settime(timer, 0, &its, NULL) != 0)
+			_exit(3);
+		while (handled < 200 && rounds < 20000) {
+			void *p = shmat(handler_seg, NULL, 0);
+
+			failures += p == (void *)-1 || shmdt(p) != 0;
+			rounds++;
+		}
+		memset(&its, 0, sizeof(its));
+		(void)timer_settime(timer, 0, &its, NULL);
+		say("calls interrupted by a handler that calls too: the "
+		    "program's failures %d, handler ran: %s",
+		    failures, yesno(handled > 0));
+		xwrite1(done[1]);
+		_exit(0);
+	}
+	close(done[1]);
+	struct pollfd pfd = { done[0], POLLIN, 0 };
+
+	if (poll(&pfd, 1, 30000 * conf_time_scale()) != 1) {
+		say("calls interrupted by a handler that calls too: "
+		    "no end in 30 s");
+		kill(pid, SIGKILL);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	say("after it: nattch %lu", (unsigned long)nattch(handler_seg));
+	close(done[0]);
+	rmseg(handler_seg);
+}
+
 int
 main(void)
 {
@@ -149,5 +235,6 @@ main(void)
 	side_effects();
 	blocked();
 	interrupted();
+	calls_in_handler();
 	return 0;
 }
