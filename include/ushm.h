@@ -46,7 +46,9 @@ extern "C" {
 /*
  * Returns the identifier of the segment for key, creating it when
  * shmflg has IPC_CREAT (and key is new or IPC_PRIVATE).
- * Errors: EACCES, EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM.
+ * Errors: EACCES, EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM; and
+ * EDEADLK for a call from a signal handler that interrupted one of ours
+ * in the same thread (each of these four calls).
  */
 USHM_API int ushm_get(key_t key, size_t size, int shmflg);
 
