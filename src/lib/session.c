@@ -48,10 +48,8 @@ struct identity {
 
 struct session {
 	pthread_mutex_t lock;
-	/* The thread holding lock (0: none), so that a signal handler that
-	 * calls us while its thread holds it is told, not left to wait for
-	 * itself.  Written by the holder; read by anyone (atomics). */
-	pthread_t owner;
+	/* Moved on in each child (see entered_gen).  Never 0. */
+	unsigned lock_gen;
 	struct ushm__link link; /* the connection (link.fd -1: none) */
 	int notes_inflight;     /* notes sent since the last reply: the
 				   daemon may not have served them yet */
@@ -74,6 +72,7 @@ struct session {
 /* libushm's one piece of process-wide state (see client.h). */
 static struct session g = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.lock_gen = 1,
 	.link = USHM__LINK_NONE,
 	.view = { .watch_fd = -1 },
 };
@@ -292,16 +291,31 @@ const struct ushm__attach_table *ushm__client_table(void)
 	return &g.table;
 }
 
+/*
+ * Is this thread taking, holding or letting go of the lock: lock's
+ * generation when it began to take it, 0 when it is out.  Set before
+ * the lock is taken and cleared after it is let go, so that a signal
+ * handler that calls us at any point in between is told (it would wait
+ * for ever on a lock its own thread holds), at worst while the thread
+ * still waits for another's.  A forked child's thread is a copy of the
+ * one that forked, inside the library then (the fork handlers hold the
+ * lock): its copy is made stale by moving the generation on, which
+ * writes nothing of the thread's own on the fork's path.  Initial-exec:
+ * the library is loaded with the program, and a handler must not make
+ * the TLS be allocated.
+ */
+static __thread unsigned entered_gen __attribute__((tls_model("initial-exec")));
+
 static void lock_take(void)
 {
+	entered_gen = __atomic_load_n(&g.lock_gen, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&g.lock);
-	__atomic_store_n(&g.owner, pthread_self(), __ATOMIC_RELAXED);
 }
 
 static void lock_give(void)
 {
-	__atomic_store_n(&g.owner, (pthread_t)0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&g.lock);
+	entered_gen = 0;
 }
 
 struct ushm__attach_table *ushm__client_lock(void)
@@ -321,11 +335,9 @@ void ushm__client_unlock(void)
 
 int ushm__client_reentered(void)
 {
-	pthread_t owner = __atomic_load_n(&g.owner, __ATOMIC_RELAXED);
+	unsigned e = entered_gen;
 
-	/* (Only this thread stores its own id there: a stale or torn
-	 * value cannot equal it unless it holds the lock.) */
-	return owner != (pthread_t)0 && pthread_equal(owner, pthread_self());
+	return e != 0 && e == __atomic_load_n(&g.lock_gen, __ATOMIC_RELAXED);
 }
 
 int ushm__client_refuse_reentry(void)
@@ -725,5 +737,5 @@ void ushm__session_child(int fd, ino_t ino, pid_t pid)
 	 * a first call of pthread_mutex_unlock would cost it a page of
 	 * libc's code to fault in (see forkproto.c). */
 	g.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	g.owner = (pthread_t)0;
+	g.lock_gen = g.lock_gen + 1 ? g.lock_gen + 1 : 1;
 }
