@@ -508,17 +508,6 @@ int64_t ushm__transact_held(struct ushm__req *req, size_t len,
 	return transact(req, len, rep, NULL, 0);
 }
 
-/*
- * A note on this process's own connection.  Without credentials of ours
- * (euid NULL) the kernel attaches the sender's pid and its REAL uid and
- * gid: enough for a note that only names the process (a shmdt is the
- * connection's, its pid sets lpid), three system calls where a request
- * costs nine.  A note the daemon checks permission for (ATTACHED) needs
- * the effective ones, as Linux checks them: given euid (which the caller
- * read for its own check), they go with it as with a request, the pid
- * being the one just checked.  -ENOTCONN when the process has no
- * connection of its own now (nothing was sent).
- */
 /* Is g.link this process's own connection now (not one made for it in
  * fork, not a copy of its parent's, not closed by the program)? */
 static int link_own_now(void)
@@ -555,6 +544,17 @@ static int send_note(const struct ushm__req *req, size_t len,
 	return 0;
 }
 
+/*
+ * A note on this process's own connection.  Without credentials of ours
+ * (euid NULL) the kernel attaches the sender's pid and its REAL uid and
+ * gid: enough for a note that only names the process (a shmdt is the
+ * connection's, its pid sets lpid), three system calls where a request
+ * costs nine.  A note the daemon checks permission for (ATTACHED) needs
+ * the effective ones, as Linux checks them: given euid (which the caller
+ * read for its own check), they go with it as with a request, the pid
+ * being the one just checked.  -ENOTCONN when the process has no
+ * connection of its own now (nothing was sent).
+ */
 int ushm__notify(const struct ushm__req *req, size_t len, const uid_t *euid)
 {
 	if (!link_own_now())
