@@ -207,12 +207,28 @@ static int fork_named_fd = -1;
 static ino_t fork_named_ino;
 static struct ushm__sender fork_named_as;
 
+/*
+ * A fork made by a signal handler that interrupted one of our calls in
+ * the same thread: that call holds the lock, and the handlers would wait
+ * for it for ever.  They skip the protocol instead (the child is counted
+ * from its first call, as a child made without fork handlers is), and the
+ * child's copy of the connection is made a dead one
+ * (ushm__session_child_unforked).  Thread-local: a fork's handlers run in
+ * its thread, the child's in the copy of it; initial-exec, like the mark
+ * it follows (session.c).
+ */
+static __thread int fork_unprotocolled __attribute__((tls_model("initial-exec")));
+
 static void before_fork(void)
 {
 	struct fork_naming *naming;
 	char path[108];
 	int fd, saved = errno;
 
+	if (ushm__client_reentered()) {
+		fork_unprotocolled = 1;
+		return;
+	}
 	ushm__session_lock();
 	naming = __atomic_load_n(&fork_naming, __ATOMIC_ACQUIRE);
 	fork_by_shim = NULL;
@@ -263,6 +279,10 @@ out:
 
 static void after_fork_parent(void)
 {
+	if (fork_unprotocolled) {
+		fork_unprotocolled = 0;
+		return;
+	}
 	/* The child has its copy.  Under ushm__fork the caller names the
 	 * child on it first; a failed fork drops the registrations with
 	 * the close, as Linux drops a failed fork's mappings. */
@@ -301,6 +321,15 @@ static void after_fork_child(void)
 	fork_named_fd = -1;
 	fork_named_for = NULL;
 	fork_connected_ns = 0;
+	if (fork_unprotocolled) {
+		/* The lock stays as the interrupted call holds it; fork_fd,
+		 * if set, is another thread's fork's, in flight. */
+		fork_unprotocolled = 0;
+		if (ushm__socket_is(fd, fork_ino))
+			(void)ushm__raw_close(fd);
+		ushm__session_child_unforked();
+		return;
+	}
 	as.pid = ushm__raw_getpid();
 	/* No reply: the daemon learns which process uses the connection
 	 * now, so that our exit is reported as ours.  Even under the
@@ -331,6 +360,10 @@ pid_t ushm__fork(pid_t (*real_fork)(void))
 	pid_t pid;
 	int fd = -1, saved;
 
+	/* In a handler that interrupted one of our calls: no naming (the
+	 * handlers skip the protocol), and the lock is not ours to take. */
+	if (ushm__client_reentered())
+		return real_fork();
 	/* (The handlers are installed already: libushm, which the shim
 	 * needs, is initialized before the shim, whose fork fails until
 	 * its own constructor ran.  So every child that copies a naming

@@ -28,6 +28,7 @@
 #include "../common/paths.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -719,6 +720,21 @@ int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 		return 0;
 	memcpy(path, g.sock_path, n + 1);
 	return 1;
+}
+
+void ushm__session_child_unforked(void)
+{
+	int sv[2];
+
+	/* (Not our descriptor any more, if the program closed it: left.)
+	 * Failing, the copy stays: a call resumed in the child may then
+	 * take the parent's reply, which is what this tries to prevent. */
+	if (g.link.fd < 0 || !ushm__link_ours(&g.link, g.link.fd) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	(void)close(sv[1]);
+	(void)dup3(sv[0], g.link.fd, O_CLOEXEC);
+	(void)close(sv[0]);
 }
 
 void ushm__session_child(int fd, ino_t ino, pid_t pid)

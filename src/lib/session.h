@@ -25,6 +25,16 @@ void ushm__session_lock(void);
  * them at its first call). */
 int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as);
 
+/* In a child forked by a signal handler that interrupted one of our
+ * calls in its thread (the fork handlers then skip the protocol: the
+ * interrupted call holds the lock): the copy of the parent's connection
+ * is made a dead one, so that nothing the child does, the interrupted
+ * call included if the handler returns into it, reaches the parent's
+ * stream of requests and replies.  The child's first call finds it is
+ * another process's copy (a child made without fork handlers), closes
+ * it and connects.  Async-signal-safe. */
+void ushm__session_child_unforked(void);
+
 /* Registers the attachment table's entries on fd, USHM__REG_MAX per
  * request, sent as as (the process's ids, just read); for a child
  * (USHM__REG_FORK), not the pieces fork does not copy (MADV_DONTFORK).

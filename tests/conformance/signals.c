@@ -8,7 +8,7 @@
 #include <poll.h>
 #include <time.h>
 
-static volatile sig_atomic_t ticks, chld, handled;
+static volatile sig_atomic_t ticks, chld, handled, forked;
 static int handler_seg;
 
 static void
@@ -227,6 +227,96 @@ calls_in_handler(void)
 	rmseg(handler_seg);
 }
 
+#define HANDLER_FORKS 100
+static timer_t fork_timer;
+
+/* A handler that forks, as a crash reporter does to run a debugger: the
+ * child ends at once, and the handler waits for it.  (fork is
+ * async-signal-safe in POSIX.)  It stops the timer after the last: a
+ * fork may take longer than the interval (a sanitizer's), and the next
+ * signal would then come before the program runs again. */
+static void
+on_tick_fork(int sig)
+{
+	int e = errno;
+	pid_t pid = fork();
+
+	(void)sig;
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0 && waitpid(pid, NULL, 0) == pid &&
+	    ++forked >= HANDLER_FORKS) {
+		struct itimerspec none;
+
+		memset(&none, 0, sizeof(none));
+		(void)timer_settime(fork_timer, 0, &none, NULL);
+	}
+	errno = e;
+}
+
+/*
+ * The same timer, whose handler forks while the program is in the middle
+ * of a call: Linux forks.  The library cannot run its fork protocol then
+ * (the interrupted call holds its lock) but must not wait for ever; the
+ * program's calls and the counts stay right.  At most 30 s, in a child.
+ */
+static void
+fork_in_handler(void)
+{
+	int done[2];
+	pid_t pid;
+
+	handler_seg = mkseg(IPC_PRIVATE, 4096, 0600);
+	xpipe(done);
+	pid = xfork();
+	if (pid == 0) {
+		struct sigaction sa;
+		struct sigevent ev;
+		struct itimerspec its;
+		int failures = 0, rounds = 0;
+
+		close(done[0]);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_tick_fork;
+		sa.sa_flags = SA_RESTART;
+		memset(&ev, 0, sizeof(ev));
+		ev.sigev_notify = SIGEV_SIGNAL;
+		ev.sigev_signo = SIGUSR1;
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_nsec = 500000;
+		its.it_interval.tv_nsec = 500000;
+		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
+		    timer_create(CLOCK_MONOTONIC, &ev, &fork_timer) != 0 ||
+		    timer_settime(fork_timer, 0, &its, NULL) != 0)
+			_exit(3);
+		while (forked < HANDLER_FORKS && rounds < 20000) {
+			void *p = shmat(handler_seg, NULL, 0);
+
+			failures += p == (void *)-1 || shmdt(p) != 0;
+			rounds++;
+		}
+		memset(&its, 0, sizeof(its));
+		(void)timer_settime(fork_timer, 0, &its, NULL);
+		say("calls interrupted by a handler that forks: the "
+		    "program's failures %d, handler forked: %s",
+		    failures, yesno(forked > 0));
+		xwrite1(done[1]);
+		_exit(0);
+	}
+	close(done[1]);
+	struct pollfd pfd = { done[0], POLLIN, 0 };
+
+	if (poll(&pfd, 1, 30000 * conf_time_scale()) != 1) {
+		say("calls interrupted by a handler that forks: "
+		    "no end in 30 s");
+		kill(pid, SIGKILL);
+	}
+	say("child: %s", wstatus(xwait(pid)));
+	say("after it: nattch %lu", (unsigned long)nattch(handler_seg));
+	close(done[0]);
+	rmseg(handler_seg);
+}
+
 int
 main(void)
 {
@@ -236,5 +326,6 @@ main(void)
 	blocked();
 	interrupted();
 	calls_in_handler();
+	fork_in_handler();
 	return 0;
 }
