@@ -975,7 +975,7 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx,
 	char meta[64], data[64];
 	struct ushm__segment *s;
 	struct stat sb;
-	int fd, torn = 0, err;
+	int fd, torn = 0, err, short_file;
 	int64_t gen;
 
 	name_of(meta, sizeof(meta), idx, "meta");
@@ -989,12 +989,21 @@ static int load_one(struct ushm__store *st, struct ushm__registry *r, int idx,
 		return -ENOMEM;
 	}
 	gen = rec_read(fd, &s->m, sizeof(s->m), &torn);
+	/* (Whether it is shorter than a cleared one: see below.) */
+	short_file = gen == -ENOENT && !torn && fstat(fd, &sb) == 0 &&
+		     sb.st_size < (off_t)(2 * REC_SLOT);
 	close(fd);
 	if (gen == -ENOENT && !torn) {
 		/* Cleared (or never written): a segment removed, or a
 		 * creation cut short.  Any memory the keeper still has for
-		 * idx is discarded with the other orphans. */
+		 * idx is discarded with the other orphans.  A creation cut
+		 * between making the file and writing it left it empty: it
+		 * is cleared now, so that every free index looks the same
+		 * (a file of zeroes). */
 		free(s);
+		if (short_file && (err = clear_meta(st, idx)) < 0)
+			ushm__log(USHM__LOG_WARN, "%s: an empty record could "
+				  "not be cleared (%s)", meta, strerror(-err));
 		return 0;
 	}
 	if (gen >= 0 && ushm__id_index(s->m.id) == idx && s->m.id >= 0 &&

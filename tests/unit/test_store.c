@@ -586,6 +586,9 @@ static void test_leftovers(void)
 		   write_bytes("seg-90.data", "kept", 4) == 0 &&
 		   truncate(path("seg-90.data"), 100) == 0,
 	   "an old-format segment, its file written, then truncated");
+	/* An empty record file: a creation killed between making the file
+	 * and writing its record. */
+	ok(make_file(seg_file(92, "meta"), 0) == 0, "an empty seg-92.meta");
 	/* A record without memory: the keeper ended while no daemon ran. */
 	lost = 91;
 	ok(craft(lost, 0x6060, 4096) == 0, "a record whose memory is gone");
@@ -597,6 +600,9 @@ static void test_leftovers(void)
 
 	is_int(reload(&st), 0, "load with leftovers");
 	ok(!exists("seg-77.data"), "data without meta is removed");
+	ok(file_size(seg_file(92, "meta")) == 2 * 128 &&
+		   all_zero_file(seg_file(92, "meta")),
+	   "an empty record file is cleared (what every free index has)");
 	ok(!exists(seg_file(lost, "meta")), "a record without memory is removed");
 	ok(ushm__registry_find_key(&reg2, 0x6060) == NULL,
 	   "and its segment not loaded");
