@@ -161,16 +161,20 @@ on_tick_calls(int sig)
 	errno = e;
 }
 
+/* The timer of the tests below, which a handler may stop. */
+static timer_t handler_timer;
+
 /*
- * The same timer, whose handler makes calls of its own while the program
- * is in the middle of one: on Linux they are served.  The library may
- * refuse them (it cannot serve a call in the middle of another in the
- * same thread), but never waits for ever, and the program's calls and
- * the counts stay right.  In a child the parent waits for, at most 30 s:
- * a hang is a finding, not a stalled suite.
+ * A child runs the program's loop (shmat, shmdt) under a timer whose
+ * handler fires every interval_ns, until *count reaches want (or 20,000
+ * rounds), and says how it went ("WHAT: the program's failures N, DID:
+ * yes").  The parent waits for it at most 30 s (a hang is a finding, not
+ * a stalled suite), then shows nattch.
  */
 static void
-calls_in_handler(void)
+under_handler(void (*handler)(int), long interval_ns,
+	      volatile sig_atomic_t *count, int want, const char *what,
+	      const char *did)
 {
 	int done[2];
 	pid_t pid;
@@ -182,34 +186,32 @@ calls_in_handler(void)
 		struct sigaction sa;
 		struct sigevent ev;
 		struct itimerspec its;
-		timer_t timer;
 		int failures = 0, rounds = 0;
 
 		close(done[0]);
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_tick_calls;
+		sa.sa_handler = handler;
 		sa.sa_flags = SA_RESTART;
 		memset(&ev, 0, sizeof(ev));
 		ev.sigev_notify = SIGEV_SIGNAL;
 		ev.sigev_signo = SIGUSR1;
 		memset(&its, 0, sizeof(its));
-		its.it_value.tv_nsec = 200000;
-		its.it_interval.tv_nsec = 200000;
+		its.it_value.tv_nsec = interval_ns;
+		its.it_interval.tv_nsec = interval_ns;
 		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
-		    timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0 ||
-		    timer_settime(timer, 0, &its, NULL) != 0)
+		    timer_create(CLOCK_MONOTONIC, &ev, &handler_timer) != 0 ||
+		    timer_settime(handler_timer, 0, &its, NULL) != 0)
 			_exit(3);
-		while (handled < 200 && rounds < 20000) {
+		while (*count < want && rounds < 20000) {
 			void *p = shmat(handler_seg, NULL, 0);
 
 			failures += p == (void *)-1 || shmdt(p) != 0;
 			rounds++;
 		}
 		memset(&its, 0, sizeof(its));
-		(void)timer_settime(timer, 0, &its, NULL);
-		say("calls interrupted by a handler that calls too: the "
-		    "program's failures %d, handler ran: %s",
-		    failures, yesno(handled > 0));
+		(void)timer_settime(handler_timer, 0, &its, NULL);
+		say("%s: the program's failures %d, %s: %s", what, failures,
+		    did, yesno(*count > 0));
 		xwrite1(done[1]);
 		_exit(0);
 	}
@@ -217,8 +219,7 @@ calls_in_handler(void)
 	struct pollfd pfd = { done[0], POLLIN, 0 };
 
 	if (poll(&pfd, 1, 30000 * conf_time_scale()) != 1) {
-		say("calls interrupted by a handler that calls too: "
-		    "no end in 30 s");
+		say("%s: no end in 30 s", what);
 		kill(pid, SIGKILL);
 	}
 	say("child: %s", wstatus(xwait(pid)));
@@ -227,8 +228,22 @@ calls_in_handler(void)
 	rmseg(handler_seg);
 }
 
+/*
+ * The timer, whose handler makes calls of its own while the program is
+ * in the middle of one: on Linux they are served.  The library may
+ * refuse them (it cannot serve a call in the middle of another in the
+ * same thread), but never waits for ever, and the program's calls and
+ * the counts stay right.
+ */
+static void
+calls_in_handler(void)
+{
+	under_handler(on_tick_calls, 200000, &handled, 200,
+		      "calls interrupted by a handler that calls too",
+		      "handler ran");
+}
+
 #define HANDLER_FORKS 100
-static timer_t fork_timer;
 
 /* A handler that forks, as a crash reporter does to run a debugger: the
  * child ends at once, and the handler waits for it.  (fork is
@@ -249,72 +264,23 @@ on_tick_fork(int sig)
 		struct itimerspec none;
 
 		memset(&none, 0, sizeof(none));
-		(void)timer_settime(fork_timer, 0, &none, NULL);
+		(void)timer_settime(handler_timer, 0, &none, NULL);
 	}
 	errno = e;
 }
 
 /*
- * The same timer, whose handler forks while the program is in the middle
- * of a call: Linux forks.  The library cannot run its fork protocol then
+ * The timer, whose handler forks while the program is in the middle of
+ * a call: Linux forks.  The library cannot run its fork protocol then
  * (the interrupted call holds its lock) but must not wait for ever; the
- * program's calls and the counts stay right.  At most 30 s, in a child.
+ * program's calls and the counts stay right.
  */
 static void
 fork_in_handler(void)
 {
-	int done[2];
-	pid_t pid;
-
-	handler_seg = mkseg(IPC_PRIVATE, 4096, 0600);
-	xpipe(done);
-	pid = xfork();
-	if (pid == 0) {
-		struct sigaction sa;
-		struct sigevent ev;
-		struct itimerspec its;
-		int failures = 0, rounds = 0;
-
-		close(done[0]);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_tick_fork;
-		sa.sa_flags = SA_RESTART;
-		memset(&ev, 0, sizeof(ev));
-		ev.sigev_notify = SIGEV_SIGNAL;
-		ev.sigev_signo = SIGUSR1;
-		memset(&its, 0, sizeof(its));
-		its.it_value.tv_nsec = 500000;
-		its.it_interval.tv_nsec = 500000;
-		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
-		    timer_create(CLOCK_MONOTONIC, &ev, &fork_timer) != 0 ||
-		    timer_settime(fork_timer, 0, &its, NULL) != 0)
-			_exit(3);
-		while (forked < HANDLER_FORKS && rounds < 20000) {
-			void *p = shmat(handler_seg, NULL, 0);
-
-			failures += p == (void *)-1 || shmdt(p) != 0;
-			rounds++;
-		}
-		memset(&its, 0, sizeof(its));
-		(void)timer_settime(fork_timer, 0, &its, NULL);
-		say("calls interrupted by a handler that forks: the "
-		    "program's failures %d, handler forked: %s",
-		    failures, yesno(forked > 0));
-		xwrite1(done[1]);
-		_exit(0);
-	}
-	close(done[1]);
-	struct pollfd pfd = { done[0], POLLIN, 0 };
-
-	if (poll(&pfd, 1, 30000 * conf_time_scale()) != 1) {
-		say("calls interrupted by a handler that forks: "
-		    "no end in 30 s");
-		kill(pid, SIGKILL);
-	}
-	say("child: %s", wstatus(xwait(pid)));
-	say("after it: nattch %lu", (unsigned long)nattch(handler_seg));
-	close(done[0]);
-	rmseg(handler_seg);
+	under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS,
+		      "calls interrupted by a handler that forks",
+		      "handler forked");
 }
 
 int
