@@ -209,15 +209,17 @@ static struct ushm__sender fork_named_as;
 
 /*
  * A fork made by a signal handler that interrupted one of our calls in
- * the same thread: that call holds the lock, and the handlers would wait
- * for it for ever.  They skip the protocol instead (the child is counted
- * from its first call, as a child made without fork handlers is), and the
- * child's copy of the connection is made a dead one
- * (ushm__session_child_unforked).  Thread-local: a fork's handlers run in
- * its thread, the child's in the copy of it; initial-exec, like the mark
- * it follows (session.c).
+ * the same thread: that call holds the lock (or waits for it), and the
+ * handlers would wait for ever.  They skip the protocol instead (the
+ * child is counted from its first call, as a child made without fork
+ * handlers is), and the child lets go of the lock and kills its copies
+ * of the connections (ushm__session_child_unforked).  A depth, not a
+ * flag: a handler's fork may be interrupted in turn by one that forks.
+ * Thread-local: a fork's handlers run in its thread, the child's in the
+ * copy of it; initial-exec, like the mark it follows (session.c).
  */
-static __thread int fork_unprotocolled __attribute__((tls_model("initial-exec")));
+static __thread unsigned fork_unprotocolled
+	__attribute__((tls_model("initial-exec")));
 
 static void before_fork(void)
 {
@@ -226,7 +228,7 @@ static void before_fork(void)
 	int fd, saved = errno;
 
 	if (ushm__client_reentered()) {
-		fork_unprotocolled = 1;
+		fork_unprotocolled++;
 		return;
 	}
 	ushm__session_lock();
@@ -280,7 +282,7 @@ out:
 static void after_fork_parent(void)
 {
 	if (fork_unprotocolled) {
-		fork_unprotocolled = 0;
+		fork_unprotocolled--;
 		return;
 	}
 	/* The child has its copy.  Under ushm__fork the caller names the
@@ -322,9 +324,9 @@ static void after_fork_child(void)
 	fork_named_for = NULL;
 	fork_connected_ns = 0;
 	if (fork_unprotocolled) {
-		/* The lock stays as the interrupted call holds it; fork_fd,
-		 * if set, is another thread's fork's, in flight. */
-		fork_unprotocolled = 0;
+		/* (fork_fd, if set, is another thread's fork's, in flight:
+		 * not ours either.) */
+		fork_unprotocolled--;
 		if (ushm__socket_is(fd, fork_ino))
 			(void)ushm__raw_close(fd);
 		ushm__session_child_unforked();

@@ -66,6 +66,11 @@ struct session {
 	 * kept across fork and setuid (a process keeps its namespace, as
 	 * it keeps its kernel), never rediscovered. */
 	int pinned;
+	/* The connection establish() is registering the table on, before
+	 * it becomes g.link's (-1: none): a child forked meanwhile by a
+	 * signal handler must not read its replies
+	 * (ushm__session_child_unforked). */
+	int connecting_fd;
 	char sock_path[108];
 	char state_dir[256];
 };
@@ -76,6 +81,7 @@ static struct session g = {
 	.lock_gen = 1,
 	.link = USHM__LINK_NONE,
 	.view = { .watch_fd = -1 },
+	.connecting_fd = -1,
 };
 
 static void identity_now(struct identity *id)
@@ -216,7 +222,9 @@ static int establish(void)
 		struct ushm__sender as = { now.pid, now.euid, now.egid };
 
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
+		g.connecting_fd = fd;
 		err = ushm__session_register(fd, mode, &as);
+		g.connecting_fd = -1;
 		if (err < 0) {
 			close(fd);
 			return err;
@@ -444,6 +452,16 @@ static int64_t transact(struct ushm__req *req, size_t len,
 			r = start_daemon();
 			if (r == 0)
 				r = ensure();
+		}
+		/* A daemon that went away while a new connection of ours
+		 * registered our attachments: as one that dies under a
+		 * request, the next attempt connects again.  (So does a
+		 * child forked by a signal handler, whose copy of that
+		 * connection is a dead one: session_child_unforked.) */
+		if (r < 0 && daemon_gone(r) && attempt < ATTEMPTS - 1) {
+			if (attempt > 0 && may_wait)
+				backoff(attempt);
+			continue;
 		}
 		/* No daemon at the first attempt is an answer; after one
 		 * died under us, its successor may still be on its way. */
@@ -722,19 +740,46 @@ int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as)
 	return 1;
 }
 
+/* Puts a socket never connected in place of fd, which the parent uses
+ * too: every send and receive on it fails at once (ENOTCONN, which the
+ * transport takes for a daemon gone).  With no descriptor to make one
+ * with, fd is closed (EBADF, likewise). */
+static void kill_copy(int fd)
+{
+	int dead = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (dead < 0) {
+		(void)close(fd);
+		return;
+	}
+	if (dup3(dead, fd, O_CLOEXEC) < 0)
+		(void)close(fd);
+	(void)close(dead);
+}
+
 void ushm__session_child_unforked(void)
 {
-	int sv[2];
+	int link_ours = g.link.fd >= 0 && ushm__link_ours(&g.link, g.link.fd);
 
-	/* (Not our descriptor any more, if the program closed it: left.)
-	 * Failing, the copy stays: a call resumed in the child may then
-	 * take the parent's reply, which is what this tries to prevent. */
-	if (g.link.fd < 0 || !ushm__link_ours(&g.link, g.link.fd) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return;
-	(void)close(sv[1]);
-	(void)dup3(sv[0], g.link.fd, O_CLOEXEC);
-	(void)close(sv[0]);
+	/* The lock as the parent's threads left it: one that is not here
+	 * may hold it, or this one, whose interrupted call then finishes
+	 * unlocked (it is the only thread) and lets go of it at its end,
+	 * which is harmless.  A call of the handler's is still refused
+	 * until then (its mark is not made stale). */
+	g.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	/* The spare is a copy of the parent's socket too; its descriptor
+	 * is the one a dead socket can have at the descriptor limit. */
+	ushm__link_unspare(&g.link);
+	if (link_ours) {
+		kill_copy(g.link.fd);
+		/* Closed at the child's first call (ensure), like any
+		 * connection copied from another process. */
+		g.link.ino = ushm__socket_ino(g.link.fd);
+	}
+	if (g.connecting_fd >= 0) {
+		kill_copy(g.connecting_fd);
+		g.connecting_fd = -1;
+	}
 }
 
 void ushm__session_child(int fd, ino_t ino, pid_t pid)

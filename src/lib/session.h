@@ -27,12 +27,14 @@ int ushm__session_forkable(char *path, size_t len, struct ushm__sender *as);
 
 /* In a child forked by a signal handler that interrupted one of our
  * calls in its thread (the fork handlers then skip the protocol: the
- * interrupted call holds the lock): the copy of the parent's connection
- * is made a dead one, so that nothing the child does, the interrupted
- * call included if the handler returns into it, reaches the parent's
- * stream of requests and replies.  The child's first call finds it is
- * another process's copy (a child made without fork handlers), closes
- * it and connects.  Async-signal-safe. */
+ * interrupted call holds the lock, or waits for it): the lock is let go
+ * (no thread of the parent holds it here), and the copies of the
+ * parent's connections (and of one being made) are made dead ones, so
+ * that nothing the child does, the interrupted call included if the
+ * handler returns into it, reaches the parent's requests and replies.
+ * The child's first call finds it is another process's copy (a child
+ * made without fork handlers), closes it and connects.
+ * Async-signal-safe. */
 void ushm__session_child_unforked(void);
 
 /* Registers the attachment table's entries on fd, USHM__REG_MAX per

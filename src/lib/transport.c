@@ -352,9 +352,13 @@ static int recv_rep(int fd, struct ushm__rep *rep, unsigned op, int *outfd,
 	}
 	if (n < 0 && errno == EAGAIN && !reset)
 		return timed_out(); /* SO_RCVTIMEO ran out */
+	/* (ENOTCONN: a socket never connected, put in place of ours in a
+	 * child forked by a signal handler; see session.c.) */
 	if (n < 0)
-		return errno == ECONNRESET || errno == EAGAIN ? -EPIPE :
-								-errno;
+		return errno == ECONNRESET || errno == EAGAIN ||
+				       errno == ENOTCONN ?
+			       -EPIPE :
+			       -errno;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
 	     cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET &&

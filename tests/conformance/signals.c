@@ -6,10 +6,15 @@
 #include "conf.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <time.h>
 
 static volatile sig_atomic_t ticks, chld, handled, forked;
 static int handler_seg;
+/* A handler's child that returns into the program (resumed_child), and
+ * how many such children ended badly; the second thread's stop. */
+static volatile sig_atomic_t in_resumed_child, resumed_bad, loop_stop;
+static void on_tick_fork_resume(int sig);
 
 static void
 on_tick(int sig)
@@ -164,17 +169,60 @@ on_tick_calls(int sig)
 /* The timer of the tests below, which a handler may stop. */
 static timer_t handler_timer;
 
+/* A handler's child that returned into the program ends here, after a
+ * few calls of its own: its status says whether any failed. */
+static void
+resumed_child_end(int failures)
+{
+	for (int i = 0; i < 3; i++) {
+		void *p = shmat(handler_seg, NULL, 0);
+
+		failures += p == (void *)-1 || shmdt(p) != 0;
+	}
+	_exit(failures != 0);
+}
+
+/* The program's loop: shmat, shmdt, counting failures, until stopped. */
+static int
+program_loop(volatile sig_atomic_t *count, int want)
+{
+	int failures = 0, rounds = 0;
+
+	while (*count < want && rounds < 20000 && !loop_stop) {
+		void *p = shmat(handler_seg, NULL, 0);
+
+		failures += p == (void *)-1 || shmdt(p) != 0;
+		rounds++;
+		if (in_resumed_child)
+			resumed_child_end(failures);
+	}
+	return failures;
+}
+
+static volatile sig_atomic_t *other_count;
+static int other_want, other_failures;
+
+static void *
+other_thread(void *arg)
+{
+	(void)arg;
+	other_failures = program_loop(other_count, other_want);
+	return NULL;
+}
+
 /*
  * A child runs the program's loop (shmat, shmdt) under a timer whose
  * handler fires every interval_ns, until *count reaches want (or 20,000
  * rounds), and says how it went ("WHAT: the program's failures N, DID:
- * yes").  The parent waits for it at most 30 s (a hang is a finding, not
- * a stalled suite), then shows nattch.
+ * yes").  With two_threads, a second thread runs the loop too: the
+ * handler then often interrupts a thread that waits for the library
+ * while the other is in it.  The parent waits for the child at most 30 s
+ * (a hang is a finding, not a stalled suite), then shows nattch.
  */
 static void
 under_handler(void (*handler)(int), long interval_ns,
-	      volatile sig_atomic_t *count, int want, const char *what,
-	      const char *did)
+	      volatile sig_atomic_t *count, int want, int two_threads,
+	      const char *what, const char *did)
 {
 	int done[2];
 	pid_t pid;
@@ -186,8 +234,12 @@ under_handler(void (*handler)(int), long interval_ns,
 		struct sigaction sa;
 		struct sigevent ev;
 		struct itimerspec its;
-		int failures = 0, rounds = 0;
+		pthread_t other;
+		int failures;
 
+		/* A group of its own, with the handler's children: all of
+		 * them are killed if it does not end. */
+		(void)setpgid(0, 0);
 		close(done[0]);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = handler;
@@ -198,29 +250,44 @@ under_handler(void (*handler)(int), long interval_ns,
 		memset(&its, 0, sizeof(its));
 		its.it_value.tv_nsec = interval_ns;
 		its.it_interval.tv_nsec = interval_ns;
+		other_count = count;
+		other_want = want;
 		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
 		    timer_create(CLOCK_MONOTONIC, &ev, &handler_timer) != 0 ||
+		    (two_threads &&
+		     pthread_create(&other, NULL, other_thread, NULL) != 0) ||
 		    timer_settime(handler_timer, 0, &its, NULL) != 0)
 			_exit(3);
-		while (*count < want && rounds < 20000) {
-			void *p = shmat(handler_seg, NULL, 0);
+		failures = program_loop(count, want);
+		/* No handler here from now on: a child returning into what
+		 * follows would wait for a thread it does not have. */
+		{
+			sigset_t usr1;
 
-			failures += p == (void *)-1 || shmdt(p) != 0;
-			rounds++;
+			sigemptyset(&usr1);
+			sigaddset(&usr1, SIGUSR1);
+			(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 		}
+		loop_stop = 1;
 		memset(&its, 0, sizeof(its));
 		(void)timer_settime(handler_timer, 0, &its, NULL);
-		say("%s: the program's failures %d, %s: %s", what, failures,
-		    did, yesno(*count > 0));
+		if (two_threads && pthread_join(other, NULL) != 0)
+			_exit(3);
+		say("%s: the program's failures %d, %s: %s", what,
+		    failures + other_failures, did, yesno(*count > 0));
+		if (handler == on_tick_fork_resume)
+			say("%s: children that failed: %d", what,
+			    (int)resumed_bad);
 		xwrite1(done[1]);
 		_exit(0);
 	}
+	(void)setpgid(pid, pid); /* (whichever of the two runs first) */
 	close(done[1]);
 	struct pollfd pfd = { done[0], POLLIN, 0 };
 
 	if (poll(&pfd, 1, 30000 * conf_time_scale()) != 1) {
 		say("%s: no end in 30 s", what);
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 	}
 	say("child: %s", wstatus(xwait(pid)));
 	say("after it: nattch %lu", (unsigned long)nattch(handler_seg));
@@ -238,7 +305,7 @@ under_handler(void (*handler)(int), long interval_ns,
 static void
 calls_in_handler(void)
 {
-	under_handler(on_tick_calls, 200000, &handled, 200,
+	under_handler(on_tick_calls, 200000, &handled, 200, 0,
 		      "calls interrupted by a handler that calls too",
 		      "handler ran");
 }
@@ -278,9 +345,55 @@ on_tick_fork(int sig)
 static void
 fork_in_handler(void)
 {
-	under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS,
+	under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS, 0,
 		      "calls interrupted by a handler that forks",
 		      "handler forked");
+}
+
+/* The same, but the child returns from the handler into the program
+ * (into the interrupted call, often), makes a few calls and exits; the
+ * handler waits for it.  POSIX lets a single-threaded program's child
+ * do that. */
+static void
+on_tick_fork_resume(int sig)
+{
+	int e = errno, st;
+	pid_t pid = fork();
+
+	(void)sig;
+	if (pid == 0) {
+		in_resumed_child = 1;
+		return;
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid) {
+		resumed_bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+		if (++forked >= HANDLER_FORKS) {
+			struct itimerspec none;
+
+			memset(&none, 0, sizeof(none));
+			(void)timer_settime(handler_timer, 0, &none, NULL);
+		}
+	}
+	errno = e;
+}
+
+static void
+fork_in_handler_resumed(void)
+{
+	forked = 0;
+	under_handler(on_tick_fork_resume, 500000, &forked, HANDLER_FORKS, 0,
+		      "a handler's children that return into the program",
+		      "handler forked");
+	/* With a second thread, whose calls hold the library's lock while
+	 * the handler's thread waits for it: the child must not inherit a
+	 * lock that a thread it does not have holds.  (Its thread returns
+	 * into the program: not a thing POSIX lets a multithreaded
+	 * program's child do, but Linux's calls survive it.) */
+	forked = 0;
+	resumed_bad = 0;
+	loop_stop = 0;
+	under_handler(on_tick_fork_resume, 500000, &forked, HANDLER_FORKS, 1,
+		      "the same, with a second thread", "handler forked");
 }
 
 int
@@ -293,5 +406,6 @@ main(void)
 	interrupted();
 	calls_in_handler();
 	fork_in_handler();
+	fork_in_handler_resumed();
 	return 0;
 }
