@@ -14,7 +14,7 @@ static int handler_seg;
 /* A handler's child that returns into the program (resumed_child), and
  * how many such children ended badly; the second thread's stop. */
 static volatile sig_atomic_t in_resumed_child, resumed_bad, loop_stop;
-static void on_tick_fork_resume(int sig);
+static volatile sig_atomic_t children_return;
 
 static void
 on_tick(int sig)
@@ -275,7 +275,7 @@ under_handler(void (*handler)(int), long interval_ns,
 			_exit(3);
 		say("%s: the program's failures %d, %s: %s", what,
 		    failures + other_failures, did, yesno(*count > 0));
-		if (handler == on_tick_fork_resume)
+		if (children_return)
 			say("%s: children that failed: %d", what,
 			    (int)resumed_bad);
 		xwrite1(done[1]);
@@ -313,25 +313,32 @@ calls_in_handler(void)
 #define HANDLER_FORKS 100
 
 /* A handler that forks, as a crash reporter does to run a debugger: the
- * child ends at once, and the handler waits for it.  (fork is
- * async-signal-safe in POSIX.)  It stops the timer after the last: a
- * fork may take longer than the interval (a sanitizer's), and the next
- * signal would then come before the program runs again. */
+ * child ends at once (or, with children_return, returns into the
+ * program: see fork_in_handler_resumed), and the handler waits for it.
+ * (fork is async-signal-safe in POSIX.)  It stops the timer after the
+ * last: a fork may take longer than the interval (a sanitizer's), and
+ * the next signal would then come before the program runs again. */
 static void
 on_tick_fork(int sig)
 {
-	int e = errno;
+	int e = errno, st;
 	pid_t pid = fork();
 
 	(void)sig;
-	if (pid == 0)
+	if (pid == 0 && !children_return)
 		_exit(0);
-	if (pid > 0 && waitpid(pid, NULL, 0) == pid &&
-	    ++forked >= HANDLER_FORKS) {
-		struct itimerspec none;
+	if (pid == 0) {
+		in_resumed_child = 1;
+		return;
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid) {
+		resumed_bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+		if (++forked >= HANDLER_FORKS) {
+			struct itimerspec none;
 
-		memset(&none, 0, sizeof(none));
-		(void)timer_settime(handler_timer, 0, &none, NULL);
+			memset(&none, 0, sizeof(none));
+			(void)timer_settime(handler_timer, 0, &none, NULL);
+		}
 	}
 	errno = e;
 }
@@ -350,50 +357,31 @@ fork_in_handler(void)
 		      "handler forked");
 }
 
-/* The same, but the child returns from the handler into the program
- * (into the interrupted call, often), makes a few calls and exits; the
- * handler waits for it.  POSIX lets a single-threaded program's child
- * do that. */
-static void
-on_tick_fork_resume(int sig)
-{
-	int e = errno, st;
-	pid_t pid = fork();
-
-	(void)sig;
-	if (pid == 0) {
-		in_resumed_child = 1;
-		return;
-	}
-	if (pid > 0 && waitpid(pid, &st, 0) == pid) {
-		resumed_bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-		if (++forked >= HANDLER_FORKS) {
-			struct itimerspec none;
-
-			memset(&none, 0, sizeof(none));
-			(void)timer_settime(handler_timer, 0, &none, NULL);
-		}
-	}
-	errno = e;
-}
-
+/*
+ * The same, but the child returns from the handler into the program
+ * (into the interrupted call, often), makes a few calls and exits: POSIX
+ * lets a single-threaded program's child do that.  Then with a second
+ * thread, whose calls hold the library's lock while the handler's thread
+ * waits for it: the child must not inherit a lock that a thread it does
+ * not have holds.  (Its thread returns into the program: not a thing
+ * POSIX lets a multithreaded program's child do, but Linux's calls
+ * survive it.)
+ */
 static void
 fork_in_handler_resumed(void)
 {
-	forked = 0;
-	under_handler(on_tick_fork_resume, 500000, &forked, HANDLER_FORKS, 0,
-		      "a handler's children that return into the program",
-		      "handler forked");
-	/* With a second thread, whose calls hold the library's lock while
-	 * the handler's thread waits for it: the child must not inherit a
-	 * lock that a thread it does not have holds.  (Its thread returns
-	 * into the program: not a thing POSIX lets a multithreaded
-	 * program's child do, but Linux's calls survive it.) */
-	forked = 0;
-	resumed_bad = 0;
-	loop_stop = 0;
-	under_handler(on_tick_fork_resume, 500000, &forked, HANDLER_FORKS, 1,
-		      "the same, with a second thread", "handler forked");
+	children_return = 1;
+	for (int threads = 1; threads <= 2; threads++) {
+		forked = 0;
+		resumed_bad = 0;
+		loop_stop = 0;
+		under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS,
+			      threads == 2,
+			      threads == 1 ? "a handler's children that "
+					     "return into the program" :
+					     "the same, with a second thread",
+			      "handler forked");
+	}
 }
 
 int
