@@ -71,6 +71,7 @@ struct session {
 	 * signal handler must not read its replies
 	 * (ushm__session_child_unforked). */
 	int connecting_fd;
+	ino_t connecting_ino;
 	char sock_path[108];
 	char state_dir[256];
 };
@@ -222,6 +223,7 @@ static int establish(void)
 		struct ushm__sender as = { now.pid, now.euid, now.egid };
 
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
+		g.connecting_ino = ushm__socket_ino(fd);
 		g.connecting_fd = fd;
 		err = ushm__session_register(fd, mode, &as);
 		g.connecting_fd = -1;
@@ -259,11 +261,15 @@ static int ensure(void)
 {
 	struct identity now;
 
-	if (g.link.fd < 0)
+	/* Never connected: establish() reads who we are. */
+	if (g.link.fd < 0 && g.id.pid == 0)
 		return connected_now(establish());
 	/* Read once for the whole call: the fork check below, the
 	 * identity check, and the credentials the request carries
-	 * (transact). */
+	 * (transact).  The fork check also when the connection is gone
+	 * already (a daemon that died, a dead copy in a child forked by a
+	 * signal handler, dropped by the call that found it so): a child
+	 * still has its parent's table to sort out. */
 	identity_now(&now);
 	if (g.id.pid != now.pid) {
 		/* A child made without fork handlers (clone, vfork that
@@ -275,7 +281,9 @@ static int ensure(void)
 		/* Nor its copy of the connection the parent made ahead. */
 		ushm__fork_ahead_drop();
 	}
-	if (g.link.fd >= 0 && !ushm__link_ours(&g.link, g.link.fd)) {
+	if (g.link.fd < 0)
+		return connected_now(establish());
+	if (!ushm__link_ours(&g.link, g.link.fd)) {
 		/* The program closed it (a daemon closing every fd), and the
 		 * number may be in use for something else now: so may the
 		 * table's descriptor be, which is not ours to close. */
@@ -776,10 +784,10 @@ void ushm__session_child_unforked(void)
 		 * connection copied from another process. */
 		g.link.ino = ushm__socket_ino(g.link.fd);
 	}
-	if (g.connecting_fd >= 0) {
+	if (g.connecting_fd >= 0 &&
+	    ushm__socket_is(g.connecting_fd, g.connecting_ino))
 		kill_copy(g.connecting_fd);
-		g.connecting_fd = -1;
-	}
+	g.connecting_fd = -1;
 }
 
 void ushm__session_child(int fd, ino_t ino, pid_t pid)

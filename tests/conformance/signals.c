@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static volatile sig_atomic_t ticks, chld, handled, forked;
@@ -169,8 +170,13 @@ on_tick_calls(int sig)
 /* The timer of the tests below, which a handler may stop. */
 static timer_t handler_timer;
 
+/* An attachment its holder marked MADV_DONTFORK: a child does not
+ * have it. */
+static void *unforked_at;
+
 /* A handler's child that returned into the program ends here, after a
- * few calls of its own: its status says whether any failed. */
+ * few calls of its own: its status says whether any failed.  It has no
+ * copy of the attachment marked MADV_DONTFORK: shmdt of it is EINVAL. */
 static void
 resumed_child_end(int failures)
 {
@@ -179,10 +185,14 @@ resumed_child_end(int failures)
 
 		failures += p == (void *)-1 || shmdt(p) != 0;
 	}
+	if (unforked_at && (shmdt(unforked_at) != -1 || errno != EINVAL))
+		failures++;
 	_exit(failures != 0);
 }
 
-/* The program's loop: shmat, shmdt, counting failures, until stopped. */
+/* The program's loop: shmat, an IPC_SET that changes nothing (a call
+ * that always waits for the daemon's answer, and may be made twice),
+ * shmdt; counting failures, until stopped. */
 static int
 program_loop(volatile sig_atomic_t *count, int want)
 {
@@ -190,8 +200,12 @@ program_loop(volatile sig_atomic_t *count, int want)
 
 	while (*count < want && rounds < 20000 && !loop_stop) {
 		void *p = shmat(handler_seg, NULL, 0);
+		struct shmid_ds ds;
 
-		failures += p == (void *)-1 || shmdt(p) != 0;
+		failures += p == (void *)-1 ||
+			    shmctl(handler_seg, IPC_STAT, &ds) != 0 ||
+			    shmctl(handler_seg, IPC_SET, &ds) != 0 ||
+			    shmdt(p) != 0;
 		rounds++;
 		if (in_resumed_child)
 			resumed_child_end(failures);
@@ -252,6 +266,10 @@ under_handler(void (*handler)(int), long interval_ns,
 		its.it_interval.tv_nsec = interval_ns;
 		other_count = count;
 		other_want = want;
+		unforked_at = shmat(handler_seg, NULL, 0);
+		if (unforked_at == (void *)-1 ||
+		    madvise(unforked_at, 4096, MADV_DONTFORK) != 0)
+			_exit(3);
 		if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
 		    timer_create(CLOCK_MONOTONIC, &ev, &handler_timer) != 0 ||
 		    (two_threads &&
