@@ -219,8 +219,15 @@ static int other_want, other_failures;
 static void *
 other_thread(void *arg)
 {
+	sigset_t usr1;
+
 	(void)arg;
 	other_failures = program_loop(other_count, other_want);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	if (in_resumed_child) /* (forked between the loop and the mask) */
+		resumed_child_end(0);
 	return NULL;
 }
 
@@ -286,6 +293,8 @@ under_handler(void (*handler)(int), long interval_ns,
 			sigaddset(&usr1, SIGUSR1);
 			(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 		}
+		if (in_resumed_child)
+			resumed_child_end(failures);
 		loop_stop = 1;
 		memset(&its, 0, sizeof(its));
 		(void)timer_settime(handler_timer, 0, &its, NULL);
@@ -340,9 +349,14 @@ static void
 on_tick_fork(int sig)
 {
 	int e = errno, st;
-	pid_t pid = fork();
+	pid_t pid;
 
 	(void)sig;
+	/* None once the program's loops end: a child returning into what
+	 * follows them would end by exit(), not by resumed_child_end. */
+	if (loop_stop || forked >= HANDLER_FORKS)
+		return;
+	pid = fork();
 	if (pid == 0 && !children_return)
 		_exit(0);
 	if (pid == 0) {
