@@ -39,8 +39,9 @@ static int expect_for_child(unsigned op, uint32_t flags)
 	       (op == USHM__OP_REGISTER && (flags & USHM__REG_FORK));
 }
 
-static int expect_asker_only(unsigned op)
+static int expect_asker_only(unsigned op, uint32_t flags)
 {
+	(void)flags;
 	return op == USHM__OP_AT;
 }
 
@@ -57,6 +58,28 @@ static int expect_barrier(unsigned op, uint32_t flags)
 	return op == USHM__OP_DT && (flags & USHM__DT_AFTER_FORK);
 }
 
+/* Each property of the table, what it should be, and what that means. */
+static const struct {
+	const char *name;
+	int (*got)(const struct ushm__hdr *h);
+	int (*want)(unsigned op, uint32_t flags);
+	const char *rule;
+} props[] = {
+	{ "is_note", ushm__dispatch_is_note, expect_note,
+	  "notes: HELLO, FORKED, ATTACHED, DT and REGISTER with NOREPLY; "
+	  "nothing else" },
+	{ "for_child", ushm__dispatch_for_child, expect_for_child,
+	  "a parent's for its child: FORKED, REGISTER with FORK" },
+	{ "asker_only", ushm__dispatch_asker_only, expect_asker_only,
+	  "served only while the asker lives: AT" },
+	{ "followed", ushm__dispatch_followed, expect_followed,
+	  "followed by a call: ATTACHED, DT with NOREPLY; nothing else" },
+	{ "barrier", ushm__dispatch_barrier, expect_barrier,
+	  "served after the barrier: DT with AFTER_FORK; nothing else" },
+};
+
+#define NPROPS (sizeof(props) / sizeof(*props))
+
 int main(void)
 {
 	/* Every flag each op has, alone and together, and garbage. */
@@ -66,7 +89,7 @@ int main(void)
 	};
 	static const unsigned far_ops[] = { USHM__OP_END, USHM__OPS_MAX,
 					    USHM__REP_REFUSED, 0xffff };
-	int bad[5] = { 0, 0, 0, 0, 0 };
+	int bad[NPROPS] = { 0 };
 	unsigned checked = 0;
 
 	for (unsigned op = 0; op < USHM__OP_END + 4u; op++) {
@@ -80,50 +103,20 @@ int main(void)
 			memset(&h, 0, sizeof(h));
 			ushm__hdr_init(&h, o, sizeof(struct ushm__req),
 				       flag_sets[f]);
-			if (ushm__dispatch_is_note(&h) !=
-			    expect_note(o, flag_sets[f])) {
-				diag("op %u flags %#x: is_note %d", o,
-				     flag_sets[f], ushm__dispatch_is_note(&h));
-				bad[0]++;
-			}
-			if (ushm__dispatch_for_child(&h) !=
-			    expect_for_child(o, flag_sets[f])) {
-				diag("op %u flags %#x: for_child %d", o,
-				     flag_sets[f], ushm__dispatch_for_child(&h));
-				bad[1]++;
-			}
-			if (ushm__dispatch_asker_only(&h) !=
-			    expect_asker_only(o)) {
-				diag("op %u flags %#x: asker_only %d", o,
-				     flag_sets[f],
-				     ushm__dispatch_asker_only(&h));
-				bad[2]++;
-			}
-			if (ushm__dispatch_followed(&h) !=
-			    expect_followed(o, flag_sets[f])) {
-				diag("op %u flags %#x: followed %d", o,
-				     flag_sets[f], ushm__dispatch_followed(&h));
-				bad[3]++;
-			}
-			if (ushm__dispatch_barrier(&h) !=
-			    expect_barrier(o, flag_sets[f])) {
-				diag("op %u flags %#x: barrier %d", o,
-				     flag_sets[f], ushm__dispatch_barrier(&h));
-				bad[4]++;
+			for (size_t k = 0; k < NPROPS; k++) {
+				int got = props[k].got(&h);
+
+				if (got == props[k].want(o, flag_sets[f]))
+					continue;
+				diag("op %u flags %#x: %s %d", o, flag_sets[f],
+				     props[k].name, got);
+				bad[k]++;
 			}
 			checked++;
 		}
 	}
 	ok(checked > 0, "%u op and flag combinations looked up", checked);
-	is_int(bad[0], 0,
-	       "notes: HELLO, FORKED, ATTACHED, DT and REGISTER with "
-	       "NOREPLY; nothing else");
-	is_int(bad[1], 0,
-	       "a parent's for its child: FORKED, REGISTER with FORK");
-	is_int(bad[2], 0, "served only while the asker lives: AT");
-	is_int(bad[3], 0,
-	       "followed by a call: ATTACHED, DT with NOREPLY; nothing else");
-	is_int(bad[4], 0,
-	       "served after the barrier: DT with AFTER_FORK; nothing else");
+	for (size_t k = 0; k < NPROPS; k++)
+		is_int(bad[k], 0, "%s", props[k].rule);
 	return done_testing();
 }
