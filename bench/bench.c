@@ -6,8 +6,12 @@
  *
  * Each figure is the median of REPS repetitions, with min and max; each
  * repetition runs for a fixed time budget rather than a fixed count, so
- * slow mechanisms do not blow the run time up.  Run it with a private
- * daemon (bench/run.sh does).
+ * slow mechanisms do not blow the run time up.  What a ratio compares is
+ * measured in turn within each repetition (the kernel's call and ushm's,
+ * every round-trip mechanism, every throughput mechanism of one size),
+ * so that a phase of the machine (a neighbour's load, for a second)
+ * falls on both sides of the ratio, not on one side's block of
+ * repetitions.  Run it with a private daemon (bench/run.sh does).
  */
 #define _GNU_SOURCE
 #include "ushm.h"
@@ -827,22 +831,57 @@ static double tput_once(enum tmech m, size_t len, long n)
 	return t / (double)n * 1e9;
 }
 
-static struct stat3 tput_bench(enum tmech m, size_t len)
+/* How many messages make about BUDGET * 1.5 seconds of m at len. */
+static long tput_count(enum tmech m, size_t len)
 {
-	double v[REPS], est;
-	long n;
-	int rep;
+	double est = tput_once(m, len, 2000);
+	long n = (long)(BUDGET * 1.5 / (est * 1e-9));
 
-	/* Calibrate to about BUDGET seconds a repetition. */
-	est = tput_once(m, len, 2000);
-	n = (long)(BUDGET * 1.5 / (est * 1e-9));
 	if (n < 2000)
 		n = 2000;
 	if (n > 20000000)
 		n = 20000000;
+	return n;
+}
+
+/* Every mechanism at len, in turn within each repetition; rows printed. */
+static void tput_size(size_t len, struct stat3 tp[T_COUNT])
+{
+	double v[T_COUNT][REPS];
+	long n[T_COUNT];
+	char label[96];
+	int m, rep;
+
+	for (m = 0; m < T_COUNT; m++)
+		n[m] = tput_count((enum tmech)m, len);
 	for (rep = 0; rep < REPS; rep++)
-		v[rep] = tput_once(m, len, n);
-	return summarize(v, REPS);
+		for (m = 0; m < T_COUNT; m++)
+			v[m][rep] = tput_once((enum tmech)m, len, n[m]);
+	for (m = 0; m < T_COUNT; m++) {
+		tp[m] = summarize(v[m], REPS);
+		snprintf(label, sizeof(label), "%s, %zu B", tmech_names[m],
+			 len);
+		row(label, "ns/msg", tp[m]);
+	}
+}
+
+/* Every mechanism at one placement, in turn within each repetition;
+ * rows printed. */
+static void rtt_place(const char *place, int cpu_a, int cpu_b,
+		      struct stat3 rtt[M_COUNT][3], int pl)
+{
+	double v[M_COUNT][REPS];
+	char label[96];
+	int m, rep;
+
+	for (rep = 0; rep < REPS; rep++)
+		for (m = 0; m < M_COUNT; m++)
+			v[m][rep] = pp_once((enum mech)m, cpu_a, cpu_b);
+	for (m = 0; m < M_COUNT; m++) {
+		rtt[m][pl] = summarize(v[m], REPS);
+		snprintf(label, sizeof(label), "%s, %s", mech_names[m], place);
+		row(label, "ns/rtt", rtt[m][pl]);
+	}
 }
 
 /* ---------------- main ---------------- */
@@ -862,7 +901,7 @@ int main(int argc, char **argv)
 	char path[4096];
 	size_t si;
 	FILE *f;
-	int m, pl, rep;
+	int m, pl;
 
 	srand((unsigned int)getpid());
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -882,29 +921,16 @@ int main(int argc, char **argv)
 
 	printf("round trip, 8-byte messages\n");
 	for (pl = 0; pl < 3; pl++)
-		for (m = 0; m < M_COUNT; m++) {
-			double v[REPS];
-			char label[96];
-
-			for (rep = 0; rep < REPS; rep++)
-				v[rep] = pp_once((enum mech)m, places[pl].a,
-						 places[pl].b);
-			rtt[m][pl] = summarize(v, REPS);
-			snprintf(label, sizeof(label), "%s, %s", mech_names[m],
-				 places[pl].name);
-			row(label, "ns/rtt", rtt[m][pl]);
-		}
+		rtt_place(places[pl].name, places[pl].a, places[pl].b, rtt, pl);
 
 	printf("throughput (producer on cpu 1, consumer on cpu 0)\n");
-	for (si = 0; si < 6; si++)
-		for (m = 0; m < T_COUNT; m++) {
-			char label[96];
+	for (si = 0; si < 6; si++) {
+		struct stat3 one[T_COUNT];
 
-			tp[m][si] = tput_bench((enum tmech)m, sizes[si]);
-			snprintf(label, sizeof(label), "%s, %zu B",
-				 tmech_names[m], sizes[si]);
-			row(label, "ns/msg", tp[m][si]);
-		}
+		tput_size(sizes[si], one);
+		for (m = 0; m < T_COUNT; m++)
+			tp[m][si] = one[m];
+	}
 
 	snprintf(path, sizeof(path), "%s/rtt.dat", dir);
 	f = fopen(path, "w");
