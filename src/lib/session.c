@@ -181,10 +181,41 @@ static int daemon_place(char *path, size_t plen, char *state, size_t slen)
 }
 
 /*
+ * The first call of a process that is not the one g.id names: a child
+ * made without fork handlers (clone, vfork that did not exec), or forked
+ * by a signal handler that interrupted one of our calls (its handlers
+ * skip the protocol).  Its copy of the parent's connection is not its
+ * own, its inherited mappings are not counted yet (the next connection
+ * registers them as a fork's), and the attachments its parent marked
+ * MADV_DONTFORK are not in it.  pid: the process's, now g.id's, so that
+ * this is done once.
+ */
+static void inheritance_sort_out(pid_t pid)
+{
+	ushm__link_drop(&g.link);
+	ushm__pieces_forked(&g.table);
+	g.register_fork = g.table.n > 0;
+	/* Nor its copy of the connection the parent made ahead. */
+	ushm__fork_ahead_drop();
+	g.id.pid = pid;
+}
+
+/*
  * A connection for this process as it is now, to a daemon that runs (it
  * starts none: see start_daemon).  The old one, if any, stays open
  * until the new one has taken the attachments over, so that the daemon
  * never sees them dropped.
+ *
+ * A signal handler may fork anywhere in here (forkproto.c: a fork in a
+ * handler that interrupted one of our calls skips the protocol),
+ * and its child resumes where the parent was.  So the process is read
+ * before the connection is made and checked after: a child that finds
+ * itself holding a copy of the connection its parent made drops it and
+ * makes its own.  From then until it is g.link's, the connection is
+ * g.connecting_fd, which such a child's fork handler kills (its replies
+ * are its maker's); and a child that comes here without having sorted
+ * out what it inherited (its parent had passed ensure()'s check) does
+ * it here, before it registers the table.
  */
 static int establish(void)
 {
@@ -196,7 +227,18 @@ static int establish(void)
 	err = daemon_place(path, sizeof(path), state, sizeof(state));
 	if (err < 0)
 		return err;
+again:
+	identity_now(&now);
 	fd = ushm__connect(path);
+	if (fd >= 0) {
+		g.connecting_ino = ushm__socket_ino(fd);
+		g.connecting_fd = fd;
+		if (getpid() != now.pid) {
+			g.connecting_fd = -1;
+			(void)close(fd); /* our copy: the parent keeps its own */
+			goto again;
+		}
+	}
 	if (fd < 0) {
 		if (g.pinned && fd != -ECONNREFUSED && fd != -ENOENT)
 			ushm__say_once(USHM__SAY_LOST,
@@ -218,16 +260,15 @@ static int establish(void)
 				       (unsigned long)geteuid());
 		return fd;
 	}
-	identity_now(&now);
+	if (g.id.pid != 0 && g.id.pid != now.pid)
+		inheritance_sort_out(now.pid);
 	if (g.table.n > 0) {
 		struct ushm__sender as = { now.pid, now.euid, now.egid };
 
 		mode = g.register_fork ? USHM__REG_FORK : USHM__REG_ADOPT;
-		g.connecting_ino = ushm__socket_ino(fd);
-		g.connecting_fd = fd;
 		err = ushm__session_register(fd, mode, &as);
-		g.connecting_fd = -1;
 		if (err < 0) {
+			g.connecting_fd = -1;
 			close(fd);
 			return err;
 		}
@@ -238,6 +279,7 @@ static int establish(void)
 	ushm__view_drop(&g.view);
 	ushm__link_take(&g.link, fd, ushm__socket_ino(fd), 0);
 	g.id = now;
+	g.connecting_fd = -1;
 	if (!g.pinned) {
 		memcpy(g.sock_path, path, sizeof(g.sock_path));
 		memcpy(g.state_dir, state, sizeof(g.state_dir));
@@ -271,19 +313,18 @@ static int ensure(void)
 	 * signal handler, dropped by the call that found it so): a child
 	 * still has its parent's table to sort out. */
 	identity_now(&now);
-	if (g.id.pid != now.pid) {
-		/* A child made without fork handlers (clone, vfork that
-		 * did not exec): its copy of the parent's connection is not
-		 * its own, and its inherited mappings are not counted. */
-		ushm__link_drop(&g.link);
-		ushm__pieces_forked(&g.table);
-		g.register_fork = g.table.n > 0;
-		/* Nor its copy of the connection the parent made ahead. */
-		ushm__fork_ahead_drop();
-	}
+	if (g.id.pid != now.pid)
+		inheritance_sort_out(now.pid);
 	if (g.link.fd < 0)
 		return connected_now(establish());
 	if (!ushm__link_ours(&g.link, g.link.fd)) {
+		if (getpid() != now.pid) {
+			/* A child forked by a signal handler that came as
+			 * the parent looked (the look saw the parent's
+			 * socket, the child has a dead copy of it: ours). */
+			inheritance_sort_out(getpid());
+			return connected_now(establish());
+		}
 		/* The program closed it (a daemon closing every fd), and the
 		 * number may be in use for something else now: so may the
 		 * table's descriptor be, which is not ours to close. */
