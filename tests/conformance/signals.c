@@ -16,6 +16,9 @@ static int handler_seg;
  * how many such children ended badly; the second thread's stop. */
 static volatile sig_atomic_t in_resumed_child, resumed_bad, loop_stop;
 static volatile sig_atomic_t children_return;
+/* The program forks too, each round (program_loop), and the handler
+ * forks only while the program is inside its own fork. */
+static volatile sig_atomic_t program_forks, in_program_fork;
 
 static void
 on_tick(int sig)
@@ -206,6 +209,22 @@ program_loop(volatile sig_atomic_t *count, int want)
 			    shmctl(handler_seg, IPC_STAT, &ds) != 0 ||
 			    shmctl(handler_seg, IPC_SET, &ds) != 0 ||
 			    shmdt(p) != 0;
+		if (program_forks) {
+			pid_t c, w = -1;
+
+			in_program_fork = 1;
+			c = fork();
+			in_program_fork = 0;
+			if (c == 0)
+				_exit(0);
+			/* (A handler's child that returned into this fork,
+			 * or into this wait, has its parent's child: not one
+			 * it may wait for.) */
+			if (c > 0 && !in_resumed_child)
+				w = waitpid(c, NULL, 0);
+			if (!in_resumed_child)
+				failures += c < 0 || w != c;
+		}
 		rounds++;
 		if (in_resumed_child)
 			resumed_child_end(failures);
@@ -354,7 +373,8 @@ on_tick_fork(int sig)
 	(void)sig;
 	/* None once the program's loops end: a child returning into what
 	 * follows them would end by exit(), not by resumed_child_end. */
-	if (loop_stop || forked >= HANDLER_FORKS)
+	if (loop_stop || forked >= HANDLER_FORKS ||
+	    (program_forks && !in_program_fork))
 		return;
 	pid = fork();
 	if (pid == 0 && !children_return)
@@ -416,6 +436,35 @@ fork_in_handler_resumed(void)
 	}
 }
 
+/*
+ * The same while the program forks too, each round, and the handler
+ * forks only inside the program's fork: a signal that comes while the
+ * kernel makes the child is handled as the program's fork returns in the
+ * parent, between the library's fork handlers (its lock held, the
+ * child's connection prepared).  The handler's child ends at once, then
+ * returns into the program's fork (whose child is not its own to wait
+ * for).
+ */
+static void
+fork_in_handler_in_fork(void)
+{
+	program_forks = 1;
+	for (int ret = 0; ret <= 1; ret++) {
+		children_return = ret;
+		forked = 0;
+		resumed_bad = 0;
+		loop_stop = 0;
+		under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS, 0,
+			      ret ? "a handler's children that return into "
+				    "the program's fork" :
+				    "a handler that forks inside the "
+				    "program's fork",
+			      "handler forked");
+	}
+	program_forks = 0;
+	children_return = 0;
+}
+
 int
 main(void)
 {
@@ -427,5 +476,6 @@ main(void)
 	calls_in_handler();
 	fork_in_handler();
 	fork_in_handler_resumed();
+	fork_in_handler_in_fork();
 	return 0;
 }
