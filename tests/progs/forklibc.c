@@ -89,7 +89,7 @@ int main(void)
 	pid_t (*libc_fork)(void);
 	void *libc, *p;
 	pid_t pid;
-	int id;
+	int id, go[2];
 
 	if (pthread_atfork(prepare_handler, parent_handler, child_handler) !=
 	    0) {
@@ -125,9 +125,26 @@ int main(void)
 	printf("parent nattch %ld\n", nattch(id));
 	seg = id;
 	fflush(stdout);
+	/* The child ends only once the parent's handler has looked: what
+	 * that sees must not depend on which of the two runs first (on the
+	 * kernel too, a slow parent saw the child gone). */
+	if (pipe(go) != 0) {
+		perror("forklibc: pipe");
+		return 2;
+	}
 	pid = fork();
-	if (pid == 0)
-		_exit(0);
+	if (pid == 0) {
+		char b;
+
+		close(go[1]);
+		_exit(read(go[0], &b, 1) == 1 ? 0 : 3);
+	}
+	close(go[0]);
+	if (pid > 0 && write(go[1], "x", 1) != 1) {
+		perror("forklibc: write");
+		return 2;
+	}
+	close(go[1]);
 	if (reap(pid) != 0)
 		return 2;
 	printf("prepare nattch %ld\n", in_prepare);
