@@ -188,7 +188,7 @@ static int daemon_place(char *path, size_t plen, char *state, size_t slen)
  * own, its inherited mappings are not counted yet (the next connection
  * registers them as a fork's), and the attachments its parent marked
  * MADV_DONTFORK are not in it.  pid: the process's, now g.id's, so that
- * this is done once.
+ * establish() does not do it again after ensure() (twice is harmless).
  */
 static void inheritance_sort_out(pid_t pid)
 {
@@ -221,7 +221,7 @@ static int establish(void)
 {
 	char path[sizeof(g.sock_path)], state[sizeof(g.state_dir)];
 	struct identity now;
-	int fd, err;
+	int fd, err, shared = 0;
 	uint32_t mode;
 
 	err = daemon_place(path, sizeof(path), state, sizeof(state));
@@ -230,6 +230,12 @@ static int establish(void)
 again:
 	identity_now(&now);
 	fd = ushm__connect(path);
+	/* Forked between the socket's making and its connect, the two
+	 * processes share it: the second to connect is told so, and makes
+	 * another.  (A handler that forks at every signal of a storm may
+	 * keep a process in that window: a few times, then the error.) */
+	if (fd == -EISCONN && shared++ < 8)
+		goto again;
 	if (fd >= 0) {
 		g.connecting_ino = ushm__socket_ino(fd);
 		g.connecting_fd = fd;
@@ -320,8 +326,8 @@ static int ensure(void)
 	if (!ushm__link_ours(&g.link, g.link.fd)) {
 		if (getpid() != now.pid) {
 			/* A child forked by a signal handler that came as
-			 * the parent looked (the look saw the parent's
-			 * socket, the child has a dead copy of it: ours). */
+			 * the parent was about to look: it compares its dead
+			 * copy with the socket the parent knew. */
 			inheritance_sort_out(getpid());
 			return connected_now(establish());
 		}

@@ -19,6 +19,10 @@ static volatile sig_atomic_t children_return;
 /* The program forks too, each round (program_loop), and the handler
  * forks only while the program is inside its own fork. */
 static volatile sig_atomic_t program_forks, in_program_fork;
+/* The program changes its effective gid every round (as root), so that
+ * each of its calls connects anew; how many times the handler forks. */
+static volatile sig_atomic_t reconnects, round_now, round_forked;
+static int handler_forks;
 
 static void
 on_tick(int sig)
@@ -202,8 +206,22 @@ program_loop(volatile sig_atomic_t *count, int want)
 	int failures = 0, rounds = 0;
 
 	while (*count < want && rounds < 20000 && !loop_stop) {
-		void *p = shmat(handler_seg, NULL, 0);
+		void *p;
 		struct shmid_ds ds;
+
+		if (reconnects) {
+			/* Only a call that connects (not root: nothing
+			 * changes, and it does not). */
+			(void)!setegid((gid_t)(rounds & 1));
+			failures += shmctl(handler_seg, IPC_STAT, &ds) != 0 ||
+				    shmctl(handler_seg, IPC_SET, &ds) != 0;
+			rounds++;
+			round_now = rounds;
+			if (in_resumed_child)
+				resumed_child_end(failures);
+			continue;
+		}
+		p = shmat(handler_seg, NULL, 0);
 
 		failures += p == (void *)-1 ||
 			    shmctl(handler_seg, IPC_STAT, &ds) != 0 ||
@@ -314,6 +332,8 @@ under_handler(void (*handler)(int), long interval_ns,
 		}
 		if (in_resumed_child)
 			resumed_child_end(failures);
+		if (reconnects)
+			(void)!setegid(0);
 		loop_stop = 1;
 		memset(&its, 0, sizeof(its));
 		(void)timer_settime(handler_timer, 0, &its, NULL);
@@ -373,9 +393,15 @@ on_tick_fork(int sig)
 	(void)sig;
 	/* None once the program's loops end: a child returning into what
 	 * follows them would end by exit(), not by resumed_child_end. */
-	if (loop_stop || forked >= HANDLER_FORKS ||
+	if (loop_stop || forked >= handler_forks ||
 	    (program_forks && !in_program_fork))
 		return;
+	/* One fork a round at most: each lands where the signal found the
+	 * program, not where the last left it (the next signal is pending
+	 * when a handler that forked returns). */
+	if (reconnects && round_forked == round_now + 1)
+		return;
+	round_forked = round_now + 1;
 	pid = fork();
 	if (pid == 0 && !children_return)
 		_exit(0);
@@ -385,7 +411,7 @@ on_tick_fork(int sig)
 	}
 	if (pid > 0 && waitpid(pid, &st, 0) == pid) {
 		resumed_bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-		if (++forked >= HANDLER_FORKS) {
+		if (++forked >= handler_forks) {
 			struct itimerspec none;
 
 			memset(&none, 0, sizeof(none));
@@ -465,11 +491,42 @@ fork_in_handler_in_fork(void)
 	children_return = 0;
 }
 
+/*
+ * The same while the program changes its effective gid every round (as
+ * root; otherwise nothing changes): each of its calls then makes a new
+ * connection, and the handler forks in the middle of one, between the
+ * socket's making and its connect too.  Then the two processes share a
+ * socket that neither has connected yet: the second to connect is told
+ * EISCONN, which must not be the call's answer.  3,000 forks, at a
+ * signal every 37 us, and nothing but calls that connect: that window
+ * is a few system calls wide (the old code failed in a third of runs).
+ */
+static void
+fork_in_handler_reconnecting(void)
+{
+	children_return = 1;
+	reconnects = 1;
+	handler_forks = 3000;
+	round_now = 0;
+	round_forked = 0;
+	forked = 0;
+	resumed_bad = 0;
+	loop_stop = 0;
+	under_handler(on_tick_fork, 37000, &forked, handler_forks, 0,
+		      "a handler's children that return while the program "
+		      "connects anew",
+		      "handler forked");
+	handler_forks = HANDLER_FORKS;
+	reconnects = 0;
+	children_return = 0;
+}
+
 int
 main(void)
 {
 	/* Nothing before the first shm call but what conf_init needs. */
 	conf_init();
+	handler_forks = HANDLER_FORKS;
 	side_effects();
 	blocked();
 	interrupted();
@@ -477,5 +534,6 @@ main(void)
 	fork_in_handler();
 	fork_in_handler_resumed();
 	fork_in_handler_in_fork();
+	fork_in_handler_reconnecting();
 	return 0;
 }
