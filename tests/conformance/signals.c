@@ -421,6 +421,20 @@ on_tick_fork(int sig)
 	errno = e;
 }
 
+/* under_handler with on_tick_fork, its counts started afresh: at most
+ * max forks, a signal every interval_ns. */
+static void
+forking_handler(long interval_ns, int max, int two_threads, const char *what)
+{
+	handler_forks = max;
+	forked = 0;
+	resumed_bad = 0;
+	loop_stop = 0;
+	under_handler(on_tick_fork, interval_ns, &forked, max, two_threads,
+		      what, "handler forked");
+	handler_forks = HANDLER_FORKS;
+}
+
 /*
  * The timer, whose handler forks while the program is in the middle of
  * a call: Linux forks.  The library cannot run its fork protocol then
@@ -430,9 +444,8 @@ on_tick_fork(int sig)
 static void
 fork_in_handler(void)
 {
-	under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS, 0,
-		      "calls interrupted by a handler that forks",
-		      "handler forked");
+	forking_handler(500000, HANDLER_FORKS, 0,
+			"calls interrupted by a handler that forks");
 }
 
 /*
@@ -449,17 +462,11 @@ static void
 fork_in_handler_resumed(void)
 {
 	children_return = 1;
-	for (int threads = 1; threads <= 2; threads++) {
-		forked = 0;
-		resumed_bad = 0;
-		loop_stop = 0;
-		under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS,
-			      threads == 2,
-			      threads == 1 ? "a handler's children that "
-					     "return into the program" :
-					     "the same, with a second thread",
-			      "handler forked");
-	}
+	for (int threads = 1; threads <= 2; threads++)
+		forking_handler(500000, HANDLER_FORKS, threads == 2,
+				threads == 1 ? "a handler's children that "
+					       "return into the program" :
+					       "the same, with a second thread");
 }
 
 /*
@@ -477,15 +484,11 @@ fork_in_handler_in_fork(void)
 	program_forks = 1;
 	for (int ret = 0; ret <= 1; ret++) {
 		children_return = ret;
-		forked = 0;
-		resumed_bad = 0;
-		loop_stop = 0;
-		under_handler(on_tick_fork, 500000, &forked, HANDLER_FORKS, 0,
-			      ret ? "a handler's children that return into "
-				    "the program's fork" :
-				    "a handler that forks inside the "
-				    "program's fork",
-			      "handler forked");
+		forking_handler(500000, HANDLER_FORKS, 0,
+				ret ? "a handler's children that return into "
+				      "the program's fork" :
+				      "a handler that forks inside the "
+				      "program's fork");
 	}
 	program_forks = 0;
 	children_return = 0;
@@ -506,17 +509,11 @@ fork_in_handler_reconnecting(void)
 {
 	children_return = 1;
 	reconnects = 1;
-	handler_forks = 3000;
 	round_now = 0;
 	round_forked = 0;
-	forked = 0;
-	resumed_bad = 0;
-	loop_stop = 0;
-	under_handler(on_tick_fork, 37000, &forked, handler_forks, 0,
-		      "a handler's children that return while the program "
-		      "connects anew",
-		      "handler forked");
-	handler_forks = HANDLER_FORKS;
+	forking_handler(37000, 3000, 0,
+			"a handler's children that return while the program "
+			"connects anew");
 	reconnects = 0;
 	children_return = 0;
 }
@@ -526,7 +523,6 @@ main(void)
 {
 	/* Nothing before the first shm call but what conf_init needs. */
 	conf_init();
-	handler_forks = HANDLER_FORKS;
 	side_effects();
 	blocked();
 	interrupted();
